@@ -1,0 +1,139 @@
+//! One error type for every failure a client can see.
+//!
+//! Both servers answer every failure with the same JSON shape,
+//! `{"error": "<code>", "message": "<human text>"}`, so a load generator or a
+//! test can tell *why* a request failed without parsing prose: `error` is a
+//! stable machine-readable code, `message` is for people. The status code is
+//! derived from the variant, never chosen at the call site, so the same
+//! failure always gets the same status on both stacks.
+
+use actix_web::{http::StatusCode, HttpResponse, ResponseError};
+use serde::{Deserialize, Serialize};
+
+/// The body of every error response.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request itself is malformed: bad JSON, a missing field, a wrong type.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// No credential, or one that does not (or no longer) identifies a session or token.
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    /// Authenticated, but the roles do not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// A store this request needs is unreachable. Clients may retry: the
+    /// server reconnects by itself when the store comes back.
+    #[error("{what} is unavailable")]
+    StoreUnavailable { what: &'static str },
+    /// A bug or an unexpected state; the cause is logged, never sent.
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unauthorized {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The `error` field of the JSON body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. } | Self::Unauthorized { code, .. } => code,
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::StoreUnavailable { .. } => "store_unavailable",
+            Self::Internal => "internal",
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: self.code().to_owned(),
+            message: self.to_string(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        if let Self::StoreUnavailable { .. } = self {
+            // Tells well-behaved clients (and HAProxy's retry logic) this is transient.
+            response.insert_header(("retry-after", "1"));
+        }
+        response.json(self.body())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    #[actix_web::test]
+    async fn every_error_renders_code_and_message_as_json() {
+        let cases = [
+            (ApiError::bad_request("invalid_json", "x"), 400, "invalid_json"),
+            (ApiError::unauthorized("no_session", "y"), 401, "no_session"),
+            (ApiError::Forbidden("z".into()), 403, "forbidden"),
+            (
+                ApiError::StoreUnavailable {
+                    what: "session store",
+                },
+                503,
+                "store_unavailable",
+            ),
+            (ApiError::Internal, 500, "internal"),
+        ];
+        for (error, status, code) in cases {
+            let response = error.error_response();
+            assert_eq!(response.status().as_u16(), status);
+            let bytes = to_bytes(response.into_body()).await.unwrap();
+            let body: ErrorBody = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(body.error, code);
+            assert!(!body.message.is_empty());
+        }
+    }
+}

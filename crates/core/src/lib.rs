@@ -1,0 +1,28 @@
+//! What the two authlab servers share.
+//!
+//! authlab runs a *session* server (state on the server, an opaque cookie on
+//! the client) and a *JWT* server (state in a signed token on the client)
+//! side by side, so that their trade-offs can be measured instead of argued.
+//! For the comparison to be fair, everything that is not the credential is
+//! the same code on both sides and lives here:
+//!
+//! * [`api`] — the routes' request and response bodies;
+//! * [`config`] — flags with environment fallbacks, validated at start-up;
+//! * [`directory`] — users, Argon2 password hashes and roles, kept in a Redis
+//!   of their own so the session store can be stopped without stopping logins' lookups;
+//! * [`error`] — every failure as `{"error": code, "message": text}` with its status;
+//! * [`http`] — JSON extraction limits, 404/405 as JSON, `/health`, `/ready`, `x-node`;
+//! * [`metrics`] — Prometheus families, including the store round-trip histogram;
+//! * [`password`] — Argon2id with a default and a load-test cost;
+//! * [`redis_client`] — the Redis client set-ups and why the choice matters;
+//! * [`telemetry`] — `tracing` to stderr.
+
+pub mod api;
+pub mod config;
+pub mod directory;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod password;
+pub mod redis_client;
+pub mod telemetry;

@@ -1,0 +1,138 @@
+//! The session server's options and their start-up checks.
+
+use std::time::Duration;
+
+use actix_web::cookie::Key;
+use authlab_core::config::{validate_redis_url, ConfigError, NodeArgs, RedisClientArgs};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StoreMode {
+    /// Sessions in a shared Redis: every node knows every session.
+    Redis,
+    /// Sessions in this process: other nodes never see them (claim C1).
+    Memory,
+}
+
+#[derive(Debug, Clone, clap::Args, Serialize)]
+pub struct SessionServerConfig {
+    #[command(flatten)]
+    pub node: NodeArgs,
+    #[command(flatten)]
+    pub redis: RedisClientArgs,
+    /// Where sessions live.
+    #[arg(long, env = "AUTHLAB_SESSION_STORE", value_enum, default_value = "redis")]
+    pub session_store: StoreMode,
+    /// Redis holding the sessions (redis mode).
+    #[arg(long, env = "AUTHLAB_SESSION_STORE_URL", default_value = "redis://127.0.0.1:6379/1")]
+    pub session_store_url: String,
+    /// Secret (at least 32 bytes) the cookie signing key is derived from.
+    /// Every node of a cluster must share it, or a cookie set by one node is
+    /// rejected by the next.
+    #[arg(long, env = "AUTHLAB_COOKIE_SECRET", hide_env_values = true)]
+    #[serde(skip)]
+    pub cookie_secret: Option<String>,
+    /// How many nodes serve this stack. Above 1 a shared --cookie-secret is required.
+    #[arg(long, env = "AUTHLAB_CLUSTER_NODES", default_value_t = 1)]
+    pub cluster_nodes: usize,
+    /// Mark the cookie `Secure` (set it when served over TLS).
+    #[arg(long, env = "AUTHLAB_SECURE_COOKIE")]
+    pub secure_cookie: bool,
+    /// A session unused for this long ends (sliding expiry).
+    #[arg(long, env = "AUTHLAB_IDLE_TTL", default_value = "30m", value_parser = humantime::parse_duration)]
+    #[serde(with = "authlab_core::config::duration_serde")]
+    pub idle_ttl: Duration,
+    /// A session ends this long after login, however active it is.
+    #[arg(long, env = "AUTHLAB_ABSOLUTE_TTL", default_value = "12h", value_parser = humantime::parse_duration)]
+    #[serde(with = "authlab_core::config::duration_serde")]
+    pub absolute_ttl: Duration,
+}
+
+pub const MIN_COOKIE_SECRET_BYTES: usize = 32;
+
+impl SessionServerConfig {
+    /// A single node on a free loopback port, for tests and the lab.
+    pub fn local(user_directory_url: &str, session_store_url: &str) -> Self {
+        Self {
+            node: NodeArgs::local(user_directory_url),
+            redis: RedisClientArgs::default(),
+            session_store: StoreMode::Redis,
+            session_store_url: session_store_url.to_owned(),
+            cookie_secret: Some("authlab-test-cookie-secret-0123456789abcdef".into()),
+            cluster_nodes: 1,
+            secure_cookie: false,
+            idle_ttl: Duration::from_secs(30 * 60),
+            absolute_ttl: Duration::from_secs(12 * 3600),
+        }
+    }
+
+    /// Checks every option and derives the cookie key.
+    pub fn validate(&self) -> Result<Key, ConfigError> {
+        self.node.validate()?;
+        if self.session_store == StoreMode::Redis {
+            validate_redis_url("session-store-url", &self.session_store_url)?;
+        }
+        if self.idle_ttl < Duration::from_secs(1) {
+            return Err(ConfigError::invalid("idle-ttl", "must be at least 1s"));
+        }
+        if self.absolute_ttl < self.idle_ttl {
+            return Err(ConfigError::invalid(
+                "absolute-ttl",
+                "must be at least --idle-ttl",
+            ));
+        }
+        if self.cluster_nodes == 0 {
+            return Err(ConfigError::invalid("cluster-nodes", "must be at least 1"));
+        }
+        match &self.cookie_secret {
+            Some(secret) if secret.len() < MIN_COOKIE_SECRET_BYTES => Err(ConfigError::invalid(
+                "cookie-secret",
+                format!(
+                    "{} bytes is too short; use at least {MIN_COOKIE_SECRET_BYTES}",
+                    secret.len()
+                ),
+            )),
+            Some(secret) => Ok(Key::derive_from(secret.as_bytes())),
+            None if self.cluster_nodes > 1 => Err(ConfigError::invalid(
+                "cookie-secret",
+                format!(
+                    "required with --cluster-nodes {}: every node must sign cookies with the same key",
+                    self.cluster_nodes
+                ),
+            )),
+            None => {
+                tracing::warn!(
+                    "no --cookie-secret: using a random key, so cookies die with this process"
+                );
+                Ok(Key::generate())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_a_cluster_without_a_shared_secret() {
+        let mut config = SessionServerConfig::local("redis://127.0.0.1:1", "redis://127.0.0.1:2");
+        config.cookie_secret = None;
+        config.cluster_nodes = 3;
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("--cookie-secret"), "{error}");
+        config.cluster_nodes = 1;
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn refuses_short_secrets_and_inverted_ttls() {
+        let mut config = SessionServerConfig::local("redis://127.0.0.1:1", "redis://127.0.0.1:2");
+        config.cookie_secret = Some("short".into());
+        assert!(config.validate().is_err());
+        config.cookie_secret = None;
+        config.absolute_ttl = Duration::from_secs(1);
+        assert!(config.validate().unwrap_err().to_string().contains("--absolute-ttl"));
+    }
+}

@@ -1,0 +1,466 @@
+//! Where sessions live: the `SessionStore` actix-session loads and saves through.
+//!
+//! actix-session owns the cookie and the request lifecycle; this module owns
+//! the storage. It implements actix-session's [`SessionStore`] trait twice:
+//!
+//! * [`RedisSessions`] — the real design. Every node reads the same Redis, so
+//!   a user who logged in on node 1 is known on node 2.
+//! * [`MemorySessions`] — a map inside the process. Each node sees only its
+//!   own sessions: the set-up that breaks behind a round-robin load balancer
+//!   (claim C1). It exists to be measured, not to be deployed.
+//!
+//! actix-session's own Redis store cannot answer "which sessions does alice
+//! have?", which `POST /logout/all` and role changes need. So both stores keep
+//! a *user → session keys* index next to the sessions:
+//!
+//! ```text
+//! authlab:session:<64 random chars>   -> {"user":"\"alice\"","roles":"[\"user\"]",...}  EX idle-ttl
+//! authlab:user-sessions:alice         -> SET of session keys                             EX absolute-ttl
+//! ```
+//!
+//! # One round trip per request
+//!
+//! Sliding expiry usually means a read plus a TTL refresh on every request.
+//! Here `load` is a single `GETEX key EX <idle-ttl>`: it reads the session
+//! and pushes its expiry forward in one command, and the middleware is told
+//! never to call `update_ttl`. That keeps an authenticated request at exactly
+//! one store operation, the figure the experiments compare against a JWT's zero.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_web::cookie::time::Duration as CookieDuration;
+use authlab_core::redis_client::{RedisStore, StoreError};
+use rand::distr::{Alphanumeric, SampleString};
+
+/// The session-state entry that names the user; the index is keyed by it.
+pub const USER_FIELD: &str = "user";
+/// The session-state entry holding the user's roles.
+pub const ROLES_FIELD: &str = "roles";
+
+type SessionState = HashMap<String, String>;
+
+fn session_key_name(key: &str) -> String {
+    format!("authlab:session:{key}")
+}
+
+fn index_key_name(user: &str) -> String {
+    format!("authlab:user-sessions:{user}")
+}
+
+fn new_session_key() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), 64)
+}
+
+/// actix-session stores each value JSON-encoded; the user entry is a JSON string.
+fn user_of(state: &SessionState) -> Option<String> {
+    state
+        .get(USER_FIELD)
+        .and_then(|raw| serde_json::from_str::<String>(raw).ok())
+}
+
+fn to_session_key(key: String) -> SessionKey {
+    // 64 ASCII characters are always within actix-session's 4064-byte limit.
+    key.try_into()
+        .unwrap_or_else(|_| unreachable!("generated session keys are 64 bytes"))
+}
+
+fn ttl_secs(ttl: &CookieDuration) -> u64 {
+    ttl.whole_seconds().max(1) as u64
+}
+
+/// Either store, chosen by `--session-store`.
+#[derive(Clone)]
+pub enum SessionBackend {
+    Redis(Arc<RedisSessions>),
+    Memory(Arc<MemorySessions>),
+}
+
+impl SessionBackend {
+    /// Ends every session of `user`; returns how many there were.
+    pub async fn delete_all_for(&self, user: &str) -> Result<usize, StoreError> {
+        match self {
+            SessionBackend::Redis(store) => store.delete_all_for(user).await,
+            SessionBackend::Memory(store) => Ok(store.delete_all_for(user)),
+        }
+    }
+
+    /// Rewrites the roles in every live session of `user`, so a role change
+    /// holds from the user's next request on, on every node.
+    pub async fn set_roles_for(&self, user: &str, roles: &[String]) -> Result<usize, StoreError> {
+        let encoded = serde_json::to_string(roles).unwrap_or_else(|_| "[]".into());
+        match self {
+            SessionBackend::Redis(store) => store.set_field_for(user, ROLES_FIELD, &encoded).await,
+            SessionBackend::Memory(store) => Ok(store.set_field_for(user, ROLES_FIELD, &encoded)),
+        }
+    }
+
+    /// The Redis behind the store, if there is one (for `/ready`).
+    pub fn redis(&self) -> Option<&RedisStore> {
+        match self {
+            SessionBackend::Redis(store) => Some(&store.redis),
+            SessionBackend::Memory(_) => None,
+        }
+    }
+}
+
+impl SessionStore for SessionBackend {
+    async fn load(&self, session_key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
+        match self {
+            SessionBackend::Redis(store) => store.load(session_key.as_ref()).await,
+            SessionBackend::Memory(store) => Ok(store.load(session_key.as_ref())),
+        }
+    }
+
+    async fn save(&self, state: SessionState, ttl: &CookieDuration) -> Result<SessionKey, SaveError> {
+        let key = match self {
+            SessionBackend::Redis(store) => store
+                .save(&state, ttl_secs(ttl))
+                .await
+                .map_err(|e| SaveError::Other(e.into()))?,
+            SessionBackend::Memory(store) => store.save(state),
+        };
+        Ok(to_session_key(key))
+    }
+
+    async fn update(
+        &self,
+        session_key: SessionKey,
+        state: SessionState,
+        ttl: &CookieDuration,
+    ) -> Result<SessionKey, UpdateError> {
+        let key: String = session_key.into();
+        let key = match self {
+            SessionBackend::Redis(store) => store
+                .update(key, &state, ttl_secs(ttl))
+                .await
+                .map_err(|e| UpdateError::Other(e.into()))?,
+            SessionBackend::Memory(store) => store.update(key, state),
+        };
+        Ok(to_session_key(key))
+    }
+
+    async fn update_ttl(&self, session_key: &SessionKey, ttl: &CookieDuration) -> anyhow::Result<()> {
+        match self {
+            SessionBackend::Redis(store) => {
+                let cmd = redis::cmd("EXPIRE")
+                    .arg(session_key_name(session_key.as_ref()))
+                    .arg(ttl_secs(ttl))
+                    .to_owned();
+                store.redis.run::<()>(&cmd).await?;
+            }
+            SessionBackend::Memory(store) => {
+                let _ = store.load(session_key.as_ref());
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, session_key: &SessionKey) -> anyhow::Result<()> {
+        match self {
+            SessionBackend::Redis(store) => store.delete(session_key.as_ref()).await?,
+            SessionBackend::Memory(store) => store.delete(session_key.as_ref()),
+        }
+        Ok(())
+    }
+}
+
+/// Sessions in Redis, shared by every node that points at the same server.
+pub struct RedisSessions {
+    redis: RedisStore,
+    idle_ttl: Duration,
+    absolute_ttl: Duration,
+}
+
+impl RedisSessions {
+    pub fn new(redis: RedisStore, idle_ttl: Duration, absolute_ttl: Duration) -> Self {
+        Self {
+            redis,
+            idle_ttl,
+            absolute_ttl,
+        }
+    }
+
+    async fn load(&self, key: &str) -> Result<Option<SessionState>, LoadError> {
+        let cmd = redis::cmd("GETEX")
+            .arg(session_key_name(key))
+            .arg("EX")
+            .arg(self.idle_ttl.as_secs().max(1))
+            .to_owned();
+        let raw: Option<String> = self
+            .redis
+            .run(&cmd)
+            .await
+            .map_err(|e| LoadError::Other(e.into()))?;
+        raw.map(|raw| serde_json::from_str(&raw).map_err(|e| LoadError::Deserialization(e.into())))
+            .transpose()
+    }
+
+    async fn save(&self, state: &SessionState, ttl: u64) -> Result<String, StoreError> {
+        let key = new_session_key();
+        self.write(&key, state, ttl, false).await?;
+        Ok(key)
+    }
+
+    async fn update(&self, key: String, state: &SessionState, ttl: u64) -> Result<String, StoreError> {
+        // XX: never resurrect a session that a logout ended while this request ran.
+        if self.write(&key, state, ttl, true).await? {
+            Ok(key)
+        } else {
+            self.save(state, ttl).await
+        }
+    }
+
+    /// SET the state and index it under its user, in one atomic round trip.
+    async fn write(&self, key: &str, state: &SessionState, ttl: u64, existing: bool) -> Result<bool, StoreError> {
+        let value = serde_json::to_string(state).map_err(|e| StoreError::Data {
+            store: self.redis.name(),
+            reason: e.to_string(),
+        })?;
+        let mut pipeline = redis::pipe();
+        pipeline.atomic();
+        let set = pipeline
+            .cmd("SET")
+            .arg(session_key_name(key))
+            .arg(value)
+            .arg("EX")
+            .arg(ttl);
+        if existing {
+            set.arg("XX");
+        }
+        if let Some(user) = user_of(state) {
+            let index = index_key_name(&user);
+            pipeline.cmd("SADD").arg(&index).arg(key).ignore();
+            pipeline
+                .cmd("EXPIRE")
+                .arg(&index)
+                .arg(self.absolute_ttl.as_secs().max(1))
+                .ignore();
+        }
+        let (written,): (Option<String>,) = self.redis.run(&pipeline).await?;
+        Ok(written.is_some())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let name = session_key_name(key);
+        let raw: Option<String> = self.redis.run(redis::cmd("GETDEL").arg(&name)).await?;
+        let user = raw
+            .and_then(|raw| serde_json::from_str::<SessionState>(&raw).ok())
+            .and_then(|state| user_of(&state));
+        if let Some(user) = user {
+            self.redis
+                .run::<()>(redis::cmd("SREM").arg(index_key_name(&user)).arg(key))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_all_for(&self, user: &str) -> Result<usize, StoreError> {
+        let index = index_key_name(user);
+        let keys: Vec<String> = self.redis.run(redis::cmd("SMEMBERS").arg(&index)).await?;
+        let mut pipeline = redis::pipe();
+        pipeline.atomic();
+        let mut del = redis::cmd("DEL");
+        del.arg(&index);
+        for key in &keys {
+            del.arg(session_key_name(key));
+        }
+        pipeline.add_command(del);
+        let (deleted,): (usize,) = self.redis.run(&pipeline).await?;
+        // The index key itself was one of the deleted keys.
+        Ok(deleted.saturating_sub(1))
+    }
+
+    async fn set_field_for(&self, user: &str, field: &str, value: &str) -> Result<usize, StoreError> {
+        let index = index_key_name(user);
+        let keys: Vec<String> = self.redis.run(redis::cmd("SMEMBERS").arg(&index)).await?;
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let names: Vec<String> = keys.iter().map(|k| session_key_name(k)).collect();
+        let states: Vec<Option<String>> = self.redis.run(redis::cmd("MGET").arg(&names)).await?;
+        let mut pipeline = redis::pipe();
+        let mut updated = 0;
+        for (name, raw) in names.iter().zip(states) {
+            let Some(mut state) = raw.and_then(|raw| serde_json::from_str::<SessionState>(&raw).ok()) else {
+                continue;
+            };
+            state.insert(field.to_owned(), value.to_owned());
+            let Ok(encoded) = serde_json::to_string(&state) else {
+                continue;
+            };
+            // KEEPTTL: a role change must not extend (or shorten) the session.
+            pipeline.cmd("SET").arg(name).arg(encoded).arg("XX").arg("KEEPTTL").ignore();
+            updated += 1;
+        }
+        self.redis.run::<()>(&pipeline).await?;
+        Ok(updated)
+    }
+}
+
+struct MemoryEntry {
+    state: SessionState,
+    expires_at: Instant,
+}
+
+#[derive(Default)]
+struct MemoryInner {
+    sessions: HashMap<String, MemoryEntry>,
+    by_user: HashMap<String, HashSet<String>>,
+    saves_since_sweep: usize,
+}
+
+impl MemoryInner {
+    fn remove(&mut self, key: &str) {
+        if let Some(entry) = self.sessions.remove(key) {
+            if let Some(user) = user_of(&entry.state) {
+                if let Some(keys) = self.by_user.get_mut(&user) {
+                    keys.remove(key);
+                    if keys.is_empty() {
+                        self.by_user.remove(&user);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops expired sessions every so often, so memory stays bounded by live users.
+    fn sweep_now_and_then(&mut self) {
+        self.saves_since_sweep += 1;
+        if self.saves_since_sweep < 1024 {
+            return;
+        }
+        self.saves_since_sweep = 0;
+        let now = Instant::now();
+        let expired: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|(_, entry)| entry.expires_at <= now)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in expired {
+            self.remove(&key);
+        }
+    }
+}
+
+/// Sessions in this process only: what a node without a shared store has.
+pub struct MemorySessions {
+    idle_ttl: Duration,
+    inner: Mutex<MemoryInner>,
+}
+
+impl MemorySessions {
+    pub fn new(idle_ttl: Duration) -> Self {
+        Self {
+            idle_ttl,
+            inner: Mutex::new(MemoryInner::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryInner> {
+        // A panic while holding the lock cannot leave the maps half-updated in
+        // a way that matters more than losing the sessions; keep serving.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn load(&self, key: &str) -> Option<SessionState> {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        match inner.sessions.get_mut(key) {
+            Some(entry) if entry.expires_at > now => {
+                entry.expires_at = now + self.idle_ttl;
+                Some(entry.state.clone())
+            }
+            Some(_) => {
+                inner.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn insert(&self, key: String, state: SessionState) {
+        let mut inner = self.lock();
+        if let Some(user) = user_of(&state) {
+            inner.by_user.entry(user).or_default().insert(key.clone());
+        }
+        let expires_at = Instant::now() + self.idle_ttl;
+        inner.sessions.insert(key, MemoryEntry { state, expires_at });
+        inner.sweep_now_and_then();
+    }
+
+    fn save(&self, state: SessionState) -> String {
+        let key = new_session_key();
+        self.insert(key.clone(), state);
+        key
+    }
+
+    fn update(&self, key: String, state: SessionState) -> String {
+        let exists = self.lock().sessions.contains_key(&key);
+        if exists {
+            self.insert(key.clone(), state);
+            key
+        } else {
+            self.save(state)
+        }
+    }
+
+    fn delete(&self, key: &str) {
+        self.lock().remove(key);
+    }
+
+    fn delete_all_for(&self, user: &str) -> usize {
+        let mut inner = self.lock();
+        let keys = inner.by_user.remove(user).unwrap_or_default();
+        for key in &keys {
+            inner.sessions.remove(key);
+        }
+        keys.len()
+    }
+
+    fn set_field_for(&self, user: &str, field: &str, value: &str) -> usize {
+        let mut inner = self.lock();
+        let keys: Vec<String> = inner
+            .by_user
+            .get(user)
+            .map(|keys| keys.iter().cloned().collect())
+            .unwrap_or_default();
+        let mut updated = 0;
+        for key in keys {
+            if let Some(entry) = inner.sessions.get_mut(&key) {
+                entry.state.insert(field.to_owned(), value.to_owned());
+                updated += 1;
+            }
+        }
+        updated
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state_for(user: &str) -> SessionState {
+        HashMap::from([(USER_FIELD.to_owned(), format!("\"{user}\""))])
+    }
+
+    #[test]
+    fn memory_sessions_index_by_user_and_expire() {
+        let store = MemorySessions::new(Duration::from_millis(50));
+        let a = store.save(state_for("alice"));
+        let b = store.save(state_for("alice"));
+        let c = store.save(state_for("bob"));
+        assert!(store.load(&a).is_some());
+        assert_eq!(store.set_field_for("alice", ROLES_FIELD, "[\"x\"]"), 2);
+        assert_eq!(store.load(&b).unwrap()[ROLES_FIELD], "[\"x\"]");
+        assert_eq!(store.delete_all_for("alice"), 2);
+        assert!(store.load(&a).is_none() && store.load(&b).is_none());
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(store.load(&c).is_none(), "idle sessions expire");
+    }
+}
