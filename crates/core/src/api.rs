@@ -51,7 +51,14 @@ pub struct OrdersResponse {
     pub orders: Vec<Order>,
 }
 
-const ITEMS: [&str; 6] = ["keyboard", "monitor", "cable", "desk lamp", "notebook", "headset"];
+const ITEMS: [&str; 6] = [
+    "keyboard",
+    "monitor",
+    "cable",
+    "desk lamp",
+    "notebook",
+    "headset",
+];
 
 /// Five orders derived from the username: the same on every node, with no
 /// store behind them, so `/orders` costs the credential check plus a little

@@ -45,7 +45,11 @@ pub struct NodeArgs {
     pub workers: Option<usize>,
     /// Redis holding the user directory; keep it apart from the session store
     /// so that stopping the store does not stop logins' user lookups.
-    #[arg(long, env = "AUTHLAB_USER_DIRECTORY_URL", default_value = "redis://127.0.0.1:6379/0")]
+    #[arg(
+        long,
+        env = "AUTHLAB_USER_DIRECTORY_URL",
+        default_value = "redis://127.0.0.1:6379/0"
+    )]
     pub user_directory_url: String,
     /// How long a SIGTERM waits for in-flight requests.
     #[arg(long, env = "AUTHLAB_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
@@ -116,7 +120,11 @@ mod tests {
         let mut args = NodeArgs::local("redis://127.0.0.1:1/0");
         assert!(args.validate().is_ok());
         args.node_id = Some("node 1\r\n".into());
-        assert!(args.validate().unwrap_err().to_string().contains("--node-id"));
+        assert!(args
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--node-id"));
         args.node_id = Some("node-1".into());
         args.user_directory_url = "http://x".into();
         assert!(args

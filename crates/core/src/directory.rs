@@ -166,7 +166,11 @@ impl UserDirectory {
     }
 
     /// Replaces a user's roles. `false` if the user does not exist.
-    pub async fn set_roles(&self, username: &str, roles: &[String]) -> Result<bool, DirectoryError> {
+    pub async fn set_roles(
+        &self,
+        username: &str,
+        roles: &[String],
+    ) -> Result<bool, DirectoryError> {
         if !is_valid_username(username) {
             return Ok(false);
         }
@@ -294,7 +298,11 @@ fn random_secret() -> String {
 #[derive(Debug, Clone, clap::Args)]
 pub struct SeedCommand {
     /// Redis holding the user directory.
-    #[arg(long, env = "AUTHLAB_USER_DIRECTORY_URL", default_value = "redis://127.0.0.1:6379/0")]
+    #[arg(
+        long,
+        env = "AUTHLAB_USER_DIRECTORY_URL",
+        default_value = "redis://127.0.0.1:6379/0"
+    )]
     pub user_directory_url: String,
     #[command(flatten)]
     pub seed: SeedArgs,
@@ -302,7 +310,8 @@ pub struct SeedCommand {
 
 impl SeedCommand {
     pub async fn run(&self) -> Result<SeedReport, DirectoryError> {
-        let metrics = crate::metrics::Metrics::new("seed").map_err(|e| DirectoryError::Task(e.to_string()))?;
+        let metrics = crate::metrics::Metrics::new("seed")
+            .map_err(|e| DirectoryError::Task(e.to_string()))?;
         let store = RedisStore::new(
             "user directory",
             &self.user_directory_url,

@@ -115,7 +115,11 @@ mod tests {
     #[actix_web::test]
     async fn every_error_renders_code_and_message_as_json() {
         let cases = [
-            (ApiError::bad_request("invalid_json", "x"), 400, "invalid_json"),
+            (
+                ApiError::bad_request("invalid_json", "x"),
+                400,
+                "invalid_json",
+            ),
             (ApiError::unauthorized("no_session", "y"), 401, "no_session"),
             (ApiError::Forbidden("z".into()), 403, "forbidden"),
             (

@@ -6,9 +6,7 @@
 
 use std::{sync::Arc, time::Instant};
 
-use actix_web::{
-    error::JsonPayloadError, middleware::DefaultHeaders, web, HttpResponse, Resource,
-};
+use actix_web::{error::JsonPayloadError, middleware::DefaultHeaders, web, HttpResponse, Resource};
 use serde::Serialize;
 
 use crate::{error::ApiError, redis_client::StoreError};
@@ -54,7 +52,8 @@ fn json_error(error: &JsonPayloadError) -> ApiError {
         JsonPayloadError::ContentType => {
             ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
         }
-        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => {
             ApiError::PayloadTooLarge(format!("JSON body larger than {limit} bytes"))
         }
         JsonPayloadError::Deserialize(inner) if inner.is_data() => {
@@ -76,7 +75,9 @@ pub fn path_config() -> web::PathConfig {
 
 /// A resource whose wrong-method answer is a JSON 405 rather than an empty one.
 pub fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::MethodNotAllowed) }))
+    web::resource(path).default_service(web::to(|| async {
+        Err::<HttpResponse, _>(ApiError::MethodNotAllowed)
+    }))
 }
 
 /// The app-wide fallback for paths no route matches.

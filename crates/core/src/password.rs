@@ -20,7 +20,9 @@ use argon2::{
     Algorithm, Argon2, Params, Version,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum HashCost {
     /// OWASP's Argon2id recommendation: m=19456 KiB, t=2, p=1.

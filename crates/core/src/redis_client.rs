@@ -34,7 +34,9 @@ use tokio::sync::OnceCell;
 
 use crate::metrics::StoreMetrics;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum RedisClientKind {
     /// One shared, auto-reconnecting multiplexed connection.
@@ -49,7 +51,12 @@ pub enum RedisClientKind {
 #[derive(Debug, Clone, clap::Args, serde::Serialize)]
 pub struct RedisClientArgs {
     /// Client set-up used for every Redis this server talks to.
-    #[arg(long, env = "AUTHLAB_REDIS_CLIENT", value_enum, default_value = "multiplexed")]
+    #[arg(
+        long,
+        env = "AUTHLAB_REDIS_CLIENT",
+        value_enum,
+        default_value = "multiplexed"
+    )]
     pub redis_client: RedisClientKind,
     /// Connections per pool (pool kinds only).
     #[arg(long, env = "AUTHLAB_REDIS_POOL_SIZE", default_value_t = 32)]
@@ -173,6 +180,8 @@ impl managed::Manager for FastRecycleManager {
     }
 }
 
+// One Backend per store per process: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Backend {
     Multiplexed {
         client: Client,
@@ -299,7 +308,9 @@ impl RedisStore {
                     // with the error of its last failed reconnect, and only
                     // then reconnects. Retry once so that first request after
                     // Redis returns succeeds; our commands are safe to repeat.
-                    Err(error) if error.is_connection_dropped() || error.is_connection_refusal() => {
+                    Err(error)
+                        if error.is_connection_dropped() || error.is_connection_refusal() =>
+                    {
                         send(&mut connection, request).await
                     }
                     other => other,

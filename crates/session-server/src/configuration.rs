@@ -22,10 +22,19 @@ pub struct SessionServerConfig {
     #[command(flatten)]
     pub redis: RedisClientArgs,
     /// Where sessions live.
-    #[arg(long, env = "AUTHLAB_SESSION_STORE", value_enum, default_value = "redis")]
+    #[arg(
+        long,
+        env = "AUTHLAB_SESSION_STORE",
+        value_enum,
+        default_value = "redis"
+    )]
     pub session_store: StoreMode,
     /// Redis holding the sessions (redis mode).
-    #[arg(long, env = "AUTHLAB_SESSION_STORE_URL", default_value = "redis://127.0.0.1:6379/1")]
+    #[arg(
+        long,
+        env = "AUTHLAB_SESSION_STORE_URL",
+        default_value = "redis://127.0.0.1:6379/1"
+    )]
     pub session_store_url: String,
     /// Secret (at least 32 bytes) the cookie signing key is derived from.
     /// Every node of a cluster must share it, or a cookie set by one node is
@@ -73,8 +82,8 @@ impl SessionServerConfig {
         if self.session_store == StoreMode::Redis {
             validate_redis_url("session-store-url", &self.session_store_url)?;
         }
-        if self.idle_ttl < Duration::from_secs(1) {
-            return Err(ConfigError::invalid("idle-ttl", "must be at least 1s"));
+        if self.idle_ttl < Duration::from_millis(100) {
+            return Err(ConfigError::invalid("idle-ttl", "must be at least 100ms"));
         }
         if self.absolute_ttl < self.idle_ttl {
             return Err(ConfigError::invalid(
@@ -120,7 +129,7 @@ mod tests {
         let mut config = SessionServerConfig::local("redis://127.0.0.1:1", "redis://127.0.0.1:2");
         config.cookie_secret = None;
         config.cluster_nodes = 3;
-        let error = config.validate().unwrap_err().to_string();
+        let error = config.validate().err().unwrap().to_string();
         assert!(error.contains("--cookie-secret"), "{error}");
         config.cluster_nodes = 1;
         assert!(config.validate().is_ok());
@@ -133,6 +142,11 @@ mod tests {
         assert!(config.validate().is_err());
         config.cookie_secret = None;
         config.absolute_ttl = Duration::from_secs(1);
-        assert!(config.validate().unwrap_err().to_string().contains("--absolute-ttl"));
+        assert!(config
+            .validate()
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("--absolute-ttl"));
     }
 }

@@ -6,7 +6,10 @@ use clap::{Parser, Subcommand};
 use session_server::{Application, SessionServerConfig};
 
 #[derive(Parser)]
-#[command(version, about = "authlab's session stack (actix-web + actix-session over Redis)")]
+#[command(
+    version,
+    about = "authlab's session stack (actix-web + actix-session over Redis)"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
@@ -41,6 +44,10 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(mut config: SessionServerConfig) -> anyhow::Result<()> {
     config.node.handle_signals = true;
     let app = Application::build(config).await?;
-    println!("session-server {} listening on port {}", app.node(), app.port());
+    println!(
+        "session-server {} listening on port {}",
+        app.node(),
+        app.port()
+    );
     app.run_until_stopped().await.context("server failed")
 }

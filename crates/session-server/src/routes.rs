@@ -50,7 +50,10 @@ pub async fn login(
             format!("password longer than {MAX_PASSWORD_BYTES} bytes"),
         ));
     }
-    let Some(user) = directory.authenticate(&body.username, &body.password).await? else {
+    let Some(user) = directory
+        .authenticate(&body.username, &body.password)
+        .await?
+    else {
         metrics.logins.with_label_values(&["rejected"]).inc();
         return Err(ApiError::unauthorized(
             "invalid_credentials",
@@ -138,10 +141,7 @@ struct LoggedOut {
     sessions_ended: usize,
 }
 
-pub async fn logout(
-    auth: AuthenticatedUser,
-    metrics: web::Data<SessionMetrics>,
-) -> HttpResponse {
+pub async fn logout(auth: AuthenticatedUser, metrics: web::Data<SessionMetrics>) -> HttpResponse {
     auth.session.log_out();
     metrics.logouts.with_label_values(&["this"]).inc();
     HttpResponse::Ok().json(LoggedOut {

@@ -23,7 +23,7 @@ use authlab_core::{directory::User, error::ApiError};
 use crate::store::{ROLES_FIELD, USER_FIELD};
 
 const NAME_FIELD: &str = "name";
-const LOGIN_AT_FIELD: &str = "login_at";
+const LOGIN_AT_FIELD: &str = "login_at_ms";
 
 /// Session lifetimes. The store's TTL enforces the idle one; the extractor
 /// enforces the absolute one from the login time kept in the session.
@@ -33,10 +33,10 @@ pub struct SessionSettings {
     pub absolute_ttl: Duration,
 }
 
-fn now_unix() -> u64 {
+fn now_unix_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
 
@@ -52,7 +52,7 @@ impl TypedSession {
         self.put(USER_FIELD, &user.username)?;
         self.put(NAME_FIELD, &user.name)?;
         self.put(ROLES_FIELD, &user.roles)?;
-        self.put(LOGIN_AT_FIELD, &now_unix())
+        self.put(LOGIN_AT_FIELD, &now_unix_millis())
     }
 
     fn put<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), ApiError> {
@@ -82,7 +82,8 @@ impl TypedSession {
             _ => return Err(no_session()),
         };
         let login_at = get(LOGIN_AT_FIELD)?.and_then(|v| v.as_u64()).unwrap_or(0);
-        if now_unix().saturating_sub(login_at) >= limits.absolute_ttl.as_secs() {
+        let age = Duration::from_millis(now_unix_millis().saturating_sub(login_at));
+        if age >= limits.absolute_ttl {
             self.0.purge();
             return Err(ApiError::unauthorized(
                 "session_expired",

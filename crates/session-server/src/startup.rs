@@ -99,10 +99,16 @@ impl Application {
                 config.idle_ttl,
                 config.absolute_ttl,
             ))),
-            StoreMode::Memory => SessionBackend::Memory(Arc::new(MemorySessions::new(config.idle_ttl))),
+            StoreMode::Memory => {
+                SessionBackend::Memory(Arc::new(MemorySessions::new(config.idle_ttl)))
+            }
         };
         let session_metrics = SessionMetrics {
-            logins: metrics.counter_vec("logins_total", "Login attempts by outcome", &["outcome"])?,
+            logins: metrics.counter_vec(
+                "logins_total",
+                "Login attempts by outcome",
+                &["outcome"],
+            )?,
             logouts: metrics.counter_vec("logouts_total", "Logouts by scope", &["scope"])?,
             store_outages: metrics.counter(
                 "session_store_outage_responses_total",
@@ -118,22 +124,25 @@ impl Application {
         let secure = config.secure_cookie;
 
         let mut server = HttpServer::new(move || {
-            let session_middleware = SessionMiddleware::builder(sessions.clone(), cookie_key.clone())
-                .cookie_name(COOKIE_NAME.into())
-                .cookie_http_only(true)
-                .cookie_same_site(SameSite::Lax)
-                .cookie_secure(secure)
-                // Signed, not encrypted: the id is random and reveals nothing,
-                // and a signature lets forged ids fail without a store lookup.
-                .cookie_content_security(CookieContentSecurity::Signed)
-                .session_lifecycle(
-                    BrowserSession::default()
-                        .state_ttl(CookieDuration::seconds(settings.idle_ttl.as_secs() as i64))
-                        // The store's load already slides the TTL (GETEX): no
-                        // second round trip per request.
-                        .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
-                )
-                .build();
+            let session_middleware =
+                SessionMiddleware::builder(sessions.clone(), cookie_key.clone())
+                    .cookie_name(COOKIE_NAME.into())
+                    .cookie_http_only(true)
+                    .cookie_same_site(SameSite::Lax)
+                    .cookie_secure(secure)
+                    // Signed, not encrypted: the id is random and reveals nothing,
+                    // and a signature lets forged ids fail without a store lookup.
+                    .cookie_content_security(CookieContentSecurity::Signed)
+                    .session_lifecycle(
+                        BrowserSession::default()
+                            .state_ttl(CookieDuration::milliseconds(
+                                settings.idle_ttl.as_millis() as i64
+                            ))
+                            // The store's load already slides the TTL (GETEX): no
+                            // second round trip per request.
+                            .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+                    )
+                    .build();
             App::new()
                 .wrap(session_middleware)
                 .wrap(from_fn(store_failure_as_503))
@@ -213,7 +222,9 @@ async fn store_failure_as_503(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let node = request.app_data::<web::Data<NodeInfo>>().map(|info| info.node.clone());
+    let node = request
+        .app_data::<web::Data<NodeInfo>>()
+        .map(|info| info.node.clone());
     let outages = request
         .app_data::<web::Data<SessionMetrics>>()
         .map(|metrics| metrics.store_outages.clone());
@@ -247,9 +258,10 @@ impl ResponseError for StoreOutage {
             .as_deref()
             .and_then(|node| actix_web::http::header::HeaderValue::from_str(node).ok())
         {
-            response
-                .headers_mut()
-                .insert(actix_web::http::header::HeaderName::from_static(http::NODE_HEADER), value);
+            response.headers_mut().insert(
+                actix_web::http::header::HeaderName::from_static(http::NODE_HEADER),
+                value,
+            );
         }
         response
     }

@@ -14,14 +14,14 @@
 //! a *user → session keys* index next to the sessions:
 //!
 //! ```text
-//! authlab:session:<64 random chars>   -> {"user":"\"alice\"","roles":"[\"user\"]",...}  EX idle-ttl
+//! authlab:session:<64 random chars>   -> {"user":"\"alice\"","roles":"[\"user\"]",...}  PX idle-ttl
 //! authlab:user-sessions:alice         -> SET of session keys                             EX absolute-ttl
 //! ```
 //!
 //! # One round trip per request
 //!
 //! Sliding expiry usually means a read plus a TTL refresh on every request.
-//! Here `load` is a single `GETEX key EX <idle-ttl>`: it reads the session
+//! Here `load` is a single `GETEX key PX <idle-ttl>`: it reads the session
 //! and pushes its expiry forward in one command, and the middleware is told
 //! never to call `update_ttl`. That keeps an authenticated request at exactly
 //! one store operation, the figure the experiments compare against a JWT's zero.
@@ -69,8 +69,8 @@ fn to_session_key(key: String) -> SessionKey {
         .unwrap_or_else(|_| unreachable!("generated session keys are 64 bytes"))
 }
 
-fn ttl_secs(ttl: &CookieDuration) -> u64 {
-    ttl.whole_seconds().max(1) as u64
+fn ttl_millis(ttl: &CookieDuration) -> u64 {
+    ttl.whole_milliseconds().max(1) as u64
 }
 
 /// Either store, chosen by `--session-store`.
@@ -116,10 +116,14 @@ impl SessionStore for SessionBackend {
         }
     }
 
-    async fn save(&self, state: SessionState, ttl: &CookieDuration) -> Result<SessionKey, SaveError> {
+    async fn save(
+        &self,
+        state: SessionState,
+        ttl: &CookieDuration,
+    ) -> Result<SessionKey, SaveError> {
         let key = match self {
             SessionBackend::Redis(store) => store
-                .save(&state, ttl_secs(ttl))
+                .save(&state, ttl_millis(ttl))
                 .await
                 .map_err(|e| SaveError::Other(e.into()))?,
             SessionBackend::Memory(store) => store.save(state),
@@ -136,7 +140,7 @@ impl SessionStore for SessionBackend {
         let key: String = session_key.into();
         let key = match self {
             SessionBackend::Redis(store) => store
-                .update(key, &state, ttl_secs(ttl))
+                .update(key, &state, ttl_millis(ttl))
                 .await
                 .map_err(|e| UpdateError::Other(e.into()))?,
             SessionBackend::Memory(store) => store.update(key, state),
@@ -144,12 +148,16 @@ impl SessionStore for SessionBackend {
         Ok(to_session_key(key))
     }
 
-    async fn update_ttl(&self, session_key: &SessionKey, ttl: &CookieDuration) -> anyhow::Result<()> {
+    async fn update_ttl(
+        &self,
+        session_key: &SessionKey,
+        ttl: &CookieDuration,
+    ) -> anyhow::Result<()> {
         match self {
             SessionBackend::Redis(store) => {
-                let cmd = redis::cmd("EXPIRE")
+                let cmd = redis::cmd("PEXPIRE")
                     .arg(session_key_name(session_key.as_ref()))
-                    .arg(ttl_secs(ttl))
+                    .arg(ttl_millis(ttl))
                     .to_owned();
                 store.redis.run::<()>(&cmd).await?;
             }
@@ -188,8 +196,8 @@ impl RedisSessions {
     async fn load(&self, key: &str) -> Result<Option<SessionState>, LoadError> {
         let cmd = redis::cmd("GETEX")
             .arg(session_key_name(key))
-            .arg("EX")
-            .arg(self.idle_ttl.as_secs().max(1))
+            .arg("PX")
+            .arg(self.idle_ttl.as_millis().max(1) as u64)
             .to_owned();
         let raw: Option<String> = self
             .redis
@@ -200,23 +208,34 @@ impl RedisSessions {
             .transpose()
     }
 
-    async fn save(&self, state: &SessionState, ttl: u64) -> Result<String, StoreError> {
+    async fn save(&self, state: &SessionState, ttl_ms: u64) -> Result<String, StoreError> {
         let key = new_session_key();
-        self.write(&key, state, ttl, false).await?;
+        self.write(&key, state, ttl_ms, false).await?;
         Ok(key)
     }
 
-    async fn update(&self, key: String, state: &SessionState, ttl: u64) -> Result<String, StoreError> {
+    async fn update(
+        &self,
+        key: String,
+        state: &SessionState,
+        ttl_ms: u64,
+    ) -> Result<String, StoreError> {
         // XX: never resurrect a session that a logout ended while this request ran.
-        if self.write(&key, state, ttl, true).await? {
+        if self.write(&key, state, ttl_ms, true).await? {
             Ok(key)
         } else {
-            self.save(state, ttl).await
+            self.save(state, ttl_ms).await
         }
     }
 
     /// SET the state and index it under its user, in one atomic round trip.
-    async fn write(&self, key: &str, state: &SessionState, ttl: u64, existing: bool) -> Result<bool, StoreError> {
+    async fn write(
+        &self,
+        key: &str,
+        state: &SessionState,
+        ttl_ms: u64,
+        existing: bool,
+    ) -> Result<bool, StoreError> {
         let value = serde_json::to_string(state).map_err(|e| StoreError::Data {
             store: self.redis.name(),
             reason: e.to_string(),
@@ -227,8 +246,8 @@ impl RedisSessions {
             .cmd("SET")
             .arg(session_key_name(key))
             .arg(value)
-            .arg("EX")
-            .arg(ttl);
+            .arg("PX")
+            .arg(ttl_ms);
         if existing {
             set.arg("XX");
         }
@@ -275,7 +294,12 @@ impl RedisSessions {
         Ok(deleted.saturating_sub(1))
     }
 
-    async fn set_field_for(&self, user: &str, field: &str, value: &str) -> Result<usize, StoreError> {
+    async fn set_field_for(
+        &self,
+        user: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<usize, StoreError> {
         let index = index_key_name(user);
         let keys: Vec<String> = self.redis.run(redis::cmd("SMEMBERS").arg(&index)).await?;
         if keys.is_empty() {
@@ -286,7 +310,9 @@ impl RedisSessions {
         let mut pipeline = redis::pipe();
         let mut updated = 0;
         for (name, raw) in names.iter().zip(states) {
-            let Some(mut state) = raw.and_then(|raw| serde_json::from_str::<SessionState>(&raw).ok()) else {
+            let Some(mut state) =
+                raw.and_then(|raw| serde_json::from_str::<SessionState>(&raw).ok())
+            else {
                 continue;
             };
             state.insert(field.to_owned(), value.to_owned());
@@ -294,7 +320,13 @@ impl RedisSessions {
                 continue;
             };
             // KEEPTTL: a role change must not extend (or shorten) the session.
-            pipeline.cmd("SET").arg(name).arg(encoded).arg("XX").arg("KEEPTTL").ignore();
+            pipeline
+                .cmd("SET")
+                .arg(name)
+                .arg(encoded)
+                .arg("XX")
+                .arg("KEEPTTL")
+                .ignore();
             updated += 1;
         }
         self.redis.run::<()>(&pipeline).await?;
@@ -365,7 +397,9 @@ impl MemorySessions {
     fn lock(&self) -> std::sync::MutexGuard<'_, MemoryInner> {
         // A panic while holding the lock cannot leave the maps half-updated in
         // a way that matters more than losing the sessions; keep serving.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn load(&self, key: &str) -> Option<SessionState> {
@@ -390,7 +424,9 @@ impl MemorySessions {
             inner.by_user.entry(user).or_default().insert(key.clone());
         }
         let expires_at = Instant::now() + self.idle_ttl;
-        inner.sessions.insert(key, MemoryEntry { state, expires_at });
+        inner
+            .sessions
+            .insert(key, MemoryEntry { state, expires_at });
         inner.sweep_now_and_then();
     }
 

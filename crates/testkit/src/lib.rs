@@ -1,0 +1,25 @@
+//! Test support: real processes on free loopback ports, cleaned up on drop.
+//!
+//! Every integration test in authlab talks to a real `redis-server`, never to
+//! a mock, because the behaviour under test (a shared store, an outage, a
+//! restart that loses data) *is* the store's behaviour. This crate makes that
+//! cheap:
+//!
+//! * [`redis::RedisServer`] starts `redis-server` on a free port in a temp
+//!   dir, can stop and restart it on the same port (outage tests), and kills
+//!   it on drop;
+//! * [`nodes`] spawns the real servers in-process via `Application::build`
+//!   on port 0 and seeds users;
+//! * [`http`] is a small client that keeps credentials explicit, so a test
+//!   can carry a cookie from one node to another on purpose.
+//!
+//! A missing `redis-server` is a failure with the install command in the
+//! message, never a silently skipped test.
+
+pub mod http;
+pub mod nodes;
+pub mod redis;
+
+pub use http::{Credential, TestClient};
+pub use nodes::{SessionEnv, TestNode};
+pub use redis::{RedisOptions, RedisServer};

@@ -1,0 +1,459 @@
+//! Every route's success path and its client-error paths, on one node with a real Redis.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::time::{Duration, Instant};
+
+use authlab_core::{
+    api::{MeResponse, OrdersResponse},
+    directory::{SeedArgs, SeedCommand, DEMO_PASSWORD},
+    error::ErrorBody,
+    password::HashCost,
+};
+use reqwest::StatusCode;
+use serde_json::json;
+use testkit::{
+    http::json as read_json, http::node_of, http::session_cookie, Credential, SessionEnv,
+    TestClient,
+};
+
+#[tokio::test]
+async fn health_names_the_node_and_ready_checks_both_stores() {
+    let env = SessionEnv::start().await;
+    let node = env
+        .spawn_node_with(|c| c.node.node_id = Some("s1".into()))
+        .await;
+    let client = TestClient::new();
+
+    let response = client.get(&node.url("/health"), None).await;
+    assert_eq!(node_of(&response), "s1");
+    let (status, body): (_, serde_json::Value) = read_json(response).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["node"], "s1");
+
+    let (status, body): (_, serde_json::Value) =
+        read_json(client.get(&node.url("/ready"), None).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["checks"]["session_store"], "ok");
+    assert_eq!(body["checks"]["user_directory"], "ok");
+}
+
+#[tokio::test]
+async fn login_sets_a_hardened_cookie_and_me_orders_answer_for_the_user() {
+    let env = SessionEnv::start().await;
+    let node = env.spawn_node().await;
+    let client = TestClient::new();
+
+    let response = client
+        .login_response(&node.base(), "alice", DEMO_PASSWORD)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let set_cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    assert!(
+        !set_cookie.contains("Secure"),
+        "plain-HTTP node must not mark the cookie Secure"
+    );
+    let cookie =
+        Credential::Cookie(session_cookie(&response, session_server::COOKIE_NAME).unwrap());
+
+    let (status, me): (_, MeResponse) =
+        read_json(client.get(&node.url("/me"), Some(&cookie)).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me.user, "alice");
+    assert_eq!(me.roles, vec!["user"]);
+    assert_eq!(me.node, node.node);
+
+    let (status, orders): (_, OrdersResponse) =
+        read_json(client.get(&node.url("/orders"), Some(&cookie)).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(orders.user, "alice");
+    assert_eq!(orders.orders.len(), 5);
+}
+
+#[tokio::test]
+async fn secure_cookie_flag_is_set_when_configured() {
+    let env = SessionEnv::start().await;
+    let node = env.spawn_node_with(|c| c.secure_cookie = true).await;
+    let response = TestClient::new()
+        .login_response(&node.base(), "bob", DEMO_PASSWORD)
+        .await;
+    let set_cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(set_cookie.contains("Secure"), "{set_cookie}");
+}
+
+async fn error_of(response: reqwest::Response) -> (StatusCode, ErrorBody) {
+    read_json(response).await
+}
+
+#[tokio::test]
+async fn malformed_login_bodies_are_json_client_errors() {
+    let env = SessionEnv::start().await;
+    let node = env.spawn_node().await;
+    let raw = TestClient::new().raw().clone();
+    let url = node.url("/login");
+
+    let send = |body: &'static str, content_type: &'static str| {
+        raw.post(&url)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let (status, body) = error_of(
+        send("{\"username\": \"alice\"", "application/json")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body.error.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_json")
+    );
+
+    let (status, body) = error_of(
+        send("{\"username\": \"alice\"}", "application/json")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body.error.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    assert!(body.message.contains("password"), "{}", body.message);
+
+    let (status, body) = error_of(
+        send("{\"username\": 5, \"password\": []}", "application/json")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body.error.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+
+    let (status, body) = error_of(
+        send("username=alice", "application/x-www-form-urlencoded")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body.error.as_str()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+    );
+
+    let huge = format!(
+        "{{\"username\":\"alice\",\"password\":\"{}\"}}",
+        "x".repeat(20_000)
+    );
+    let response = raw
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = error_of(response).await;
+    assert_eq!(
+        (status, body.error.as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
+
+    let long_password = json!({"username": "alice", "password": "x".repeat(2_000)});
+    let response = raw.post(&url).json(&long_password).send().await.unwrap();
+    let (status, body) = error_of(response).await;
+    assert_eq!(
+        (status, body.error.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_get_the_same_answer_in_similar_time() {
+    let env = SessionEnv::start().await;
+    // Real-cost hashes: with cheap ones the difference we guard against
+    // (no Argon2 work at all for unknown users) would drown in noise.
+    SeedCommand {
+        user_directory_url: env.directory.url(0),
+        seed: SeedArgs {
+            users: 0,
+            cost: HashCost::Default,
+        },
+    }
+    .run()
+    .await
+    .unwrap();
+    let node = env.spawn_node().await;
+    let client = TestClient::new();
+
+    let mut wrong_password = Vec::new();
+    let mut unknown_user = Vec::new();
+    let mut bodies = Vec::new();
+    // Interleaved, so machine noise hits both alike.
+    for _ in 0..3 {
+        for (username, samples) in [
+            ("alice", &mut wrong_password),
+            ("nobody-here", &mut unknown_user),
+        ] {
+            let started = Instant::now();
+            let response = client
+                .login_response(&node.base(), username, "not-the-password")
+                .await;
+            samples.push(started.elapsed());
+            bodies.push(error_of(response).await);
+        }
+    }
+    for (status, body) in &bodies {
+        assert_eq!(*status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body, &bodies[0].1, "every rejection must read the same");
+    }
+    assert_eq!(bodies[0].1.error, "invalid_credentials");
+
+    let median = |samples: &mut Vec<Duration>| {
+        samples.sort();
+        samples[samples.len() / 2].as_secs_f64()
+    };
+    let ratio = median(&mut unknown_user) / median(&mut wrong_password);
+    // Without the decoy hash an unknown user answers ~100x faster; a factor
+    // of 3 either way leaves room for a noisy machine.
+    assert!(
+        (0.33..3.0).contains(&ratio),
+        "unknown/wrong-password time ratio {ratio:.2}"
+    );
+}
+
+#[tokio::test]
+async fn missing_garbled_and_forged_cookies_are_401() {
+    let env = SessionEnv::start().await;
+    let node = env.spawn_node().await;
+    let client = TestClient::new();
+    let valid = client.session_login(&node.base(), "alice").await;
+    let Credential::Cookie(valid_pair) = &valid else {
+        unreachable!()
+    };
+
+    let (status, body) = error_of(client.get(&node.url("/me"), None).await).await;
+    assert_eq!(
+        (status, body.error.as_str()),
+        (StatusCode::UNAUTHORIZED, "no_session")
+    );
+
+    let cookie_name = session_server::COOKIE_NAME;
+    let mut tampered = valid_pair.clone();
+    tampered.pop();
+    tampered.push(if valid_pair.ends_with('A') { 'B' } else { 'A' });
+    for cookie in [
+        format!("{cookie_name}=garbage"),
+        format!("{cookie_name}="),
+        format!("{cookie_name}=%%%%"),
+        tampered,
+        format!("{cookie_name}={}", "A".repeat(5000)),
+    ] {
+        let (status, body) = error_of(
+            client
+                .get(&node.url("/me"), Some(&Credential::Cookie(cookie.clone())))
+                .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "cookie {cookie:.60}");
+        assert_eq!(body.error, "no_session");
+    }
+}
+
+#[tokio::test]
+async fn admin_stats_needs_the_admin_role() {
+    let env = SessionEnv::start().await;
+    let node = env.spawn_node().await;
+    let client = TestClient::new();
+    let alice = client.session_login(&node.base(), "alice").await;
+    let carol = client.session_login(&node.base(), "carol").await;
+
+    let (status, body) = error_of(client.get(&node.url("/admin/stats"), Some(&alice)).await).await;
+    assert_eq!(
+        (status, body.error.as_str()),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
+
+    let (status, stats): (_, serde_json::Value) =
+        read_json(client.get(&node.url("/admin/stats"), Some(&carol)).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stats["stack"], "session");
+    assert_eq!(stats["node"], node.node.as_str());
+
+    let (status, _) = error_of(client.get(&node.url("/admin/stats"), None).await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn role_changes_validate_their_input() {
+    let env = SessionEnv::start().await;
+    let node = env.spawn_node().await;
+    let client = TestClient::new();
+    let alice = client.session_login(&node.base(), "alice").await;
+    let carol = client.session_login(&node.base(), "carol").await;
+    let put = |who: &Credential, user: &str, body: serde_json::Value| {
+        let request = client
+            .raw()
+            .put(node.url(&format!("/admin/users/{user}/roles")))
+            .json(&body);
+        let Credential::Cookie(cookie) = who else {
+            unreachable!()
+        };
+        request.header("cookie", cookie.clone()).send()
+    };
+
+    let (status, _) = error_of(
+        put(&alice, "bob", json!({"roles": ["admin"]}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a user cannot grant roles");
+    let (status, body) = error_of(
+        put(&carol, "nobody", json!({"roles": ["user"]}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body.error.as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    let (status, body) = error_of(
+        put(&carol, "bob", json!({"roles": ["Bad Role!"]}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body.error.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    let (status, body) = error_of(put(&carol, "bob", json!({"role": "user"})).await.unwrap()).await;
+    assert_eq!(
+        (status, body.error.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    let (status, body): (_, serde_json::Value) = read_json(
+        put(&carol, "bob", json!({"roles": ["user", "auditor"]}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["roles"], json!(["user", "auditor"]));
+}
+
+#[tokio::test]
+async fn login_renews_the_session_id() {
+    let env = SessionEnv::start().await;
+    let node = env.spawn_node().await;
+    let client = TestClient::new();
+    let first = client.session_login(&node.base(), "alice").await;
+    let Credential::Cookie(first_pair) = &first else {
+        unreachable!()
+    };
+
+    // Log in again while presenting the old cookie (as a fixation attack would).
+    let response = client
+        .raw()
+        .post(node.url("/login"))
+        .header("cookie", first_pair.clone())
+        .json(&json!({"username": "bob", "password": DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let second =
+        Credential::Cookie(session_cookie(&response, session_server::COOKIE_NAME).unwrap());
+    assert_ne!(first, second, "a login must issue a new session id");
+
+    let (status, _) = error_of(client.get(&node.url("/me"), Some(&first)).await).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the pre-login id must be dead"
+    );
+    let (_, me): (_, MeResponse) =
+        read_json(client.get(&node.url("/me"), Some(&second)).await).await;
+    assert_eq!(me.user, "bob");
+}
+
+#[tokio::test]
+async fn unknown_routes_and_wrong_methods_answer_json() {
+    let env = SessionEnv::start().await;
+    let node = env.spawn_node().await;
+    let client = TestClient::new();
+
+    let response = client.get(&node.url("/no/such/route"), None).await;
+    assert!(!node_of(&response).is_empty());
+    let (status, body) = error_of(response).await;
+    assert_eq!(
+        (status, body.error.as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+
+    let (status, body) = error_of(client.post(&node.url("/me"), None, None).await).await;
+    assert_eq!(
+        (status, body.error.as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
+    let (status, body) = error_of(client.get(&node.url("/login"), None).await).await;
+    assert_eq!(
+        (status, body.error.as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_requests_per_route_and_store_round_trips() {
+    let env = SessionEnv::start().await;
+    let node = env.spawn_node().await;
+    let client = TestClient::new();
+    let alice = client.session_login(&node.base(), "alice").await;
+    for _ in 0..3 {
+        assert_eq!(
+            client.get(&node.url("/me"), Some(&alice)).await.status(),
+            StatusCode::OK
+        );
+    }
+    let text = client
+        .get(&node.url("/metrics"), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("authlab_http_requests_total")
+                && l.contains("endpoint=\"/me\"")
+                && l.contains("status=\"200\"")
+        })
+        .unwrap_or_else(|| panic!("no /me counter in:\n{text}"));
+    assert!(line.ends_with(" 3"), "{line}");
+    assert!(
+        text.contains("authlab_store_round_trip_seconds_count{"),
+        "store histogram missing"
+    );
+    assert!(
+        text.contains("authlab_logins_total{"),
+        "login counter missing"
+    );
+    // One store operation per authenticated request: 3 /me + login's save (and its pipeline).
+    let session_ops: f64 = text
+        .lines()
+        .find(|l| {
+            l.starts_with("authlab_store_round_trip_seconds_count") && l.contains("session_store")
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .expect("session store round trips");
+    assert_eq!(session_ops, 4.0, "login = 1 write, each /me = 1 GETEX");
+}
