@@ -25,6 +25,12 @@ pub enum ApiError {
     /// No credential, or one that does not (or no longer) identifies a session or token.
     #[error("{message}")]
     Unauthorized { code: &'static str, message: String },
+    /// No bearer token at all (RFC 6750 §3.1: the challenge names no error).
+    #[error("{0}")]
+    MissingToken(String),
+    /// A bearer token that failed verification; `description` says which check.
+    #[error("invalid token: {description}")]
+    InvalidToken { description: String },
     /// Authenticated, but the roles do not allow this.
     #[error("{0}")]
     Forbidden(String),
@@ -64,6 +70,8 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest { code, .. } | Self::Unauthorized { code, .. } => code,
+            Self::MissingToken(_) => "missing_token",
+            Self::InvalidToken { .. } => "invalid_token",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -86,7 +94,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized { .. } | Self::MissingToken(_) | Self::InvalidToken { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -99,9 +109,29 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
-        if let Self::StoreUnavailable { .. } = self {
-            // Tells well-behaved clients (and HAProxy's retry logic) this is transient.
-            response.insert_header(("retry-after", "1"));
+        match self {
+            // Tells well-behaved clients this is transient.
+            Self::StoreUnavailable { .. } => {
+                response.insert_header(("retry-after", "1"));
+            }
+            // RFC 6750 §3: a bearer-protected resource names its scheme, and
+            // for a rejected token says why, in a machine-readable header.
+            Self::MissingToken(_) => {
+                response.insert_header(("www-authenticate", "Bearer realm=\"authlab\""));
+            }
+            Self::InvalidToken { description } => {
+                let description: String = description
+                    .chars()
+                    .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
+                    .collect();
+                response.insert_header((
+                    "www-authenticate",
+                    format!(
+                        "Bearer realm=\"authlab\", error=\"invalid_token\", error_description=\"{description}\""
+                    ),
+                ));
+            }
+            _ => {}
         }
         response.json(self.body())
     }

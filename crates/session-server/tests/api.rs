@@ -13,13 +13,12 @@ use authlab_core::{
 use reqwest::StatusCode;
 use serde_json::json;
 use testkit::{
-    http::json as read_json, http::node_of, http::session_cookie, Credential, SessionEnv,
-    TestClient,
+    http::json as read_json, http::node_of, http::session_cookie, Credential, TestClient, TestEnv,
 };
 
 #[tokio::test]
 async fn health_names_the_node_and_ready_checks_both_stores() {
-    let env = SessionEnv::start().await;
+    let env = TestEnv::start().await;
     let node = env
         .spawn_node_with(|c| c.node.node_id = Some("s1".into()))
         .await;
@@ -40,7 +39,7 @@ async fn health_names_the_node_and_ready_checks_both_stores() {
 
 #[tokio::test]
 async fn login_sets_a_hardened_cookie_and_me_orders_answer_for_the_user() {
-    let env = SessionEnv::start().await;
+    let env = TestEnv::start().await;
     let node = env.spawn_node().await;
     let client = TestClient::new();
 
@@ -77,7 +76,7 @@ async fn login_sets_a_hardened_cookie_and_me_orders_answer_for_the_user() {
 
 #[tokio::test]
 async fn secure_cookie_flag_is_set_when_configured() {
-    let env = SessionEnv::start().await;
+    let env = TestEnv::start().await;
     let node = env.spawn_node_with(|c| c.secure_cookie = true).await;
     let response = TestClient::new()
         .login_response(&node.base(), "bob", DEMO_PASSWORD)
@@ -92,7 +91,7 @@ async fn error_of(response: reqwest::Response) -> (StatusCode, ErrorBody) {
 
 #[tokio::test]
 async fn malformed_login_bodies_are_json_client_errors() {
-    let env = SessionEnv::start().await;
+    let env = TestEnv::start().await;
     let node = env.spawn_node().await;
     let raw = TestClient::new().raw().clone();
     let url = node.url("/login");
@@ -176,7 +175,7 @@ async fn malformed_login_bodies_are_json_client_errors() {
 
 #[tokio::test]
 async fn wrong_password_and_unknown_user_get_the_same_answer_in_similar_time() {
-    let env = SessionEnv::start().await;
+    let env = TestEnv::start().await;
     // Real-cost hashes: with cheap ones the difference we guard against
     // (no Argon2 work at all for unknown users) would drown in noise.
     SeedCommand {
@@ -230,7 +229,7 @@ async fn wrong_password_and_unknown_user_get_the_same_answer_in_similar_time() {
 
 #[tokio::test]
 async fn missing_garbled_and_forged_cookies_are_401() {
-    let env = SessionEnv::start().await;
+    let env = TestEnv::start().await;
     let node = env.spawn_node().await;
     let client = TestClient::new();
     let valid = client.session_login(&node.base(), "alice").await;
@@ -268,7 +267,7 @@ async fn missing_garbled_and_forged_cookies_are_401() {
 
 #[tokio::test]
 async fn admin_stats_needs_the_admin_role() {
-    let env = SessionEnv::start().await;
+    let env = TestEnv::start().await;
     let node = env.spawn_node().await;
     let client = TestClient::new();
     let alice = client.session_login(&node.base(), "alice").await;
@@ -292,7 +291,7 @@ async fn admin_stats_needs_the_admin_role() {
 
 #[tokio::test]
 async fn role_changes_validate_their_input() {
-    let env = SessionEnv::start().await;
+    let env = TestEnv::start().await;
     let node = env.spawn_node().await;
     let client = TestClient::new();
     let alice = client.session_login(&node.base(), "alice").await;
@@ -352,7 +351,7 @@ async fn role_changes_validate_their_input() {
 
 #[tokio::test]
 async fn login_renews_the_session_id() {
-    let env = SessionEnv::start().await;
+    let env = TestEnv::start().await;
     let node = env.spawn_node().await;
     let client = TestClient::new();
     let first = client.session_login(&node.base(), "alice").await;
@@ -387,7 +386,7 @@ async fn login_renews_the_session_id() {
 
 #[tokio::test]
 async fn unknown_routes_and_wrong_methods_answer_json() {
-    let env = SessionEnv::start().await;
+    let env = TestEnv::start().await;
     let node = env.spawn_node().await;
     let client = TestClient::new();
 
@@ -413,7 +412,7 @@ async fn unknown_routes_and_wrong_methods_answer_json() {
 
 #[tokio::test]
 async fn metrics_count_requests_per_route_and_store_round_trips() {
-    let env = SessionEnv::start().await;
+    let env = TestEnv::start().await;
     let node = env.spawn_node().await;
     let client = TestClient::new();
     let alice = client.session_login(&node.base(), "alice").await;

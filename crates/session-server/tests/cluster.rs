@@ -6,9 +6,7 @@ use authlab_core::{api::MeResponse, error::ErrorBody};
 use reqwest::StatusCode;
 use serde_json::json;
 use session_server::StoreMode;
-use testkit::{
-    http::json as read_json, http::node_of, Credential, SessionEnv, TestClient, TestNode,
-};
+use testkit::{http::json as read_json, http::node_of, Credential, TestClient, TestEnv, TestNode};
 
 async fn me(
     client: &TestClient,
@@ -24,7 +22,7 @@ async fn me(
     read_json(response).await
 }
 
-async fn two_nodes(env: &SessionEnv, mode: StoreMode) -> (TestNode, TestNode) {
+async fn two_nodes(env: &TestEnv, mode: StoreMode) -> (TestNode, TestNode) {
     let configure = |name: &'static str| {
         move |c: &mut session_server::SessionServerConfig| {
             c.node.node_id = Some(name.into());
@@ -40,7 +38,7 @@ async fn two_nodes(env: &SessionEnv, mode: StoreMode) -> (TestNode, TestNode) {
 
 #[tokio::test]
 async fn nodes_sharing_redis_share_sessions() {
-    let env = SessionEnv::start().await;
+    let env = TestEnv::start().await;
     let (a, b) = two_nodes(&env, StoreMode::Redis).await;
     let client = TestClient::new();
     let alice = client.session_login(&a.base(), "alice").await;
@@ -53,7 +51,7 @@ async fn nodes_sharing_redis_share_sessions() {
 
 #[tokio::test]
 async fn memory_sessions_are_unknown_to_the_other_node() {
-    let env = SessionEnv::start().await;
+    let env = TestEnv::start().await;
     let (a, b) = two_nodes(&env, StoreMode::Memory).await;
     let client = TestClient::new();
     let alice = client.session_login(&a.base(), "alice").await;
@@ -70,7 +68,7 @@ async fn memory_sessions_are_unknown_to_the_other_node() {
 
 #[tokio::test]
 async fn logout_on_one_node_is_seen_on_the_other() {
-    let env = SessionEnv::start().await;
+    let env = TestEnv::start().await;
     let (a, b) = two_nodes(&env, StoreMode::Redis).await;
     let client = TestClient::new();
     let alice = client.session_login(&a.base(), "alice").await;
@@ -103,7 +101,7 @@ async fn logout_on_one_node_is_seen_on_the_other() {
 
 #[tokio::test]
 async fn logout_all_ends_every_session_of_the_user_everywhere() {
-    let env = SessionEnv::start().await;
+    let env = TestEnv::start().await;
     let (a, b) = two_nodes(&env, StoreMode::Redis).await;
     let client = TestClient::new();
     let laptop = client.session_login(&a.base(), "alice").await;
@@ -128,7 +126,7 @@ async fn logout_all_ends_every_session_of_the_user_everywhere() {
 
 #[tokio::test]
 async fn a_role_change_holds_from_the_next_request_on_every_node() {
-    let env = SessionEnv::start().await;
+    let env = TestEnv::start().await;
     let (a, b) = two_nodes(&env, StoreMode::Redis).await;
     let client = TestClient::new();
     let carol = client.session_login(&a.base(), "carol").await;
@@ -191,7 +189,7 @@ async fn a_role_change_holds_from_the_next_request_on_every_node() {
 
 #[tokio::test]
 async fn a_cluster_node_without_a_shared_cookie_secret_refuses_to_start() {
-    let env = SessionEnv::start().await;
+    let env = TestEnv::start().await;
     let mut config = env.config();
     config.cookie_secret = None;
     config.cluster_nodes = 3;

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use testkit::{http::json as read_json, SessionEnv, TestClient};
+use testkit::{http::json as read_json, TestClient, TestEnv};
 
 async fn me_error(
     client: &TestClient,
@@ -18,7 +18,7 @@ async fn me_error(
 
 #[tokio::test]
 async fn an_idle_session_expires() {
-    let env = SessionEnv::start().await;
+    let env = TestEnv::start().await;
     let node = env
         .spawn_node_with(|c| {
             c.idle_ttl = Duration::from_millis(800);
@@ -40,7 +40,7 @@ async fn an_idle_session_expires() {
 
 #[tokio::test]
 async fn activity_slides_the_idle_expiry() {
-    let env = SessionEnv::start().await;
+    let env = TestEnv::start().await;
     let node = env
         .spawn_node_with(|c| {
             c.idle_ttl = Duration::from_millis(1_200);
@@ -61,7 +61,7 @@ async fn activity_slides_the_idle_expiry() {
 
 #[tokio::test]
 async fn the_absolute_lifetime_ends_even_an_active_session() {
-    let env = SessionEnv::start().await;
+    let env = TestEnv::start().await;
     let node = env
         .spawn_node_with(|c| {
             c.idle_ttl = Duration::from_millis(1_500);

@@ -5,12 +5,12 @@
 use authlab_core::error::ErrorBody;
 use reqwest::StatusCode;
 use testkit::{
-    http::json as read_json, http::node_of, RedisOptions, RedisServer, SessionEnv, TestClient,
+    http::json as read_json, http::node_of, RedisOptions, RedisServer, TestClient, TestEnv,
 };
 
 #[tokio::test]
 async fn store_down_is_503_and_ready_false_then_heals_by_itself() {
-    let mut env = SessionEnv::start().await;
+    let mut env = TestEnv::start().await;
     let node = env.spawn_node().await;
     let client = TestClient::new();
     let alice = client.session_login(&node.base(), "alice").await;
@@ -97,7 +97,7 @@ async fn a_persistent_store_keeps_sessions_across_a_restart() {
 
 #[tokio::test]
 async fn a_node_started_while_its_store_is_down_becomes_ready_when_it_appears() {
-    let mut env = SessionEnv::start().await;
+    let mut env = TestEnv::start().await;
     env.store.stop();
     let node = env.spawn_node().await;
     let client = TestClient::new();
@@ -120,7 +120,7 @@ async fn a_node_started_while_its_store_is_down_becomes_ready_when_it_appears() 
 #[tokio::test]
 async fn every_redis_client_kind_heals_after_an_outage() {
     use authlab_core::redis_client::RedisClientKind;
-    let mut env = SessionEnv::start().await;
+    let mut env = TestEnv::start().await;
     let client = TestClient::new();
     for kind in [
         RedisClientKind::Multiplexed,

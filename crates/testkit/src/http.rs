@@ -134,6 +134,35 @@ impl TestClient {
     }
 }
 
+impl TestClient {
+    /// Logs a demo user in on a JWT node; returns the bearer credential and the whole token response.
+    pub async fn jwt_login(
+        &self,
+        base: &str,
+        username: &str,
+    ) -> (Credential, jwt_server::routes::TokenResponse) {
+        let response = self.login_response(base, username, DEMO_PASSWORD).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "login of {username} failed"
+        );
+        let tokens: jwt_server::routes::TokenResponse =
+            response.json().await.expect("token response");
+        (Credential::Bearer(tokens.access_token.clone()), tokens)
+    }
+
+    /// `POST {base}/token/refresh`.
+    pub async fn refresh(&self, base: &str, refresh_token: &str) -> Response {
+        self.inner
+            .post(format!("{base}/token/refresh"))
+            .json(&serde_json::json!({ "refresh_token": refresh_token }))
+            .send()
+            .await
+            .expect("refresh request reaches the test server")
+    }
+}
+
 /// Status and decoded JSON body.
 pub async fn json<T: DeserializeOwned>(response: Response) -> (StatusCode, T) {
     let status = response.status();

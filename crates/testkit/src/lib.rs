@@ -21,5 +21,5 @@ pub mod nodes;
 pub mod redis;
 
 pub use http::{Credential, TestClient};
-pub use nodes::{SessionEnv, TestNode};
+pub use nodes::{TestEnv, TestNode};
 pub use redis::{RedisOptions, RedisServer};

@@ -7,6 +7,7 @@ use authlab_core::{
     directory::{SeedArgs, SeedCommand},
     password::HashCost,
 };
+use jwt_server::{JwtServerConfig, SigningAlgorithm};
 use session_server::{Application, SessionServerConfig};
 
 use crate::redis::RedisServer;
@@ -54,15 +55,15 @@ pub async fn seed(user_directory_url: &str, load_users: usize) {
     .expect("seeding the user directory");
 }
 
-/// Two Redis processes (user directory, session store) with seeded users:
-/// everything a session node needs. Separate processes, so a test can stop
-/// the store and keep the directory.
-pub struct SessionEnv {
+/// Two Redis processes (user directory, session/token store) with seeded
+/// users: everything a node of either stack needs. Separate processes, so a
+/// test can stop the store and keep the directory.
+pub struct TestEnv {
     pub directory: RedisServer,
     pub store: RedisServer,
 }
 
-impl SessionEnv {
+impl TestEnv {
     pub async fn start() -> Self {
         let directory = RedisServer::start();
         let store = RedisServer::start();
@@ -70,7 +71,7 @@ impl SessionEnv {
         Self { directory, store }
     }
 
-    /// A node configuration pointing at this environment.
+    /// A session-node configuration pointing at this environment.
     pub fn config(&self) -> SessionServerConfig {
         SessionServerConfig::local(&self.directory.url(0), &self.store.url(0))
     }
@@ -86,7 +87,48 @@ impl SessionEnv {
     }
 }
 
-/// Builds the real application on a free port and serves it in the background.
+impl TestEnv {
+    /// A JWT-node configuration (HS256 test secret, mode `none`) pointing at this environment.
+    pub fn jwt_config(&self) -> JwtServerConfig {
+        JwtServerConfig::local(&self.directory.url(0), &self.store.url(0))
+    }
+
+    /// A JWT-node configuration signing with a fresh key set of `alg`.
+    pub fn jwt_config_for(&self, keys: &jwt_server::keys::KeySetFile) -> JwtServerConfig {
+        let mut config = self.jwt_config();
+        config.hs256_secret = None;
+        config.keyset_json = Some(keys.to_json());
+        config
+    }
+
+    pub async fn spawn_jwt_node_with(&self, adjust: impl FnOnce(&mut JwtServerConfig)) -> TestNode {
+        let mut config = self.jwt_config();
+        adjust(&mut config);
+        spawn_jwt_node(config).await
+    }
+}
+
+/// A fresh key set for `alg` (what `jwt-server keys generate` writes).
+pub fn key_set(alg: SigningAlgorithm) -> jwt_server::keys::KeySetFile {
+    jwt_server::keys::KeySetFile::generate(alg).expect("key generation")
+}
+
+/// Builds the real JWT application on a free port and serves it in the background.
+pub async fn spawn_jwt_node(config: JwtServerConfig) -> TestNode {
+    let app = jwt_server::Application::build(config)
+        .await
+        .expect("jwt node starts");
+    let node = TestNode {
+        port: app.port(),
+        node: app.node().to_owned(),
+        handle: app.handle(),
+    };
+    tokio::spawn(app.run_until_stopped());
+    wait_until_listening(node.port).await;
+    node
+}
+
+/// Builds the real session application on a free port and serves it in the background.
 pub async fn spawn_session_node(config: SessionServerConfig) -> TestNode {
     let app = Application::build(config)
         .await

@@ -1,0 +1,137 @@
+//! The JWT server's options and their start-up checks.
+
+use std::{path::PathBuf, time::Duration};
+
+use authlab_core::config::{validate_redis_url, ConfigError, NodeArgs, RedisClientArgs};
+use serde::Serialize;
+
+use crate::keys::SigningAlgorithm;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevocationMode {
+    /// Pure stateless: an access token is valid until it expires, whatever happens.
+    None,
+    /// Every request checks a Redis denylist of logged-out token ids and
+    /// per-user "not before" times: revocation at the price of a lookup.
+    Denylist,
+}
+
+#[derive(Debug, Clone, clap::Args, Serialize)]
+pub struct JwtServerConfig {
+    #[command(flatten)]
+    pub node: NodeArgs,
+    #[command(flatten)]
+    pub redis: RedisClientArgs,
+    /// Redis for refresh tokens and the denylist (the "session store" of this stack).
+    #[arg(
+        long,
+        env = "AUTHLAB_TOKEN_STORE_URL",
+        default_value = "redis://127.0.0.1:6379/2"
+    )]
+    pub token_store_url: String,
+    /// Key set file written by `jwt-server keys generate` (shared by all nodes).
+    #[arg(long, env = "AUTHLAB_JWT_KEYSET_FILE", conflicts_with_all = ["keyset_json", "hs256_secret"])]
+    pub keyset_file: Option<PathBuf>,
+    /// The same key set as inline JSON (for containers).
+    #[arg(
+        long,
+        env = "AUTHLAB_JWT_KEYSET",
+        hide_env_values = true,
+        conflicts_with = "hs256_secret"
+    )]
+    #[serde(skip)]
+    pub keyset_json: Option<String>,
+    /// Shortcut for HS256: the shared secret itself (at least 32 bytes).
+    #[arg(long, env = "AUTHLAB_JWT_SECRET", hide_env_values = true)]
+    #[serde(skip)]
+    pub hs256_secret: Option<String>,
+    /// Expected signing algorithm; start-up fails if the key set is of another one.
+    #[arg(long, env = "AUTHLAB_JWT_ALG", value_enum)]
+    pub alg: Option<SigningAlgorithm>,
+    /// `iss` of issued tokens, and the only issuer accepted.
+    #[arg(long, env = "AUTHLAB_JWT_ISSUER", default_value = "authlab")]
+    pub issuer: String,
+    /// `aud` of issued tokens, and the only audience accepted.
+    #[arg(long, env = "AUTHLAB_JWT_AUDIENCE", default_value = "authlab-api")]
+    pub audience: String,
+    /// Access-token lifetime: the revocation window of mode `none`.
+    #[arg(long, env = "AUTHLAB_ACCESS_TTL", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[serde(with = "authlab_core::config::duration_serde")]
+    pub access_ttl: Duration,
+    /// Refresh-token lifetime (each rotation issues a new one with this lifetime).
+    #[arg(long, env = "AUTHLAB_REFRESH_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
+    #[serde(with = "authlab_core::config::duration_serde")]
+    pub refresh_ttl: Duration,
+    /// Clock-skew allowance for `exp` and `nbf`. jsonwebtoken defaults to
+    /// 60 s, which silently adds a minute to every revocation window.
+    #[arg(long, env = "AUTHLAB_JWT_LEEWAY", default_value = "2s", value_parser = humantime::parse_duration)]
+    #[serde(with = "authlab_core::config::duration_serde")]
+    pub leeway: Duration,
+    /// Tokens longer than this are refused before any parsing.
+    #[arg(long, env = "AUTHLAB_MAX_TOKEN_BYTES", default_value_t = 8192)]
+    pub max_token_bytes: usize,
+    #[arg(long, env = "AUTHLAB_REVOCATION", value_enum, default_value = "none")]
+    pub revocation: RevocationMode,
+}
+
+impl JwtServerConfig {
+    /// A single node on a free loopback port with an HS256 secret (tests, the lab).
+    pub fn local(user_directory_url: &str, token_store_url: &str) -> Self {
+        Self {
+            node: NodeArgs::local(user_directory_url),
+            redis: RedisClientArgs::default(),
+            token_store_url: token_store_url.to_owned(),
+            keyset_file: None,
+            keyset_json: None,
+            hs256_secret: Some("authlab-test-hs256-secret-0123456789abcdef".into()),
+            alg: None,
+            issuer: "authlab".into(),
+            audience: "authlab-api".into(),
+            access_ttl: Duration::from_secs(300),
+            refresh_ttl: Duration::from_secs(24 * 3600),
+            leeway: Duration::from_secs(2),
+            max_token_bytes: 8192,
+            revocation: RevocationMode::None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.node.validate()?;
+        validate_redis_url("token-store-url", &self.token_store_url)?;
+        if self.access_ttl < Duration::from_secs(1) {
+            return Err(ConfigError::invalid("access-ttl", "must be at least 1s"));
+        }
+        if self.refresh_ttl < self.access_ttl {
+            return Err(ConfigError::invalid(
+                "refresh-ttl",
+                "must be at least --access-ttl",
+            ));
+        }
+        if self.leeway > Duration::from_secs(300) {
+            return Err(ConfigError::invalid(
+                "leeway",
+                "more than 5m defeats expiry",
+            ));
+        }
+        if !(512..=1_048_576).contains(&self.max_token_bytes) {
+            return Err(ConfigError::invalid(
+                "max-token-bytes",
+                "must be between 512 and 1048576",
+            ));
+        }
+        if self.issuer.is_empty() || self.audience.is_empty() {
+            return Err(ConfigError::invalid(
+                "issuer",
+                "issuer and audience must not be empty",
+            ));
+        }
+        if self.keyset_file.is_none() && self.keyset_json.is_none() && self.hs256_secret.is_none() {
+            return Err(ConfigError::invalid(
+                "keyset-file",
+                "no signing keys: pass --keyset-file (see `jwt-server keys generate`), --keyset-json or --hs256-secret",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,212 @@
+//! Refresh tokens: the deliberately *stateful* half of the JWT stack.
+//!
+//! An access token cannot be recalled, so it is kept short-lived; staying
+//! logged in is the refresh token's job, and a refresh token is only useful
+//! if the server can say no to it. So refresh tokens live in Redis, and they
+//! are opaque (`<family>.<secret>`), not JWTs.
+//!
+//! * **Stored hashed.** Redis holds `SHA-256(token)`, never the token: a dump
+//!   of the store does not hand out logins.
+//! * **Rotated on every use.** `POST /token/refresh` marks the presented token
+//!   used and returns a new one in the same *family* (one family per login).
+//! * **Reuse revokes the family.** A used token presented again means two
+//!   parties hold it — the user and a thief — and the server cannot tell
+//!   which is which, so the whole family dies (RFC 9700 §4.14.2).
+//!
+//! ```text
+//! authlab:refresh:<sha256(token)>     -> "live|<family>|<user>" or "used|…"   PX refresh-ttl
+//! authlab:refresh-family:<family>     -> <user>   (exists while the login is alive)
+//! authlab:user-families:<user>        -> SET of families (logout everywhere)
+//! ```
+
+use std::time::Duration;
+
+use authlab_core::redis_client::{RedisStore, StoreError};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use rand::distr::{Alphanumeric, SampleString};
+
+fn token_key(token: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    format!(
+        "authlab:refresh:{}",
+        URL_SAFE_NO_PAD.encode(digest.as_ref())
+    )
+}
+
+fn family_key(family: &str) -> String {
+    format!("authlab:refresh-family:{family}")
+}
+
+fn user_families_key(user: &str) -> String {
+    format!("authlab:user-families:{user}")
+}
+
+/// A refresh token handed to a client, and the login it belongs to.
+#[derive(Debug, Clone)]
+pub struct RefreshToken {
+    pub token: String,
+    pub family: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("unknown or expired refresh token")]
+    Invalid,
+    #[error("refresh token reuse detected; every token of this login is revoked")]
+    Reused,
+    #[error("this login was revoked")]
+    Revoked,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct RefreshTokens {
+    store: RedisStore,
+    ttl: Duration,
+}
+
+impl RefreshTokens {
+    pub fn new(store: RedisStore, ttl: Duration) -> Self {
+        Self { store, ttl }
+    }
+
+    pub fn store(&self) -> &RedisStore {
+        &self.store
+    }
+
+    fn ttl_ms(&self) -> u64 {
+        self.ttl.as_millis() as u64
+    }
+
+    /// Starts a new family (a login) for `user` and returns its first token.
+    pub async fn start_family(&self, user: &str) -> Result<RefreshToken, StoreError> {
+        let family = Alphanumeric.sample_string(&mut rand::rng(), 16);
+        let token = self.new_token(&family);
+        let mut pipeline = redis::pipe();
+        pipeline.atomic();
+        pipeline
+            .cmd("SET")
+            .arg(token_key(&token))
+            .arg(format!("live|{family}|{user}"))
+            .arg("PX")
+            .arg(self.ttl_ms())
+            .ignore();
+        pipeline
+            .cmd("SET")
+            .arg(family_key(&family))
+            .arg(user)
+            .arg("PX")
+            .arg(self.ttl_ms())
+            .ignore();
+        pipeline
+            .cmd("SADD")
+            .arg(user_families_key(user))
+            .arg(&family)
+            .ignore();
+        pipeline
+            .cmd("PEXPIRE")
+            .arg(user_families_key(user))
+            .arg(self.ttl_ms())
+            .ignore();
+        self.store.run::<()>(&pipeline).await?;
+        Ok(RefreshToken { token, family })
+    }
+
+    fn new_token(&self, family: &str) -> String {
+        format!(
+            "{family}.{}",
+            Alphanumeric.sample_string(&mut rand::rng(), 43)
+        )
+    }
+
+    /// Spends `presented` and returns `(user, next token)`.
+    pub async fn rotate(&self, presented: &str) -> Result<(String, RefreshToken), RefreshError> {
+        // Reject anything that is not even shaped like our tokens before touching Redis.
+        let shaped = presented.len() == 60
+            && presented.as_bytes()[16] == b'.'
+            && presented
+                .bytes()
+                .enumerate()
+                .all(|(i, b)| i == 16 || b.is_ascii_alphanumeric());
+        if !shaped {
+            return Err(RefreshError::Invalid);
+        }
+        let key = token_key(presented);
+        let family = &presented[..16];
+        // SET … GET swaps in the "used" mark and returns what was there, in
+        // one atomic step: of two concurrent uses, exactly one sees "live".
+        let mut pipeline = redis::pipe();
+        pipeline
+            .cmd("SET")
+            .arg(&key)
+            .arg("used")
+            .arg("XX")
+            .arg("KEEPTTL")
+            .arg("GET");
+        pipeline.cmd("EXISTS").arg(family_key(family));
+        let (previous, family_alive): (Option<String>, bool) = self.store.run(&pipeline).await?;
+        let Some(previous) = previous else {
+            return Err(RefreshError::Invalid);
+        };
+        let mut parts = previous.splitn(3, '|');
+        let (state, stored_family, user) = (parts.next(), parts.next(), parts.next());
+        match (state, stored_family, user) {
+            (Some("live"), Some(stored), Some(user)) if stored == family => {
+                if !family_alive {
+                    return Err(RefreshError::Revoked);
+                }
+                let user = user.to_owned();
+                let token = self.new_token(family);
+                let mut pipeline = redis::pipe();
+                pipeline.atomic();
+                pipeline
+                    .cmd("SET")
+                    .arg(token_key(&token))
+                    .arg(format!("live|{family}|{user}"))
+                    .arg("PX")
+                    .arg(self.ttl_ms())
+                    .ignore();
+                pipeline
+                    .cmd("PEXPIRE")
+                    .arg(family_key(family))
+                    .arg(self.ttl_ms())
+                    .ignore();
+                self.store.run::<()>(&pipeline).await?;
+                Ok((
+                    user,
+                    RefreshToken {
+                        token,
+                        family: family.to_owned(),
+                    },
+                ))
+            }
+            _ => {
+                // "used" (or anything unexpected): somebody replayed a spent token.
+                self.revoke_family(family).await?;
+                Err(RefreshError::Reused)
+            }
+        }
+    }
+
+    /// Ends one login: its refresh tokens stop working.
+    pub async fn revoke_family(&self, family: &str) -> Result<(), StoreError> {
+        self.store
+            .run::<()>(redis::cmd("DEL").arg(family_key(family)))
+            .await
+    }
+
+    /// Ends every login of `user`; returns how many were alive.
+    pub async fn revoke_user(&self, user: &str) -> Result<usize, StoreError> {
+        let families: Vec<String> = self
+            .store
+            .run(redis::cmd("SMEMBERS").arg(user_families_key(user)))
+            .await?;
+        let mut del = redis::cmd("DEL");
+        del.arg(user_families_key(user));
+        for family in &families {
+            del.arg(family_key(family));
+        }
+        let deleted: usize = self.store.run(&del).await?;
+        Ok(deleted.saturating_sub(1))
+    }
+}

@@ -1,0 +1,226 @@
+//! Building and running the JWT server; same shape as the session server's
+//! `Application`, minus the session middleware: nothing is loaded per request
+//! unless the denylist is on.
+
+use std::{net::TcpListener, sync::Arc, time::Duration};
+
+use actix_web::{dev::Server, dev::ServerHandle, web, App, HttpServer};
+use authlab_core::{
+    config::ConfigError,
+    directory::UserDirectory,
+    http::{self, NodeInfo},
+    metrics::{Metrics, MetricsError},
+    redis_client::{RedisStore, StoreError},
+};
+use prometheus::{IntCounter, IntCounterVec};
+
+use crate::{
+    configuration::{JwtServerConfig, RevocationMode},
+    keys::{KeyError, KeySet, KeySetFile},
+    refresh::RefreshTokens,
+    routes,
+    tokens::{TokenService, TokenSettings},
+};
+
+pub const STACK: &str = "jwt";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("signing keys: {0}")]
+    Keys(#[from] KeyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+/// Counters only the JWT stack has.
+pub struct JwtMetrics {
+    pub logins: IntCounterVec,
+    pub logouts: IntCounterVec,
+    pub issued: IntCounterVec,
+    pub rejections: IntCounterVec,
+    pub refresh_reuse: IntCounter,
+}
+
+/// Everything a handler needs, shared by all workers.
+pub struct JwtState {
+    pub node: NodeInfo,
+    pub tokens: TokenService,
+    pub refresh: RefreshTokens,
+    pub refresh_ttl: Duration,
+    pub directory: Arc<UserDirectory>,
+    pub revocation: RevocationMode,
+    pub metrics: JwtMetrics,
+}
+
+/// Loads the key set the configuration points at.
+pub fn load_keys(config: &JwtServerConfig) -> Result<KeySet, KeyError> {
+    let keys = if let Some(path) = &config.keyset_file {
+        KeySet::from_file(&KeySetFile::read(path)?)?
+    } else if let Some(json) = &config.keyset_json {
+        KeySet::from_file(&KeySetFile::parse(json)?)?
+    } else if let Some(secret) = &config.hs256_secret {
+        KeySet::from_hs256_secret(secret)?
+    } else {
+        return Err(KeyError::ActiveCount(0));
+    };
+    match config.alg {
+        Some(expected) if expected != keys.alg() => Err(KeyError::WrongAlgorithm {
+            expected,
+            found: keys.alg(),
+        }),
+        _ => Ok(keys),
+    }
+}
+
+pub struct Application {
+    port: u16,
+    node: String,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(config: JwtServerConfig) -> Result<Self, StartupError> {
+        config.validate()?;
+        let keys = load_keys(&config)?;
+        let address = format!("{}:{}", config.node.host, config.node.port);
+        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { address, source })?
+            .port();
+        let node = config
+            .node
+            .node_id
+            .clone()
+            .unwrap_or_else(|| format!("{STACK}-{port}"));
+
+        let metrics = Metrics::new(&node)?;
+        let directory = Arc::new(UserDirectory::new(RedisStore::new(
+            "user directory",
+            &config.node.user_directory_url,
+            &config.redis,
+            metrics.store("user_directory"),
+        )?));
+        let token_store = RedisStore::new(
+            "token store",
+            &config.token_store_url,
+            &config.redis,
+            metrics.store("token_store"),
+        )?;
+        let alg = keys.alg();
+        let state = web::Data::new(JwtState {
+            node: NodeInfo::new(node.clone(), STACK),
+            tokens: TokenService::new(
+                keys,
+                TokenSettings {
+                    issuer: config.issuer.clone(),
+                    audience: config.audience.clone(),
+                    access_ttl: config.access_ttl,
+                    leeway: config.leeway,
+                    max_token_bytes: config.max_token_bytes,
+                },
+            ),
+            refresh: RefreshTokens::new(token_store, config.refresh_ttl),
+            refresh_ttl: config.refresh_ttl,
+            directory,
+            revocation: config.revocation,
+            metrics: JwtMetrics {
+                logins: metrics.counter_vec(
+                    "logins_total",
+                    "Login attempts by outcome",
+                    &["outcome"],
+                )?,
+                logouts: metrics.counter_vec("logouts_total", "Logouts by scope", &["scope"])?,
+                issued: metrics.counter_vec(
+                    "tokens_issued_total",
+                    "Access tokens issued, by grant",
+                    &["grant"],
+                )?,
+                rejections: metrics.counter_vec(
+                    "token_rejections_total",
+                    "Access tokens refused, by the check that failed",
+                    &["reason"],
+                )?,
+                refresh_reuse: metrics.counter(
+                    "refresh_reuse_detected_total",
+                    "Spent refresh tokens presented again (family revoked)",
+                )?,
+            },
+        });
+        let prometheus = metrics.http_middleware()?;
+        let info = state.node.clone();
+
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(info.header())
+                .wrap(prometheus.clone())
+                .app_data(http::json_config())
+                .app_data(http::path_config())
+                .app_data(state.clone())
+                .app_data(web::Data::new(info.clone()))
+                .service(http::resource("/health").route(web::get().to(http::health)))
+                .service(http::resource("/ready").route(web::get().to(routes::ready)))
+                .service(http::resource("/login").route(web::post().to(routes::login)))
+                .service(http::resource("/token/refresh").route(web::post().to(routes::refresh)))
+                .service(http::resource("/me").route(web::get().to(routes::me)))
+                .service(http::resource("/orders").route(web::get().to(routes::orders)))
+                .service(http::resource("/logout").route(web::post().to(routes::logout)))
+                .service(http::resource("/logout/all").route(web::post().to(routes::logout_all)))
+                .service(http::resource("/admin/stats").route(web::get().to(routes::admin_stats)))
+                .service(
+                    http::resource("/admin/users/{username}/roles")
+                        .route(web::put().to(routes::set_roles)),
+                )
+                .service(
+                    http::resource("/.well-known/jwks.json").route(web::get().to(routes::jwks)),
+                )
+                .default_service(web::to(http::not_found))
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind {
+            address: format!("127.0.0.1:{port}"),
+            source,
+        })?
+        .shutdown_timeout(config.node.shutdown_timeout.as_secs());
+        if let Some(workers) = config.node.workers {
+            server = server.workers(workers);
+        }
+        if !config.node.handle_signals {
+            server = server.disable_signals();
+        }
+        tracing::info!(%node, port, %alg, revocation = ?config.revocation, "jwt server listening");
+        Ok(Self {
+            port,
+            node,
+            server: server.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
