@@ -18,6 +18,7 @@
 
 pub mod http;
 pub mod nodes;
+pub mod process;
 pub mod redis;
 
 pub use http::{Credential, TestClient};

@@ -1,0 +1,473 @@
+//! A whole cluster on loopback: two Redis, N nodes per stack, HAProxy in front.
+//!
+//! ```text
+//!                     ┌── session-1 ─┐
+//!  :session_front ──▶ ├── session-2 ─┼──▶ latency proxy ──▶ redis (session store; db 0 sessions, db 1 tokens)
+//!                     └── session-3 ─┘          ▲
+//!  :jwt_front ──────▶ ┌── jwt-1 … ───┬──────────┘
+//!  (HAProxy)          └──────────────┴──────────────▶ redis (user directory)
+//! ```
+//!
+//! Every port is picked free at start; nothing is assumed to be running.
+//! Processes are owned: dropping the [`Cluster`] stops them all and removes
+//! its temp dir, and each child is also set to die with the thread that
+//! started it, so even a killed `authlab` leaves no orphan. Start and change
+//! a cluster from one long-lived thread (the main thread, a test's thread).
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use authlab_core::{
+    directory::{SeedArgs, SeedCommand},
+    password::HashCost,
+};
+use jwt_server::{keys::KeySetFile, RevocationMode, SigningAlgorithm};
+use serde::Serialize;
+use session_server::StoreMode;
+use tempfile::TempDir;
+use testkit::{redis::free_port, RedisOptions, RedisServer};
+
+use crate::{
+    haproxy::{Balance, Haproxy, HaproxyConfig, ServerEntry, ServerStats, StackEntry},
+    latency::{Latency, LatencyProxy},
+    process::{NodeProcess, Stack},
+    LabError,
+};
+
+/// What to start.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterSpec {
+    /// Nodes per stack.
+    pub nodes: usize,
+    pub stacks: Vec<Stack>,
+    pub balance: Balance,
+    pub session_store: StoreMode,
+    pub alg: SigningAlgorithm,
+    pub revocation: RevocationMode,
+    /// Put the latency proxy between the nodes and the session store (needed
+    /// to change latency later); `None` connects the nodes to Redis directly.
+    pub store_latency: Option<Latency>,
+    /// Session store with an append-only file: a restart keeps the sessions.
+    pub store_persistence: bool,
+    /// Load users to seed besides the demo users.
+    pub seed_users: usize,
+    pub seed_cost: HashCost,
+    pub workers_per_node: usize,
+    /// The `authlab` binary that runs `authlab node …`.
+    #[serde(skip)]
+    pub launcher: PathBuf,
+    /// Extra flags for every session / JWT node (experiments tune TTLs this way).
+    pub session_args: Vec<String>,
+    pub jwt_args: Vec<String>,
+}
+
+impl ClusterSpec {
+    pub fn new(launcher: PathBuf) -> Self {
+        Self {
+            nodes: 3,
+            stacks: vec![Stack::Session, Stack::Jwt],
+            balance: Balance::Roundrobin,
+            session_store: StoreMode::Redis,
+            alg: SigningAlgorithm::EdDsa,
+            revocation: RevocationMode::None,
+            store_latency: None,
+            store_persistence: false,
+            seed_users: 100,
+            seed_cost: HashCost::LoadTest,
+            workers_per_node: 1,
+            launcher,
+            session_args: Vec::new(),
+            jwt_args: Vec::new(),
+        }
+    }
+}
+
+pub struct Cluster {
+    pub spec: ClusterSpec,
+    session_nodes: Vec<NodeProcess>,
+    jwt_nodes: Vec<NodeProcess>,
+    haproxy: Haproxy,
+    proxy: Option<LatencyProxy>,
+    store: RedisServer,
+    directory: RedisServer,
+    frontends: Vec<(Stack, u16)>,
+    stats_port: u16,
+    keyset: Option<PathBuf>,
+    // Last, so it is removed after every process that wrote into it stopped.
+    dir: TempDir,
+}
+
+fn url_for(address: SocketAddr, db: u8) -> String {
+    format!("redis://{address}/{db}")
+}
+
+fn random_secret() -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    Alphanumeric.sample_string(&mut rand::rng(), 48)
+}
+
+impl Cluster {
+    pub async fn start(spec: ClusterSpec) -> Result<Self, LabError> {
+        if spec.nodes == 0 || spec.stacks.is_empty() {
+            return Err(LabError::Config(
+                "a cluster needs at least one node and one stack".into(),
+            ));
+        }
+        if !spec.launcher.exists() {
+            return Err(LabError::Config(format!(
+                "launcher {} does not exist",
+                spec.launcher.display()
+            )));
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("authlab-cluster-")
+            .tempdir()
+            .map_err(|e| LabError::Io(e.to_string()))?;
+        let directory = RedisServer::start();
+        let store = RedisServer::start_with(RedisOptions {
+            persistence: spec.store_persistence,
+        });
+        SeedCommand {
+            user_directory_url: directory.url(0),
+            seed: SeedArgs {
+                users: spec.seed_users,
+                cost: spec.seed_cost,
+            },
+        }
+        .run()
+        .await
+        .map_err(|e| LabError::Config(format!("seeding users: {e}")))?;
+
+        let store_address: SocketAddr = ([127, 0, 0, 1], store.port()).into();
+        let proxy = match spec.store_latency {
+            Some(latency) => Some(
+                LatencyProxy::start(store_address, latency)
+                    .await
+                    .map_err(|e| LabError::Io(format!("latency proxy: {e}")))?,
+            ),
+            None => None,
+        };
+        let store_via = proxy
+            .as_ref()
+            .map(LatencyProxy::address)
+            .unwrap_or(store_address);
+
+        let keyset = if spec.stacks.contains(&Stack::Jwt) {
+            let path = dir.path().join("keys.json");
+            let file =
+                KeySetFile::generate(spec.alg).map_err(|e| LabError::Config(e.to_string()))?;
+            std::fs::write(&path, file.to_json()).map_err(|e| LabError::Io(e.to_string()))?;
+            Some(path)
+        } else {
+            None
+        };
+
+        let cookie_secret = random_secret();
+        let common = |name: &str, port: u16| {
+            vec![
+                "--host".into(),
+                "127.0.0.1".into(),
+                "--port".into(),
+                port.to_string(),
+                "--node-id".into(),
+                name.to_owned(),
+                "--workers".into(),
+                spec.workers_per_node.to_string(),
+                "--user-directory-url".into(),
+                directory.url(0),
+                "--shutdown-timeout".into(),
+                "2s".into(),
+            ]
+        };
+        let mut session_nodes = Vec::new();
+        let mut jwt_nodes = Vec::new();
+        for stack in &spec.stacks {
+            for i in 1..=spec.nodes {
+                let name = format!("{stack}-{i}");
+                let port = free_port();
+                let mut args = common(&name, port);
+                let mut env = Vec::new();
+                match stack {
+                    Stack::Session => {
+                        args.extend([
+                            "--session-store".into(),
+                            match spec.session_store {
+                                StoreMode::Redis => "redis".into(),
+                                StoreMode::Memory => "memory".into(),
+                            },
+                            "--session-store-url".into(),
+                            url_for(store_via, 0),
+                            "--cluster-nodes".into(),
+                            spec.nodes.to_string(),
+                        ]);
+                        args.extend(spec.session_args.iter().cloned());
+                        // In the environment, not argv: `ps` shows argv to every user.
+                        env.push(("AUTHLAB_COOKIE_SECRET".into(), cookie_secret.clone()));
+                    }
+                    Stack::Jwt => {
+                        let keyset = keyset
+                            .as_ref()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default();
+                        args.extend([
+                            "--token-store-url".into(),
+                            url_for(store_via, 1),
+                            "--keyset-file".into(),
+                            keyset,
+                            "--revocation".into(),
+                            match spec.revocation {
+                                RevocationMode::None => "none".into(),
+                                RevocationMode::Denylist => "denylist".into(),
+                            },
+                        ]);
+                        args.extend(spec.jwt_args.iter().cloned());
+                    }
+                }
+                let mut node =
+                    NodeProcess::new(*stack, name, port, &spec.launcher, args, env, dir.path());
+                node.spawn()?;
+                match stack {
+                    Stack::Session => session_nodes.push(node),
+                    Stack::Jwt => jwt_nodes.push(node),
+                }
+            }
+        }
+
+        let client = reqwest::Client::new();
+        for node in session_nodes.iter_mut().chain(jwt_nodes.iter_mut()) {
+            node.wait_ready(&client, Duration::from_secs(30)).await?;
+        }
+
+        let frontends: Vec<(Stack, u16)> = spec.stacks.iter().map(|s| (*s, free_port())).collect();
+        let stats_port = free_port();
+        let stacks = frontends
+            .iter()
+            .map(|(stack, port)| StackEntry {
+                name: stack.name().into(),
+                port: *port,
+                servers: match stack {
+                    Stack::Session => &session_nodes,
+                    Stack::Jwt => &jwt_nodes,
+                }
+                .iter()
+                .map(|node| ServerEntry {
+                    name: node.name.clone(),
+                    host: "127.0.0.1".into(),
+                    port: node.port,
+                })
+                .collect(),
+            })
+            .collect();
+        let config = HaproxyConfig::new(
+            spec.balance,
+            stats_port,
+            dir.path().join("haproxy.sock"),
+            stacks,
+        );
+        let haproxy = Haproxy::start(&config, dir.path())?;
+
+        let cluster = Self {
+            spec,
+            session_nodes,
+            jwt_nodes,
+            haproxy,
+            proxy,
+            store,
+            directory,
+            frontends,
+            stats_port,
+            keyset,
+            dir,
+        };
+        cluster.wait_all_up(Duration::from_secs(15)).await?;
+        Ok(cluster)
+    }
+
+    /// Waits until HAProxy's health checks report every server of every backend up.
+    pub async fn wait_all_up(&self, timeout: Duration) -> Result<(), LabError> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let servers = self.haproxy.servers()?;
+            if !servers.is_empty() && servers.iter().all(ServerStats::is_up) {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(LabError::Timeout(format!(
+                    "HAProxy backends not all up: {servers:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until HAProxy sees `node` in the given state (`up` true/false).
+    pub async fn wait_node_health(
+        &self,
+        stack: Stack,
+        index: usize,
+        up: bool,
+        timeout: Duration,
+    ) -> Result<(), LabError> {
+        let name = self.node(stack, index)?.name.clone();
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let servers = self.haproxy.servers()?;
+            if servers.iter().any(|s| s.server == name && s.is_up() == up) {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(LabError::Timeout(format!(
+                    "{name} never became {}",
+                    if up { "up" } else { "down" }
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn url(&self, stack: Stack, path: &str) -> Result<String, LabError> {
+        self.frontends
+            .iter()
+            .find(|(s, _)| *s == stack)
+            .map(|(_, port)| format!("http://127.0.0.1:{port}{path}"))
+            .ok_or_else(|| LabError::Config(format!("the cluster has no {stack} stack")))
+    }
+
+    pub fn stats_url(&self) -> String {
+        format!("http://127.0.0.1:{}/stats", self.stats_port)
+    }
+
+    pub fn nodes(&self, stack: Stack) -> &[NodeProcess] {
+        match stack {
+            Stack::Session => &self.session_nodes,
+            Stack::Jwt => &self.jwt_nodes,
+        }
+    }
+
+    fn node(&self, stack: Stack, index: usize) -> Result<&NodeProcess, LabError> {
+        self.nodes(stack)
+            .get(index)
+            .ok_or_else(|| LabError::Config(format!("no {stack} node #{}", index + 1)))
+    }
+
+    fn node_mut(&mut self, stack: Stack, index: usize) -> Result<&mut NodeProcess, LabError> {
+        let nodes = match stack {
+            Stack::Session => &mut self.session_nodes,
+            Stack::Jwt => &mut self.jwt_nodes,
+        };
+        nodes
+            .get_mut(index)
+            .ok_or_else(|| LabError::Config(format!("no {stack} node #{}", index + 1)))
+    }
+
+    pub fn directory_url(&self) -> String {
+        self.directory.url(0)
+    }
+
+    pub fn store_url(&self, db: u8) -> String {
+        self.store.url(db)
+    }
+
+    pub fn store_pid(&self) -> Option<u32> {
+        self.store.pid()
+    }
+
+    pub fn keyset_path(&self) -> Option<&PathBuf> {
+        self.keyset.as_ref()
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Per-server HAProxy counters: how traffic was really spread.
+    pub fn stats(&self) -> Result<Vec<ServerStats>, LabError> {
+        self.haproxy.servers()
+    }
+
+    /// PIDs of every process this cluster started.
+    pub fn pids(&self) -> Vec<u32> {
+        self.session_nodes
+            .iter()
+            .chain(&self.jwt_nodes)
+            .filter_map(NodeProcess::pid)
+            .chain(self.haproxy.pid())
+            .chain(self.store.pid())
+            .chain(self.directory.pid())
+            .collect()
+    }
+
+    /// The first process that died without being asked to, if any.
+    pub fn crashed(&mut self) -> Option<String> {
+        if let Some(status) = self.haproxy.exited() {
+            return Some(format!("haproxy exited with {status}"));
+        }
+        self.session_nodes
+            .iter_mut()
+            .chain(self.jwt_nodes.iter_mut())
+            .find_map(NodeProcess::crashed)
+    }
+
+    // ----- faults -----
+
+    /// Stops the session store. Without persistence its data is gone.
+    pub fn stop_store(&mut self) {
+        self.store.stop();
+    }
+
+    pub fn start_store(&mut self) {
+        if !self.store.is_running() {
+            self.store.restart();
+        }
+    }
+
+    pub fn restart_store(&mut self) {
+        self.store.restart();
+    }
+
+    pub fn kill_node(&mut self, stack: Stack, index: usize) -> Result<(), LabError> {
+        self.node_mut(stack, index)?.kill();
+        Ok(())
+    }
+
+    pub async fn restart_node(&mut self, stack: Stack, index: usize) -> Result<(), LabError> {
+        let node = self.node_mut(stack, index)?;
+        node.kill();
+        node.spawn()?;
+        node.wait_ready(&reqwest::Client::new(), Duration::from_secs(30))
+            .await
+    }
+
+    /// Drains a node through HAProxy (`maint`), or returns it (`ready`).
+    pub fn set_maintenance(&self, stack: Stack, index: usize, on: bool) -> Result<(), LabError> {
+        let name = self.node(stack, index)?.name.clone();
+        self.haproxy.set_maintenance(&stack.backend(), &name, on)
+    }
+
+    /// Changes the injected store latency (needs a cluster started with `store_latency`).
+    pub fn set_store_latency(&self, latency: Latency) -> Result<(), LabError> {
+        let proxy = self.proxy.as_ref().ok_or_else(|| {
+            LabError::Config(
+                "this cluster was started without the latency proxy (set store_latency)".into(),
+            )
+        })?;
+        proxy.set(latency);
+        Ok(())
+    }
+
+    pub fn store_latency(&self) -> Option<Latency> {
+        self.proxy.as_ref().map(LatencyProxy::get)
+    }
+
+    /// Stops everything: nodes drain (SIGTERM), then HAProxy and Redis.
+    pub fn shutdown(mut self) {
+        for node in self
+            .session_nodes
+            .iter_mut()
+            .chain(self.jwt_nodes.iter_mut())
+        {
+            node.terminate(Duration::from_secs(3));
+        }
+        self.haproxy.stop();
+        // Redis servers and the temp dir go with the rest of `self`.
+    }
+}

@@ -1,0 +1,33 @@
+//! The lab: everything `authlab` does besides serving requests.
+//!
+//! It starts clusters of real processes on loopback ([`cluster`]), puts
+//! HAProxy in front of them ([`haproxy`]), breaks them on purpose (the fault
+//! methods of [`cluster::Cluster`], and the [`latency`] proxy), and checks the
+//! machine has what all that needs ([`doctor`]). The experiments build on it.
+
+pub mod cluster;
+pub mod doctor;
+pub mod haproxy;
+pub mod latency;
+pub mod process;
+
+pub use cluster::{Cluster, ClusterSpec};
+pub use haproxy::Balance;
+pub use latency::Latency;
+pub use process::Stack;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("{0}")]
+    Config(String),
+    #[error("missing program: {0}")]
+    Missing(String),
+    #[error("haproxy: {0}")]
+    Haproxy(String),
+    #[error("a node died: {0}")]
+    NodeDied(String),
+    #[error("timed out: {0}")]
+    Timeout(String),
+    #[error("{0}")]
+    Io(String),
+}

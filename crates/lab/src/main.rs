@@ -1,0 +1,318 @@
+//! `authlab`: run clusters of both stacks behind HAProxy, break them, measure them.
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::{bail, Context};
+use authlab_core::{directory::DEMO_PASSWORD, telemetry};
+use clap::{Parser, Subcommand};
+use jwt_server::{JwtServerConfig, RevocationMode, SigningAlgorithm};
+use lab::{Balance, Cluster, ClusterSpec, Latency, Stack};
+use session_server::{SessionServerConfig, StoreMode};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "authlab: server-side sessions vs stateless tokens, measured"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a cluster on loopback and keep it running until Ctrl-C.
+    Up(UpArgs),
+    /// Check this machine has what authlab needs.
+    Doctor,
+    /// Run one server node (what `authlab up` starts for each node).
+    #[command(hide = true)]
+    Node {
+        #[command(subcommand)]
+        stack: NodeStack,
+    },
+}
+
+#[derive(Subcommand)]
+enum NodeStack {
+    Session(Box<SessionServerConfig>),
+    Jwt(Box<JwtServerConfig>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum StackChoice {
+    Session,
+    Jwt,
+    Both,
+}
+
+#[derive(clap::Args)]
+struct UpArgs {
+    /// Nodes per stack.
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    #[arg(long, value_enum, default_value = "both")]
+    stack: StackChoice,
+    #[arg(long, value_enum, default_value = "roundrobin")]
+    balance: Balance,
+    #[arg(long, value_enum, default_value = "redis")]
+    session_store: StoreMode,
+    #[arg(long, value_enum, default_value = "EdDSA")]
+    alg: SigningAlgorithm,
+    #[arg(long, value_enum, default_value = "none")]
+    revocation: RevocationMode,
+    /// Latency added to every round trip between the nodes and the session store.
+    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
+    store_latency: Duration,
+    /// Jitter (±) around --store-latency.
+    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
+    store_jitter: Duration,
+    /// Give the session store an append-only file, so a restart keeps sessions.
+    #[arg(long)]
+    store_persistence: bool,
+    /// Load users to seed (user0 …), password `authlab-load`.
+    #[arg(long, default_value_t = 1000)]
+    users: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Doctor => {
+            let (report, ok) = lab::doctor::report();
+            print!("{report}");
+            if !ok {
+                bail!("something authlab needs is missing (see above)");
+            }
+            Ok(())
+        }
+        Command::Node { stack } => {
+            telemetry::init("warn");
+            run_node(stack).await
+        }
+        Command::Up(args) => {
+            telemetry::init("warn,lab=info");
+            up(args).await
+        }
+    }
+}
+
+async fn run_node(stack: NodeStack) -> anyhow::Result<()> {
+    match stack {
+        NodeStack::Session(mut config) => {
+            config.node.handle_signals = true;
+            session_server::Application::build(*config)
+                .await?
+                .run_until_stopped()
+                .await?;
+        }
+        NodeStack::Jwt(mut config) => {
+            config.node.handle_signals = true;
+            jwt_server::Application::build(*config)
+                .await?
+                .run_until_stopped()
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+fn launcher() -> anyhow::Result<PathBuf> {
+    std::env::current_exe().context("locating the authlab binary")
+}
+
+async fn up(args: UpArgs) -> anyhow::Result<()> {
+    let mut spec = ClusterSpec::new(launcher()?);
+    spec.nodes = args.nodes;
+    spec.stacks = match args.stack {
+        StackChoice::Session => vec![Stack::Session],
+        StackChoice::Jwt => vec![Stack::Jwt],
+        StackChoice::Both => vec![Stack::Session, Stack::Jwt],
+    };
+    spec.balance = args.balance;
+    spec.session_store = args.session_store;
+    spec.alg = args.alg;
+    spec.revocation = args.revocation;
+    // Always through the proxy, so latency can be changed from the prompt.
+    spec.store_latency = Some(Latency {
+        delay: args.store_latency,
+        jitter: args.store_jitter,
+    });
+    spec.store_persistence = args.store_persistence;
+    spec.seed_users = args.users;
+    let (doctor, ok) = lab::doctor::report();
+    if !ok {
+        eprint!("{doctor}");
+        bail!("install what is missing first (or run ./scripts/setup.sh)");
+    }
+
+    eprintln!("starting {} node(s) per stack …", spec.nodes);
+    let mut cluster = Cluster::start(spec).await?;
+    print_table(&cluster);
+
+    // First Ctrl-C: orderly shutdown. A second one during it: kill at once.
+    let pids = cluster.pids();
+    let dir = cluster.dir().to_owned();
+    let stdin = BufReader::new(tokio::io::stdin());
+    let mut lines = stdin.lines();
+    let mut stdin_open = true;
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let outcome = loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break Ok(()),
+            _ = tick.tick() => {
+                if let Some(reason) = cluster.crashed() {
+                    break Err(anyhow::anyhow!("stopping the cluster: {reason}"));
+                }
+            }
+            line = lines.next_line(), if stdin_open => match line {
+                Ok(Some(line)) => match handle(&mut cluster, line.trim()).await {
+                    Ok(Prompt::Continue) => {}
+                    Ok(Prompt::Quit) => break Ok(()),
+                    Err(error) => eprintln!("error: {error}"),
+                },
+                // No terminal (or end of input): keep running until Ctrl-C.
+                _ => stdin_open = false,
+            },
+        }
+    };
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nkilling everything now");
+            for pid in pids {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            std::process::exit(130);
+        }
+    });
+    eprintln!("stopping the cluster (Ctrl-C again to kill at once) …");
+    cluster.shutdown();
+    eprintln!("stopped; nothing left running");
+    outcome
+}
+
+fn print_table(cluster: &Cluster) {
+    println!();
+    println!("{:<24} {}", "WHAT", "WHERE");
+    for stack in [Stack::Session, Stack::Jwt] {
+        if let Ok(url) = cluster.url(stack, "") {
+            println!("{:<24} {url}", format!("{stack} stack (HAProxy)"));
+        }
+    }
+    println!("{:<24} {}", "HAProxy stats", cluster.stats_url());
+    for stack in [Stack::Session, Stack::Jwt] {
+        for node in cluster.nodes(stack) {
+            println!("{:<24} {}", format!("  node {}", node.name), node.url(""));
+        }
+    }
+    println!("{:<24} {}", "user directory", cluster.directory_url());
+    println!(
+        "{:<24} {} (sessions db 0, tokens db 1)",
+        "session store",
+        cluster.store_url(0)
+    );
+    println!();
+    println!("users: alice, bob (role user), carol (user, admin); password {DEMO_PASSWORD}");
+    if let Ok(url) = cluster.url(Stack::Session, "") {
+        println!("\n# session stack: the cookie jar carries the session id");
+        println!("curl -s -c jar -H 'content-type: application/json' -d '{{\"username\":\"alice\",\"password\":\"{DEMO_PASSWORD}\"}}' {url}/login");
+        println!("curl -si -b jar {url}/me | grep -E 'x-node|user'");
+    }
+    if let Ok(url) = cluster.url(Stack::Jwt, "") {
+        println!("\n# JWT stack: the token is the credential");
+        println!("token=$(curl -s -H 'content-type: application/json' -d '{{\"username\":\"alice\",\"password\":\"{DEMO_PASSWORD}\"}}' {url}/login | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')");
+        println!("curl -si -H \"authorization: Bearer $token\" {url}/me | grep -E 'x-node|user'");
+    }
+    println!("\ntype `help` for faults (store stop, kill session-2, latency 2ms, …); Ctrl-C stops everything");
+}
+
+enum Prompt {
+    Continue,
+    Quit,
+}
+
+const HELP: &str = "\
+  status                      HAProxy's view: per-node state and request counts
+  store stop|start|restart    stop/start the session store (data survives only with --store-persistence)
+  kill NODE                   SIGKILL a node, e.g. `kill session-2`
+  restart NODE                start a killed node again
+  maint NODE on|off           drain a node through HAProxy, or return it
+  latency DELAY [JITTER]      store round-trip latency, e.g. `latency 2ms 0.5ms`; `latency 0ms` to remove
+  quit                        stop everything";
+
+fn parse_node(cluster: &Cluster, name: &str) -> anyhow::Result<(Stack, usize)> {
+    for stack in [Stack::Session, Stack::Jwt] {
+        if let Some(index) = cluster.nodes(stack).iter().position(|n| n.name == name) {
+            return Ok((stack, index));
+        }
+    }
+    bail!("no node named {name:?} (see `status`)")
+}
+
+async fn handle(cluster: &mut Cluster, line: &str) -> anyhow::Result<Prompt> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words.as_slice() {
+        [] => {}
+        ["help"] | ["?"] => println!("{HELP}"),
+        ["quit"] | ["exit"] => return Ok(Prompt::Quit),
+        ["status"] => {
+            println!(
+                "{:<16} {:<10} {:>10} {:>10}",
+                "node", "state", "selected", "responses"
+            );
+            for server in cluster.stats()? {
+                println!(
+                    "{:<16} {:<10} {:>10} {:>10}",
+                    server.server, server.status, server.selected, server.responses
+                );
+            }
+            if let Some(latency) = cluster.store_latency() {
+                println!("store latency: {:?} ± {:?}", latency.delay, latency.jitter);
+            }
+        }
+        ["store", "stop"] => {
+            cluster.stop_store();
+            println!("session store stopped");
+        }
+        ["store", "start"] => {
+            cluster.start_store();
+            println!("session store started");
+        }
+        ["store", "restart"] => {
+            cluster.restart_store();
+            println!("session store restarted");
+        }
+        ["kill", name] => {
+            let (stack, index) = parse_node(cluster, name)?;
+            cluster.kill_node(stack, index)?;
+            println!("{name} killed; HAProxy marks it down within a second");
+        }
+        ["restart", name] => {
+            let (stack, index) = parse_node(cluster, name)?;
+            cluster.restart_node(stack, index).await?;
+            println!("{name} is back");
+        }
+        ["maint", name, state @ ("on" | "off")] => {
+            let (stack, index) = parse_node(cluster, name)?;
+            cluster.set_maintenance(stack, index, *state == "on")?;
+            println!("{name} maintenance {state}");
+        }
+        ["latency", delay, rest @ ..] => {
+            let delay = humantime::parse_duration(delay)?;
+            let jitter = match rest {
+                [jitter] => humantime::parse_duration(jitter)?,
+                _ => Duration::ZERO,
+            };
+            cluster.set_store_latency(Latency { delay, jitter })?;
+            println!("store latency now {delay:?} ± {jitter:?}");
+        }
+        _ => println!("unknown command; try `help`"),
+    }
+    Ok(Prompt::Continue)
+}

@@ -1,0 +1,202 @@
+//! Server nodes as child processes: started, killed and restarted on purpose.
+//!
+//! A node is `authlab node session|jwt <flags>`: the same binary the user
+//! runs, re-executed with the flags of one server. (`Application::build` is
+//! shared with `session-server` and `jwt-server`, so a node here is the real
+//! server, not a stand-in.) A node killed by a fault is *expected* to be down;
+//! one that dies by itself is not, and `Cluster` watches for the difference.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use crate::LabError;
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stack {
+    Session,
+    Jwt,
+}
+
+impl Stack {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stack::Session => "session",
+            Stack::Jwt => "jwt",
+        }
+    }
+
+    /// HAProxy backend holding this stack's nodes.
+    pub fn backend(self) -> String {
+        format!("{}_nodes", self.name())
+    }
+}
+
+impl std::fmt::Display for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+pub struct NodeProcess {
+    pub stack: Stack,
+    /// Server name in HAProxy and value of `x-node`: `session-1`, `jwt-2`, ...
+    pub name: String,
+    pub port: u16,
+    launcher: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+    child: Option<Child>,
+    /// Stopped on purpose (a fault), so its absence is not a crash.
+    stopped_on_purpose: bool,
+}
+
+impl NodeProcess {
+    pub fn new(
+        stack: Stack,
+        name: String,
+        port: u16,
+        launcher: &Path,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        dir: &Path,
+    ) -> Self {
+        Self {
+            log: dir.join(format!("{name}.log")),
+            stack,
+            name,
+            port,
+            launcher: launcher.to_owned(),
+            args,
+            env,
+            child: None,
+            stopped_on_purpose: false,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    pub fn spawn(&mut self) -> Result<(), LabError> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .map_err(|e| LabError::Io(format!("{}: {e}", self.log.display())))?;
+        let mut command = Command::new(&self.launcher);
+        command
+            .arg("node")
+            .arg(self.stack.name())
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env(
+                "RUST_LOG",
+                std::env::var("AUTHLAB_NODE_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| LabError::Io(e.to_string()))?)
+            .stderr(log);
+        testkit::process::die_with_parent(&mut command);
+        let child = command.spawn().map_err(|e| {
+            LabError::Io(format!(
+                "starting {} ({}): {e}",
+                self.name,
+                self.launcher.display()
+            ))
+        })?;
+        self.child = Some(child);
+        self.stopped_on_purpose = false;
+        Ok(())
+    }
+
+    /// SIGKILL: the node vanishes mid-request, as in a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.stopped_on_purpose = true;
+    }
+
+    /// SIGTERM and a short wait: in-flight requests drain.
+    pub fn terminate(&mut self, grace: Duration) {
+        if let Some(mut child) = self.child.take() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let deadline = Instant::now() + grace;
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    self.stopped_on_purpose = true;
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.stopped_on_purpose = true;
+    }
+
+    /// `Some(reason)` if the process died without being asked to.
+    pub fn crashed(&mut self) -> Option<String> {
+        if self.stopped_on_purpose {
+            return None;
+        }
+        let child = self.child.as_mut()?;
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                self.child = None;
+                let tail = std::fs::read_to_string(&self.log)
+                    .map(|log| log.lines().rev().take(5).collect::<Vec<_>>().join(" | "))
+                    .unwrap_or_default();
+                Some(format!("{} exited with {status}: {tail}", self.name))
+            }
+            _ => None,
+        }
+    }
+
+    /// Polls `/ready` until it answers 200.
+    pub async fn wait_ready(
+        &mut self,
+        client: &reqwest::Client,
+        timeout: Duration,
+    ) -> Result<(), LabError> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(reason) = self.crashed() {
+                return Err(LabError::NodeDied(reason));
+            }
+            if let Ok(response) = client.get(self.url("/ready")).send().await {
+                if response.status().is_success() {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(LabError::Timeout(format!(
+            "{} not ready after {timeout:?}",
+            self.name
+        )))
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
