@@ -217,6 +217,7 @@ fn print_table(cluster: &Cluster) {
         "session store",
         cluster.store_url(0)
     );
+    println!("{:<24} {}", "logs and configs", cluster.dir().display());
     println!();
     println!("users: alice, bob (role user), carol (user, admin); password {DEMO_PASSWORD}");
     if let Ok(url) = cluster.url(Stack::Session, "") {

@@ -156,6 +156,7 @@ impl RedisServer {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        crate::process::die_with_parent(&mut command);
         let child = command
             .spawn()
             .map_err(|e| format!("{INSTALL_HINT} ({e})"))?;

@@ -1,0 +1,134 @@
+//! `authlab up` as a user runs it: it prints the table, stops on Ctrl-C, and
+//! leaves no process behind — not even when it is killed outright.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use nix::{sys::signal::Signal, unistd::Pid};
+
+/// Every process below `pid`, from /proc's children lists.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(parent) = queue.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+            {
+                found.push(child);
+                queue.push(child);
+            }
+        }
+    }
+    found
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie still answers kill(0); it is gone for our purposes once reaped or dead.
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    !state.is_empty() && !state.contains(") Z ")
+}
+
+fn start_up() -> (Child, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_authlab"))
+        .args(["up", "--nodes", "2", "--users", "0"])
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        let done = line.starts_with("type `help`");
+        lines.push(line);
+        if done {
+            // Keep draining stdout so the child never blocks on a full pipe.
+            std::thread::spawn(move || for _ in reader.lines() {});
+            return (child, lines);
+        }
+    }
+    panic!("authlab up never printed its table: {lines:?}");
+}
+
+fn wait_gone(pids: &[u32], timeout: Duration) -> Vec<u32> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn ctrl_c_stops_every_process_and_removes_the_temp_dir() {
+    let (mut child, lines) = start_up();
+    let table = lines.concat();
+    for expected in [
+        "session stack (HAProxy)",
+        "jwt stack (HAProxy)",
+        "HAProxy stats",
+        "node session-2",
+        "node jwt-2",
+        "authlab-demo",
+    ] {
+        assert!(
+            table.contains(expected),
+            "missing {expected:?} in:\n{table}"
+        );
+    }
+    let children = descendants(child.id());
+    assert!(
+        children.len() >= 7,
+        "2+2 nodes, haproxy, 2 redis: {children:?}"
+    );
+    let dir = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("logs and configs"))
+        .map(|rest| std::path::PathBuf::from(rest.trim()))
+        .expect("the table names the cluster's directory");
+    assert!(dir.join("haproxy.cfg").exists());
+
+    nix::sys::signal::kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "a Ctrl-C stop is a clean exit: {status}");
+    assert_eq!(
+        wait_gone(&children, Duration::from_secs(5)),
+        Vec::<u32>::new(),
+        "orphans after Ctrl-C"
+    );
+    assert!(!dir.exists(), "{} was left behind", dir.display());
+}
+
+#[test]
+fn even_a_killed_authlab_leaves_no_orphans() {
+    let (mut child, _) = start_up();
+    let children = descendants(child.id());
+    assert!(!children.is_empty());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        wait_gone(&children, Duration::from_secs(5)),
+        Vec::<u32>::new(),
+        "orphans after SIGKILL"
+    );
+}
