@@ -15,6 +15,7 @@
 //! * [`metrics`] — Prometheus families, including the store round-trip histogram;
 //! * [`password`] — Argon2id with a default and a load-test cost;
 //! * [`redis_client`] — the Redis client set-ups and why the choice matters;
+//! * [`server`] — binding, naming and running a node, shared by both `Application`s;
 //! * [`telemetry`] — `tracing` to stderr.
 
 pub mod api;
@@ -25,4 +26,5 @@ pub mod http;
 pub mod metrics;
 pub mod password;
 pub mod redis_client;
+pub mod server;
 pub mod telemetry;

@@ -2,15 +2,16 @@
 //! `Application`, minus the session middleware: nothing is loaded per request
 //! unless the denylist is on.
 
-use std::{net::TcpListener, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
-use actix_web::{dev::Server, dev::ServerHandle, web, App, HttpServer};
+use actix_web::{web, App, HttpServer};
 use authlab_core::{
     config::ConfigError,
     directory::UserDirectory,
     http::{self, NodeInfo},
-    metrics::{Metrics, MetricsError},
+    metrics::MetricsError,
     redis_client::{RedisStore, StoreError},
+    server::{NodeBase, RunningNode, ServerError},
 };
 use prometheus::{IntCounter, IntCounterVec};
 
@@ -26,6 +27,8 @@ pub const STACK: &str = "jwt";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Server(#[from] ServerError),
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
     #[error("signing keys: {0}")]
@@ -34,11 +37,6 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Metrics(#[from] MetricsError),
-    #[error("cannot listen on {address}: {source}")]
-    Bind {
-        address: String,
-        source: std::io::Error,
-    },
 }
 
 /// Counters only the JWT stack has.
@@ -81,38 +79,19 @@ pub fn load_keys(config: &JwtServerConfig) -> Result<KeySet, KeyError> {
     }
 }
 
-pub struct Application {
-    port: u16,
-    node: String,
-    server: Server,
-}
+/// A running JWT node: `port()`, `node()`, `handle()` come from [`RunningNode`].
+pub struct Application(RunningNode);
 
 impl Application {
     pub async fn build(config: JwtServerConfig) -> Result<Self, StartupError> {
         config.validate()?;
         let keys = load_keys(&config)?;
-        let address = format!("{}:{}", config.node.host, config.node.port);
-        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
-            address: address.clone(),
-            source,
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind { address, source })?
-            .port();
-        let node = config
-            .node
-            .node_id
-            .clone()
-            .unwrap_or_else(|| format!("{STACK}-{port}"));
-
-        let metrics = Metrics::new(&node)?;
-        let directory = Arc::new(UserDirectory::new(RedisStore::new(
-            "user directory",
-            &config.node.user_directory_url,
-            &config.redis,
-            metrics.store("user_directory"),
-        )?));
+        let base = NodeBase::bind(STACK, &config.node, &config.redis)?;
+        let (node, metrics, directory) = (
+            base.node.clone(),
+            base.metrics.clone(),
+            base.directory.clone(),
+        );
         let token_store = RedisStore::new(
             "token store",
             &config.token_store_url,
@@ -162,7 +141,7 @@ impl Application {
         let prometheus = metrics.http_middleware()?;
         let info = state.node.clone();
 
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             App::new()
                 .wrap(info.header())
                 .wrap(prometheus.clone())
@@ -187,40 +166,23 @@ impl Application {
                     http::resource("/.well-known/jwks.json").route(web::get().to(routes::jwks)),
                 )
                 .default_service(web::to(http::not_found))
-        })
-        .listen(listener)
-        .map_err(|source| StartupError::Bind {
-            address: format!("127.0.0.1:{port}"),
-            source,
-        })?
-        .shutdown_timeout(config.node.shutdown_timeout.as_secs());
-        if let Some(workers) = config.node.workers {
-            server = server.workers(workers);
-        }
-        if !config.node.handle_signals {
-            server = server.disable_signals();
-        }
-        tracing::info!(%node, port, %alg, revocation = ?config.revocation, "jwt server listening");
-        Ok(Self {
-            port,
-            node,
-            server: server.run(),
-        })
+        });
+        let running = base.serve(&config.node, server)?;
+        tracing::info!(node = running.node(), port = running.port(), %alg, revocation = ?config.revocation, "jwt server listening");
+        Ok(Self(running))
     }
+}
 
-    pub fn port(&self) -> u16 {
-        self.port
+impl std::ops::Deref for Application {
+    type Target = RunningNode;
+
+    fn deref(&self) -> &RunningNode {
+        &self.0
     }
+}
 
-    pub fn node(&self) -> &str {
-        &self.node
-    }
-
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
-    }
-
+impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        self.0.run_until_stopped().await
     }
 }

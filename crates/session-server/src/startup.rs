@@ -10,7 +10,7 @@
 //!    500; this layer turns it into `503 {"error":"store_unavailable"}`.
 //! 4. actix-session: loads the session before the handler and saves it after.
 
-use std::{net::TcpListener, sync::Arc};
+use std::sync::Arc;
 
 use actix_session::{
     config::{BrowserSession, CookieContentSecurity, TtlExtensionPolicy},
@@ -19,17 +19,17 @@ use actix_session::{
 use actix_web::{
     body::MessageBody,
     cookie::{time::Duration as CookieDuration, SameSite},
-    dev::{Server, ServerHandle, ServiceRequest, ServiceResponse},
+    dev::{ServiceRequest, ServiceResponse},
     middleware::{from_fn, Next},
     web, App, HttpServer, ResponseError,
 };
 use authlab_core::{
     config::ConfigError,
-    directory::UserDirectory,
     error::ApiError,
     http::{self, NodeInfo},
-    metrics::{Metrics, MetricsError},
+    metrics::MetricsError,
     redis_client::{RedisStore, StoreError},
+    server::{NodeBase, RunningNode, ServerError},
 };
 
 use crate::{
@@ -44,50 +44,28 @@ pub const COOKIE_NAME: &str = "authlab_session";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Server(#[from] ServerError),
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Metrics(#[from] MetricsError),
-    #[error("cannot listen on {address}: {source}")]
-    Bind {
-        address: String,
-        source: std::io::Error,
-    },
 }
 
-pub struct Application {
-    port: u16,
-    node: String,
-    server: Server,
-}
+/// A running session node: `port()`, `node()`, `handle()` come from [`RunningNode`].
+pub struct Application(RunningNode);
 
 impl Application {
     pub async fn build(config: SessionServerConfig) -> Result<Self, StartupError> {
         let cookie_key = config.validate()?;
-        let address = format!("{}:{}", config.node.host, config.node.port);
-        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
-            address: address.clone(),
-            source,
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind { address, source })?
-            .port();
-        let node = config
-            .node
-            .node_id
-            .clone()
-            .unwrap_or_else(|| format!("{STACK}-{port}"));
-
-        let metrics = Metrics::new(&node)?;
-        let directory = Arc::new(UserDirectory::new(RedisStore::new(
-            "user directory",
-            &config.node.user_directory_url,
-            &config.redis,
-            metrics.store("user_directory"),
-        )?));
+        let base = NodeBase::bind(STACK, &config.node, &config.redis)?;
+        let (node, metrics, directory) = (
+            base.node.clone(),
+            base.metrics.clone(),
+            base.directory.clone(),
+        );
         let sessions = match config.session_store {
             StoreMode::Redis => SessionBackend::Redis(Arc::new(RedisSessions::new(
                 RedisStore::new(
@@ -123,7 +101,7 @@ impl Application {
         let info = NodeInfo::new(node.clone(), STACK);
         let secure = config.secure_cookie;
 
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             let session_middleware =
                 SessionMiddleware::builder(sessions.clone(), cookie_key.clone())
                     .cookie_name(COOKIE_NAME.into())
@@ -168,43 +146,25 @@ impl Application {
                         .route(web::put().to(routes::set_roles)),
                 )
                 .default_service(web::to(http::not_found))
-        })
-        .listen(listener)
-        .map_err(|source| StartupError::Bind {
-            address: format!("127.0.0.1:{port}"),
-            source,
-        })?
-        .shutdown_timeout(config.node.shutdown_timeout.as_secs());
-        if let Some(workers) = config.node.workers {
-            server = server.workers(workers);
-        }
-        if !config.node.handle_signals {
-            server = server.disable_signals();
-        }
-        tracing::info!(%node, port, store = ?config.session_store, "session server listening");
-        Ok(Self {
-            port,
-            node,
-            server: server.run(),
-        })
+        });
+        let running = base.serve(&config.node, server)?;
+        tracing::info!(node = running.node(), port = running.port(), store = ?config.session_store, "session server listening");
+        Ok(Self(running))
     }
+}
 
-    pub fn port(&self) -> u16 {
-        self.port
+impl std::ops::Deref for Application {
+    type Target = RunningNode;
+
+    fn deref(&self) -> &RunningNode {
+        &self.0
     }
+}
 
-    pub fn node(&self) -> &str {
-        &self.node
-    }
-
-    /// Stops the server from outside (tests; SIGTERM does the same in production).
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
-    }
-
+impl Application {
     /// Serves until stopped; SIGTERM/SIGINT drain in-flight requests first.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        self.0.run_until_stopped().await
     }
 }
 
