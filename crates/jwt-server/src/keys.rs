@@ -286,6 +286,7 @@ pub struct KeySet {
     active_kid: String,
     active: EncodingKey,
     active_pkcs8: Option<Vec<u8>>,
+    active_secret: Option<Vec<u8>>,
     verifiers: HashMap<String, VerifyingKey>,
     jwks: JwkSet,
 }
@@ -324,7 +325,7 @@ impl KeySet {
                 kid: entry.kid.clone(),
                 reason,
             };
-            let (encoding, decoding, pkcs8) = match alg {
+            let (encoding, decoding, pkcs8, secret_bytes) = match alg {
                 SigningAlgorithm::Hs256 => {
                     let secret = entry
                         .secret_b64
@@ -338,6 +339,7 @@ impl KeySet {
                         EncodingKey::from_secret(&secret),
                         DecodingKey::from_secret(&secret),
                         None,
+                        Some(secret),
                     )
                 }
                 _ => {
@@ -363,11 +365,16 @@ impl KeySet {
                     });
                     let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| bad(e.to_string()))?;
                     jwks.push(jwk);
-                    (encoding, decoding, Some(pem_der(&entry.kid, pem_text)?))
+                    (
+                        encoding,
+                        decoding,
+                        Some(pem_der(&entry.kid, pem_text)?),
+                        None,
+                    )
                 }
             };
             if entry.status == KeyStatus::Active {
-                active = Some((entry.kid.clone(), encoding, pkcs8));
+                active = Some((entry.kid.clone(), encoding, pkcs8, secret_bytes));
             }
             verifiers.insert(
                 entry.kid.clone(),
@@ -377,12 +384,14 @@ impl KeySet {
                 },
             );
         }
-        let (active_kid, active, active_pkcs8) = active.ok_or(KeyError::ActiveCount(0))?;
+        let (active_kid, active, active_pkcs8, active_secret) =
+            active.ok_or(KeyError::ActiveCount(0))?;
         Ok(Self {
             alg,
             active_kid,
             active,
             active_pkcs8,
+            active_secret,
             verifiers,
             jwks: JwkSet { keys: jwks },
         })
@@ -424,6 +433,12 @@ impl KeySet {
     /// PKCS#8 DER of the active private key (asymmetric sets only).
     pub fn active_pkcs8(&self) -> Option<&[u8]> {
         self.active_pkcs8.as_deref()
+    }
+
+    /// The active HMAC secret (HS256 sets only). The lab's naive verifier
+    /// needs it to show key confusion; the server itself never reads it back.
+    pub fn hmac_secret(&self) -> Option<&[u8]> {
+        self.active_secret.as_deref()
     }
 
     /// The key a `kid` names, if it is in the set and inside its grace period.

@@ -5,11 +5,17 @@
 //! methods of [`cluster::Cluster`], and the [`latency`] proxy), and checks the
 //! machine has what all that needs ([`doctor`]). The experiments build on it.
 
+pub mod attacks;
+pub mod charts;
 pub mod cluster;
 pub mod doctor;
+pub mod experiments;
 pub mod haproxy;
 pub mod latency;
+pub mod naive;
 pub mod process;
+pub mod report;
+pub mod results;
 
 pub use cluster::{Cluster, ClusterSpec};
 pub use haproxy::Balance;

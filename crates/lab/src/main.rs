@@ -26,6 +26,15 @@ enum Command {
     Up(UpArgs),
     /// Check this machine has what authlab needs.
     Doctor,
+    /// The experiments and the claims they answer.
+    List,
+    /// Run experiments and write reports/<run-id>/ (results.json, charts, report.md, report.html).
+    Run(RunArgs),
+    /// Re-render a run's report from its results.json, without re-running anything.
+    Report {
+        /// A run directory, e.g. reports/latest.
+        dir: PathBuf,
+    },
     /// Run one server node (what `authlab up` starts for each node).
     #[command(hide = true)]
     Node {
@@ -45,6 +54,19 @@ enum StackChoice {
     Session,
     Jwt,
     Both,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Short trials: every experiment, a few minutes in all.
+    #[arg(long)]
+    quick: bool,
+    /// Only these experiments, by id (see `authlab list`), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Where run directories go.
+    #[arg(long, default_value = "reports")]
+    out: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -86,6 +108,35 @@ async fn main() -> anyhow::Result<()> {
             if !ok {
                 bail!("something authlab needs is missing (see above)");
             }
+            Ok(())
+        }
+        Command::List => {
+            println!("{:<6} {:<10} TITLE", "ID", "CLAIMS");
+            for experiment in lab::experiments::all() {
+                println!(
+                    "{:<6} {:<10} {}",
+                    experiment.id(),
+                    experiment.claims().join(","),
+                    experiment.title()
+                );
+            }
+            Ok(())
+        }
+        Command::Run(args) => {
+            telemetry::init("warn");
+            let dir = lab::experiments::run(&args.only, args.quick, &args.out, launcher()?).await?;
+            let results = lab::results::RunResults::read(&dir)?;
+            for (_, verdict) in results.verdicts() {
+                println!("{:<4} {}", verdict.claim, verdict.verdict.label());
+            }
+            println!("report: {}", dir.join("report.html").display());
+            println!("        {}", dir.join("report.md").display());
+            Ok(())
+        }
+        Command::Report { dir } => {
+            let results = lab::results::RunResults::read(&dir)?;
+            lab::report::render(&results, &dir)?;
+            println!("re-rendered {}", dir.join("report.html").display());
             Ok(())
         }
         Command::Node { stack } => {

@@ -1,0 +1,302 @@
+//! c12 — an attack corpus against the real JWT server and a naive verifier.
+//!
+//! Every forged or invalid token of [`crate::attacks`] is sent to a real JWT
+//! node (it must answer 401 to each), then handed to the
+//! [naive verifier](crate::naive) with no checks at all, and with each check
+//! turned on alone. The "stopped by" column is measured, not asserted: it
+//! lists the checks that, on their own, reject that token.
+
+use std::{net::TcpListener, time::Duration, time::Instant};
+
+use jwt_server::{keys::KeySetFile, SigningAlgorithm};
+use serde_json::json;
+use testkit::{nodes::spawn_jwt_node, Credential, TestClient, TestEnv};
+
+use super::{Experiment, Outcome, RunContext};
+use crate::{
+    attacks::{self, Attack},
+    naive::{Checks, NaiveVerifier},
+    results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
+    LabError,
+};
+
+pub struct Attacks;
+
+#[derive(serde::Serialize)]
+struct Row {
+    alg: SigningAlgorithm,
+    attack: String,
+    class: String,
+    server_status: u16,
+    naive_accepts: bool,
+    stopped_by: Vec<&'static str>,
+}
+
+fn err(e: impl std::fmt::Display) -> LabError {
+    LabError::Config(e.to_string())
+}
+
+impl Experiment for Attacks {
+    fn id(&self) -> &'static str {
+        "c12"
+    }
+
+    fn title(&self) -> &'static str {
+        "Forged tokens against a strict and a naive verifier"
+    }
+
+    fn claims(&self) -> &'static [&'static str] {
+        &["C12"]
+    }
+
+    fn estimate(&self, quick: bool) -> Duration {
+        Duration::from_secs(if quick { 5 } else { 10 })
+    }
+
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let algorithms: &[SigningAlgorithm] = if ctx.quick {
+                &[SigningAlgorithm::EdDsa, SigningAlgorithm::Rs256]
+            } else {
+                &SigningAlgorithm::ALL
+            };
+            let env = TestEnv::start().await;
+            let client = TestClient::new();
+            let lure = TcpListener::bind("127.0.0.1:0").map_err(err)?;
+            lure.set_nonblocking(true).map_err(err)?;
+            let lure_url = format!("http://{}/jwks.json", lure.local_addr().map_err(err)?);
+
+            let mut rows = Vec::new();
+            for &alg in algorithms {
+                ctx.variant(format!(
+                    "{alg}: corpus against the server and the naive verifier"
+                ));
+                let keys = KeySetFile::generate(alg).map_err(err)?;
+                let node = spawn_jwt_node(env.jwt_config_for(&keys)).await;
+                let (_, tokens) = client.jwt_login(&node.base(), "alice").await;
+                let control = attacks::genuine(&keys)?;
+                let status = client
+                    .get(&node.url("/me"), Some(&Credential::Bearer(control)))
+                    .await
+                    .status();
+                if status != 200 {
+                    return Err(LabError::Config(format!(
+                        "{alg}: a genuine token was refused ({status})"
+                    )));
+                }
+                let naive = NaiveVerifier::new(&keys, Checks::NONE).map_err(err)?;
+                let singles: Vec<(&'static str, NaiveVerifier)> = Checks::each()
+                    .into_iter()
+                    .map(|(name, checks)| NaiveVerifier::new(&keys, checks).map(|v| (name, v)))
+                    .collect::<Result<_, _>>()
+                    .map_err(err)?;
+                for Attack { name, class, token } in
+                    attacks::corpus(&keys, &tokens.access_token, &lure_url)?
+                {
+                    let response = client
+                        .get(
+                            &node.url("/admin/stats"),
+                            Some(&Credential::Bearer(token.clone())),
+                        )
+                        .await;
+                    let naive_accepts = naive.verify(&token).is_ok();
+                    // Only a token the bare verifier accepts can be "stopped" by a check;
+                    // malformed ones fail parsing whatever the checks.
+                    let stopped_by = if naive_accepts {
+                        singles
+                            .iter()
+                            .filter(|(_, v)| v.verify(&token).is_err())
+                            .map(|(n, _)| *n)
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    rows.push(Row {
+                        alg,
+                        naive_accepts,
+                        stopped_by,
+                        server_status: response.status().as_u16(),
+                        attack: name,
+                        class,
+                    });
+                }
+            }
+            let lure_contacted = lure.accept().is_ok();
+
+            ctx.variant("start-up with a weak HS256 secret");
+            let mut weak = env.jwt_config();
+            weak.hs256_secret = Some("secret".into());
+            let weak_refusal = match jwt_server::Application::build(weak).await {
+                Ok(_) => None,
+                Err(error) => Some(error.to_string()),
+            };
+
+            Ok(summarize(
+                rows,
+                lure_contacted,
+                weak_refusal,
+                algorithms,
+                started,
+            ))
+        })
+    }
+}
+
+fn summarize(
+    rows: Vec<Row>,
+    lure_contacted: bool,
+    weak_refusal: Option<String>,
+    algorithms: &[SigningAlgorithm],
+    started: Instant,
+) -> ExperimentResult {
+    let total = rows.len();
+    let refused = rows.iter().filter(|r| r.server_status == 401).count();
+    let naive_accepted: Vec<&Row> = rows.iter().filter(|r| r.naive_accepts).collect();
+    let check_names: Vec<&'static str> = Checks::each().into_iter().map(|(n, _)| n).collect();
+
+    let mut per_attack = Table {
+        title:
+            "Each attack: the server's answer, the naive verifier, and which single check stops it"
+                .into(),
+        columns: [
+            "alg",
+            "attack",
+            "class",
+            "server",
+            "naive, no checks",
+            "stopped by (each alone)",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: Vec::new(),
+    };
+    for r in &rows {
+        per_attack.rows.push(vec![
+            r.alg.to_string(),
+            r.attack.clone(),
+            r.class.clone(),
+            r.server_status.to_string(),
+            if r.naive_accepts {
+                "ACCEPTED".into()
+            } else {
+                "refused".into()
+            },
+            if !r.naive_accepts {
+                "— (refused by parsing, no check needed)".into()
+            } else if r.stopped_by.is_empty() {
+                "NOTHING".into()
+            } else {
+                r.stopped_by.join(", ")
+            },
+        ]);
+    }
+    let mut per_check = Table {
+        title: "What each check prevents: attacks of the corpus it refuses on its own".into(),
+        columns: vec!["check".into()],
+        rows: Vec::new(),
+    };
+    per_check
+        .columns
+        .extend(algorithms.iter().map(|a| a.to_string()));
+    let mut series: Vec<Series> = algorithms
+        .iter()
+        .map(|a| Series {
+            name: a.to_string(),
+            points: Vec::new(),
+        })
+        .collect();
+    for check in &check_names {
+        let mut row = vec![check.to_string()];
+        for (i, alg) in algorithms.iter().enumerate() {
+            let count = rows
+                .iter()
+                .filter(|r| r.alg == *alg && r.stopped_by.contains(check))
+                .count();
+            row.push(count.to_string());
+            series[i].points.push(Point {
+                x: check.to_string(),
+                y: count as f64,
+                low: None,
+                high: None,
+            });
+        }
+        per_check.rows.push(row);
+    }
+    let useless: Vec<&&str> = check_names
+        .iter()
+        .filter(|c| !rows.iter().any(|r| r.stopped_by.contains(c)))
+        .collect();
+    let admin_for_free = naive_accepted
+        .iter()
+        .filter(|r| {
+            r.class == "alg none" || r.class == "key confusion" || r.class == "embedded key"
+        })
+        .count();
+
+    let rule = "holds when the naive verifier (no checks) accepts at least one forged token and the real server \
+                refuses every token of the corpus; with a caveat if the server accepted any, or if some check \
+                stops nothing here; does not hold if the naive verifier accepts no forgery."
+        .to_owned();
+    let evidence = format!(
+        "server refused {refused} of {total}; naive verifier accepted {} of {total} ({admin_for_free} of them forged \
+         with no key at all: alg none, key confusion or an embedded key); jku/x5u URL contacted: {lure_contacted}; \
+         weak HS256 secret at start-up: {}",
+        naive_accepted.len(),
+        weak_refusal.as_deref().map(|e| format!("refused ({e})")).unwrap_or_else(|| "ACCEPTED".into())
+    );
+    let verdict = if naive_accepted.is_empty() {
+        Verdict::DoesNotHold("the naive verifier refused every forged token".into())
+    } else if refused < total || lure_contacted || weak_refusal.is_none() {
+        Verdict::HoldsWithCaveat(format!(
+            "the real server itself let something through: refused {refused} of {total}, lure contacted {lure_contacted}, weak secret refused {}",
+            weak_refusal.is_some()
+        ))
+    } else if !useless.is_empty() {
+        Verdict::HoldsWithCaveat(format!(
+            "these checks stopped nothing in this corpus: {useless:?}"
+        ))
+    } else {
+        Verdict::Holds
+    };
+    ExperimentResult {
+        id: "c12".into(),
+        title: "Forged tokens against a strict and a naive verifier".into(),
+        claims: vec!["C12".into()],
+        question: "Do the classic JWT implementation mistakes (no signature check, alg none, weak or confused keys, \
+                   unchecked exp/iss/aud) really open holes, and does each check of a careful verifier close one?"
+            .into(),
+        setup: format!(
+            "For {} a fresh key set and a real JWT node (in-process, real HTTP, real Redis). The corpus ({} tokens \
+             per algorithm: expired, not yet valid, wrong iss/aud, missing claims, alg none in four spellings, HS256 \
+             signed with the public key, tampered payloads and signatures, unknown and injected kids, embedded jwk, \
+             jku/x5u to a local listener that must never be contacted, oversized and malformed tokens) goes to \
+             GET /admin/stats, and to a deliberately naive verifier (teaching code in crates/lab/src/naive.rs, never \
+             served) with no checks, then with each check alone. Finally the server is started with a 6-byte HS256 secret.",
+            algorithms.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
+            total / algorithms.len().max(1)
+        ),
+        verdicts: vec![ClaimVerdict { claim: "C12".into(), verdict, rule, evidence }],
+        tables: vec![per_check, per_attack],
+        chart: Some(Chart {
+            title: "Forged tokens each check refuses on its own".into(),
+            kind: ChartKind::Bars,
+            x_label: "check".into(),
+            y_label: "attacks stopped".into(),
+            series,
+        }),
+        lesson: format!(
+            "With no checks, {} of {} hostile tokens pass, {} of them minted without any key: \"alg none\" and \
+             key confusion turn a login into admin rights for free. No single check stops everything; the allow-list \
+             of algorithms, the signature and keys taken only from our own key set do the heavy lifting, and the \
+             claim checks catch what a valid signature cannot (expired, wrong audience). A JWT library is only as \
+             safe as the Validation it is given.",
+            naive_accepted.len(),
+            total,
+            admin_for_free
+        ),
+        raw: json!({ "rows": rows, "lure_contacted": lure_contacted, "weak_secret_refusal": weak_refusal }),
+        seconds: started.elapsed().as_secs_f64(),
+        error: None,
+    }
+}

@@ -1,0 +1,197 @@
+//! The experiments: each answers one or more claims of `CLAIMS.md` from
+//! numbers it measures, and states the rule its verdict follows.
+//!
+//! An experiment has an id (`c12`), a title, the claims it answers, a quick
+//! and a full configuration (`RunContext::quick`), and returns an
+//! [`ExperimentResult`] with its tables, chart, verdicts and lesson. The
+//! runner writes `reports/<run-id>/` and renders the report from
+//! `results.json` alone.
+
+mod c12_attacks;
+
+use std::{
+    future::Future,
+    path::{Path, PathBuf},
+    pin::Pin,
+    time::{Duration, Instant, SystemTime},
+};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::{
+    report,
+    results::{ClaimVerdict, ExperimentResult, Machine, RunResults, Verdict, Versions},
+    LabError,
+};
+
+pub type Outcome<'a> = Pin<Box<dyn Future<Output = Result<ExperimentResult, LabError>> + 'a>>;
+
+/// What every experiment gets to run with.
+pub struct RunContext {
+    pub quick: bool,
+    /// The `authlab` binary, for experiments that start clusters.
+    pub launcher: PathBuf,
+    /// This run's directory (charts go here).
+    pub dir: PathBuf,
+    progress: ProgressBar,
+}
+
+impl RunContext {
+    /// Names the variant now running, for the progress display.
+    pub fn variant(&self, what: impl Into<String>) {
+        self.progress.set_message(what.into());
+    }
+}
+
+pub trait Experiment: Send + Sync {
+    fn id(&self) -> &'static str;
+    fn title(&self) -> &'static str;
+    fn claims(&self) -> &'static [&'static str];
+    /// Rough wall time, for the progress display's "remaining".
+    fn estimate(&self, quick: bool) -> Duration;
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a>;
+}
+
+/// Every experiment, in report order.
+pub fn all() -> Vec<Box<dyn Experiment>> {
+    vec![Box::new(c12_attacks::Attacks)]
+}
+
+/// The experiments `only` names (ids, case-insensitive), or all of them.
+pub fn select(only: &[String]) -> Result<Vec<Box<dyn Experiment>>, LabError> {
+    let wanted: Vec<String> = only
+        .iter()
+        .map(|id| id.trim().to_ascii_lowercase())
+        .filter(|id| !id.is_empty())
+        .collect();
+    let experiments = all();
+    if wanted.is_empty() {
+        return Ok(experiments);
+    }
+    let known: Vec<&str> = experiments.iter().map(|e| e.id()).collect();
+    if let Some(unknown) = wanted.iter().find(|id| !known.contains(&id.as_str())) {
+        return Err(LabError::Config(format!(
+            "no experiment {unknown:?}; `authlab list` shows: {}",
+            known.join(", ")
+        )));
+    }
+    Ok(experiments
+        .into_iter()
+        .filter(|e| wanted.iter().any(|w| w == e.id()))
+        .collect())
+}
+
+fn run_id(now: SystemTime) -> (String, String) {
+    let started = humantime::format_rfc3339_seconds(now).to_string();
+    let id = started
+        .trim_end_matches('Z')
+        .replace(['-', ':'], "")
+        .replace('T', "-");
+    (id, started)
+}
+
+/// Runs the selected experiments and writes `<root>/<run-id>/` plus the
+/// `<root>/latest` link. A failing experiment is recorded (inconclusive
+/// verdicts, the error in the report); the others still run.
+pub async fn run(
+    only: &[String],
+    quick: bool,
+    root: &Path,
+    launcher: PathBuf,
+) -> Result<PathBuf, LabError> {
+    let experiments = select(only)?;
+    let (id, started) = run_id(SystemTime::now());
+    let dir = root.join(&id);
+    std::fs::create_dir_all(&dir).map_err(|e| LabError::Io(format!("{}: {e}", dir.display())))?;
+
+    let total: Duration = experiments.iter().map(|e| e.estimate(quick)).sum();
+    let progress = ProgressBar::new(total.as_secs().max(1));
+    progress.set_style(
+        ProgressStyle::with_template(
+            "{prefix:.bold} [{elapsed_precise} elapsed, ~{eta} left] {bar:30} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let ctx = RunContext {
+        quick,
+        launcher,
+        dir: dir.clone(),
+        progress: progress.clone(),
+    };
+    let mut results = Vec::new();
+    let mut done = Duration::ZERO;
+    for experiment in &experiments {
+        progress.set_prefix(format!("{} {}", experiment.id(), experiment.title()));
+        let started = Instant::now();
+        let result = experiment
+            .run(&ctx)
+            .await
+            .unwrap_or_else(|error| failed(experiment.as_ref(), &error, started));
+        done += experiment.estimate(quick);
+        progress.set_position(done.as_secs());
+        results.push(result);
+    }
+    progress.finish_and_clear();
+
+    let run = RunResults {
+        run_id: id,
+        started,
+        quick,
+        only: only.to_vec(),
+        machine: Machine::detect(),
+        versions: Versions::detect(),
+        experiments: results,
+    };
+    run.write(&dir)?;
+    report::render(&run, &dir)?;
+    let latest = root.join("latest");
+    let _ = std::fs::remove_file(&latest);
+    #[cfg(unix)]
+    let _ = std::os::unix::fs::symlink(dir.file_name().unwrap_or_default(), &latest);
+    Ok(dir)
+}
+
+fn failed(experiment: &dyn Experiment, error: &LabError, started: Instant) -> ExperimentResult {
+    ExperimentResult {
+        id: experiment.id().into(),
+        title: experiment.title().into(),
+        claims: experiment.claims().iter().map(|c| c.to_string()).collect(),
+        question: String::new(),
+        setup: String::new(),
+        verdicts: experiment
+            .claims()
+            .iter()
+            .map(|claim| ClaimVerdict {
+                claim: claim.to_string(),
+                verdict: Verdict::Inconclusive(format!("the experiment failed: {error}")),
+                rule: "no numbers, no verdict".into(),
+                evidence: String::new(),
+            })
+            .collect(),
+        tables: Vec::new(),
+        chart: None,
+        lesson: String::new(),
+        raw: serde_json::Value::Null,
+        seconds: started.elapsed().as_secs_f64(),
+        error: Some(error.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_sort_by_time() {
+        let (id, started) = run_id(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000));
+        assert_eq!(started, "2026-11-18T08:26:40Z");
+        assert_eq!(id, "20261118-082640");
+    }
+
+    #[test]
+    fn selecting_unknown_experiments_names_the_known_ones() {
+        let error = select(&["c99".into()]).err().unwrap().to_string();
+        assert!(error.contains("c12"), "{error}");
+        assert_eq!(select(&["C12".into()]).unwrap().len(), 1);
+    }
+}
