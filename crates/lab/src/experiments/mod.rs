@@ -8,6 +8,7 @@
 //! `results.json` alone.
 
 mod c12_attacks;
+mod c9_size;
 
 use std::{
     future::Future,
@@ -54,7 +55,10 @@ pub trait Experiment: Send + Sync {
 
 /// Every experiment, in report order.
 pub fn all() -> Vec<Box<dyn Experiment>> {
-    vec![Box::new(c12_attacks::Attacks)]
+    vec![
+        Box::new(c9_size::CredentialSize),
+        Box::new(c12_attacks::Attacks),
+    ]
 }
 
 /// The experiments `only` names (ids, case-insensitive), or all of them.
