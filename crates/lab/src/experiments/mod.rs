@@ -8,6 +8,7 @@
 //! `results.json` alone.
 
 mod c12_attacks;
+mod c13_memory;
 mod c9_size;
 
 use std::{
@@ -58,6 +59,7 @@ pub fn all() -> Vec<Box<dyn Experiment>> {
     vec![
         Box::new(c9_size::CredentialSize),
         Box::new(c12_attacks::Attacks),
+        Box::new(c13_memory::MemoryPerUser),
     ]
 }
 
