@@ -10,6 +10,7 @@
 mod c12_attacks;
 mod c13_memory;
 mod c9_size;
+mod revocation;
 
 use std::{
     future::Future,
@@ -57,6 +58,8 @@ pub trait Experiment: Send + Sync {
 /// Every experiment, in report order.
 pub fn all() -> Vec<Box<dyn Experiment>> {
     vec![
+        Box::new(revocation::Revocation),
+        Box::new(revocation::RoleDemotion),
         Box::new(c9_size::CredentialSize),
         Box::new(c12_attacks::Attacks),
         Box::new(c13_memory::MemoryPerUser),
