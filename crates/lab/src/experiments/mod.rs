@@ -7,6 +7,7 @@
 //! runner writes `reports/<run-id>/` and renders the report from
 //! `results.json` alone.
 
+mod c10_sliding;
 mod c12_attacks;
 mod c13_memory;
 mod c9_size;
@@ -61,6 +62,7 @@ pub fn all() -> Vec<Box<dyn Experiment>> {
         Box::new(revocation::Revocation),
         Box::new(revocation::RoleDemotion),
         Box::new(c9_size::CredentialSize),
+        Box::new(c10_sliding::Sliding),
         Box::new(c12_attacks::Attacks),
         Box::new(c13_memory::MemoryPerUser),
     ]
