@@ -153,6 +153,9 @@ impl Machine {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Versions {
     pub authlab: String,
+    /// `release` or `debug`: timings of a debug build are not the product's.
+    #[serde(default)]
+    pub build: String,
     pub redis_server: Option<String>,
     pub haproxy: Option<String>,
     pub wrk: Option<String>,
@@ -169,6 +172,12 @@ impl Versions {
         };
         Self {
             authlab: env!("CARGO_PKG_VERSION").to_owned(),
+            build: if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            }
+            .to_owned(),
             redis_server: find("redis-server"),
             haproxy: find("haproxy"),
             wrk: find("wrk"),
@@ -232,6 +241,7 @@ pub(crate) mod tests {
             machine: Machine::detect(),
             versions: Versions {
                 authlab: "0.1.0".into(),
+                build: "debug".into(),
                 redis_server: Some("Redis server v=7.0.15".into()),
                 haproxy: None,
                 wrk: None,

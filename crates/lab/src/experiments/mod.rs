@@ -10,6 +10,7 @@
 mod c10_sliding;
 mod c12_attacks;
 mod c13_memory;
+mod c6_verify;
 mod c9_size;
 mod revocation;
 
@@ -59,6 +60,7 @@ pub trait Experiment: Send + Sync {
 /// Every experiment, in report order.
 pub fn all() -> Vec<Box<dyn Experiment>> {
     vec![
+        Box::new(c6_verify::VerifyCost),
         Box::new(revocation::Revocation),
         Box::new(revocation::RoleDemotion),
         Box::new(c9_size::CredentialSize),
