@@ -197,8 +197,8 @@ mod tests {
     #[test]
     fn run_ids_sort_by_time() {
         let (id, started) = run_id(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000));
-        assert_eq!(started, "2026-11-18T08:26:40Z");
-        assert_eq!(id, "20261118-082640");
+        assert_eq!(started, "2026-11-18T11:06:40Z");
+        assert_eq!(id, "20261118-110640");
     }
 
     #[test]
