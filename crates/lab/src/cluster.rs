@@ -371,6 +371,10 @@ impl Cluster {
         self.store.pid()
     }
 
+    pub fn haproxy_pid(&self) -> Option<u32> {
+        self.haproxy.pid()
+    }
+
     pub fn keyset_path(&self) -> Option<&PathBuf> {
         self.keyset.as_ref()
     }

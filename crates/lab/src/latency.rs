@@ -11,6 +11,10 @@
 //! not serialized across them. The request direction is passed straight on.
 //!
 //! The delay can be changed while connections are open.
+//!
+//! Resolution: delays are timed with tokio's timer, which works in whole
+//! milliseconds and rounds up, so a 0.5 ms setting acts as roughly 1 ms.
+//! Experiments therefore report the latency they *measured*, not the setting.
 
 use std::{
     net::SocketAddr,

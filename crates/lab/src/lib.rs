@@ -16,6 +16,7 @@ pub mod naive;
 pub mod process;
 pub mod report;
 pub mod results;
+pub mod wrk;
 
 pub use cluster::{Cluster, ClusterSpec};
 pub use haproxy::Balance;

@@ -10,8 +10,9 @@
 mod c10_sliding;
 mod c12_attacks;
 mod c13_memory;
-mod c6_verify;
+pub(crate) mod c6_verify;
 mod c9_size;
+mod capacity;
 mod revocation;
 
 use std::{
@@ -60,6 +61,8 @@ pub trait Experiment: Send + Sync {
 /// Every experiment, in report order.
 pub fn all() -> Vec<Box<dyn Experiment>> {
     vec![
+        Box::new(capacity::StoreLatency),
+        Box::new(capacity::ScaleOut),
         Box::new(c6_verify::VerifyCost),
         Box::new(revocation::Revocation),
         Box::new(revocation::RoleDemotion),
