@@ -10,6 +10,7 @@
 mod c10_sliding;
 mod c12_attacks;
 mod c13_memory;
+mod c15_summary;
 pub(crate) mod c6_verify;
 mod c9_size;
 mod capacity;
@@ -148,6 +149,10 @@ pub async fn run(
         results.push(result);
     }
     progress.finish_and_clear();
+    // C15 is derived from the others' numbers, never measured on its own.
+    if let Some(summary) = c15_summary::summarize(&results) {
+        results.push(summary);
+    }
 
     let run = RunResults {
         run_id: id,
