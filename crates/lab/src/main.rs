@@ -8,7 +8,10 @@ use clap::{Parser, Subcommand};
 use jwt_server::{JwtServerConfig, RevocationMode, SigningAlgorithm};
 use lab::{Balance, Cluster, ClusterSpec, Latency, Stack};
 use session_server::{SessionServerConfig, StoreMode};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    signal::unix::{signal, SignalKind},
+};
 
 #[derive(Parser)]
 #[command(
@@ -199,6 +202,13 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         bail!("install what is missing first (or run ./scripts/setup.sh)");
     }
 
+    // Listen for signals before anything is printed: a Ctrl-C that arrives
+    // between the table and the first poll must not be lost (and a process
+    // started with SIGINT ignored, as shells do for background jobs, must
+    // still hear it).
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     eprintln!("starting {} node(s) per stack …", spec.nodes);
     let mut cluster = Cluster::start(spec).await?;
     print_table(&cluster);
@@ -212,7 +222,8 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let outcome = loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break Ok(()),
+            _ = interrupt.recv() => break Ok(()),
+            _ = terminate.recv() => break Ok(()),
             _ = tick.tick() => {
                 if let Some(reason) = cluster.crashed() {
                     break Err(anyhow::anyhow!("stopping the cluster: {reason}"));
@@ -230,7 +241,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         }
     };
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if interrupt.recv().await.is_some() {
             eprintln!("\nkilling everything now");
             for pid in pids {
                 let _ = nix::sys::signal::kill(

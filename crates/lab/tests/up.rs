@@ -40,8 +40,18 @@ fn alive(pid: u32) -> bool {
     !state.is_empty() && !state.contains(") Z ")
 }
 
-fn start_up() -> (Child, Vec<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_authlab"))
+/// The `authlab up` child, killed if the test fails before it is stopped on purpose.
+struct Up(Child);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_up() -> (Up, Vec<String>) {
+    let child = Command::new(env!("CARGO_BIN_EXE_authlab"))
         .args(["up", "--nodes", "2", "--users", "0"])
         .env("RUST_BACKTRACE", "0")
         .stdin(Stdio::null())
@@ -49,8 +59,9 @@ fn start_up() -> (Child, Vec<String>) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut up = Up(child);
     let mut lines = Vec::new();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut reader = BufReader::new(up.0.stdout.take().unwrap());
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         let mut line = String::new();
@@ -62,7 +73,7 @@ fn start_up() -> (Child, Vec<String>) {
         if done {
             // Keep draining stdout so the child never blocks on a full pipe.
             std::thread::spawn(move || for _ in reader.lines() {});
-            return (child, lines);
+            return (up, lines);
         }
     }
     panic!("authlab up never printed its table: {lines:?}");
@@ -81,7 +92,8 @@ fn wait_gone(pids: &[u32], timeout: Duration) -> Vec<u32> {
 
 #[test]
 fn ctrl_c_stops_every_process_and_removes_the_temp_dir() {
-    let (mut child, lines) = start_up();
+    let (mut up, lines) = start_up();
+    let child = &mut up.0;
     let table = lines.concat();
     for expected in [
         "session stack (HAProxy)",
@@ -121,7 +133,8 @@ fn ctrl_c_stops_every_process_and_removes_the_temp_dir() {
 
 #[test]
 fn even_a_killed_authlab_leaves_no_orphans() {
-    let (mut child, _) = start_up();
+    let (mut up, _) = start_up();
+    let child = &mut up.0;
     let children = descendants(child.id());
     assert!(!children.is_empty());
     child.kill().unwrap();
