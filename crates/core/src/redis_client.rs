@@ -260,6 +260,29 @@ impl RedisStore {
         self.name
     }
 
+    /// The same store with a connection of its own (pool kinds share their pool).
+    ///
+    /// An actix worker is a thread with its own runtime, and a multiplexed
+    /// connection is driven by the runtime that opened it. Giving each worker
+    /// its own keeps every request's round trip on one thread instead of
+    /// handing it to another worker's runtime and back.
+    pub fn per_worker(&self) -> Self {
+        let backend = match &self.backend {
+            Backend::Multiplexed { client, config, .. } => Backend::Multiplexed {
+                client: client.clone(),
+                config: config.clone(),
+                manager: OnceCell::new(),
+            },
+            Backend::Pool(pool) => Backend::Pool(pool.clone()),
+            Backend::PoolFast(pool) => Backend::PoolFast(pool.clone()),
+        };
+        Self {
+            name: self.name,
+            backend,
+            metrics: self.metrics.clone(),
+        }
+    }
+
     /// Runs one command or pipeline and decodes its reply.
     pub async fn run<'a, T: FromRedisValue>(
         &self,

@@ -102,8 +102,10 @@ impl Application {
         let secure = config.secure_cookie;
 
         let server = HttpServer::new(move || {
+            // Each worker gets its own store connection; see SessionBackend::for_worker.
+            let worker_sessions = sessions.for_worker();
             let session_middleware =
-                SessionMiddleware::builder(sessions.clone(), cookie_key.clone())
+                SessionMiddleware::builder(worker_sessions.clone(), cookie_key.clone())
                     .cookie_name(COOKIE_NAME.into())
                     .cookie_http_only(true)
                     .cookie_same_site(SameSite::Lax)
@@ -130,7 +132,7 @@ impl Application {
                 .app_data(http::path_config())
                 .app_data(web::Data::new(info.clone()))
                 .app_data(web::Data::new(directory.clone()))
-                .app_data(web::Data::new(sessions.clone()))
+                .app_data(web::Data::new(worker_sessions))
                 .app_data(web::Data::new(settings))
                 .app_data(web::Data::new(session_metrics.clone()))
                 .service(http::resource("/health").route(web::get().to(http::health)))

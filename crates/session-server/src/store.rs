@@ -99,6 +99,19 @@ impl SessionBackend {
         }
     }
 
+    /// The handle one actix worker uses: its own Redis connection (see
+    /// [`RedisStore::per_worker`]); the memory store stays one per process.
+    pub fn for_worker(&self) -> SessionBackend {
+        match self {
+            SessionBackend::Redis(store) => SessionBackend::Redis(Arc::new(RedisSessions::new(
+                store.redis.per_worker(),
+                store.idle_ttl,
+                store.absolute_ttl,
+            ))),
+            SessionBackend::Memory(store) => SessionBackend::Memory(store.clone()),
+        }
+    }
+
     /// The Redis behind the store, if there is one (for `/ready`).
     pub fn redis(&self) -> Option<&RedisStore> {
         match self {
