@@ -261,7 +261,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
 
 fn print_table(cluster: &Cluster) {
     println!();
-    println!("{:<24} {}", "WHAT", "WHERE");
+    println!("{:<24} WHERE", "WHAT");
     for stack in [Stack::Session, Stack::Jwt] {
         if let Ok(url) = cluster.url(stack, "") {
             println!("{:<24} {url}", format!("{stack} stack (HAProxy)"));

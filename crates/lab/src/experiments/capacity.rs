@@ -172,20 +172,19 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
-fn stats<'a>(
-    samples: &'a [Sample],
-    variant: &'a str,
-) -> impl Fn(&dyn Fn(&Sample) -> f64) -> (f64, f64, f64) + 'a {
-    move |f| {
-        let values: Vec<f64> = samples
-            .iter()
-            .filter(|s| s.variant == variant)
-            .map(f)
-            .collect();
-        let lo = values.iter().copied().fold(f64::MAX, f64::min);
-        let hi = values.iter().copied().fold(f64::MIN, f64::max);
-        (median(values.into_iter()), lo, hi)
-    }
+/// A figure of one variant's samples: an accessor, read back as (median, min, max).
+type Figure<'f> = &'f dyn Fn(&Sample) -> f64;
+
+/// The median, min and max of a figure over the samples of one variant.
+fn stat(samples: &[Sample], variant: &str, figure: Figure<'_>) -> (f64, f64, f64) {
+    let values: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.variant == variant)
+        .map(figure)
+        .collect();
+    let lo = values.iter().copied().fold(f64::MAX, f64::min);
+    let hi = values.iter().copied().fold(f64::MIN, f64::max);
+    (median(values.into_iter()), lo, hi)
 }
 
 async fn cluster(
@@ -282,13 +281,13 @@ impl Experiment for ScaleOut {
                 .collect();
             let mut generator_bound = Vec::new();
             for &n in node_counts {
-                let ceiling = stats(&samples, &format!("{n}|ceiling /health"))(&|s| s.wrk.rps).0;
+                let ceiling = stat(&samples, &format!("{n}|ceiling /health"), &|s| s.wrk.rps).0;
                 for (i, name) in ["ceiling /health", "session /me", "JWT /me"]
                     .iter()
                     .enumerate()
                 {
                     let key = format!("{n}|{name}");
-                    let s = stats(&samples, &key);
+                    let s = |figure: Figure<'_>| stat(&samples, &key, figure);
                     let rps = s(&|x| x.wrk.rps);
                     if i > 0 && rps.0 >= 0.9 * ceiling {
                         generator_bound.push(format!("{name} at {n} node(s)"));
@@ -317,7 +316,7 @@ impl Experiment for ScaleOut {
             // The model: per-request CPU costs measured at the largest node count.
             let last = *node_counts.last().unwrap_or(&1);
             let at = |name: &str, f: &dyn Fn(&Sample) -> f64| {
-                stats(&samples, &format!("{last}|{name}"))(f).0
+                stat(&samples, &format!("{last}|{name}"), f).0
             };
             let session_node = at("session /me", &|s| s.cpu_us["nodes"]);
             let jwt_node = at("JWT /me", &|s| s.cpu_us["nodes"]);
@@ -518,8 +517,8 @@ impl Experiment for StoreLatency {
                 for (i, name) in ["session /me", "JWT /me"].iter().enumerate() {
                     let light_key = format!("{label}|{name}|light");
                     let saturated_key = format!("{label}|{name}|saturated");
-                    let light = stats(&samples, &light_key);
-                    let saturated = stats(&samples, &saturated_key);
+                    let light = |figure: Figure<'_>| stat(&samples, &light_key, figure);
+                    let saturated = |figure: Figure<'_>| stat(&samples, &saturated_key, figure);
                     let p50v = light(&|x| x.wrk.p50_ms);
                     let rps = saturated(&|x| x.wrk.rps);
                     p50.insert((label, *name), p50v.0);
