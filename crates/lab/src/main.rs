@@ -126,7 +126,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run(args) => {
-            telemetry::init("warn");
+            // goose logs one warning per failed request; an outage experiment fails thousands on purpose.
+            telemetry::init("warn,goose=error");
             let dir = lab::experiments::run(&args.only, args.quick, &args.out, launcher()?).await?;
             let results = lab::results::RunResults::read(&dir)?;
             for (_, verdict) in results.verdicts() {

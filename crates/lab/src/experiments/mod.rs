@@ -7,6 +7,7 @@
 //! runner writes `reports/<run-id>/` and renders the report from
 //! `results.json` alone.
 
+mod behaviour;
 mod c10_sliding;
 mod c12_attacks;
 mod c13_memory;
@@ -62,6 +63,8 @@ pub trait Experiment: Send + Sync {
 /// Every experiment, in report order.
 pub fn all() -> Vec<Box<dyn Experiment>> {
     vec![
+        Box::new(behaviour::SessionAffinity),
+        Box::new(behaviour::StoreOutage),
         Box::new(capacity::StoreLatency),
         Box::new(capacity::ScaleOut),
         Box::new(c6_verify::VerifyCost),
