@@ -385,3 +385,216 @@ impl Experiment for StoreOutage {
         })
     }
 }
+
+pub struct Stickiness;
+
+/// max/mean and coefficient of variation of per-node counts.
+fn imbalance(counts: &[f64]) -> (f64, f64) {
+    let n = counts.len().max(1) as f64;
+    let mean = counts.iter().sum::<f64>() / n;
+    let max = counts.iter().copied().fold(0.0, f64::max);
+    let variance = counts.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / n;
+    if mean > 0.0 {
+        (max / mean, variance.sqrt() / mean)
+    } else {
+        (0.0, 0.0)
+    }
+}
+
+impl Experiment for Stickiness {
+    fn id(&self) -> &'static str {
+        "c2"
+    }
+
+    fn title(&self) -> &'static str {
+        "Sticky sessions: balance with skewed users, and a node's death"
+    }
+
+    fn claims(&self) -> &'static [&'static str] {
+        &["C2"]
+    }
+
+    fn estimate(&self, quick: bool) -> Duration {
+        Duration::from_secs(if quick { 20 } else { 60 })
+    }
+
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let run_time = Duration::from_secs(if ctx.quick { 4 } else { 15 });
+            let mut rows = Vec::new();
+            let mut raw = Vec::new();
+            let mut series = Vec::new();
+            let mut measured = Vec::new();
+            for (label, balance, store, kill) in [
+                (
+                    "round-robin, shared store",
+                    crate::Balance::Roundrobin,
+                    StoreMode::Redis,
+                    false,
+                ),
+                (
+                    "sticky cookie, memory sessions",
+                    crate::Balance::Sticky,
+                    StoreMode::Memory,
+                    false,
+                ),
+                (
+                    "sticky cookie, memory sessions, session-1 killed halfway",
+                    crate::Balance::Sticky,
+                    StoreMode::Memory,
+                    true,
+                ),
+            ] {
+                ctx.variant(format!("{label}: 2 heavy + 10 light users"));
+                let mut spec = ClusterSpec::new(ctx.launcher.clone());
+                spec.stacks = vec![Stack::Session];
+                spec.nodes = 3;
+                spec.seed_users = USERS;
+                spec.balance = balance;
+                spec.session_store = store;
+                let mut cluster = Cluster::start(spec).await?;
+                let host = cluster.url(Stack::Session, "")?;
+                // Skew: two users who never pause, ten who browse like people.
+                let mut heavy = plan(host.clone(), loadtests::Stack::Session, run_time);
+                heavy.users = 2;
+                heavy.hatch_rate = 2.0;
+                heavy.think_time = None;
+                heavy.credentials = Credentials::LoadUsers {
+                    offset: 0,
+                    count: 2,
+                };
+                let mut light = plan(host, loadtests::Stack::Session, run_time);
+                light.users = 10;
+                light.hatch_rate = 10.0;
+                light.think_time = Some((Duration::from_millis(200), Duration::from_millis(400)));
+                light.credentials = Credentials::LoadUsers {
+                    offset: 2,
+                    count: 10,
+                };
+                let killer = async {
+                    if !kill {
+                        return Ok::<_, LabError>(None);
+                    }
+                    tokio::time::sleep(run_time / 2 + Duration::from_millis(500)).await;
+                    // session-1: the first logins land there, so it holds at least one heavy user.
+                    let index = 0;
+                    let busiest = cluster.nodes(Stack::Session)[index].name.clone();
+                    cluster.kill_node(Stack::Session, index)?;
+                    Ok(Some(busiest))
+                };
+                let (heavy_report, light_report, killed) =
+                    tokio::join!(loadtests::run(&heavy), loadtests::run(&light), killer);
+                let (heavy_report, light_report, killed) = (
+                    heavy_report.map_err(err)?,
+                    light_report.map_err(err)?,
+                    killed?,
+                );
+                cluster.shutdown();
+                // Per node from the `x-node` header of every response the users got:
+                // HAProxy's own counters skip requests routed by its sticky cookie.
+                let mut per_node: std::collections::BTreeMap<String, f64> =
+                    std::collections::BTreeMap::new();
+                for report in [&heavy_report, &light_report] {
+                    for (node, count) in &report.per_node {
+                        *per_node.entry(node.clone()).or_default() += *count as f64;
+                    }
+                }
+                for i in 1..=3 {
+                    per_node.entry(format!("session-{i}")).or_default();
+                }
+                let counts: Vec<(String, f64)> = per_node.into_iter().collect();
+                let values: Vec<f64> = counts.iter().map(|(_, c)| *c).collect();
+                let (max_over_mean, cv) = imbalance(&values);
+                let relogins = heavy_report.relogins + light_report.relogins;
+                rows.push(vec![
+                    label.into(),
+                    counts
+                        .iter()
+                        .map(|(n, c)| format!("{n}: {c:.0}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    format!("{max_over_mean:.2}"),
+                    format!("{cv:.2}"),
+                    relogins.to_string(),
+                    killed.clone().unwrap_or_else(|| "—".into()),
+                ]);
+                series.push(Series {
+                    name: label.into(),
+                    points: counts
+                        .iter()
+                        .map(|(n, c)| Point {
+                            x: n.clone(),
+                            y: *c,
+                            low: None,
+                            high: None,
+                        })
+                        .collect(),
+                });
+                measured.push((label, max_over_mean, cv, relogins, killed.is_some()));
+                raw.push(json!({"variant": label, "per_node": counts, "heavy": heavy_report, "light": light_report, "killed": killed}));
+            }
+            let rr = measured[0];
+            let sticky = measured[1];
+            let killed = measured[2];
+            let verdict = if sticky.2 > rr.2 && killed.3 > 0 {
+                Verdict::Holds
+            } else if sticky.2 > rr.2 {
+                Verdict::HoldsWithCaveat("no user lost a session when the node died".into())
+            } else {
+                Verdict::DoesNotHold(format!(
+                    "sticky spread as evenly as round-robin (CV {:.2} vs {:.2})",
+                    sticky.2, rr.2
+                ))
+            };
+            Ok(ExperimentResult {
+                id: "c2".into(),
+                title: self.title().into(),
+                claims: vec!["C2".into()],
+                question: "Do sticky sessions fix C1 at the price of uneven load, and what happens to a node's users when it dies?".into(),
+                setup: format!(
+                    "3 session nodes behind HAProxy. Skewed users, as real traffic is: 2 heavy users with no think time and \
+                     10 light users pausing 200–400 ms, for {} s. Per-node request counts come from the x-node header of every response (HAProxy's per-server counters skip requests its sticky cookie routes). \
+                     Round-robin with the shared store, against HAProxy's cookie stickiness with per-node memory sessions \
+                     (what stickiness is usually for); in the last run session-1, where the first users landed, is killed halfway.",
+                    run_time.as_secs()
+                ),
+                verdicts: vec![ClaimVerdict {
+                    claim: "C2".into(),
+                    verdict,
+                    rule: "holds when the per-node coefficient of variation is higher with stickiness than with round-robin, \
+                           and killing a sticky node forces its users to log in again."
+                        .into(),
+                    evidence: measured
+                        .iter()
+                        .map(|(l, m, c, r, _)| format!("{l}: max/mean {m:.2}, CV {c:.2}, re-logins {r}"))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                }],
+                tables: vec![Table {
+                    title: "Requests per node (from x-node) and what the users felt".into(),
+                    columns: ["balancing", "requests per node", "max / mean", "coefficient of variation", "forced re-logins", "node killed"]
+                        .map(String::from)
+                        .to_vec(),
+                    rows,
+                }],
+                chart: Some(Chart {
+                    title: "Requests per node".into(),
+                    kind: ChartKind::Bars,
+                    x_label: "node".into(),
+                    y_label: "requests".into(),
+                    series,
+                }),
+                lesson: format!(
+                    "Stickiness pins each user to a node, so a node's load is the sum of its users' habits: with two heavy \
+                     users the busiest node took {:.2}x the mean (round-robin: {:.2}x). And a user's session lives and dies with \
+                     the node: {} forced re-logins when one node died. A shared store fixes C1 without either problem.",
+                    sticky.1, rr.1, killed.3
+                ),
+                raw: json!(raw),
+                seconds: started.elapsed().as_secs_f64(),
+                error: None,
+            })
+        })
+    }
+}

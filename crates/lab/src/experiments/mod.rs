@@ -64,6 +64,7 @@ pub trait Experiment: Send + Sync {
 pub fn all() -> Vec<Box<dyn Experiment>> {
     vec![
         Box::new(behaviour::SessionAffinity),
+        Box::new(behaviour::Stickiness),
         Box::new(behaviour::StoreOutage),
         Box::new(capacity::StoreLatency),
         Box::new(capacity::ScaleOut),
