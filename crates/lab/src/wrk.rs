@@ -10,7 +10,7 @@
 //! a list (cookies or bearer tokens of many logged-in users), so the load
 //! looks like many users, not one.
 
-use std::{path::Path, process::Command, time::Duration};
+use std::{process::Command, time::Duration};
 
 use crate::LabError;
 
@@ -111,7 +111,7 @@ pub fn parse(output: &str) -> Result<WrkResult, LabError> {
 }
 
 /// Runs wrk (blocking: call it from `spawn_blocking` in async code).
-pub fn run(spec: &WrkRun<'_>, dir: &Path) -> Result<WrkResult, LabError> {
+pub fn run(spec: &WrkRun<'_>) -> Result<WrkResult, LabError> {
     let mut command = Command::new("wrk");
     command
         .arg(format!("-t{}", spec.threads))
@@ -119,17 +119,28 @@ pub fn run(spec: &WrkRun<'_>, dir: &Path) -> Result<WrkResult, LabError> {
         // wrk takes whole seconds (or m, h), not milliseconds.
         .arg(format!("-d{}s", spec.duration.as_secs().max(1)))
         .arg("--latency");
-    if !spec.credentials.is_empty() {
-        let path = dir.join(format!("wrk-{}.lua", std::process::id()));
-        std::fs::write(&path, script(spec.credentials)).map_err(|e| LabError::Io(e.to_string()))?;
-        command.arg("-s").arg(path);
-    }
+    // The script holds live credentials: keep it in a temp file that is gone
+    // when the run is, never beside the report.
+    let script_file = if spec.credentials.is_empty() {
+        None
+    } else {
+        let file = tempfile::Builder::new()
+            .prefix("authlab-wrk-")
+            .suffix(".lua")
+            .tempfile()
+            .map_err(|e| LabError::Io(e.to_string()))?;
+        std::fs::write(file.path(), script(spec.credentials))
+            .map_err(|e| LabError::Io(e.to_string()))?;
+        command.arg("-s").arg(file.path());
+        Some(file)
+    };
     command.arg(spec.url);
     let output = command.output().map_err(|e| {
         LabError::Missing(format!(
             "wrk ({e}); install it with: sudo apt-get install -y wrk"
         ))
     })?;
+    drop(script_file);
     parse(&String::from_utf8_lossy(&output.stdout)).map_err(|e| {
         LabError::Io(format!(
             "{e}\nwrk stderr: {}",

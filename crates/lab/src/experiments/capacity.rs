@@ -96,7 +96,6 @@ struct Probe<'a> {
     cluster: &'a Cluster,
     store: RedisStore,
     duration: Duration,
-    dir: std::path::PathBuf,
 }
 
 impl Probe<'_> {
@@ -127,18 +126,15 @@ impl Probe<'_> {
             cpu_time(haproxy_pid),
             commands_processed(&self.store).await,
         );
-        let (creds, dir, duration) = (creds.to_vec(), self.dir.clone(), self.duration);
+        let (creds, duration) = (creds.to_vec(), self.duration);
         let result = tokio::task::spawn_blocking(move || {
-            wrk::run(
-                &WrkRun {
-                    url: &url,
-                    credentials: &creds,
-                    threads: 2,
-                    connections,
-                    duration,
-                },
-                &dir,
-            )
+            wrk::run(&WrkRun {
+                url: &url,
+                credentials: &creds,
+                threads: 2,
+                connections,
+                duration,
+            })
         })
         .await
         .map_err(err)??;
@@ -248,7 +244,6 @@ impl Experiment for ScaleOut {
                     cluster: &cluster,
                     store,
                     duration,
-                    dir: ctx.dir.clone(),
                 };
                 for trial in 0..trials {
                     for (name, stack, path, creds) in [
@@ -461,7 +456,6 @@ impl Experiment for StoreLatency {
                 cluster: &cluster,
                 store,
                 duration,
-                dir: ctx.dir.clone(),
             };
             let delays = [("loopback", 0u64), ("+0.5 ms", 500), ("+2 ms", 2_000)];
             let mut samples = Vec::new();
