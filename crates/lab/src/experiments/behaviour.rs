@@ -42,6 +42,24 @@ fn rejected(report: &LoadReport) -> u64 {
 
 pub struct SessionAffinity;
 
+/// C1's rule, from the share of requests answered 401 with per-node memory
+/// sessions and with the shared store.
+pub fn c1_verdict(memory_rejected: f64, shared_rejected: f64) -> Verdict {
+    if memory_rejected > 0.3 && shared_rejected < 0.01 {
+        Verdict::Holds
+    } else if memory_rejected > 0.3 {
+        Verdict::HoldsWithCaveat(format!(
+            "the shared store also rejected {:.1}% of requests",
+            shared_rejected * 100.0
+        ))
+    } else {
+        Verdict::DoesNotHold(format!(
+            "memory sessions were rejected on only {:.1}% of requests",
+            memory_rejected * 100.0
+        ))
+    }
+}
+
 impl Experiment for SessionAffinity {
     fn id(&self) -> &'static str {
         "c1"
@@ -110,19 +128,7 @@ impl Experiment for SessionAffinity {
                 raw.push(json!({"mode": label, "report": report}));
             }
             let (memory, redis) = (shares[0], shares[1]);
-            let verdict = if memory.1 > 0.3 && redis.1 < 0.01 {
-                Verdict::Holds
-            } else if memory.1 > 0.3 {
-                Verdict::HoldsWithCaveat(format!(
-                    "the shared store also rejected {:.1}% of requests",
-                    redis.1 * 100.0
-                ))
-            } else {
-                Verdict::DoesNotHold(format!(
-                    "memory sessions were rejected on only {:.1}% of requests",
-                    memory.1 * 100.0
-                ))
-            };
+            let verdict = c1_verdict(memory.1, redis.1);
             let series = shares
                 .iter()
                 .map(|(label, share, _)| Series {
@@ -596,5 +602,24 @@ impl Experiment for Stickiness {
                 error: None,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c1_rule() {
+        assert_eq!(c1_verdict(0.6, 0.0), Verdict::Holds);
+        assert!(matches!(c1_verdict(0.6, 0.05), Verdict::HoldsWithCaveat(_)));
+        assert!(matches!(c1_verdict(0.1, 0.0), Verdict::DoesNotHold(_)));
+    }
+
+    #[test]
+    fn imbalance_is_max_over_mean_and_coefficient_of_variation() {
+        assert_eq!(imbalance(&[10.0, 10.0, 10.0]), (1.0, 0.0));
+        let (max_over_mean, cv) = imbalance(&[30.0, 0.0, 0.0]);
+        assert!((max_over_mean - 3.0).abs() < 1e-9 && (cv - 2f64.sqrt()).abs() < 1e-9);
     }
 }

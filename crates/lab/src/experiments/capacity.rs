@@ -422,6 +422,22 @@ impl Experiment for ScaleOut {
 
 pub struct StoreLatency;
 
+/// C4's rule, from what +2 ms on the store added to each stack's median
+/// latency under light load (ms).
+pub fn c4_verdict(session_added: f64, jwt_added: f64) -> Verdict {
+    if session_added >= 1.6 && jwt_added.abs() < 0.5 {
+        Verdict::Holds
+    } else if session_added >= 1.6 {
+        Verdict::HoldsWithCaveat(format!(
+            "JWT /me also moved by {jwt_added:.2} ms (machine noise or shared cores)"
+        ))
+    } else {
+        Verdict::DoesNotHold(format!(
+            "+2 ms on the store added only {session_added:.2} ms to session /me p50"
+        ))
+    }
+}
+
 impl Experiment for StoreLatency {
     fn id(&self) -> &'static str {
         "c4"
@@ -536,17 +552,7 @@ impl Experiment for StoreLatency {
             }
             let session_added = p50[&("+2 ms", "session /me")] - p50[&("loopback", "session /me")];
             let jwt_added = p50[&("+2 ms", "JWT /me")] - p50[&("loopback", "JWT /me")];
-            let verdict = if session_added >= 1.6 && jwt_added.abs() < 0.5 {
-                Verdict::Holds
-            } else if session_added >= 1.6 {
-                Verdict::HoldsWithCaveat(format!(
-                    "JWT /me also moved by {jwt_added:.2} ms (machine noise or shared cores)"
-                ))
-            } else {
-                Verdict::DoesNotHold(format!(
-                    "+2 ms on the store added only {session_added:.2} ms to session /me p50"
-                ))
-            };
+            let verdict = c4_verdict(session_added, jwt_added);
             Ok(ExperimentResult {
                 id: "c4".into(),
                 title: self.title().into(),
@@ -586,5 +592,17 @@ impl Experiment for StoreLatency {
                 error: None,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c4_rule() {
+        assert_eq!(c4_verdict(2.1, 0.1), Verdict::Holds);
+        assert!(matches!(c4_verdict(2.1, 0.9), Verdict::HoldsWithCaveat(_)));
+        assert!(matches!(c4_verdict(0.4, 0.0), Verdict::DoesNotHold(_)));
     }
 }

@@ -1,0 +1,69 @@
+//! One small experiment run end to end, as `authlab run --quick --only c9` does it.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use lab::results::{RunResults, Verdict};
+
+#[tokio::test]
+async fn a_quick_c9_run_writes_results_charts_and_reports() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = lab::experiments::run(
+        &["c9".into()],
+        true,
+        root.path(),
+        env!("CARGO_BIN_EXE_authlab").into(),
+    )
+    .await
+    .unwrap();
+
+    for file in [
+        "results.json",
+        "report.md",
+        "report.html",
+        "c9.svg",
+        "c9.png",
+    ] {
+        let path = dir.join(file);
+        assert!(
+            std::fs::metadata(&path)
+                .map(|m| m.len() > 0)
+                .unwrap_or(false),
+            "{} missing",
+            path.display()
+        );
+    }
+    assert!(
+        root.path().join("latest").join("results.json").exists(),
+        "reports/latest points at the run"
+    );
+
+    let results = RunResults::read(&dir).unwrap();
+    assert_eq!(
+        results.experiments.len(),
+        1,
+        "c15 needs two source experiments"
+    );
+    let c9 = &results.experiments[0];
+    assert!(c9.error.is_none(), "{:?}", c9.error);
+    assert!(!matches!(c9.verdicts[0].verdict, Verdict::Inconclusive(_)));
+    let cookie = c9.raw["cookie_header_bytes"].as_u64().unwrap();
+    let token = c9.raw["login_jwt_header_bytes"].as_u64().unwrap();
+    assert!(
+        cookie > 50 && token > cookie,
+        "measured sizes: cookie {cookie}, token {token}"
+    );
+
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("<svg") && html.contains("C9"),
+        "self-contained report with its chart"
+    );
+    // Re-rendering from results.json alone reproduces the report.
+    let before = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    std::fs::remove_file(dir.join("report.md")).unwrap();
+    lab::report::render(&results, &dir).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("report.md")).unwrap(),
+        before
+    );
+}
