@@ -126,7 +126,7 @@ impl Rejection {
 pub struct SignError(String);
 
 /// Signs RS256 with a key pair parsed once. jsonwebtoken 11 re-parses the
-/// RSA private key on every `encode` (≈1.8 ms here), which would make the
+/// RSA private key on every `encode` (a signature then takes 0.7–1.1 ms here, against 0.3–0.4 ms with the parsed key kept), which would make the
 /// key parse, not the signature, the cost of an RS256 login.
 struct CachedRsaSigner {
     key_pair: RsaKeyPair,
