@@ -22,11 +22,7 @@
 //! Every token names its key in `kid`; verification looks the `kid` up in
 //! this set and nowhere else — never in a URL or key embedded in the token.
 
-use std::{
-    collections::HashMap,
-    path::Path,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{collections::HashMap, path::Path, time::Duration};
 
 use aws_lc_rs::{
     encoding::AsDer,
@@ -40,6 +36,8 @@ use jsonwebtoken::{
     Algorithm, DecodingKey, EncodingKey,
 };
 use serde::{Deserialize, Serialize};
+
+use crate::tokens::now_unix;
 
 /// Shortest HS256 secret accepted: RFC 7518 §3.2 asks for a key at least as
 /// long as the hash output (256 bits).
@@ -146,13 +144,6 @@ pub enum KeyError {
     Generate(SigningAlgorithm),
     #[error("no staged (verify-only, not expiring) key to activate")]
     NothingStaged,
-}
-
-fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn random_kid(alg: SigningAlgorithm) -> String {

@@ -11,17 +11,13 @@ use loadtests::{Credentials, LoadPlan, LoadReport, ScenarioKind};
 use serde_json::json;
 use session_server::StoreMode;
 
-use super::{Experiment, Outcome, RunContext};
+use super::{err, Experiment, Outcome, RunContext};
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
     Cluster, ClusterSpec, LabError, Stack,
 };
 
 const USERS: usize = 12;
-
-fn err(e: impl std::fmt::Display) -> LabError {
-    LabError::Config(e.to_string())
-}
 
 fn plan(host: String, stack: loadtests::Stack, run_time: Duration) -> LoadPlan {
     let mut plan = LoadPlan::new(host, stack, ScenarioKind::Browse);

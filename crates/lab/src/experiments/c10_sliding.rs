@@ -12,17 +12,13 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use testkit::{Credential, TestClient};
 
-use super::{Experiment, Outcome, RunContext};
+use super::{err, Experiment, Outcome, RunContext};
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
-    Cluster, ClusterSpec, LabError, Stack,
+    Cluster, ClusterSpec, Stack,
 };
 
 pub struct Sliding;
-
-fn err(e: impl std::fmt::Display) -> LabError {
-    LabError::Config(e.to_string())
-}
 
 /// Requests every `every` for `total`; returns the seconds of the first 401, if any.
 async fn active_user(

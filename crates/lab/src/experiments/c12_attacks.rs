@@ -12,7 +12,7 @@ use jwt_server::{keys::KeySetFile, SigningAlgorithm};
 use serde_json::json;
 use testkit::{nodes::spawn_jwt_node, Credential, TestClient, TestEnv};
 
-use super::{Experiment, Outcome, RunContext};
+use super::{err, Experiment, Outcome, RunContext};
 use crate::{
     attacks::{self, Attack},
     naive::{Checks, NaiveVerifier},
@@ -30,10 +30,6 @@ struct Row {
     server_status: u16,
     naive_accepts: bool,
     stopped_by: Vec<&'static str>,
-}
-
-fn err(e: impl std::fmt::Display) -> LabError {
-    LabError::Config(e.to_string())
 }
 
 impl Experiment for Attacks {

@@ -17,17 +17,13 @@ use futures::{stream, StreamExt};
 use serde_json::json;
 use testkit::TestClient;
 
-use super::{Experiment, Outcome, RunContext};
+use super::{err, Experiment, Outcome, RunContext};
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
     Cluster, ClusterSpec, LabError, Stack,
 };
 
 pub struct MemoryPerUser;
-
-fn err(e: impl std::fmt::Display) -> LabError {
-    LabError::Config(e.to_string())
-}
 
 async fn used_memory(store: &RedisStore) -> Result<u64, LabError> {
     let info: String = store

@@ -28,17 +28,12 @@ use jwt_server::{
 use serde_json::json;
 use testkit::RedisServer;
 
-use super::{Experiment, Outcome, RunContext};
-use crate::{
-    results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
-    LabError,
+use super::{err, median, spread, Experiment, Outcome, RunContext};
+use crate::results::{
+    Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict,
 };
 
 pub struct VerifyCost;
-
-fn err(e: impl std::fmt::Display) -> LabError {
-    LabError::Config(e.to_string())
-}
 
 /// CPU time (user + system) of a process, from /proc/<pid>/stat.
 pub fn cpu_time(pid: u32) -> Duration {
@@ -55,19 +50,6 @@ pub fn cpu_time(pid: u32) -> Duration {
         .flatten()
         .unwrap_or(100) as u64;
     Duration::from_micros(ticks * 1_000_000 / hz.max(1))
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
-
-fn spread(values: &[f64]) -> (f64, f64) {
-    (
-        values.iter().copied().fold(f64::MAX, f64::min),
-        values.iter().copied().fold(f64::MIN, f64::max),
-    )
 }
 
 struct Variant {

@@ -13,7 +13,7 @@ use jwt_server::{keys::KeySetFile, tokens::now_unix, SigningAlgorithm};
 use serde_json::json;
 use testkit::{Credential, TestClient};
 
-use super::{Experiment, Outcome, RunContext};
+use super::{err, Experiment, Outcome, RunContext};
 use crate::{
     attacks::{encoding_key, header, sign},
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
@@ -21,10 +21,6 @@ use crate::{
 };
 
 pub struct CredentialSize;
-
-fn err(e: impl std::fmt::Display) -> LabError {
-    LabError::Config(e.to_string())
-}
 
 /// Claims of a real access token with `roles` fine-grained permissions.
 fn claims_with(roles: usize) -> serde_json::Value {

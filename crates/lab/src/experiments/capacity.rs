@@ -19,16 +19,12 @@ use authlab_core::{
 use serde_json::json;
 use testkit::{http::session_cookie, TestClient};
 
-use super::{c6_verify::cpu_time, Experiment, Outcome, RunContext};
+use super::{c6_verify::cpu_time, err, median, spread, Experiment, Outcome, RunContext};
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
     wrk::{self, WrkResult, WrkRun},
     Cluster, ClusterSpec, LabError, Latency, Stack,
 };
-
-fn err(e: impl std::fmt::Display) -> LabError {
-    LabError::Config(e.to_string())
-}
 
 const USERS: usize = 64;
 
@@ -162,12 +158,6 @@ impl Probe<'_> {
     }
 }
 
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut v: Vec<f64> = values.collect();
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
-
 /// A figure of one variant's samples: an accessor, read back as (median, min, max).
 type Figure<'f> = &'f dyn Fn(&Sample) -> f64;
 
@@ -178,9 +168,8 @@ fn stat(samples: &[Sample], variant: &str, figure: Figure<'_>) -> (f64, f64, f64
         .filter(|s| s.variant == variant)
         .map(figure)
         .collect();
-    let lo = values.iter().copied().fold(f64::MAX, f64::min);
-    let hi = values.iter().copied().fold(f64::MIN, f64::max);
-    (median(values.into_iter()), lo, hi)
+    let (lo, hi) = spread(&values);
+    (median(&values), lo, hi)
 }
 
 async fn cluster(

@@ -32,6 +32,26 @@ use crate::{
     LabError,
 };
 
+/// An experiment step failed: the message becomes the report's error line.
+pub(crate) fn err(e: impl std::fmt::Display) -> LabError {
+    LabError::Config(e.to_string())
+}
+
+/// The middle value (the upper one of an even count); 0 for no values.
+pub(crate) fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// (min, max) of the values: the spread the report shows beside a median.
+pub(crate) fn spread(values: &[f64]) -> (f64, f64) {
+    (
+        values.iter().copied().fold(f64::MAX, f64::min),
+        values.iter().copied().fold(f64::MIN, f64::max),
+    )
+}
+
 pub type Outcome<'a> = Pin<Box<dyn Future<Output = Result<ExperimentResult, LabError>> + 'a>>;
 
 /// What every experiment gets to run with.

@@ -13,15 +13,11 @@ use jwt_server::RevocationMode;
 use serde_json::json;
 use testkit::{Credential, TestClient};
 
-use super::{Experiment, Outcome, RunContext};
+use super::{err, median, spread, Experiment, Outcome, RunContext};
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
     Cluster, ClusterSpec, LabError, Stack,
 };
-
-fn err(e: impl std::fmt::Display) -> LabError {
-    LabError::Config(e.to_string())
-}
 
 /// A set-up under test.
 #[derive(Clone, Copy)]
@@ -137,11 +133,6 @@ async fn me_latency(client: &TestClient, url: &str, who: &Credential, n: usize) 
     samples
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(0.0)
-}
-
 pub struct Revocation;
 
 impl Experiment for Revocation {
@@ -247,24 +238,15 @@ impl Experiment for Revocation {
             let (mut none_medians, mut deny_medians) = (Vec::new(), Vec::new());
             for _ in 0..trials {
                 none_medians.push(median(
-                    &mut me_latency(&client, &none_url, &none_who, requests).await,
+                    &me_latency(&client, &none_url, &none_who, requests).await,
                 ));
                 deny_medians.push(median(
-                    &mut me_latency(&client, &deny_url, &deny_who, requests).await,
+                    &me_latency(&client, &deny_url, &deny_who, requests).await,
                 ));
             }
             none_cluster.shutdown();
             deny_cluster.shutdown();
-            let spread = |v: &[f64]| {
-                (
-                    v.iter().copied().fold(f64::MAX, f64::min),
-                    v.iter().copied().fold(f64::MIN, f64::max),
-                )
-            };
-            let (none_med, deny_med) = (
-                median(&mut none_medians.clone()),
-                median(&mut deny_medians.clone()),
-            );
+            let (none_med, deny_med) = (median(&none_medians), median(&deny_medians));
             let cost = Table {
                 title: format!("Cost of the denylist: median /me latency on one node, {requests} sequential requests per trial, {trials} interleaved trials"),
                 columns: ["set-up", "median of trial medians (µs)", "min–max of trial medians (µs)"].map(String::from).to_vec(),
