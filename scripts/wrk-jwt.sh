@@ -25,7 +25,9 @@
 #        me/eddsa           the same on the EdDSA server
 #        me/hs256-denylist  the same on the HS256 denylist server
 #   8. prints per variant the median req/s, min-max across trials, median
-#      p50/p99 latency and the ratio to the /health median, and the targets:
+#      p50/p99 latency, the ratio to the /health median and the range of
+#      per-trial ratios, the CPU the servers + Redis and wrk spent per request
+#      (from /proc), and the targets:
 #        /me (HS256)                >= 0.75x /health
 #        /me (HS256, denylist)      >= 0.5x  /health
 #   9. login cost: LOGINS sequential POST /login per algorithm (HS256, RS256,

@@ -17,7 +17,9 @@
 #        me/pool          GET /me, stock deadpool-redis (PING on recycle), 32 conns
 #        me/pool-fast     GET /me, deadpool with a no-op recycle, 32 conns
 #   7. prints per variant the median req/s, min-max across trials, median
-#      p50/p99 latency and the ratio to the /health median.
+#      p50/p99 latency, the ratio to the /health median and the range of
+#      per-trial ratios, and the CPU the servers + Redis and wrk spent per
+#      request (from /proc).
 #
 # A /me run that got any non-2xx/3xx answer (wrk's "Non-2xx or 3xx
 # responses") or socket errors makes the script fail: it would be measuring

@@ -147,7 +147,7 @@ run_trials() { # uses VARIANTS and run_wrk; sets ROWS and FAILED
     fi
 
     ROWS="$WORK/rows.tsv"
-    printf 'trial\tvariant\treq_per_s\tp50_ms\tp99_ms\tnon_2xx\tsocket_errors\tother_cpu_pct\tsteal_pct\n' >"$ROWS"
+    printf 'trial\tvariant\treq_per_s\tp50_ms\tp99_ms\tnon_2xx\tsocket_errors\tother_cpu_pct\tsteal_pct\tservers_us_per_req\twrk_us_per_req\n' >"$ROWS"
     FAILED=0
     for trial in $(seq 1 "$TRIALS"); do
         # Rotate the order each trial so no variant always runs first or last.
@@ -172,12 +172,14 @@ cpu_begin() { # start the "other CPU" accounting of one measured command
     CPU_STARTED="$(date +%s%N)"
 }
 
-cpu_end() { # sets OTHER_CPU and STEAL (percent of all CPUs) since cpu_begin
+cpu_end() { # sets OTHER_CPU and STEAL (percent of all CPUs), SERVERS_MS and WRK_MS (CPU ms) since cpu_begin
     local elapsed_ms busy_after steal_after ours_ms busy_ms steal_ms
     children_ms
     elapsed_ms=$((($(date +%s%N) - CPU_STARTED) / 1000000))
     read -r busy_after steal_after < <(cpu_jiffies)
-    ours_ms=$((($(ours_jiffies) - CPU_OURS_BEFORE) * 1000 / HZ + CHILD_MS - CPU_WRK_BEFORE))
+    SERVERS_MS=$((($(ours_jiffies) - CPU_OURS_BEFORE) * 1000 / HZ))
+    WRK_MS=$((CHILD_MS - CPU_WRK_BEFORE))
+    ours_ms=$((SERVERS_MS + WRK_MS))
     busy_ms=$(((busy_after - CPU_BUSY_BEFORE) * 1000 / HZ))
     steal_ms=$(((steal_after - CPU_STEAL_BEFORE) * 1000 / HZ))
     OTHER_CPU=$(((busy_ms - ours_ms) * 100 / (elapsed_ms * NCPU)))
@@ -189,26 +191,35 @@ cpu_end() { # sets OTHER_CPU and STEAL (percent of all CPUs) since cpu_begin
 
 run_one() { # trial variant output: one measured wrk run, its line and its row
     local trial="$1" variant="$2" out="$3"
-    local other_cpu steal rps p50 p99 non2xx socket_errors
+    local other_cpu steal rps p50 p99 non2xx socket_errors requests server_us wrk_us
     cpu_begin
     run_wrk "$variant" "$WRK_DURATION" "$out"
     cpu_end
     other_cpu="$OTHER_CPU"
     steal="$STEAL"
     rps="$(awk '/^Requests\/sec:/ {print $2}' "$out")"
+    requests="$(awk '/ requests in / {print $1}' "$out")"
     p50="$(awk '$1 == "50%" {print $2}' "$out")"
     p99="$(awk '$1 == "99%" {print $2}' "$out")"
     non2xx="$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")"
     socket_errors="$(sed -n 's/^ *Socket errors: *//p' "$out")"
-    if [[ -z "$rps" || -z "$p50" || -z "$p99" ]]; then
+    if [[ -z "$rps" || -z "$p50" || -z "$p99" || -z "$requests" || "$requests" == 0 ]]; then
         echo "error: could not parse wrk output for $variant:" >&2
         cat "$out" >&2
         exit 1
     fi
     p50="$(to_ms "$p50")"
     p99="$(to_ms "$p99")"
-    printf "   %-${VARIANT_WIDTH:-16}s %10s req/s  p50 %8s ms  p99 %8s ms  other CPU %3s%%  steal %3s%%" \
-        "$variant" "$rps" "$p50" "$p99" "$other_cpu" "$steal"
+    # CPU per request: what the servers and their Redis spent (the cost of
+    # a request, whatever generates it) and what wrk spent (on loopback the
+    # sender's kernel also does the receiver's TCP work, so a bigger request
+    # costs the generator too). Clock-tick resolution: +-10 ms per run.
+    server_us=$((SERVERS_MS * 1000000 / requests))
+    wrk_us=$((WRK_MS * 1000000 / requests))
+    server_us="$((server_us / 1000)).$(printf '%03d' $((server_us % 1000)))"
+    wrk_us="$((wrk_us / 1000)).$(printf '%03d' $((wrk_us % 1000)))"
+    printf "   %-${VARIANT_WIDTH:-16}s %10s req/s  p50 %8s ms  p99 %8s ms  servers %6s us/req  wrk %6s us/req  other CPU %3s%%  steal %3s%%" \
+        "$variant" "$rps" "$p50" "$p99" "$server_us" "$wrk_us" "$other_cpu" "$steal"
     if [[ -n "$non2xx" ]]; then
         printf '  NON-2xx: %s' "$non2xx"
         FAILED=1
@@ -218,8 +229,8 @@ run_one() { # trial variant output: one measured wrk run, its line and its row
         FAILED=1
     fi
     printf '\n'
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$trial" "$variant" "$rps" "$p50" "$p99" \
-        "${non2xx:-0}" "${socket_errors:-none}" "$other_cpu" "$steal" >>"$ROWS"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$trial" "$variant" "$rps" "$p50" "$p99" \
+        "${non2xx:-0}" "${socket_errors:-none}" "$other_cpu" "$steal" "$server_us" "$wrk_us" >>"$ROWS"
 }
 
 print_summary() { # baseline variant, then targets "variant=min_ratio=label"
@@ -235,18 +246,28 @@ targets = [t.split("=", 2) for t in sys.argv[4:]]
 by = {v: [r for r in rows if r["variant"] == v] for v in order}
 med = lambda v, k: statistics.median(float(r[k]) for r in by[v])
 base = med(baseline, "req_per_s")
-print(f"| variant | median req/s | min-max req/s | median p50 (ms) | median p99 (ms) | / {baseline} | max other CPU | max steal |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
+# The same trial's runs are minutes apart at most; their ratio is the paired
+# figure, less exposed to the VM's slow drifts than a ratio of medians.
+def trial_ratios(v):
+    base_by_trial = {r["trial"]: float(r["req_per_s"]) for r in by[baseline]}
+    return [float(r["req_per_s"]) / base_by_trial[r["trial"]] for r in by[v]]
+print(f"| variant | median req/s | min-max req/s | median p50 (ms) | median p99 (ms) | / {baseline} | per-trial ratio min-max "
+      f"| servers CPU us/req | wrk CPU us/req | max other CPU | max steal |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for v in order:
     rps = [float(r["req_per_s"]) for r in by[v]]
+    ratios = trial_ratios(v)
     print(f"| {v} | {med(v, 'req_per_s'):,.0f} | {min(rps):,.0f}-{max(rps):,.0f} "
           f"| {med(v, 'p50_ms'):.3f} | {med(v, 'p99_ms'):.3f} | {med(v, 'req_per_s') / base:.2f}x "
+          f"| {min(ratios):.2f}-{max(ratios):.2f} "
+          f"| {med(v, 'servers_us_per_req'):.2f} | {med(v, 'wrk_us_per_req'):.2f} "
           f"| {max(int(r['other_cpu_pct']) for r in by[v])}% | {max(int(r['steal_pct']) for r in by[v])}% |")
 print()
 for variant, minimum, label in targets:
     ratio = med(variant, "req_per_s") / base
     verdict = "met" if ratio >= float(minimum) else "NOT met"
-    print(f"target {label} >= {minimum}x /{baseline}: {verdict} ({ratio:.2f}x)")
+    print(f"target {label} >= {minimum}x /{baseline}: {verdict} ({ratio:.2f}x; per-trial ratios "
+          + ", ".join(f"{r:.2f}" for r in trial_ratios(variant)) + ")")
 me = [v for v in order if v.startswith("me/")]
 if me:
     best = max(me, key=lambda v: med(v, "req_per_s"))

@@ -11,6 +11,10 @@
 //! * `tokens/verify/<alg>`: a valid token through every check of
 //!   `TokenService::verify` (size, header, `kid` lookup, signature, claims),
 //!   what `GET /me` pays per request;
+//! * `tokens/verify_jsonwebtoken/<alg>`: the same checks through
+//!   `jsonwebtoken::decode` (`TokenService::verify_with_jsonwebtoken`), which
+//!   parses header and claims twice and rebuilds the key per call: what the
+//!   one-pass `verify` saves;
 //! * `tokens/sign/<alg>`: `TokenService::sign` of fixed claims, the server's
 //!   signing path: RS256 signs with the aws-lc key pair parsed once at
 //!   start-up (`CachedRsaSigner`), the others go through
@@ -80,6 +84,16 @@ fn tokens(c: &mut Criterion) {
         });
     }
     verify.finish();
+
+    let mut reference = c.benchmark_group("tokens/verify_jsonwebtoken");
+    for (alg, service) in &services {
+        let (token, claims) = service.issue(&user, SID).unwrap();
+        assert_eq!(service.verify_with_jsonwebtoken(&token).unwrap(), claims);
+        reference.bench_with_input(BenchmarkId::from_parameter(alg), &token, |b, token| {
+            b.iter(|| service.verify_with_jsonwebtoken(black_box(token)).unwrap())
+        });
+    }
+    reference.finish();
 
     let mut sign = c.benchmark_group("tokens/sign");
     for (alg, service) in &services {

@@ -30,6 +30,13 @@ fn user_nbf_key(user: &str) -> String {
     format!("authlab:user-nbf:{user}")
 }
 
+/// The store handle one actix worker reads the denylist through: a
+/// connection of its own ([`RedisStore::per_worker`]), so the MGET on every
+/// request stays on the worker's runtime instead of hopping to the runtime
+/// that happened to open a shared connection. Writes (logout) go through the
+/// shared handle; both reach the same Redis.
+pub struct WorkerDenylist(pub RedisStore);
+
 pub struct Denylist<'a> {
     store: &'a RedisStore,
 }

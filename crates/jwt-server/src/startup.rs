@@ -19,6 +19,7 @@ use crate::{
     configuration::{JwtServerConfig, RevocationMode},
     keys::{KeyError, KeySet, KeySetFile},
     refresh::RefreshTokens,
+    revocation::WorkerDenylist,
     routes,
     tokens::{TokenService, TokenSettings},
 };
@@ -142,12 +143,17 @@ impl Application {
         let info = state.node.clone();
 
         let server = HttpServer::new(move || {
+            // Lazily connected: a worker opens its connection on its first
+            // denylist check, so mode `none` never opens one.
+            let worker_denylist =
+                web::Data::new(WorkerDenylist(state.refresh.store().per_worker()));
             App::new()
                 .wrap(info.header())
                 .wrap(prometheus.clone())
                 .app_data(http::json_config())
                 .app_data(http::path_config())
                 .app_data(state.clone())
+                .app_data(worker_denylist)
                 .app_data(web::Data::new(info.clone()))
                 .service(http::resource("/health").route(web::get().to(http::health)))
                 .service(http::resource("/ready").route(web::get().to(routes::ready)))
