@@ -37,4 +37,6 @@ pub enum LabError {
     Timeout(String),
     #[error("{0}")]
     Io(String),
+    #[error("interrupted (Ctrl-C)")]
+    Interrupted,
 }

@@ -191,6 +191,20 @@ impl Experiment for SessionAffinity {
 
 pub struct StoreOutage;
 
+/// C3's rule, from the percentage of requests each stack failed while the
+/// store was down (0–100).
+pub fn c3_verdict(session_down: f64, jwt_down: f64) -> Verdict {
+    if session_down < 50.0 {
+        Verdict::DoesNotHold(format!(
+            "only {session_down:.0}% of session requests failed while the store was down"
+        ))
+    } else if jwt_down > 5.0 {
+        Verdict::HoldsWithCaveat(format!("the JWT stack also failed {jwt_down:.0}% of requests (its logins and refreshes need the store)"))
+    } else {
+        Verdict::Holds
+    }
+}
+
 impl Experiment for StoreOutage {
     fn id(&self) -> &'static str {
         "c3"
@@ -321,15 +335,7 @@ impl Experiment for StoreOutage {
             let session_down = during(&session, stop_s, restart_s);
             let jwt_down = during(&jwt, stop_s, restart_s);
             let lost = sessions_before.get().saturating_sub(sessions_after);
-            let verdict = if session_down < 50.0 {
-                Verdict::DoesNotHold(format!(
-                    "only {session_down:.0}% of session requests failed while the store was down"
-                ))
-            } else if jwt_down > 5.0 {
-                Verdict::HoldsWithCaveat(format!("the JWT stack also failed {jwt_down:.0}% of requests (its logins and refreshes need the store)"))
-            } else {
-                Verdict::Holds
-            };
+            let verdict = c3_verdict(session_down, jwt_down);
             Ok(ExperimentResult {
                 id: "c3".into(),
                 title: self.title().into(),
@@ -346,8 +352,9 @@ impl Experiment for StoreOutage {
                 verdicts: vec![ClaimVerdict {
                     claim: "C3".into(),
                     verdict,
-                    rule: "holds when more than half of the session stack's requests fail while the store is down and the JWT \
-                           stack's requests (verified without the store) fail less than 5% of the time."
+                    rule: "holds when at least half of the session stack's requests fail while the store is down and the JWT \
+                           stack's requests (verified without the store) fail at most 5% of the time; with a caveat when the \
+                           JWT stack fails more; does not hold when fewer than half of the session requests fail."
                         .into(),
                     evidence: format!(
                         "store down: session {session_down:.1}% errors, JWT {jwt_down:.1}%; sessions in the store before the \
@@ -400,6 +407,21 @@ fn imbalance(counts: &[f64]) -> (f64, f64) {
         (max / mean, variance.sqrt() / mean)
     } else {
         (0.0, 0.0)
+    }
+}
+
+/// C2's rule, from the per-node coefficient of variation with sticky cookies
+/// and with round-robin, and the forced re-logins in the run where a sticky
+/// node was killed.
+pub fn c2_verdict(sticky_cv: f64, round_robin_cv: f64, relogins_after_kill: u64) -> Verdict {
+    if sticky_cv > round_robin_cv && relogins_after_kill > 0 {
+        Verdict::Holds
+    } else if sticky_cv > round_robin_cv {
+        Verdict::HoldsWithCaveat("no user lost a session when the node died".into())
+    } else {
+        Verdict::DoesNotHold(format!(
+            "sticky spread as evenly as round-robin (CV {sticky_cv:.2} vs {round_robin_cv:.2})"
+        ))
     }
 }
 
@@ -539,16 +561,7 @@ impl Experiment for Stickiness {
             let rr = measured[0];
             let sticky = measured[1];
             let killed = measured[2];
-            let verdict = if sticky.2 > rr.2 && killed.3 > 0 {
-                Verdict::Holds
-            } else if sticky.2 > rr.2 {
-                Verdict::HoldsWithCaveat("no user lost a session when the node died".into())
-            } else {
-                Verdict::DoesNotHold(format!(
-                    "sticky spread as evenly as round-robin (CV {:.2} vs {:.2})",
-                    sticky.2, rr.2
-                ))
-            };
+            let verdict = c2_verdict(sticky.2, rr.2, killed.3);
             Ok(ExperimentResult {
                 id: "c2".into(),
                 title: self.title().into(),
@@ -565,7 +578,8 @@ impl Experiment for Stickiness {
                     claim: "C2".into(),
                     verdict,
                     rule: "holds when the per-node coefficient of variation is higher with stickiness than with round-robin, \
-                           and killing a sticky node forces its users to log in again."
+                           and killing a sticky node forces its users to log in again; with a caveat when the CV is higher \
+                           but nobody had to log in again; does not hold when the CV is not higher."
                         .into(),
                     evidence: measured
                         .iter()
@@ -610,6 +624,35 @@ mod tests {
         assert_eq!(c1_verdict(0.6, 0.0), Verdict::Holds);
         assert!(matches!(c1_verdict(0.6, 0.05), Verdict::HoldsWithCaveat(_)));
         assert!(matches!(c1_verdict(0.1, 0.0), Verdict::DoesNotHold(_)));
+    }
+
+    #[test]
+    fn c2_rule() {
+        assert_eq!(c2_verdict(0.9, 0.1, 5), Verdict::Holds);
+        assert_eq!(c2_verdict(0.9, 0.1, 1), Verdict::Holds);
+        assert_eq!(
+            c2_verdict(0.9, 0.1, 0),
+            Verdict::HoldsWithCaveat("no user lost a session when the node died".into())
+        );
+        assert!(matches!(c2_verdict(0.1, 0.9, 5), Verdict::DoesNotHold(_)));
+        // An equal spread is not "uneven": stickiness must be strictly worse.
+        assert_eq!(
+            c2_verdict(0.3, 0.3, 5),
+            Verdict::DoesNotHold("sticky spread as evenly as round-robin (CV 0.30 vs 0.30)".into())
+        );
+    }
+
+    #[test]
+    fn c3_rule() {
+        assert_eq!(c3_verdict(100.0, 0.0), Verdict::Holds);
+        assert_eq!(c3_verdict(50.0, 5.0), Verdict::Holds);
+        assert!(matches!(c3_verdict(49.9, 0.0), Verdict::DoesNotHold(_)));
+        assert!(matches!(
+            c3_verdict(100.0, 5.1),
+            Verdict::HoldsWithCaveat(_)
+        ));
+        // The session failure rate is checked first: a JWT outage does not rescue it.
+        assert!(matches!(c3_verdict(10.0, 80.0), Verdict::DoesNotHold(_)));
     }
 
     #[test]

@@ -60,6 +60,39 @@ async fn active_user(
     (None, refreshes)
 }
 
+/// C10's rule. The first three are the seconds until each active user got a
+/// 401 (`None`: still logged in when the run ended): the sliding session, the
+/// JWT user without refresh, the JWT user who refreshes. Then the status of
+/// the idle session's return, whether refresh handed out a new refresh token,
+/// and the statuses of the replayed spent token and of the legitimate
+/// holder's newest token after it.
+pub fn c10_verdict(
+    session_active: Option<f64>,
+    jwt_no_refresh: Option<f64>,
+    jwt_with_refresh: Option<f64>,
+    idle_status: u16,
+    rotated: bool,
+    replay_status: u16,
+    legit_after: u16,
+) -> Verdict {
+    let ok = session_active.is_none()
+        && jwt_no_refresh.is_some()
+        && jwt_with_refresh.is_none()
+        && idle_status == 401
+        && rotated
+        && replay_status == 400
+        && legit_after == 400;
+    if ok {
+        Verdict::Holds
+    } else {
+        Verdict::DoesNotHold(format!(
+            "expected: session slides, plain JWT expires, refresh keeps the JWT user in, idle session ends, replay \
+             revokes the family; got {session_active:?}, {jwt_no_refresh:?}, {jwt_with_refresh:?}, idle {idle_status}, \
+             rotated {rotated}, replay {replay_status}, after {legit_after}"
+        ))
+    }
+}
+
 impl Experiment for Sliding {
     fn id(&self) -> &'static str {
         "c10"
@@ -222,22 +255,15 @@ impl Experiment for Sliding {
                     ],
                 ],
             };
-            let ok = session_active.is_none()
-                && jwt_no_refresh.is_some()
-                && jwt_with_refresh.is_none()
-                && idle_status == 401
-                && rotated
-                && replay_status == 400
-                && legit_after == 400;
-            let verdict = if ok {
-                Verdict::Holds
-            } else {
-                Verdict::DoesNotHold(format!(
-                    "expected: session slides, plain JWT expires, refresh keeps the JWT user in, idle session ends, replay \
-                     revokes the family; got {session_active:?}, {jwt_no_refresh:?}, {jwt_with_refresh:?}, idle {idle_status}, \
-                     rotated {rotated}, replay {replay_status}, after {legit_after}"
-                ))
-            };
+            let verdict = c10_verdict(
+                session_active,
+                jwt_no_refresh,
+                jwt_with_refresh,
+                idle_status,
+                rotated,
+                replay_status,
+                legit_after,
+            );
             let bar = |r: Option<f64>| r.unwrap_or(total.as_secs_f64());
             let series = [
                 ("session, sliding", session_active),
@@ -298,5 +324,39 @@ impl Experiment for Sliding {
                 error: None,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c10_rule() {
+        assert_eq!(
+            c10_verdict(None, Some(2.1), None, 401, true, 400, 400),
+            Verdict::Holds
+        );
+        assert_eq!(
+            c10_verdict(Some(2.0), Some(2.1), None, 401, true, 400, 400),
+            Verdict::DoesNotHold(
+                "expected: session slides, plain JWT expires, refresh keeps the JWT user in, idle session ends, \
+                 replay revokes the family; got Some(2.0), Some(2.1), None, idle 401, rotated true, replay 400, \
+                 after 400"
+                    .into()
+            )
+        );
+        // Every other expectation, broken on its own, fails the claim too.
+        for broken in [
+            c10_verdict(None, None, None, 401, true, 400, 400),
+            c10_verdict(None, Some(2.1), Some(4.0), 401, true, 400, 400),
+            c10_verdict(None, Some(2.1), None, 200, true, 400, 400),
+            c10_verdict(None, Some(2.1), None, 401, false, 400, 400),
+            c10_verdict(None, Some(2.1), None, 401, true, 401, 400),
+            c10_verdict(None, Some(2.1), None, 401, true, 200, 400),
+            c10_verdict(None, Some(2.1), None, 401, true, 400, 200),
+        ] {
+            assert!(matches!(broken, Verdict::DoesNotHold(_)), "{broken:?}");
+        }
     }
 }

@@ -32,6 +32,33 @@ struct Row {
     stopped_by: Vec<&'static str>,
 }
 
+/// C12's rule, from how many corpus tokens the naive verifier (no checks)
+/// accepted, how many of the `total` the real server answered 401, whether
+/// the server contacted the jku/x5u lure, whether it refused to start with a
+/// weak HS256 secret, and the checks that stopped no token on their own.
+pub fn c12_verdict(
+    naive_accepted: usize,
+    refused: usize,
+    total: usize,
+    lure_contacted: bool,
+    weak_secret_refused: bool,
+    useless_checks: &[&str],
+) -> Verdict {
+    if naive_accepted == 0 {
+        Verdict::DoesNotHold("the naive verifier refused every forged token".into())
+    } else if refused < total || lure_contacted || !weak_secret_refused {
+        Verdict::HoldsWithCaveat(format!(
+            "the real server itself let something through: refused {refused} of {total}, lure contacted {lure_contacted}, weak secret refused {weak_secret_refused}"
+        ))
+    } else if !useless_checks.is_empty() {
+        Verdict::HoldsWithCaveat(format!(
+            "these checks stopped nothing in this corpus: {useless_checks:?}"
+        ))
+    } else {
+        Verdict::Holds
+    }
+}
+
 impl Experiment for Attacks {
     fn id(&self) -> &'static str {
         "c12"
@@ -219,8 +246,9 @@ fn summarize(
         }
         per_check.rows.push(row);
     }
-    let useless: Vec<&&str> = check_names
+    let useless: Vec<&str> = check_names
         .iter()
+        .copied()
         .filter(|c| !rows.iter().any(|r| r.stopped_by.contains(c)))
         .collect();
     let admin_for_free = naive_accepted
@@ -230,9 +258,11 @@ fn summarize(
         })
         .count();
 
-    let rule = "holds when the naive verifier (no checks) accepts at least one forged token and the real server \
-                refuses every token of the corpus; with a caveat if the server accepted any, or if some check \
-                stops nothing here; does not hold if the naive verifier accepts no forgery."
+    let rule = "holds when the naive verifier (no checks) accepts at least one forged token, the real server \
+                answers 401 to every token of the corpus, never contacts the jku/x5u URL and refuses to start with \
+                a weak HS256 secret, and every check stops at least one token on its own; with a caveat if the \
+                server answered anything but 401, contacted the URL or started with the weak secret, or if some \
+                check stops nothing here; does not hold if the naive verifier accepts no forgery."
         .to_owned();
     let evidence = format!(
         "server refused {refused} of {total}; naive verifier accepted {} of {total} ({admin_for_free} of them forged \
@@ -241,20 +271,14 @@ fn summarize(
         naive_accepted.len(),
         weak_refusal.as_deref().map(|e| format!("refused ({e})")).unwrap_or_else(|| "ACCEPTED".into())
     );
-    let verdict = if naive_accepted.is_empty() {
-        Verdict::DoesNotHold("the naive verifier refused every forged token".into())
-    } else if refused < total || lure_contacted || weak_refusal.is_none() {
-        Verdict::HoldsWithCaveat(format!(
-            "the real server itself let something through: refused {refused} of {total}, lure contacted {lure_contacted}, weak secret refused {}",
-            weak_refusal.is_some()
-        ))
-    } else if !useless.is_empty() {
-        Verdict::HoldsWithCaveat(format!(
-            "these checks stopped nothing in this corpus: {useless:?}"
-        ))
-    } else {
-        Verdict::Holds
-    };
+    let verdict = c12_verdict(
+        naive_accepted.len(),
+        refused,
+        total,
+        lure_contacted,
+        weak_refusal.is_some(),
+        &useless,
+    );
     ExperimentResult {
         id: "c12".into(),
         title: "Forged tokens against a strict and a naive verifier".into(),
@@ -294,5 +318,46 @@ fn summarize(
         raw: json!({ "rows": rows, "lure_contacted": lure_contacted, "weak_secret_refusal": weak_refusal }),
         seconds: started.elapsed().as_secs_f64(),
         error: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c12_rule() {
+        assert_eq!(c12_verdict(1, 40, 40, false, true, &[]), Verdict::Holds);
+        assert_eq!(c12_verdict(12, 40, 40, false, true, &[]), Verdict::Holds);
+        assert_eq!(
+            c12_verdict(0, 40, 40, false, true, &[]),
+            Verdict::DoesNotHold("the naive verifier refused every forged token".into())
+        );
+        assert_eq!(
+            c12_verdict(12, 39, 40, false, true, &[]),
+            Verdict::HoldsWithCaveat(
+                "the real server itself let something through: refused 39 of 40, lure contacted false, weak secret refused true"
+                    .into()
+            )
+        );
+        assert!(matches!(
+            c12_verdict(12, 40, 40, true, true, &[]),
+            Verdict::HoldsWithCaveat(n) if n.contains("lure contacted true")
+        ));
+        assert!(matches!(
+            c12_verdict(12, 40, 40, false, false, &[]),
+            Verdict::HoldsWithCaveat(n) if n.contains("weak secret refused false")
+        ));
+        assert_eq!(
+            c12_verdict(12, 40, 40, false, true, &["iss", "aud"]),
+            Verdict::HoldsWithCaveat(
+                "these checks stopped nothing in this corpus: [\"iss\", \"aud\"]".into()
+            )
+        );
+        // A hole in the server outranks a check that happened to stop nothing.
+        assert!(matches!(
+            c12_verdict(12, 39, 40, false, true, &["iss"]),
+            Verdict::HoldsWithCaveat(n) if n.starts_with("the real server")
+        ));
     }
 }

@@ -65,6 +65,28 @@ async fn log_in_all(client: &TestClient, base: &str, n: usize) -> usize {
         .await
 }
 
+/// C13's rule, from the successful logins on each stack and the store bytes
+/// each stack's logins added, per login.
+pub fn c13_verdict(
+    session_logins: usize,
+    jwt_logins: usize,
+    session_bytes_per_login: f64,
+    jwt_bytes_per_login: f64,
+) -> Verdict {
+    if session_logins == 0 || jwt_logins == 0 {
+        Verdict::Inconclusive("logins failed".into())
+    } else if session_bytes_per_login <= 0.0 {
+        Verdict::DoesNotHold("sessions did not grow the store".into())
+    } else if jwt_bytes_per_login > 0.0 {
+        Verdict::HoldsWithCaveat(format!(
+            "sessions cost {session_bytes_per_login:.0} B each in the store; JWT access tokens cost nothing there, but refresh \
+             tokens do ({jwt_bytes_per_login:.0} B per login): \"none\" holds only for a stack without refresh tokens"
+        ))
+    } else {
+        Verdict::Holds
+    }
+}
+
 impl Experiment for MemoryPerUser {
     fn id(&self) -> &'static str {
         "c13"
@@ -221,18 +243,7 @@ impl Experiment for MemoryPerUser {
                     },
                 ],
             };
-            let verdict = if session_n == 0 || jwt_n == 0 {
-                Verdict::Inconclusive("logins failed".into())
-            } else if session_per <= 0.0 {
-                Verdict::DoesNotHold("sessions did not grow the store".into())
-            } else if jwt_per > 0.0 {
-                Verdict::HoldsWithCaveat(format!(
-                    "sessions cost {session_per:.0} B each in the store; JWT access tokens cost nothing there, but refresh \
-                     tokens do ({jwt_per:.0} B per login): \"none\" holds only for a stack without refresh tokens"
-                ))
-            } else {
-                Verdict::Holds
-            };
+            let verdict = c13_verdict(session_n, jwt_n, session_per, jwt_per);
             Ok(ExperimentResult {
                 id: "c13".into(),
                 title: self.title().into(),
@@ -250,8 +261,9 @@ impl Experiment for MemoryPerUser {
                 verdicts: vec![ClaimVerdict {
                     claim: "C13".into(),
                     verdict,
-                    rule: "holds when a session grows the store and a JWT login grows no server state; with a caveat when \
-                           JWT logins also grow the store (refresh tokens)."
+                    rule: "holds when session logins grow the store and JWT logins do not; with a caveat when JWT logins \
+                           also grow it (refresh tokens); does not hold when session logins do not grow it; inconclusive \
+                           when every login of either stack failed. Node RSS is reported, not judged."
                         .into(),
                     evidence: format!(
                         "session: {session_per:.0} B per login ({session_n} logins); JWT: {jwt_per:.0} B per login ({jwt_n} logins); \
@@ -276,5 +288,44 @@ impl Experiment for MemoryPerUser {
                 error: None,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c13_rule() {
+        assert_eq!(c13_verdict(2_000, 2_000, 250.0, 0.0), Verdict::Holds);
+        assert_eq!(c13_verdict(1, 1, 0.1, 0.0), Verdict::Holds);
+        assert_eq!(
+            c13_verdict(2_000, 2_000, 250.0, 120.0),
+            Verdict::HoldsWithCaveat(
+                "sessions cost 250 B each in the store; JWT access tokens cost nothing there, but refresh tokens do \
+                 (120 B per login): \"none\" holds only for a stack without refresh tokens"
+                    .into()
+            )
+        );
+        assert!(matches!(
+            c13_verdict(2_000, 2_000, 250.0, 0.1),
+            Verdict::HoldsWithCaveat(_)
+        ));
+        assert_eq!(
+            c13_verdict(2_000, 2_000, 0.0, 0.0),
+            Verdict::DoesNotHold("sessions did not grow the store".into())
+        );
+        assert!(matches!(
+            c13_verdict(2_000, 2_000, -5.0, 0.0),
+            Verdict::DoesNotHold(_)
+        ));
+        assert_eq!(
+            c13_verdict(0, 2_000, 250.0, 0.0),
+            Verdict::Inconclusive("logins failed".into())
+        );
+        assert!(matches!(
+            c13_verdict(2_000, 0, 0.0, 0.0),
+            Verdict::Inconclusive(_)
+        ));
     }
 }

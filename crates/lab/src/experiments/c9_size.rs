@@ -51,6 +51,23 @@ fn cookie_header_bytes(cookie: &str) -> usize {
     "Cookie: \r\n".len() + cookie.len()
 }
 
+/// C9's rule, from whether every minted token's header was larger than the
+/// cookie's, whether HAProxy or the node refused any of the large tokens,
+/// and the login token's header size over the cookie's.
+pub fn c9_verdict(jwt_always_bigger: bool, size_limit_reached: bool, login_ratio: f64) -> Verdict {
+    if !jwt_always_bigger {
+        Verdict::DoesNotHold("a token was not larger than the session cookie".into())
+    } else if !size_limit_reached {
+        Verdict::HoldsWithCaveat(
+            "tokens were larger, but no size limit was reached in the sizes tried".into(),
+        )
+    } else if login_ratio < 3.0 {
+        Verdict::HoldsWithCaveat(format!("at login the token is only {login_ratio:.1}x the cookie; it is the claims that make it big"))
+    } else {
+        Verdict::Holds
+    }
+}
+
 impl Experiment for CredentialSize {
     fn id(&self) -> &'static str {
         "c9"
@@ -237,17 +254,11 @@ impl Experiment for CredentialSize {
                 describe(first_server_refusal),
                 describe(first_proxy_refusal)
             );
-            let verdict = if !jwt_always_bigger {
-                Verdict::DoesNotHold("a token was not larger than the session cookie".into())
-            } else if first_server_refusal.is_none() && first_proxy_refusal.is_none() {
-                Verdict::HoldsWithCaveat(
-                    "tokens were larger, but no size limit was reached in the sizes tried".into(),
-                )
-            } else if ratio < 3.0 {
-                Verdict::HoldsWithCaveat(format!("at login the token is only {ratio:.1}x the cookie; it is the claims that make it big"))
-            } else {
-                Verdict::Holds
-            };
+            let verdict = c9_verdict(
+                jwt_always_bigger,
+                first_server_refusal.is_some() || first_proxy_refusal.is_some(),
+                ratio,
+            );
             Ok(ExperimentResult {
                 id: "c9".into(),
                 title: self.title().into(),
@@ -265,7 +276,9 @@ impl Experiment for CredentialSize {
                     claim: "C9".into(),
                     verdict,
                     rule: "holds when every token is larger than the session cookie, the token issued at login is at \
-                           least 3x the cookie, and some layer refuses large tokens; the refusal status and size are reported."
+                           least 3x the cookie, and some layer refuses large tokens; with a caveat when no layer refused one \
+                           or the login token is under 3x; does not hold when a token is not larger than the cookie. The \
+                           refusal status and size are reported."
                         .into(),
                     evidence,
                 }],
@@ -295,4 +308,40 @@ impl Experiment for CredentialSize {
 
 fn cluster_alg_name() -> &'static str {
     ClusterSpec::new(std::path::PathBuf::new()).alg.name()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c9_rule() {
+        assert_eq!(c9_verdict(true, true, 5.0), Verdict::Holds);
+        assert_eq!(c9_verdict(true, true, 3.0), Verdict::Holds);
+        assert_eq!(
+            c9_verdict(true, true, 2.5),
+            Verdict::HoldsWithCaveat(
+                "at login the token is only 2.5x the cookie; it is the claims that make it big"
+                    .into()
+            )
+        );
+        assert!(matches!(
+            c9_verdict(true, true, 2.99),
+            Verdict::HoldsWithCaveat(n) if n.starts_with("at login")
+        ));
+        assert_eq!(
+            c9_verdict(true, false, 5.0),
+            Verdict::HoldsWithCaveat(
+                "tokens were larger, but no size limit was reached in the sizes tried".into()
+            )
+        );
+        assert!(matches!(
+            c9_verdict(false, true, 5.0),
+            Verdict::DoesNotHold(_)
+        ));
+        assert!(matches!(
+            c9_verdict(false, false, 0.5),
+            Verdict::DoesNotHold(_)
+        ));
+    }
 }

@@ -12,6 +12,7 @@ mod c10_sliding;
 mod c12_attacks;
 mod c13_memory;
 mod c15_summary;
+mod c4_latency;
 pub(crate) mod c6_verify;
 mod c9_size;
 mod capacity;
@@ -86,7 +87,7 @@ pub fn all() -> Vec<Box<dyn Experiment>> {
         Box::new(behaviour::SessionAffinity),
         Box::new(behaviour::Stickiness),
         Box::new(behaviour::StoreOutage),
-        Box::new(capacity::StoreLatency),
+        Box::new(c4_latency::StoreLatency),
         Box::new(capacity::ScaleOut),
         Box::new(c6_verify::VerifyCost),
         Box::new(revocation::Revocation),
@@ -162,6 +163,13 @@ pub async fn run(
     let mut results = Vec::new();
     let mut done = Duration::ZERO;
     for experiment in &experiments {
+        // goose owns SIGINT once it has run (see loadtests' docs): a Ctrl-C
+        // stops the goose run in progress and is remembered here, so the
+        // remaining experiments are skipped and the partial report written.
+        if loadtests::interrupt_requested() {
+            progress.println("interrupted: skipping the remaining experiments");
+            break;
+        }
         progress.set_prefix(format!("{} {}", experiment.id(), experiment.title()));
         let started = Instant::now();
         let result = experiment

@@ -133,7 +133,37 @@ async fn me_latency(client: &TestClient, url: &str, who: &Credential, n: usize) 
     samples
 }
 
+/// Refused everywhere within 0.5 s: a few polls, not a token lifetime.
+fn immediate(seconds: Option<f64>) -> bool {
+    seconds.is_some_and(|s| s < 0.5)
+}
+
 pub struct Revocation;
+
+/// C7's rule, from the seconds after logout until every node refused the
+/// credential (`None`: a node still accepted it when the window closed) for
+/// the session, the plain 1 h JWT and the JWT with a denylist. The median
+/// `/me` latencies with and without the denylist (µs) only go into the caveat.
+pub fn c7_verdict(
+    session_s: Option<f64>,
+    plain_jwt_s: Option<f64>,
+    denylist_s: Option<f64>,
+    denylist_us: f64,
+    plain_us: f64,
+) -> Verdict {
+    if !immediate(session_s) {
+        Verdict::DoesNotHold("the session was not refused at once on every node".into())
+    } else if plain_jwt_s.is_some() {
+        Verdict::DoesNotHold("the plain JWT was refused before it expired".into())
+    } else if immediate(denylist_s) {
+        Verdict::HoldsWithCaveat(format!(
+            "the denylist revokes a JWT at once too, at the price of a store lookup per request ({:.0} µs vs {:.0} µs median /me), i.e. giving up statelessness",
+            denylist_us, plain_us
+        ))
+    } else {
+        Verdict::Holds
+    }
+}
 
 impl Experiment for Revocation {
     fn id(&self) -> &'static str {
@@ -257,28 +287,19 @@ impl Experiment for Revocation {
             };
             raw.push(json!({"denylist_cost_us": {"none": none_medians, "denylist": deny_medians}}));
 
-            let find = |name: &str| {
+            let seconds = |name: &str| {
                 measured
                     .iter()
                     .find(|(v, _, _)| v.name == name)
-                    .map(|(_, s, w)| (*s, *w))
+                    .and_then(|(_, s, _)| *s)
             };
-            let session = find("session (Redis)").and_then(|(s, _)| s);
-            let plain = find("JWT, 1 h access token");
-            let deny = find("JWT + denylist").and_then(|(s, _)| s);
-            let immediate = |s: Option<f64>| s.is_some_and(|s| s < 0.5);
-            let verdict = if !immediate(session) {
-                Verdict::DoesNotHold("the session was not refused at once on every node".into())
-            } else if plain.is_some_and(|(s, _)| s.is_some()) {
-                Verdict::DoesNotHold("the plain JWT was refused before it expired".into())
-            } else if immediate(deny) {
-                Verdict::HoldsWithCaveat(format!(
-                    "the denylist revokes a JWT at once too, at the price of a store lookup per request ({:.0} µs vs {:.0} µs median /me), i.e. giving up statelessness",
-                    deny_med, none_med
-                ))
-            } else {
-                Verdict::Holds
-            };
+            let verdict = c7_verdict(
+                seconds("session (Redis)"),
+                seconds("JWT, 1 h access token"),
+                seconds("JWT + denylist"),
+                deny_med,
+                none_med,
+            );
             let series = measured
                 .iter()
                 .map(|(v, s, w)| Series {
@@ -307,9 +328,10 @@ impl Experiment for Revocation {
                 verdicts: vec![ClaimVerdict {
                     claim: "C7".into(),
                     verdict,
-                    rule: "holds when the session is refused on every node at the first poll (< 0.5 s) and a plain JWT is \
-                           still accepted at the end of its window; with a caveat when a denylist revokes JWTs at once too \
-                           (the \"extra machinery\", priced in the cost table)."
+                    rule: "holds when the session is refused on every node within 0.5 s of the logout and a plain JWT is \
+                           still accepted at the end of its window; with a caveat when a denylist also gets a JWT refused \
+                           everywhere within 0.5 s (the \"extra machinery\", priced in the cost table); does not hold \
+                           otherwise."
                         .into(),
                     evidence: table.rows.iter().map(|r| format!("{}: {}", r[0], r[2])).collect::<Vec<_>>().join("; "),
                 }],
@@ -336,6 +358,19 @@ impl Experiment for Revocation {
 }
 
 pub struct RoleDemotion;
+
+/// C8's rule, from the seconds after the demotion until every node refused
+/// admin (`None`: a node still granted it when the window closed) for the
+/// session and for the long-lived (1 h) JWT.
+pub fn c8_verdict(session_s: Option<f64>, long_jwt_s: Option<f64>) -> Verdict {
+    if !immediate(session_s) {
+        Verdict::DoesNotHold("the session kept the old role".into())
+    } else if long_jwt_s.is_some() {
+        Verdict::DoesNotHold("the long-lived JWT lost its role before expiry".into())
+    } else {
+        Verdict::Holds
+    }
+}
 
 impl Experiment for RoleDemotion {
     fn id(&self) -> &'static str {
@@ -441,15 +476,7 @@ impl Experiment for RoleDemotion {
                 measured.push((variant.name, seconds, window));
                 cluster.shutdown();
             }
-            let session = measured[0].1;
-            let long_jwt = measured[2].1;
-            let verdict = if !session.is_some_and(|s| s < 0.5) {
-                Verdict::DoesNotHold("the session kept the old role".into())
-            } else if long_jwt.is_some() {
-                Verdict::DoesNotHold("the long-lived JWT lost its role before expiry".into())
-            } else {
-                Verdict::Holds
-            };
+            let verdict = c8_verdict(measured[0].1, measured[2].1);
             Ok(ExperimentResult {
                 id: "c8".into(),
                 title: self.title().into(),
@@ -463,8 +490,8 @@ impl Experiment for RoleDemotion {
                 verdicts: vec![ClaimVerdict {
                     claim: "C8".into(),
                     verdict,
-                    rule: "holds when the session is refused admin on every node at the first poll (< 0.5 s) and a long-lived \
-                           JWT still grants admin at the end of the observation window."
+                    rule: "holds when the session is refused admin on every node within 0.5 s of the demotion and a \
+                           long-lived JWT still grants admin at the end of the observation window; does not hold otherwise."
                         .into(),
                     evidence: table.rows.iter().map(|r| format!("{}: {}", r[0], r[2])).collect::<Vec<_>>().join("; "),
                 }],
@@ -491,5 +518,56 @@ impl Experiment for RoleDemotion {
                 error: None,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c7_rule() {
+        assert_eq!(
+            c7_verdict(Some(0.06), None, None, 900.0, 800.0),
+            Verdict::Holds
+        );
+        assert_eq!(
+            c7_verdict(Some(0.49), None, Some(0.5), 900.0, 800.0),
+            Verdict::Holds
+        );
+        assert_eq!(
+            c7_verdict(Some(0.06), None, Some(0.49), 900.0, 800.0),
+            Verdict::HoldsWithCaveat(
+                "the denylist revokes a JWT at once too, at the price of a store lookup per request (900 µs vs 800 µs median /me), i.e. giving up statelessness"
+                    .into()
+            )
+        );
+        assert_eq!(
+            c7_verdict(Some(0.5), None, None, 900.0, 800.0),
+            Verdict::DoesNotHold("the session was not refused at once on every node".into())
+        );
+        assert!(matches!(
+            c7_verdict(None, None, None, 900.0, 800.0),
+            Verdict::DoesNotHold(_)
+        ));
+        assert_eq!(
+            c7_verdict(Some(0.06), Some(14.0), Some(0.06), 900.0, 800.0),
+            Verdict::DoesNotHold("the plain JWT was refused before it expired".into())
+        );
+    }
+
+    #[test]
+    fn c8_rule() {
+        assert_eq!(c8_verdict(Some(0.0), None), Verdict::Holds);
+        assert_eq!(c8_verdict(Some(0.49), None), Verdict::Holds);
+        assert_eq!(
+            c8_verdict(Some(0.5), None),
+            Verdict::DoesNotHold("the session kept the old role".into())
+        );
+        assert!(matches!(c8_verdict(None, None), Verdict::DoesNotHold(_)));
+        assert_eq!(
+            c8_verdict(Some(0.1), Some(9.0)),
+            Verdict::DoesNotHold("the long-lived JWT lost its role before expiry".into())
+        );
     }
 }
