@@ -367,6 +367,15 @@ impl Cluster {
         self.store.url(db)
     }
 
+    /// The session store as the nodes reach it: through the latency proxy
+    /// when there is one, so a probe on it pays what a node's lookup pays.
+    pub fn node_store_url(&self, db: u8) -> String {
+        match &self.proxy {
+            Some(proxy) => url_for(proxy.address(), db),
+            None => self.store.url(db),
+        }
+    }
+
     pub fn store_pid(&self) -> Option<u32> {
         self.store.pid()
     }

@@ -13,7 +13,8 @@
 //! The delay can be changed while connections are open.
 //!
 //! Resolution: delays are timed with tokio's timer, which works in whole
-//! milliseconds and rounds up, so a 0.5 ms setting acts as roughly 1 ms.
+//! milliseconds and rounds up, so a 0.5 ms setting acts as roughly 1 ms
+//! (a zero setting bypasses the timer and adds only the proxy's hop).
 //! Experiments therefore report the latency they *measured*, not the setting.
 
 use std::{
@@ -28,8 +29,7 @@ use std::{
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
-    sync::mpsc,
-    task::JoinHandle,
+    sync::{mpsc, oneshot},
     time::Instant,
 };
 
@@ -76,34 +76,60 @@ impl Settings {
 }
 
 /// A listening proxy; stops accepting and drops its connections when dropped.
+///
+/// It runs on a thread of its own with a single-threaded runtime: inside
+/// the lab's runtime its timers would fire late whenever goose or the
+/// experiment kept that runtime busy, and the delay would grow with the
+/// load it is supposed to be independent of.
 pub struct LatencyProxy {
     address: SocketAddr,
     settings: Arc<Settings>,
-    task: JoinHandle<()>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl LatencyProxy {
     /// Listens on a free loopback port and forwards to `upstream`.
     pub async fn start(upstream: SocketAddr, latency: Latency) -> std::io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
         let settings = Arc::new(Settings::default());
         let proxy_settings = settings.clone();
-        let task = tokio::spawn(async move {
-            let mut connections = tokio::task::JoinSet::new();
-            while let Ok((client, _)) = listener.accept().await {
-                let settings = proxy_settings.clone();
-                connections.spawn(async move {
-                    if let Ok(server) = TcpStream::connect(upstream).await {
-                        relay(client, server, settings).await;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("latency-proxy".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let accept = async {
+                        let mut connections = tokio::task::JoinSet::new();
+                        while let Ok((client, _)) = listener.accept().await {
+                            let settings = proxy_settings.clone();
+                            connections.spawn(async move {
+                                if let Ok(server) = TcpStream::connect(upstream).await {
+                                    relay(client, server, settings).await;
+                                }
+                            });
+                        }
+                    };
+                    tokio::select! {
+                        _ = accept => {}
+                        _ = stopped => {}
                     }
                 });
-            }
-        });
+                // Dropping the runtime here drops every relay with it.
+            })?;
         let proxy = Self {
             address,
             settings,
-            task,
+            stop: Some(stop),
+            thread: Some(thread),
         };
         proxy.set(latency);
         Ok(proxy)
@@ -132,8 +158,12 @@ impl LatencyProxy {
 
 impl Drop for LatencyProxy {
     fn drop(&mut self) {
-        // Aborting the accept loop drops its JoinSet, which aborts every relay.
-        self.task.abort();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -166,7 +196,13 @@ async fn relay(client: TcpStream, server: TcpStream, settings: Arc<Settings>) {
     };
     let writer = async {
         while let Some((due, chunk)) = receiver.recv().await {
-            tokio::time::sleep_until(due).await;
+            // tokio's timer rounds a deadline up to its next millisecond
+            // tick, so even a deadline of "now" would cost ~0.5 ms on
+            // average: with no delay set, the chunk is due already and goes
+            // straight on.
+            if due > Instant::now() {
+                tokio::time::sleep_until(due).await;
+            }
             if client_write.write_all(&chunk).await.is_err() {
                 break;
             }

@@ -514,9 +514,18 @@ impl Experiment for Stickiness {
                     light_report.map_err(err)?,
                     killed?,
                 );
+                // HAProxy's own view, as a cross-check of the users' one: the
+                // HTTP responses each server returned (`hrsp_*`). Its `lbtot`
+                // would not do: it counts load-balancing decisions, and a
+                // request its sticky cookie routes is not one.
+                let haproxy_counts: Vec<(String, u64)> = cluster
+                    .stats()?
+                    .into_iter()
+                    .filter(|s| s.backend == "session_nodes")
+                    .map(|s| (s.server, s.responses))
+                    .collect();
                 cluster.shutdown();
-                // Per node from the `x-node` header of every response the users got:
-                // HAProxy's own counters skip requests routed by its sticky cookie.
+                // Per node from the `x-node` header of every response the users got.
                 let mut per_node: std::collections::BTreeMap<String, f64> =
                     std::collections::BTreeMap::new();
                 for report in [&heavy_report, &light_report] {
@@ -538,6 +547,11 @@ impl Experiment for Stickiness {
                         .map(|(n, c)| format!("{n}: {c:.0}"))
                         .collect::<Vec<_>>()
                         .join(", "),
+                    haproxy_counts
+                        .iter()
+                        .map(|(n, c)| format!("{n}: {c}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     format!("{max_over_mean:.2}"),
                     format!("{cv:.2}"),
                     relogins.to_string(),
@@ -556,7 +570,7 @@ impl Experiment for Stickiness {
                         .collect(),
                 });
                 measured.push((label, max_over_mean, cv, relogins, killed.is_some()));
-                raw.push(json!({"variant": label, "per_node": counts, "heavy": heavy_report, "light": light_report, "killed": killed}));
+                raw.push(json!({"variant": label, "per_node": counts, "haproxy_responses": haproxy_counts, "heavy": heavy_report, "light": light_report, "killed": killed}));
             }
             let rr = measured[0];
             let sticky = measured[1];
@@ -569,7 +583,7 @@ impl Experiment for Stickiness {
                 question: "Do sticky sessions fix C1 at the price of uneven load, and what happens to a node's users when it dies?".into(),
                 setup: format!(
                     "3 session nodes behind HAProxy. Skewed users, as real traffic is: 2 heavy users with no think time and \
-                     10 light users pausing 200–400 ms, for {} s. Per-node request counts come from the x-node header of every response (HAProxy's per-server counters skip requests its sticky cookie routes). \
+                     10 light users pausing 200–400 ms, for {} s. Per-node request counts come from the x-node header of every response the users got; HAProxy's per-server response counters (hrsp_*, logins and requests that failed on a dead node included) are shown beside them as a cross-check. \
                      Round-robin with the shared store, against HAProxy's cookie stickiness with per-node memory sessions \
                      (what stickiness is usually for); in the last run session-1, where the first users landed, is killed halfway.",
                     run_time.as_secs()
@@ -589,7 +603,7 @@ impl Experiment for Stickiness {
                 }],
                 tables: vec![Table {
                     title: "Requests per node (from x-node) and what the users felt".into(),
-                    columns: ["balancing", "requests per node", "max / mean", "coefficient of variation", "forced re-logins", "node killed"]
+                    columns: ["balancing", "requests per node (x-node)", "responses per server (HAProxy)", "max / mean", "coefficient of variation", "forced re-logins", "node killed"]
                         .map(String::from)
                         .to_vec(),
                     rows,
