@@ -641,7 +641,10 @@ mod tests {
         // Boundaries: more than 30% rejected, less than 1% with the store.
         assert!(matches!(c1_verdict(0.3, 0.0), Verdict::DoesNotHold(_)));
         assert_eq!(c1_verdict(0.31, 0.0099), Verdict::Holds);
-        assert!(matches!(c1_verdict(0.31, 0.01), Verdict::HoldsWithCaveat(_)));
+        assert!(matches!(
+            c1_verdict(0.31, 0.01),
+            Verdict::HoldsWithCaveat(_)
+        ));
     }
 
     #[test]
