@@ -138,6 +138,109 @@ fn immediate(seconds: Option<f64>) -> bool {
     seconds.is_some_and(|s| s < 0.5)
 }
 
+/// The slowest trial: `None` if any trial ended with the credential still
+/// accepted. For "refused at once in every trial".
+fn slowest(trials: &[Option<f64>]) -> Option<f64> {
+    trials
+        .iter()
+        .try_fold(0.0f64, |worst, s| s.map(|s| worst.max(s)))
+        .filter(|_| !trials.is_empty())
+}
+
+/// The fastest refusal of any trial: `None` only if every trial ended with
+/// the credential still accepted. For "accepted until the end in every trial".
+fn fastest(trials: &[Option<f64>]) -> Option<f64> {
+    trials.iter().flatten().copied().reduce(f64::min)
+}
+
+/// One cell for all trials of a set-up.
+fn show_trials(trials: &[Option<f64>], window: Duration) -> String {
+    let refused: Vec<f64> = trials.iter().flatten().copied().collect();
+    let n = trials.len();
+    if refused.len() == n && n > 1 {
+        let (lo, hi) = spread(&refused);
+        format!(
+            "{} (median; {lo:.2}–{hi:.2} s over {n} trials)",
+            show(Some(median(&refused)), window)
+        )
+    } else if refused.len() == n || refused.is_empty() {
+        let all = if n > 1 {
+            format!(", all {n} trials")
+        } else {
+            String::new()
+        };
+        format!("{}{all}", show(trials.first().copied().flatten(), window))
+    } else {
+        format!(
+            "refused in {} of {n} trials (median {:.2} s); still accepted after {} s in the others",
+            refused.len(),
+            median(&refused),
+            window.as_secs()
+        )
+    }
+}
+
+/// A bar for all trials: the median of the measured times, a trial that
+/// ended with the credential still accepted counting as the whole window.
+fn bar(trials: &[Option<f64>], window: Duration) -> (f64, f64, f64) {
+    let values: Vec<f64> = trials
+        .iter()
+        .map(|s| s.unwrap_or(window.as_secs_f64()))
+        .collect();
+    let (lo, hi) = spread(&values);
+    (median(&values), lo, hi)
+}
+
+/// The trials of one set-up.
+struct Observed {
+    variant: Variant,
+    window: Duration,
+    seconds: Vec<Option<f64>>,
+    /// What the check after the measurement answered, per trial.
+    after: Vec<String>,
+}
+
+/// Collects trial results per set-up, in the set-ups' own order.
+fn observe(
+    observed: &mut Vec<Observed>,
+    variant: Variant,
+    window: Duration,
+    seconds: Option<f64>,
+    after: String,
+) {
+    match observed.iter_mut().find(|o| o.variant.name == variant.name) {
+        Some(o) => {
+            o.seconds.push(seconds);
+            o.after.push(after);
+        }
+        None => observed.push(Observed {
+            variant,
+            window,
+            seconds: vec![seconds],
+            after: vec![after],
+        }),
+    }
+}
+
+/// Distinct answers, in order of first appearance.
+fn distinct(answers: &[String]) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for a in answers {
+        if !seen.contains(&a.as_str()) {
+            seen.push(a);
+        }
+    }
+    seen.join(" / ")
+}
+
+fn trial_count(quick: bool) -> usize {
+    if quick {
+        1
+    } else {
+        3
+    }
+}
+
 pub struct Revocation;
 
 /// C7's rule, from the seconds after logout until every node refused the
@@ -179,7 +282,7 @@ impl Experiment for Revocation {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 20 } else { 60 })
+        Duration::from_secs(if quick { 20 } else { 110 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {
@@ -192,63 +295,77 @@ impl Experiment for Revocation {
                 rows: Vec::new(),
             };
             let mut raw = Vec::new();
-            let mut measured = Vec::new();
-            for variant in variants(ctx.quick) {
-                ctx.variant(format!("{}: logout, then polling every node", variant.name));
-                let cluster = cluster_for(ctx, variant).await?;
-                let base = cluster.url(variant.stack, "")?;
-                let (who, refresh) = match variant.stack {
-                    Stack::Session => (client.session_login(&base, "alice").await, None),
-                    Stack::Jwt => {
-                        let (bearer, tokens) = client.jwt_login(&base, "alice").await;
-                        (bearer, Some(tokens.refresh_token))
-                    }
-                };
-                let status = client
-                    .post(&format!("{base}/logout"), Some(&who), None)
-                    .await
-                    .status();
-                if !status.is_success() {
-                    return Err(err(format!("{}: logout answered {status}", variant.name)));
-                }
-                let window = (variant.access_ttl + Duration::from_secs(2))
-                    .min(Duration::from_secs(if ctx.quick { 6 } else { 15 }));
-                let seconds = until_all_refuse(
-                    &client,
-                    &cluster,
-                    variant.stack,
-                    &who,
-                    "/me",
-                    |s| s == 401,
-                    window,
-                )
-                .await;
-                let refresh_after = match &refresh {
-                    Some(token) => client
-                        .refresh(&base, token)
+            let mut observed: Vec<Observed> = Vec::new();
+            let trials = trial_count(ctx.quick);
+            for trial in 0..trials {
+                // A fresh cluster per set-up and trial; set-ups interleaved,
+                // their order rotating from trial to trial.
+                let mut order = variants(ctx.quick);
+                let count = order.len();
+                order.rotate_left(trial % count);
+                for variant in order {
+                    ctx.variant(format!(
+                        "trial {}/{trials}: {}: logout, then polling every node",
+                        trial + 1,
+                        variant.name
+                    ));
+                    let cluster = cluster_for(ctx, variant).await?;
+                    let base = cluster.url(variant.stack, "")?;
+                    let (who, refresh) = match variant.stack {
+                        Stack::Session => (client.session_login(&base, "alice").await, None),
+                        Stack::Jwt => {
+                            let (bearer, tokens) = client.jwt_login(&base, "alice").await;
+                            (bearer, Some(tokens.refresh_token))
+                        }
+                    };
+                    let status = client
+                        .post(&format!("{base}/logout"), Some(&who), None)
                         .await
-                        .status()
-                        .as_u16()
-                        .to_string(),
-                    None => "— (no refresh token)".into(),
-                };
+                        .status();
+                    if !status.is_success() {
+                        return Err(err(format!("{}: logout answered {status}", variant.name)));
+                    }
+                    let window = (variant.access_ttl + Duration::from_secs(2))
+                        .min(Duration::from_secs(if ctx.quick { 6 } else { 15 }));
+                    let seconds = until_all_refuse(
+                        &client,
+                        &cluster,
+                        variant.stack,
+                        &who,
+                        "/me",
+                        |s| s == 401,
+                        window,
+                    )
+                    .await;
+                    let refresh_after = match &refresh {
+                        Some(token) => client
+                            .refresh(&base, token)
+                            .await
+                            .status()
+                            .as_u16()
+                            .to_string(),
+                        None => "— (no refresh token)".into(),
+                    };
+                    raw.push(json!({"variant": variant.name, "trial": trial, "seconds": seconds, "window_s": window.as_secs_f64(), "refresh_after_logout": refresh_after}));
+                    observe(&mut observed, variant, window, seconds, refresh_after);
+                    cluster.shutdown();
+                }
+            }
+            for o in &observed {
                 table.rows.push(vec![
-                    variant.name.into(),
-                    if variant.stack == Stack::Session {
+                    o.variant.name.into(),
+                    if o.variant.stack == Stack::Session {
                         "— (server-side)".into()
                     } else {
-                        format!("{} s", variant.access_ttl.as_secs())
+                        format!("{} s", o.variant.access_ttl.as_secs())
                     },
-                    show(seconds, window),
-                    refresh_after.clone(),
+                    show_trials(&o.seconds, o.window),
+                    distinct(&o.after),
                 ]);
-                raw.push(json!({"variant": variant.name, "seconds": seconds, "window_s": window.as_secs_f64(), "refresh_after_logout": refresh_after}));
-                measured.push((variant, seconds, window));
-                cluster.shutdown();
             }
 
             ctx.variant("cost of the denylist: /me latency with and without it");
-            let trials = if ctx.quick { 2 } else { 3 };
+            let cost_trials = if ctx.quick { 2 } else { 3 };
             let requests = if ctx.quick { 150 } else { 500 };
             let mut none_cluster = None;
             let mut deny_cluster = None;
@@ -266,7 +383,7 @@ impl Experiment for Revocation {
             let none_url = none_cluster.nodes(Stack::Jwt)[0].url("/me");
             let deny_url = deny_cluster.nodes(Stack::Jwt)[0].url("/me");
             let (mut none_medians, mut deny_medians) = (Vec::new(), Vec::new());
-            for _ in 0..trials {
+            for _ in 0..cost_trials {
                 none_medians.push(median(
                     &me_latency(&client, &none_url, &none_who, requests).await,
                 ));
@@ -278,7 +395,7 @@ impl Experiment for Revocation {
             deny_cluster.shutdown();
             let (none_med, deny_med) = (median(&none_medians), median(&deny_medians));
             let cost = Table {
-                title: format!("Cost of the denylist: median /me latency on one node, {requests} sequential requests per trial, {trials} interleaved trials"),
+                title: format!("Cost of the denylist: median /me latency on one node, {requests} sequential requests per trial, {cost_trials} interleaved trials"),
                 columns: ["set-up", "median of trial medians (µs)", "min–max of trial medians (µs)"].map(String::from).to_vec(),
                 rows: vec![
                     vec!["JWT, no revocation".into(), format!("{none_med:.0}"), format!("{:.0}–{:.0}", spread(&none_medians).0, spread(&none_medians).1)],
@@ -287,29 +404,35 @@ impl Experiment for Revocation {
             };
             raw.push(json!({"denylist_cost_us": {"none": none_medians, "denylist": deny_medians}}));
 
-            let seconds = |name: &str| {
-                measured
+            let trials_of = |name: &str| {
+                observed
                     .iter()
-                    .find(|(v, _, _)| v.name == name)
-                    .and_then(|(_, s, _)| *s)
+                    .find(|o| o.variant.name == name)
+                    .map(|o| o.seconds.clone())
+                    .unwrap_or_default()
             };
+            // Every trial must show the claim: the session refused at once in
+            // each, the plain JWT accepted to the end in each.
             let verdict = c7_verdict(
-                seconds("session (Redis)"),
-                seconds("JWT, 1 h access token"),
-                seconds("JWT + denylist"),
+                slowest(&trials_of("session (Redis)")),
+                fastest(&trials_of("JWT, 1 h access token")),
+                slowest(&trials_of("JWT + denylist")),
                 deny_med,
                 none_med,
             );
-            let series = measured
+            let series = observed
                 .iter()
-                .map(|(v, s, w)| Series {
-                    name: v.name.into(),
-                    points: vec![Point {
-                        x: "seconds until every node refuses".into(),
-                        y: s.unwrap_or(w.as_secs_f64()),
-                        low: None,
-                        high: None,
-                    }],
+                .map(|o| {
+                    let (y, low, high) = bar(&o.seconds, o.window);
+                    Series {
+                        name: o.variant.name.into(),
+                        points: vec![Point {
+                            x: "seconds until every node refuses".into(),
+                            y,
+                            low: Some(low),
+                            high: Some(high),
+                        }],
+                    }
                 })
                 .collect();
             Ok(ExperimentResult {
@@ -321,16 +444,16 @@ impl Experiment for Revocation {
                     "For each set-up a cluster of 3 nodes behind HAProxy (leeway 0 s). Alice logs in and logs out through \
                      HAProxy; then every node is asked directly every 50 ms until all answer 401, for at most the access \
                      lifetime plus 2 s ({} mode caps the window). Bars show the measured time, or the whole window when \
-                     the token was still accepted at its end. The denylist cost is measured on one node with {trials} \
-                     interleaved trials.",
+                     the token was still accepted at its end; {trials} trial(s), each on fresh clusters, set-ups \
+                     interleaved. The denylist cost is measured on one node with {cost_trials} interleaved trials.",
                     if ctx.quick { "quick" } else { "full" }
                 ),
                 verdicts: vec![ClaimVerdict {
                     claim: "C7".into(),
                     verdict,
-                    rule: "holds when the session is refused on every node within 0.5 s of the logout and a plain JWT is \
+                    rule: "holds when, in every trial, the session is refused on every node within 0.5 s of the logout and a plain JWT is \
                            still accepted at the end of its window; with a caveat when a denylist also gets a JWT refused \
-                           everywhere within 0.5 s (the \"extra machinery\", priced in the cost table); does not hold \
+                           everywhere within 0.5 s in every trial (the \"extra machinery\", priced in the cost table); does not hold \
                            otherwise."
                         .into(),
                     evidence: table.rows.iter().map(|r| format!("{}: {}", r[0], r[2])).collect::<Vec<_>>().join("; "),
@@ -386,7 +509,7 @@ impl Experiment for RoleDemotion {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 15 } else { 40 })
+        Duration::from_secs(if quick { 15 } else { 100 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {
@@ -398,99 +521,125 @@ impl Experiment for RoleDemotion {
                 columns: ["set-up", "access token lifetime", "admin refused on all nodes", "admin with a refreshed token"].map(String::from).to_vec(),
                 rows: Vec::new(),
             };
-            let mut measured = Vec::new();
+            let mut observed: Vec<Observed> = Vec::new();
             let all = variants(ctx.quick);
-            for variant in [all[0], all[2], all[1]] {
-                ctx.variant(format!("{}: demote, then polling every node", variant.name));
-                let cluster = cluster_for(ctx, variant).await?;
-                let base = cluster.url(variant.stack, "")?;
-                let (carol, refresh) = match variant.stack {
-                    Stack::Session => (client.session_login(&base, "carol").await, None),
-                    Stack::Jwt => {
-                        let (bearer, tokens) = client.jwt_login(&base, "carol").await;
-                        (bearer, Some(tokens.refresh_token))
-                    }
-                };
-                let demote = {
-                    let request = client
-                        .raw()
-                        .put(format!("{base}/admin/users/carol/roles"))
-                        .json(&json!({"roles": ["user"]}));
-                    match &carol {
-                        Credential::Cookie(c) => request.header("cookie", c.clone()),
-                        Credential::Bearer(t) => request.bearer_auth(t),
-                    }
-                    .send()
-                    .await
-                    .map_err(err)?
-                };
-                if !demote.status().is_success() {
-                    return Err(err(format!(
-                        "{}: demotion answered {}",
-                        variant.name,
-                        demote.status()
-                    )));
-                }
-                let window = (variant.access_ttl + Duration::from_secs(2))
-                    .min(Duration::from_secs(if ctx.quick { 6 } else { 15 }));
-                let seconds = until_all_refuse(
-                    &client,
-                    &cluster,
-                    variant.stack,
-                    &carol,
-                    "/admin/stats",
-                    // 403 (demoted) and 401 (token expired) both end the admin rights.
-                    |s| s != 200,
-                    window,
-                )
-                .await;
-                let after_refresh = match &refresh {
-                    Some(token) => {
-                        let response = client.refresh(&base, token).await;
-                        let body: serde_json::Value = response.json().await.unwrap_or_default();
-                        match body["access_token"].as_str() {
-                            Some(fresh) => client
-                                .get(
-                                    &format!("{base}/admin/stats"),
-                                    Some(&Credential::Bearer(fresh.into())),
-                                )
-                                .await
-                                .status()
-                                .as_u16()
-                                .to_string(),
-                            None => "refresh refused".into(),
+            let trials = trial_count(ctx.quick);
+            for trial in 0..trials {
+                // A fresh cluster per set-up and trial (a demotion cannot be
+                // undone by the demoted admin); order rotating per trial.
+                let mut order = [all[0], all[2], all[1]];
+                order.rotate_left(trial % 3);
+                for variant in order {
+                    ctx.variant(format!(
+                        "trial {}/{trials}: {}: demote, then polling every node",
+                        trial + 1,
+                        variant.name
+                    ));
+                    let cluster = cluster_for(ctx, variant).await?;
+                    let base = cluster.url(variant.stack, "")?;
+                    let (carol, refresh) = match variant.stack {
+                        Stack::Session => (client.session_login(&base, "carol").await, None),
+                        Stack::Jwt => {
+                            let (bearer, tokens) = client.jwt_login(&base, "carol").await;
+                            (bearer, Some(tokens.refresh_token))
                         }
+                    };
+                    let demote = {
+                        let request = client
+                            .raw()
+                            .put(format!("{base}/admin/users/carol/roles"))
+                            .json(&json!({"roles": ["user"]}));
+                        match &carol {
+                            Credential::Cookie(c) => request.header("cookie", c.clone()),
+                            Credential::Bearer(t) => request.bearer_auth(t),
+                        }
+                        .send()
+                        .await
+                        .map_err(err)?
+                    };
+                    if !demote.status().is_success() {
+                        return Err(err(format!(
+                            "{}: demotion answered {}",
+                            variant.name,
+                            demote.status()
+                        )));
                     }
-                    None => "—".into(),
-                };
+                    let window = (variant.access_ttl + Duration::from_secs(2))
+                        .min(Duration::from_secs(if ctx.quick { 6 } else { 15 }));
+                    let seconds = until_all_refuse(
+                        &client,
+                        &cluster,
+                        variant.stack,
+                        &carol,
+                        "/admin/stats",
+                        // 403 (demoted) and 401 (token expired) both end the admin rights.
+                        |s| s != 200,
+                        window,
+                    )
+                    .await;
+                    let after_refresh = match &refresh {
+                        Some(token) => {
+                            let response = client.refresh(&base, token).await;
+                            let body: serde_json::Value = response.json().await.unwrap_or_default();
+                            match body["access_token"].as_str() {
+                                Some(fresh) => client
+                                    .get(
+                                        &format!("{base}/admin/stats"),
+                                        Some(&Credential::Bearer(fresh.into())),
+                                    )
+                                    .await
+                                    .status()
+                                    .as_u16()
+                                    .to_string(),
+                                None => "refresh refused".into(),
+                            }
+                        }
+                        None => "—".into(),
+                    };
+                    observe(&mut observed, variant, window, seconds, after_refresh);
+                    cluster.shutdown();
+                }
+            }
+            for o in &observed {
                 table.rows.push(vec![
-                    variant.name.into(),
-                    if variant.stack == Stack::Session {
+                    o.variant.name.into(),
+                    if o.variant.stack == Stack::Session {
                         "— (server-side)".into()
                     } else {
-                        format!("{} s", variant.access_ttl.as_secs())
+                        format!("{} s", o.variant.access_ttl.as_secs())
                     },
-                    show(seconds, window),
-                    after_refresh,
+                    show_trials(&o.seconds, o.window),
+                    distinct(&o.after),
                 ]);
-                measured.push((variant.name, seconds, window));
-                cluster.shutdown();
             }
-            let verdict = c8_verdict(measured[0].1, measured[2].1);
+            let trials_of = |name: &str| {
+                observed
+                    .iter()
+                    .find(|o| o.variant.name == name)
+                    .map(|o| o.seconds.clone())
+                    .unwrap_or_default()
+            };
+            let verdict = c8_verdict(
+                slowest(&trials_of("session (Redis)")),
+                fastest(&trials_of("JWT, 1 h access token")),
+            );
             Ok(ExperimentResult {
                 id: "c8".into(),
                 title: self.title().into(),
                 claims: vec!["C8".into()],
                 question: "Do permissions baked into a token go stale until it expires or is reissued, while a session follows a role change at once?".into(),
-                setup: "For each set-up a cluster of 3 nodes. carol (roles user, admin) logs in, then demotes herself \
-                        through PUT /admin/users/carol/roles; every node is then asked GET /admin/stats directly every 50 ms \
-                        until all answer 403. The session stack rewrites the roles inside every live session of the user; \
-                        the JWT stack changes only the directory, which a token sees at its next refresh."
-                    .into(),
+                setup: format!(
+                    "For each set-up and trial a fresh cluster of 3 nodes ({} trial(s), set-ups interleaved). carol (roles \
+                     user, admin) logs in, then demotes herself through PUT /admin/users/carol/roles; every node is then \
+                     asked GET /admin/stats directly every 50 ms until all stop answering 200 (403 once demoted, 401 once \
+                     the token expired). The session stack rewrites the roles inside every live session of the user; \
+                     the JWT stack changes only the directory, which a token sees at its next refresh.",
+                    trial_count(ctx.quick)
+                ),
                 verdicts: vec![ClaimVerdict {
                     claim: "C8".into(),
                     verdict,
-                    rule: "holds when the session is refused admin on every node within 0.5 s of the demotion and a \
+                    rule: "holds when, in every trial, the session is refused admin on every node within 0.5 s of the demotion and a \
                            long-lived JWT still grants admin at the end of the observation window; does not hold otherwise."
                         .into(),
                     evidence: table.rows.iter().map(|r| format!("{}: {}", r[0], r[2])).collect::<Vec<_>>().join("; "),
@@ -501,11 +650,14 @@ impl Experiment for RoleDemotion {
                     kind: ChartKind::Bars,
                     x_label: "".into(),
                     y_label: "seconds (a full bar = still admin when observation ended)".into(),
-                    series: measured
+                    series: observed
                         .iter()
-                        .map(|(name, s, w)| Series {
-                            name: (*name).into(),
-                            points: vec![Point { x: "seconds of stale admin rights".into(), y: s.unwrap_or(w.as_secs_f64()), low: None, high: None }],
+                        .map(|o| {
+                            let (y, low, high) = bar(&o.seconds, o.window);
+                            Series {
+                                name: o.variant.name.into(),
+                                points: vec![Point { x: "seconds of stale admin rights".into(), y, low: Some(low), high: Some(high) }],
+                            }
                         })
                         .collect(),
                 }),
@@ -513,7 +665,7 @@ impl Experiment for RoleDemotion {
                          on every node until the token expires or is refreshed. A session holds the same copy, but on the \
                          server, where the server can rewrite it. Short access tokens bound the window; they do not close it."
                     .into(),
-                raw: json!(measured.iter().map(|(n, s, w)| json!({"variant": n, "seconds": s, "window_s": w.as_secs_f64()})).collect::<Vec<_>>()),
+                raw: json!(observed.iter().map(|o| json!({"variant": o.variant.name, "seconds": o.seconds, "window_s": o.window.as_secs_f64(), "admin_after_refresh": o.after})).collect::<Vec<_>>()),
                 seconds: started.elapsed().as_secs_f64(),
                 error: None,
             })
@@ -524,6 +676,34 @@ impl Experiment for RoleDemotion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trials_aggregate_towards_the_claims_burden_of_proof() {
+        // "Refused at once in every trial" needs the slowest; one trial that
+        // never refused makes it None.
+        assert_eq!(slowest(&[Some(0.1), Some(0.3)]), Some(0.3));
+        assert_eq!(slowest(&[Some(0.1), None]), None);
+        assert_eq!(slowest(&[]), None);
+        // "Accepted to the end in every trial" fails on any refusal.
+        assert_eq!(fastest(&[None, Some(4.0), Some(2.0)]), Some(2.0));
+        assert_eq!(fastest(&[None, None]), None);
+    }
+
+    #[test]
+    fn trial_cells_say_what_happened_in_each_trial() {
+        let window = Duration::from_secs(15);
+        assert_eq!(show_trials(&[Some(0.01)], window), "at once (first poll)");
+        assert_eq!(
+            show_trials(&[None, None, None], window),
+            "still accepted after 15 s, all 3 trials"
+        );
+        assert_eq!(
+            show_trials(&[Some(1.0), Some(2.0), Some(3.0)], window),
+            "2.00 s (median; 1.00–3.00 s over 3 trials)"
+        );
+        assert!(show_trials(&[Some(1.0), None, None], window).starts_with("refused in 1 of 3"));
+        assert_eq!(bar(&[Some(1.0), None, Some(3.0)], window), (3.0, 1.0, 15.0));
+    }
 
     #[test]
     fn c7_rule() {
