@@ -12,6 +12,9 @@ mod c10_sliding;
 mod c12_attacks;
 mod c13_memory;
 mod c15_summary;
+mod c1_affinity;
+mod c2_sticky;
+mod c3_outage;
 mod c4_latency;
 pub(crate) mod c6_verify;
 mod c9_size;
@@ -84,9 +87,9 @@ pub trait Experiment: Send + Sync {
 /// Every experiment, in report order.
 pub fn all() -> Vec<Box<dyn Experiment>> {
     vec![
-        Box::new(behaviour::SessionAffinity),
-        Box::new(behaviour::Stickiness),
-        Box::new(behaviour::StoreOutage),
+        Box::new(c1_affinity::SessionAffinity),
+        Box::new(c2_sticky::Stickiness),
+        Box::new(c3_outage::StoreOutage),
         Box::new(c4_latency::StoreLatency),
         Box::new(capacity::ScaleOut),
         Box::new(c6_verify::VerifyCost),

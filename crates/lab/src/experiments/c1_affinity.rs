@@ -1,0 +1,235 @@
+//! c1 — sessions kept in one node's memory, behind a round-robin balancer.
+//!
+//! Each node of the cluster keeps its own sessions, and HAProxy sends every
+//! request to the next node: a node that did not see the login does not
+//! know the session, answers 401, and the user logs in again. The same run
+//! with the shared Redis store is the control.
+
+use std::time::{Duration, Instant};
+
+use loadtests::LoadReport;
+use serde_json::json;
+use session_server::StoreMode;
+
+use super::{
+    behaviour::{cell, finished, plan, point, rejected, summed, trials, USERS},
+    err, median, Experiment, Outcome, RunContext,
+};
+use crate::{
+    results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Series, Table, Verdict},
+    Cluster, ClusterSpec, LabError, Stack,
+};
+
+pub struct SessionAffinity;
+
+const STORE_MODES: [(&str, StoreMode); 2] = [
+    ("memory (per node)", StoreMode::Memory),
+    ("Redis (shared)", StoreMode::Redis),
+];
+
+/// C1's rule, from the share of requests answered 401 with per-node memory
+/// sessions and with the shared store.
+pub fn c1_verdict(memory_rejected: f64, shared_rejected: f64) -> Verdict {
+    if memory_rejected > 0.3 && shared_rejected < 0.01 {
+        Verdict::Holds
+    } else if memory_rejected > 0.3 {
+        Verdict::HoldsWithCaveat(format!(
+            "the shared store also rejected {:.1}% of requests",
+            shared_rejected * 100.0
+        ))
+    } else {
+        Verdict::DoesNotHold(format!(
+            "memory sessions were rejected on only {:.1}% of requests",
+            memory_rejected * 100.0
+        ))
+    }
+}
+
+/// One c1 run: goose users on a fresh 3-node session cluster.
+async fn affinity_run(
+    ctx: &RunContext,
+    mode: StoreMode,
+    run_time: Duration,
+) -> Result<LoadReport, LabError> {
+    let mut spec = ClusterSpec::new(ctx.launcher.clone());
+    spec.stacks = vec![Stack::Session];
+    spec.nodes = 3;
+    spec.seed_users = USERS;
+    spec.session_store = mode;
+    let cluster = Cluster::start(spec).await?;
+    let report = loadtests::run(&plan(
+        cluster.url(Stack::Session, "")?,
+        loadtests::Stack::Session,
+        run_time,
+    ))
+    .await
+    .map_err(err)?;
+    cluster.shutdown();
+    finished(report)
+}
+
+impl Experiment for SessionAffinity {
+    fn id(&self) -> &'static str {
+        "c1"
+    }
+
+    fn title(&self) -> &'static str {
+        "Per-node memory sessions behind a round-robin load balancer"
+    }
+
+    fn claims(&self) -> &'static [&'static str] {
+        &["C1"]
+    }
+
+    fn estimate(&self, quick: bool) -> Duration {
+        Duration::from_secs(if quick { 14 } else { 120 })
+    }
+
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let run_time = Duration::from_secs(if ctx.quick { 4 } else { 15 });
+            let trials = trials(ctx);
+            let mut runs: Vec<(usize, &str, LoadReport)> = Vec::new();
+            for trial in 0..trials {
+                // Interleaved, the order alternating per trial, so a slow
+                // minute of the machine does not land on one mode every time.
+                let mut modes = STORE_MODES.to_vec();
+                modes.rotate_left(trial % STORE_MODES.len());
+                for (label, mode) in modes {
+                    ctx.variant(format!(
+                        "trial {}/{trials}: {label}: {USERS} goose users for {} s through round-robin",
+                        trial + 1,
+                        run_time.as_secs()
+                    ));
+                    runs.push((trial, label, affinity_run(ctx, mode, run_time).await?));
+                }
+            }
+
+            let mut rows = Vec::new();
+            let mut series = Vec::new();
+            // Per mode: median share rejected (0–1), median re-logins per user per minute.
+            let mut medians = Vec::new();
+            for (label, _) in STORE_MODES {
+                let reports: Vec<&LoadReport> = runs
+                    .iter()
+                    .filter(|(_, l, _)| *l == label)
+                    .map(|(_, _, r)| r)
+                    .collect();
+                let shares: Vec<f64> = reports
+                    .iter()
+                    .map(|r| rejected(r) as f64 / r.requests.max(1) as f64)
+                    .collect();
+                let percent: Vec<f64> = shares.iter().map(|s| s * 100.0).collect();
+                let per_minute: Vec<f64> = reports
+                    .iter()
+                    .map(|r| r.relogins as f64 / USERS as f64 * 60.0 / r.duration_s.max(0.001))
+                    .collect();
+                rows.push(vec![
+                    label.into(),
+                    reports.iter().map(|r| r.requests).sum::<u64>().to_string(),
+                    cell(&percent, 1, "%"),
+                    reports.iter().map(|r| r.relogins).sum::<u64>().to_string(),
+                    cell(&per_minute, 0, ""),
+                    summed(
+                        reports
+                            .iter()
+                            .flat_map(|r| r.per_node.iter().map(|(n, c)| (n.as_str(), *c))),
+                    ),
+                ]);
+                series.push(Series {
+                    name: label.to_string(),
+                    points: vec![point("authenticated requests rejected (%)", &percent)],
+                });
+                medians.push((median(&shares), median(&per_minute)));
+            }
+            let (memory, redis) = (medians[0], medians[1]);
+            let verdict = c1_verdict(memory.0, redis.0);
+            let raw: Vec<_> = runs
+                .iter()
+                .map(
+                    |(trial, mode, report)| json!({"trial": trial, "mode": mode, "report": report}),
+                )
+                .collect();
+            Ok(ExperimentResult {
+                id: "c1".into(),
+                title: self.title().into(),
+                claims: vec!["C1".into()],
+                question: "Do sessions kept in one server's memory break behind a load balancer, forcing users to log in again?".into(),
+                setup: format!(
+                    "3 session nodes behind HAProxy round-robin, sessions either in each node's memory or in a shared Redis. \
+                     {USERS} goose users log in once, then browse (/me, /orders, now and then /admin/stats) with 50–150 ms \
+                     think time for {} s; a 401 sends the user back to the login, counted as a forced re-login. \
+                     {trials} trial(s), each on fresh clusters, the two modes interleaved and their order alternating \
+                     from trial to trial; the verdict uses the medians across trials.",
+                    run_time.as_secs()
+                ),
+                verdicts: vec![ClaimVerdict {
+                    claim: "C1".into(),
+                    verdict,
+                    rule: "holds when more than 30% of requests are rejected with per-node memory sessions and less than 1% with the shared store \
+                           (medians across trials)."
+                        .into(),
+                    evidence: format!(
+                        "medians of {trials} trial(s): memory: {:.1}% rejected, {:.0} re-logins per user per minute; Redis: {:.1}% rejected",
+                        memory.0 * 100.0,
+                        memory.1,
+                        redis.0 * 100.0
+                    ),
+                }],
+                tables: vec![Table {
+                    title: format!(
+                        "What the users experienced: {trials} trial(s), rates as median (min–max) across trials, counts summed over the trials"
+                    ),
+                    columns: [
+                        "session store",
+                        "requests (sum)",
+                        "rejected (401)",
+                        "forced re-logins (sum)",
+                        "re-logins per user per minute",
+                        "responses per node (sum)",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                    rows,
+                }],
+                chart: Some(Chart {
+                    title: format!("Share of authenticated requests rejected (median, min–max over {trials} trial(s))"),
+                    kind: ChartKind::Bars,
+                    x_label: "".into(),
+                    y_label: "% of requests answered 401".into(),
+                    series,
+                }),
+                lesson: format!(
+                    "Round-robin sends each request to the next node, and a node that did not see the login does not know the \
+                     session: {:.0}% of requests bounced and every user logged in again about {:.0} times a minute (medians). \
+                     Put sessions in a store every node shares (or pin users to a node, claim C2) and the problem is gone.",
+                    memory.0 * 100.0,
+                    memory.1
+                ),
+                raw: json!(raw),
+                seconds: started.elapsed().as_secs_f64(),
+                error: None,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c1_rule() {
+        assert_eq!(c1_verdict(0.6, 0.0), Verdict::Holds);
+        assert!(matches!(c1_verdict(0.6, 0.05), Verdict::HoldsWithCaveat(_)));
+        assert!(matches!(c1_verdict(0.1, 0.0), Verdict::DoesNotHold(_)));
+        // Boundaries: more than 30% rejected, less than 1% with the store.
+        assert!(matches!(c1_verdict(0.3, 0.0), Verdict::DoesNotHold(_)));
+        assert_eq!(c1_verdict(0.31, 0.0099), Verdict::Holds);
+        assert!(matches!(
+            c1_verdict(0.31, 0.01),
+            Verdict::HoldsWithCaveat(_)
+        ));
+    }
+}
