@@ -31,7 +31,7 @@ use serde_json::json;
 use testkit::TestClient;
 
 use super::{
-    capacity::{cluster, credentials, stat, Figure, Probe, USERS},
+    capacity::{cluster, credentials, stat, Figure, Probe, CAPACITY_ALG, USERS},
     err, median, spread, Experiment, Outcome, RunContext,
 };
 use crate::{
@@ -172,7 +172,8 @@ impl Experiment for StoreLatency {
                 (3, Duration::from_secs(10), Duration::from_secs(6))
             };
             ctx.variant("starting a cluster with the latency proxy in front of the store");
-            let (cluster, store) = cluster(ctx, 1, Some(Latency::default()), None).await?;
+            let (cluster, store) =
+                cluster(ctx, 1, Some(Latency::default()), Some(CAPACITY_ALG)).await?;
             let client = TestClient::new();
             let session = credentials(&client, &cluster, Stack::Session).await?;
             let jwt = credentials(&client, &cluster, Stack::Jwt).await?;
@@ -329,7 +330,7 @@ impl Experiment for StoreLatency {
                 claims: vec!["C4".into()],
                 question: "Does a shared session store add its network latency to every API call?".into(),
                 setup: format!(
-                    "One node per stack behind HAProxy; the nodes reach the store through the lab's latency proxy, which \
+                    "One node per stack behind HAProxy (the JWT stack signs with {}, as in c5); the nodes reach the store through the lab's latency proxy, which \
                      adds 0, 0.5 or 2 ms to every store round trip (\"loopback\" includes the proxy's own hop; its timer \
                      rounds up to whole milliseconds, so a setting acts as up to 1 ms more: the \"store RTT\" column is \
                      the median of {PINGS} PINGs through the proxy before each run, what a lookup really paid). \
@@ -338,7 +339,8 @@ impl Experiment for StoreLatency {
                      time, about 300 requests/s per stack, coordinated-omission mitigation on (\"CO backfilled\" counts \
                      the times goose made up for stalls), GET /me percentiles from goose's histograms. Throughput: wrk \
                      -t2 -c64 with {USERS} users' credentials, where the queue hides the delay as latency and shows it \
-                     as lost requests/s."
+                     as lost requests/s.",
+                    CAPACITY_ALG.name()
                 ),
                 verdicts: vec![ClaimVerdict {
                     claim: "C4".into(),

@@ -201,10 +201,11 @@ pub(super) async fn cluster(
     Ok((cluster, store))
 }
 
-/// HS256: the cheapest verification (see c6), so the JWT side shows what
-/// having no shared state is worth rather than what a signature costs; c6
-/// puts the asymmetric algorithms' price next to it.
-const C5_ALG: SigningAlgorithm = SigningAlgorithm::Hs256;
+/// The JWT stack's algorithm in c4 and c5: HS256, the cheapest
+/// verification (see c6), so the JWT side shows what having no shared state
+/// is worth rather than what a signature costs; c6 puts the asymmetric
+/// algorithms' price next to it.
+pub(super) const CAPACITY_ALG: SigningAlgorithm = SigningAlgorithm::Hs256;
 
 pub struct ScaleOut;
 
@@ -262,7 +263,7 @@ impl Experiment for ScaleOut {
                 ctx.variant(format!(
                     "{n} node(s) per stack: starting the cluster and logging {USERS} users in"
                 ));
-                let (cluster, store) = cluster(ctx, n, None, Some(C5_ALG)).await?;
+                let (cluster, store) = cluster(ctx, n, None, Some(CAPACITY_ALG)).await?;
                 let session = credentials(&client, &cluster, Stack::Session).await?;
                 let jwt = credentials(&client, &cluster, Stack::Jwt).await?;
                 let probe = Probe {
@@ -394,7 +395,7 @@ impl Experiment for ScaleOut {
                      processes on the same cores. The projection below is a model built from the measured per-request \
                      costs, labelled as such.",
                     node_counts.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "),
-                    C5_ALG.name()
+                    CAPACITY_ALG.name()
                 ),
                 verdicts: vec![ClaimVerdict {
                     claim: "C5".into(),
