@@ -63,16 +63,7 @@ fn session_value() -> String {
 /// Claims of a real access token (the denylist reads `jti`, `sub`, `iat`).
 fn claims() -> AccessClaims {
     let keys = KeySet::from_file(&KeySetFile::generate(SigningAlgorithm::Hs256).unwrap()).unwrap();
-    let service = TokenService::new(
-        keys,
-        TokenSettings {
-            issuer: "authlab".into(),
-            audience: "authlab-api".into(),
-            access_ttl: Duration::from_secs(300),
-            leeway: Duration::from_secs(2),
-            max_token_bytes: 8192,
-        },
-    );
+    let service = TokenService::new(keys, TokenSettings::default());
     let user = User {
         username: "alice".into(),
         name: "Alice".into(),

@@ -5,7 +5,7 @@ use std::{path::PathBuf, time::Duration};
 use authlab_core::config::{validate_redis_url, ConfigError, NodeArgs, RedisClientArgs};
 use serde::Serialize;
 
-use crate::keys::SigningAlgorithm;
+use crate::{keys::SigningAlgorithm, tokens::TokenSettings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -78,6 +78,7 @@ pub struct JwtServerConfig {
 impl JwtServerConfig {
     /// A single node on a free loopback port with an HS256 secret (tests, the lab).
     pub fn local(user_directory_url: &str, token_store_url: &str) -> Self {
+        let tokens = TokenSettings::default();
         Self {
             node: NodeArgs::local(user_directory_url),
             redis: RedisClientArgs::default(),
@@ -86,13 +87,24 @@ impl JwtServerConfig {
             keyset_json: None,
             hs256_secret: Some("authlab-test-hs256-secret-0123456789abcdef".into()),
             alg: None,
-            issuer: "authlab".into(),
-            audience: "authlab-api".into(),
-            access_ttl: Duration::from_secs(300),
+            issuer: tokens.issuer,
+            audience: tokens.audience,
+            access_ttl: tokens.access_ttl,
             refresh_ttl: Duration::from_secs(24 * 3600),
-            leeway: Duration::from_secs(2),
-            max_token_bytes: 8192,
+            leeway: tokens.leeway,
+            max_token_bytes: tokens.max_token_bytes,
             revocation: RevocationMode::None,
+        }
+    }
+
+    /// The token-service part of the configuration.
+    pub fn token_settings(&self) -> TokenSettings {
+        TokenSettings {
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            access_ttl: self.access_ttl,
+            leeway: self.leeway,
+            max_token_bytes: self.max_token_bytes,
         }
     }
 

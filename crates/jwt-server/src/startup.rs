@@ -21,7 +21,7 @@ use crate::{
     refresh::RefreshTokens,
     revocation::WorkerDenylist,
     routes,
-    tokens::{TokenService, TokenSettings},
+    tokens::TokenService,
 };
 
 pub const STACK: &str = "jwt";
@@ -102,16 +102,7 @@ impl Application {
         let alg = keys.alg();
         let state = web::Data::new(JwtState {
             node: NodeInfo::new(node.clone(), STACK),
-            tokens: TokenService::new(
-                keys,
-                TokenSettings {
-                    issuer: config.issuer.clone(),
-                    audience: config.audience.clone(),
-                    access_ttl: config.access_ttl,
-                    leeway: config.leeway,
-                    max_token_bytes: config.max_token_bytes,
-                },
-            ),
+            tokens: TokenService::new(keys, config.token_settings()),
             refresh: RefreshTokens::new(token_store, config.refresh_ttl),
             refresh_ttl: config.refresh_ttl,
             directory,

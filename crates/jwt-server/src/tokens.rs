@@ -212,6 +212,21 @@ pub struct TokenSettings {
     pub max_token_bytes: usize,
 }
 
+/// The server's defaults, as `jwt-server --help` gives them: issuer
+/// `authlab`, audience `authlab-api`, 5 min access tokens, 2 s leeway,
+/// 8 KiB tokens.
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "authlab".into(),
+            audience: "authlab-api".into(),
+            access_ttl: Duration::from_secs(300),
+            leeway: Duration::from_secs(2),
+            max_token_bytes: 8192,
+        }
+    }
+}
+
 /// Issues and verifies access tokens with one key set.
 pub struct TokenService {
     keys: KeySet,
@@ -455,16 +470,7 @@ mod tests {
 
     fn service() -> TokenService {
         let keys = KeySet::from_file(&KeySetFile::generate(SigningAlgorithm::Hs256).unwrap());
-        TokenService::new(
-            keys.unwrap(),
-            TokenSettings {
-                issuer: "authlab".into(),
-                audience: "authlab-api".into(),
-                access_ttl: Duration::from_secs(300),
-                leeway: Duration::from_secs(2),
-                max_token_bytes: 8192,
-            },
-        )
+        TokenService::new(keys.unwrap(), TokenSettings::default())
     }
 
     fn claims(service: &TokenService) -> Value {

@@ -11,8 +11,6 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::time::Duration;
-
 use authlab_core::directory::User;
 use jwt_server::{
     keys::{KeySet, KeySetFile},
@@ -25,16 +23,7 @@ const MUTATIONS_PER_TOKEN: usize = 400;
 const BASE64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 fn service(keys: &KeySetFile) -> TokenService {
-    TokenService::new(
-        KeySet::from_file(keys).unwrap(),
-        TokenSettings {
-            issuer: "authlab".into(),
-            audience: "authlab-api".into(),
-            access_ttl: Duration::from_secs(300),
-            leeway: Duration::from_secs(2),
-            max_token_bytes: 8192,
-        },
-    )
+    TokenService::new(KeySet::from_file(keys).unwrap(), TokenSettings::default())
 }
 
 /// One random edit of the kind a broken client, a proxy or an attacker makes.

@@ -141,7 +141,6 @@ impl Cluster {
         let proxy = match spec.store_latency {
             Some(latency) => Some(
                 LatencyProxy::start(store_address, latency)
-                    .await
                     .map_err(|e| LabError::Io(format!("latency proxy: {e}")))?,
             ),
             None => None,

@@ -90,7 +90,7 @@ pub struct LatencyProxy {
 
 impl LatencyProxy {
     /// Listens on a free loopback port and forwards to `upstream`.
-    pub async fn start(upstream: SocketAddr, latency: Latency) -> std::io::Result<Self> {
+    pub fn start(upstream: SocketAddr, latency: Latency) -> std::io::Result<Self> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
@@ -247,9 +247,7 @@ mod tests {
     #[tokio::test]
     async fn adds_the_configured_delay_and_can_change_it_live() {
         let upstream = echo_server().await;
-        let proxy = LatencyProxy::start(upstream, Latency::default())
-            .await
-            .unwrap();
+        let proxy = LatencyProxy::start(upstream, Latency::default()).unwrap();
         let mut stream = TcpStream::connect(proxy.address()).await.unwrap();
         let fast = round_trip(proxy.address(), &mut stream).await;
         proxy.set(Latency {
@@ -274,7 +272,6 @@ mod tests {
                 jitter: Duration::from_millis(5),
             },
         )
-        .await
         .unwrap();
         let mut stream = TcpStream::connect(proxy.address()).await.unwrap();
         let started = std::time::Instant::now();

@@ -2,8 +2,6 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::time::Duration;
-
 use jwt_server::{
     keys::{KeySet, KeySetFile},
     tokens::{TokenService, TokenSettings},
@@ -15,16 +13,7 @@ use lab::{
 };
 
 fn strict(keys: &KeySetFile) -> TokenService {
-    TokenService::new(
-        KeySet::from_file(keys).unwrap(),
-        TokenSettings {
-            issuer: "authlab".into(),
-            audience: "authlab-api".into(),
-            access_ttl: Duration::from_secs(300),
-            leeway: Duration::from_secs(2),
-            max_token_bytes: 8192,
-        },
-    )
+    TokenService::new(KeySet::from_file(keys).unwrap(), TokenSettings::default())
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::{collections::BTreeMap, time::Duration};
 
 use loadtests::{Credentials, LoadPlan, LoadReport, ScenarioKind};
 
-use super::{median, spread, RunContext};
+use super::{median_spread, RunContext};
 use crate::{results::Point, LabError};
 
 pub(super) const USERS: usize = 12;
@@ -29,21 +29,15 @@ pub(super) fn trials(ctx: &RunContext) -> usize {
     }
 }
 
-/// (median, min, max) of one figure across trials.
-pub(super) fn stat(values: &[f64]) -> (f64, f64, f64) {
-    let (low, high) = spread(values);
-    (median(values), low, high)
-}
-
 /// A table cell "median (min–max)", with `unit` after the median and the max.
 pub(super) fn cell(values: &[f64], decimals: usize, unit: &str) -> String {
-    let (mid, low, high) = stat(values);
+    let (mid, low, high) = median_spread(values);
     format!("{mid:.decimals$}{unit} ({low:.decimals$}–{high:.decimals$}{unit})")
 }
 
 /// A chart point at the median, its whisker the min–max across trials.
 pub(super) fn point(x: impl Into<String>, values: &[f64]) -> Point {
-    let (y, low, high) = stat(values);
+    let (y, low, high) = median_spread(values);
     Point {
         x: x.into(),
         y,

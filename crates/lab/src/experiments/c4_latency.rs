@@ -22,17 +22,16 @@ use std::{
     time::{Duration, Instant},
 };
 
-use authlab_core::{
-    metrics::Metrics,
-    redis_client::{RedisClientArgs, RedisStore},
-};
+use authlab_core::redis_client::RedisStore;
 use loadtests::{Credentials, LoadPlan, LoadReport, Percentiles, ScenarioKind};
 use serde_json::json;
 use testkit::TestClient;
 
 use super::{
-    capacity::{cluster, credentials, stat, Figure, Probe, CAPACITY_ALG, USERS},
-    err, median, spread, Experiment, Outcome, RunContext,
+    capacity::{
+        cluster, credentials, probe_store, stat, Figure, OfVariant, Probe, CAPACITY_ALG, USERS,
+    },
+    err, median, Experiment, Outcome, RunContext,
 };
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
@@ -129,19 +128,10 @@ async fn store_round_trip(store: &RedisStore) -> Result<f64, LabError> {
     Ok(median(&times))
 }
 
-/// (median, min, max) of one figure over the goose samples of a variant.
-fn latency_stat(
-    samples: &[LatencySample],
-    variant: &str,
-    figure: &dyn Fn(&LatencySample) -> f64,
-) -> (f64, f64, f64) {
-    let values: Vec<f64> = samples
-        .iter()
-        .filter(|s| s.variant == variant)
-        .map(figure)
-        .collect();
-    let (lo, hi) = spread(&values);
-    (median(&values), lo, hi)
+impl OfVariant for LatencySample {
+    fn variant(&self) -> &str {
+        &self.variant
+    }
 }
 
 pub struct StoreLatency;
@@ -182,14 +172,7 @@ impl Experiment for StoreLatency {
                 store,
                 duration: wrk_time,
             };
-            let metrics = Metrics::new("c4").map_err(err)?;
-            let via_proxy = RedisStore::new(
-                "store via the latency proxy",
-                &cluster.node_store_url(0),
-                &RedisClientArgs::default(),
-                metrics.store("probe"),
-            )
-            .map_err(err)?;
+            let via_proxy = probe_store("store via the latency proxy", &cluster.node_store_url(0))?;
             let mut latency = Vec::new();
             let mut saturated = Vec::new();
             for trial in 0..trials {
@@ -278,9 +261,7 @@ impl Experiment for StoreLatency {
             for (label, _) in DELAYS {
                 for (i, (name, _)) in STACKS.iter().enumerate() {
                     let key = format!("{label}|{name}");
-                    let l = |figure: &dyn Fn(&LatencySample) -> f64| {
-                        latency_stat(&latency, &key, figure)
-                    };
+                    let l = |figure: Figure<'_, LatencySample>| stat(&latency, &key, figure);
                     let s = |figure: Figure<'_>| stat(&saturated, &key, figure);
                     let (median_p50, median_p99) = (l(&|x| x.me.p50), l(&|x| x.me.p99));
                     let rps = s(&|x| x.wrk.rps);
@@ -319,9 +300,11 @@ impl Experiment for StoreLatency {
             let (session_added, jwt_added) = (added("session /me"), added("JWT /me"));
             let verdict = c4_verdict(session_added, jwt_added);
             let rtt = |label: &str| {
-                latency_stat(&latency, &format!("{label}|session /me"), &|x| {
-                    x.store_rtt_ms
-                })
+                stat(
+                    &latency,
+                    &format!("{label}|session /me"),
+                    &|x: &LatencySample| x.store_rtt_ms,
+                )
                 .0
             };
             Ok(ExperimentResult {

@@ -148,11 +148,8 @@ impl Experiment for VerifyCost {
                 let service = TokenService::new(
                     keys,
                     TokenSettings {
-                        issuer: "authlab".into(),
-                        audience: "authlab-api".into(),
                         access_ttl: Duration::from_secs(600),
-                        leeway: Duration::from_secs(2),
-                        max_token_bytes: 8192,
+                        ..TokenSettings::default()
                     },
                 );
                 let (token, _) = service.issue(&user, "c6").map_err(err)?;

@@ -20,7 +20,7 @@ use jwt_server::SigningAlgorithm;
 use serde_json::json;
 use testkit::{http::session_cookie, TestClient};
 
-use super::{c6_verify::cpu_time, err, median, spread, Experiment, Outcome, RunContext};
+use super::{c6_verify::cpu_time, err, median_spread, Experiment, Outcome, RunContext};
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
     wrk::{self, WrkResult, WrkRun},
@@ -159,18 +159,32 @@ impl Probe<'_> {
     }
 }
 
+/// A sample that belongs to one variant of an experiment.
+pub(super) trait OfVariant {
+    fn variant(&self) -> &str;
+}
+
+impl OfVariant for Sample {
+    fn variant(&self) -> &str {
+        &self.variant
+    }
+}
+
 /// A figure of one variant's samples: an accessor, read back as (median, min, max).
-pub(super) type Figure<'f> = &'f dyn Fn(&Sample) -> f64;
+pub(super) type Figure<'f, S = Sample> = &'f dyn Fn(&S) -> f64;
 
 /// The median, min and max of a figure over the samples of one variant.
-pub(super) fn stat(samples: &[Sample], variant: &str, figure: Figure<'_>) -> (f64, f64, f64) {
+pub(super) fn stat<S: OfVariant>(
+    samples: &[S],
+    variant: &str,
+    figure: Figure<'_, S>,
+) -> (f64, f64, f64) {
     let values: Vec<f64> = samples
         .iter()
-        .filter(|s| s.variant == variant)
+        .filter(|s| s.variant() == variant)
         .map(figure)
         .collect();
-    let (lo, hi) = spread(&values);
-    (median(&values), lo, hi)
+    median_spread(&values)
 }
 
 /// A cluster of `nodes` per stack with the load users seeded, and a client
@@ -190,15 +204,21 @@ pub(super) async fn cluster(
     spec.seed_users = USERS;
     spec.store_latency = latency;
     let cluster = Cluster::start(spec).await?;
-    let metrics = Metrics::new("capacity").map_err(err)?;
-    let store = RedisStore::new(
-        "session store",
-        &cluster.store_url(0),
+    let store = probe_store("session store", &cluster.store_url(0))?;
+    Ok((cluster, store))
+}
+
+/// A client of the store at `url` for the lab's own probes (INFO, PING),
+/// with the server's default client settings.
+pub(super) fn probe_store(name: &'static str, url: &str) -> Result<RedisStore, LabError> {
+    let metrics = Metrics::new("probe").map_err(err)?;
+    RedisStore::new(
+        name,
+        url,
         &RedisClientArgs::default(),
         metrics.store("probe"),
     )
-    .map_err(err)?;
-    Ok((cluster, store))
+    .map_err(err)
 }
 
 /// The JWT stack's algorithm in c4 and c5: HS256, the cheapest

@@ -56,6 +56,12 @@ pub(crate) fn spread(values: &[f64]) -> (f64, f64) {
     )
 }
 
+/// (median, min, max): a figure across trials as the report shows it.
+pub(crate) fn median_spread(values: &[f64]) -> (f64, f64, f64) {
+    let (low, high) = spread(values);
+    (median(values), low, high)
+}
+
 pub type Outcome<'a> = Pin<Box<dyn Future<Output = Result<ExperimentResult, LabError>> + 'a>>;
 
 /// What every experiment gets to run with.

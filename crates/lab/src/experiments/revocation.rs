@@ -13,7 +13,7 @@ use jwt_server::RevocationMode;
 use serde_json::json;
 use testkit::{Credential, TestClient};
 
-use super::{err, median, spread, Experiment, Outcome, RunContext};
+use super::{err, median, median_spread, spread, Experiment, Outcome, RunContext};
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
     Cluster, ClusterSpec, LabError, Stack,
@@ -80,10 +80,34 @@ async fn log_in(
     user: &str,
 ) -> Result<Credential, LabError> {
     let base = cluster.url(stack, "")?;
-    Ok(match stack {
-        Stack::Session => client.session_login(&base, user).await,
-        Stack::Jwt => client.jwt_login(&base, user).await.0,
-    })
+    Ok(log_in_with_refresh(client, &base, stack, user).await.0)
+}
+
+/// Logs `user` in through `base`: the credential, and for JWT the refresh token.
+async fn log_in_with_refresh(
+    client: &TestClient,
+    base: &str,
+    stack: Stack,
+    user: &str,
+) -> (Credential, Option<String>) {
+    match stack {
+        Stack::Session => (client.session_login(base, user).await, None),
+        Stack::Jwt => {
+            let (bearer, tokens) = client.jwt_login(base, user).await;
+            (bearer, Some(tokens.refresh_token))
+        }
+    }
+}
+
+/// How long to watch after the change: the access lifetime plus 2 s, so an
+/// expiring token is seen to expire, capped so a 1 h token does not hold the
+/// run for an hour.
+fn window(variant: Variant, quick: bool) -> Duration {
+    (variant.access_ttl + Duration::from_secs(2)).min(Duration::from_secs(if quick {
+        6
+    } else {
+        15
+    }))
 }
 
 /// Polls `path` on every node until each answer is `refused`; returns the
@@ -187,8 +211,7 @@ fn bar(trials: &[Option<f64>], window: Duration) -> (f64, f64, f64) {
         .iter()
         .map(|s| s.unwrap_or(window.as_secs_f64()))
         .collect();
-    let (lo, hi) = spread(&values);
-    (median(&values), lo, hi)
+    median_spread(&values)
 }
 
 /// The trials of one set-up.
@@ -198,6 +221,44 @@ struct Observed {
     seconds: Vec<Option<f64>>,
     /// What the check after the measurement answered, per trial.
     after: Vec<String>,
+}
+
+impl Observed {
+    /// The table row: set-up, lifetime, what the trials saw, the follow-up check.
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.variant.name.into(),
+            if self.variant.stack == Stack::Session {
+                "— (server-side)".into()
+            } else {
+                format!("{} s", self.variant.access_ttl.as_secs())
+            },
+            show_trials(&self.seconds, self.window),
+            distinct(&self.after),
+        ]
+    }
+
+    /// One bar: the median across trials, min–max as the whisker.
+    fn series(&self, x: &str) -> Series {
+        let (y, low, high) = bar(&self.seconds, self.window);
+        Series {
+            name: self.variant.name.into(),
+            points: vec![Point {
+                x: x.into(),
+                y,
+                low: Some(low),
+                high: Some(high),
+            }],
+        }
+    }
+}
+
+/// The trials of the set-up called `name` (none if it did not run).
+fn trials_of<'o>(observed: &'o [Observed], name: &str) -> &'o [Option<f64>] {
+    observed
+        .iter()
+        .find(|o| o.variant.name == name)
+        .map_or(&[], |o| o.seconds.as_slice())
 }
 
 /// Collects trial results per set-up, in the set-ups' own order.
@@ -311,13 +372,8 @@ impl Experiment for Revocation {
                     ));
                     let cluster = cluster_for(ctx, variant).await?;
                     let base = cluster.url(variant.stack, "")?;
-                    let (who, refresh) = match variant.stack {
-                        Stack::Session => (client.session_login(&base, "alice").await, None),
-                        Stack::Jwt => {
-                            let (bearer, tokens) = client.jwt_login(&base, "alice").await;
-                            (bearer, Some(tokens.refresh_token))
-                        }
-                    };
+                    let (who, refresh) =
+                        log_in_with_refresh(&client, &base, variant.stack, "alice").await;
                     let status = client
                         .post(&format!("{base}/logout"), Some(&who), None)
                         .await
@@ -325,8 +381,7 @@ impl Experiment for Revocation {
                     if !status.is_success() {
                         return Err(err(format!("{}: logout answered {status}", variant.name)));
                     }
-                    let window = (variant.access_ttl + Duration::from_secs(2))
-                        .min(Duration::from_secs(if ctx.quick { 6 } else { 15 }));
+                    let window = window(variant, ctx.quick);
                     let seconds = until_all_refuse(
                         &client,
                         &cluster,
@@ -351,18 +406,7 @@ impl Experiment for Revocation {
                     cluster.shutdown();
                 }
             }
-            for o in &observed {
-                table.rows.push(vec![
-                    o.variant.name.into(),
-                    if o.variant.stack == Stack::Session {
-                        "— (server-side)".into()
-                    } else {
-                        format!("{} s", o.variant.access_ttl.as_secs())
-                    },
-                    show_trials(&o.seconds, o.window),
-                    distinct(&o.after),
-                ]);
-            }
+            table.rows.extend(observed.iter().map(Observed::row));
 
             ctx.variant("cost of the denylist: /me latency with and without it");
             let cost_trials = if ctx.quick { 2 } else { 3 };
@@ -404,36 +448,19 @@ impl Experiment for Revocation {
             };
             raw.push(json!({"denylist_cost_us": {"none": none_medians, "denylist": deny_medians}}));
 
-            let trials_of = |name: &str| {
-                observed
-                    .iter()
-                    .find(|o| o.variant.name == name)
-                    .map(|o| o.seconds.clone())
-                    .unwrap_or_default()
-            };
+            let trials_of = |name: &str| trials_of(&observed, name);
             // Every trial must show the claim: the session refused at once in
             // each, the plain JWT accepted to the end in each.
             let verdict = c7_verdict(
-                slowest(&trials_of("session (Redis)")),
-                fastest(&trials_of("JWT, 1 h access token")),
-                slowest(&trials_of("JWT + denylist")),
+                slowest(trials_of("session (Redis)")),
+                fastest(trials_of("JWT, 1 h access token")),
+                slowest(trials_of("JWT + denylist")),
                 deny_med,
                 none_med,
             );
             let series = observed
                 .iter()
-                .map(|o| {
-                    let (y, low, high) = bar(&o.seconds, o.window);
-                    Series {
-                        name: o.variant.name.into(),
-                        points: vec![Point {
-                            x: "seconds until every node refuses".into(),
-                            y,
-                            low: Some(low),
-                            high: Some(high),
-                        }],
-                    }
-                })
+                .map(|o| o.series("seconds until every node refuses"))
                 .collect();
             Ok(ExperimentResult {
                 id: "c7".into(),
@@ -537,13 +564,8 @@ impl Experiment for RoleDemotion {
                     ));
                     let cluster = cluster_for(ctx, variant).await?;
                     let base = cluster.url(variant.stack, "")?;
-                    let (carol, refresh) = match variant.stack {
-                        Stack::Session => (client.session_login(&base, "carol").await, None),
-                        Stack::Jwt => {
-                            let (bearer, tokens) = client.jwt_login(&base, "carol").await;
-                            (bearer, Some(tokens.refresh_token))
-                        }
-                    };
+                    let (carol, refresh) =
+                        log_in_with_refresh(&client, &base, variant.stack, "carol").await;
                     let demote = {
                         let request = client
                             .raw()
@@ -564,8 +586,7 @@ impl Experiment for RoleDemotion {
                             demote.status()
                         )));
                     }
-                    let window = (variant.access_ttl + Duration::from_secs(2))
-                        .min(Duration::from_secs(if ctx.quick { 6 } else { 15 }));
+                    let window = window(variant, ctx.quick);
                     let seconds = until_all_refuse(
                         &client,
                         &cluster,
@@ -600,28 +621,11 @@ impl Experiment for RoleDemotion {
                     cluster.shutdown();
                 }
             }
-            for o in &observed {
-                table.rows.push(vec![
-                    o.variant.name.into(),
-                    if o.variant.stack == Stack::Session {
-                        "— (server-side)".into()
-                    } else {
-                        format!("{} s", o.variant.access_ttl.as_secs())
-                    },
-                    show_trials(&o.seconds, o.window),
-                    distinct(&o.after),
-                ]);
-            }
-            let trials_of = |name: &str| {
-                observed
-                    .iter()
-                    .find(|o| o.variant.name == name)
-                    .map(|o| o.seconds.clone())
-                    .unwrap_or_default()
-            };
+            table.rows.extend(observed.iter().map(Observed::row));
+            let trials_of = |name: &str| trials_of(&observed, name);
             let verdict = c8_verdict(
-                slowest(&trials_of("session (Redis)")),
-                fastest(&trials_of("JWT, 1 h access token")),
+                slowest(trials_of("session (Redis)")),
+                fastest(trials_of("JWT, 1 h access token")),
             );
             Ok(ExperimentResult {
                 id: "c8".into(),
@@ -652,13 +656,7 @@ impl Experiment for RoleDemotion {
                     y_label: "seconds (a full bar = still admin when observation ended)".into(),
                     series: observed
                         .iter()
-                        .map(|o| {
-                            let (y, low, high) = bar(&o.seconds, o.window);
-                            Series {
-                                name: o.variant.name.into(),
-                                points: vec![Point { x: "seconds of stale admin rights".into(), y, low: Some(low), high: Some(high) }],
-                            }
-                        })
+                        .map(|o| o.series("seconds of stale admin rights"))
                         .collect(),
                 }),
                 lesson: "A role in a token is a copy, and a copy does not hear about the demotion: it grants the old rights \
