@@ -7,6 +7,7 @@
 
 pub mod attacks;
 pub mod charts;
+pub mod claims;
 pub mod cluster;
 pub mod doctor;
 pub mod experiments;
@@ -16,6 +17,7 @@ pub mod naive;
 pub mod process;
 pub mod report;
 pub mod results;
+pub mod summaries;
 pub mod wrk;
 
 pub use cluster::{Cluster, ClusterSpec};
@@ -37,6 +39,9 @@ pub enum LabError {
     Timeout(String),
     #[error("{0}")]
     Io(String),
+    /// A load run whose errors make its figures meaningless.
+    #[error("invalid load run: {0}")]
+    InvalidRun(String),
     #[error("interrupted (Ctrl-C)")]
     Interrupted,
 }

@@ -123,6 +123,20 @@ async fn main() -> anyhow::Result<()> {
                     experiment.title()
                 );
             }
+            println!(
+                "\n{:<6} {:<10} CLAIM ({} explains each)",
+                "CLAIM",
+                "ANSWERED BY",
+                lab::claims::DOC
+            );
+            for claim in &lab::claims::CLAIMS {
+                println!(
+                    "{:<6} {:<10} {}",
+                    claim.id,
+                    claim.experiment.unwrap_or("(none yet)"),
+                    claim.statement
+                );
+            }
             Ok(())
         }
         Command::Run(args) => {
@@ -130,8 +144,8 @@ async fn main() -> anyhow::Result<()> {
             telemetry::init("warn,goose=error");
             let dir = lab::experiments::run(&args.only, args.quick, &args.out, launcher()?).await?;
             let results = lab::results::RunResults::read(&dir)?;
-            for (_, verdict) in results.verdicts() {
-                println!("{:<4} {}", verdict.claim, verdict.verdict.label());
+            for row in lab::claims::rows(&results) {
+                println!("{:<4} {}", row.claim, row.verdict.label());
             }
             println!("report: {}", dir.join("report.html").display());
             println!("        {}", dir.join("report.md").display());

@@ -10,7 +10,7 @@ use minijinja::{context, Environment, Value};
 use serde::Serialize;
 
 use crate::{
-    charts,
+    charts, claims,
     results::{RunResults, Verdict},
     LabError,
 };
@@ -21,6 +21,7 @@ const HTML: &str = include_str!("../templates/report.html.j2");
 #[derive(Serialize)]
 struct VerdictRow {
     claim: String,
+    statement: String,
     label: String,
     note: String,
     experiment_id: String,
@@ -66,18 +67,18 @@ pub fn render(results: &RunResults, dir: &Path) -> Result<(), LabError> {
             svgs.insert(experiment.id.clone(), charts::svg(chart)?);
         }
     }
-    let verdicts: Vec<VerdictRow> = results
-        .verdicts()
+    let verdicts: Vec<VerdictRow> = claims::rows(results)
         .into_iter()
-        .map(|(experiment, v)| VerdictRow {
-            claim: v.claim.clone(),
-            label: v.verdict.label().to_owned(),
-            note: v.verdict.note().unwrap_or("").to_owned(),
-            experiment_id: experiment.id.clone(),
+        .map(|row| VerdictRow {
+            label: row.verdict.label().to_owned(),
+            note: row.verdict.note().unwrap_or("").to_owned(),
+            claim: row.claim,
+            statement: row.statement,
+            experiment_id: row.experiment_id,
         })
         .collect();
     let env = environment()?;
-    let ctx = context! { run => results, verdicts => verdicts, charts => svgs };
+    let ctx = context! { run => results, verdicts => verdicts, charts => svgs, claims_doc => claims::DOC };
     for (name, file) in [("report.md", "report.md"), ("report.html", "report.html")] {
         let text = env
             .get_template(name)
@@ -98,9 +99,12 @@ mod tests {
         let results = crate::results::tests::sample();
         render(&results, dir.path()).unwrap();
         let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+        assert!(md.contains("| C12 | Verification mistakes"), "{md}");
+        assert!(md.contains("**holds with a caveat** | [c12](#c12)"), "{md}");
         assert!(
-            md.contains("| C12 | **holds with a caveat** | [c12](#c12)"),
-            "{md}"
+            md.contains("| C14 |")
+                && md.contains("**not measured in this run** |  | no experiment measures it yet"),
+            "every claim has a row: {md}"
         );
         assert!(md.contains("![c](c12.svg)"));
         let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::LabError;
+use crate::{summaries::Summary, LabError};
 
 /// A claim's verdict, computed from numbers by a rule stated next to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,8 +18,11 @@ pub enum Verdict {
     HoldsWithCaveat(String),
     /// Does not hold on this machine, and why.
     DoesNotHold(String),
-    /// The run could not decide (an experiment failed or was generator-bound).
+    /// The run could not decide (an experiment failed, or its load runs
+    /// were invalid).
     Inconclusive(String),
+    /// Nothing in this run measured the claim, and why.
+    NotMeasured(String),
 }
 
 impl Verdict {
@@ -29,22 +32,24 @@ impl Verdict {
             Verdict::HoldsWithCaveat(_) => "holds with a caveat",
             Verdict::DoesNotHold(_) => "does not hold here",
             Verdict::Inconclusive(_) => "inconclusive",
+            Verdict::NotMeasured(_) => "not measured in this run",
         }
     }
 
     pub fn note(&self) -> Option<&str> {
         match self {
             Verdict::Holds => None,
-            Verdict::HoldsWithCaveat(n) | Verdict::DoesNotHold(n) | Verdict::Inconclusive(n) => {
-                Some(n)
-            }
+            Verdict::HoldsWithCaveat(n)
+            | Verdict::DoesNotHold(n)
+            | Verdict::Inconclusive(n)
+            | Verdict::NotMeasured(n) => Some(n),
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClaimVerdict {
-    /// `C1` … `C15`, as in CLAIMS.md.
+    /// `C1` … `C15`, as in docs/claims.md.
     pub claim: String,
     pub verdict: Verdict,
     /// The rule the verdict was computed with, in words.
@@ -105,6 +110,10 @@ pub struct ExperimentResult {
     pub tables: Vec<Table>,
     pub chart: Option<Chart>,
     pub lesson: String,
+    /// The figures other parts of authlab use (c15, the console), typed:
+    /// nobody reads another experiment's `raw` by string keys.
+    #[serde(default)]
+    pub summary: Option<Summary>,
     /// Raw figures (per trial, per variant), for anyone who wants to recompute.
     pub raw: serde_json::Value,
     pub seconds: f64,
@@ -210,22 +219,6 @@ impl RunResults {
             .map_err(|e| LabError::Io(format!("{}: {e}", path.display())))?;
         serde_json::from_str(&text).map_err(|e| LabError::Io(format!("{}: {e}", path.display())))
     }
-
-    /// Every claim verdict of the run, in claim order.
-    pub fn verdicts(&self) -> Vec<(&ExperimentResult, &ClaimVerdict)> {
-        let mut all: Vec<_> = self
-            .experiments
-            .iter()
-            .flat_map(|e| e.verdicts.iter().map(move |v| (e, v)))
-            .collect();
-        all.sort_by_key(|(_, v)| {
-            v.claim
-                .trim_start_matches('C')
-                .parse::<u32>()
-                .unwrap_or(u32::MAX)
-        });
-        all
-    }
 }
 
 #[cfg(test)]
@@ -279,6 +272,7 @@ pub(crate) mod tests {
                     }],
                 }),
                 lesson: "l".into(),
+                summary: None,
                 raw: serde_json::json!({"trials": [1, 2, 3]}),
                 seconds: 1.25,
                 error: None,

@@ -7,14 +7,14 @@
 //! experiments themselves are in `c1_affinity`, `c2_sticky` and `c3_outage`.
 //!
 //! Each experiment repeats its variants in interleaved trials (3 in full
-//! mode, 1 in quick mode), the order rotating from trial to trial, and the
-//! report gives the median with the min–max across trials.
+//! mode, 1 in quick mode) through the shared scheduler, and the report gives
+//! the median with the min–max across trials.
 
 use std::{collections::BTreeMap, time::Duration};
 
 use loadtests::{Credentials, LoadPlan, LoadReport, ScenarioKind};
 
-use super::{median_spread, RunContext};
+use super::{median_spread, schedule::Trials, RunContext};
 use crate::{results::Point, LabError};
 
 pub(super) const USERS: usize = 12;
@@ -22,12 +22,10 @@ pub(super) const USERS: usize = 12;
 /// Trials per variant. Quick mode keeps a single run so that the quick set
 /// costs what it did before trials existed.
 pub(super) fn trials(ctx: &RunContext) -> usize {
-    if ctx.quick {
-        1
-    } else {
-        3
-    }
+    BEHAVIOUR_TRIALS.count(ctx.quick)
 }
+
+const BEHAVIOUR_TRIALS: Trials = Trials::new(1, 3);
 
 /// A table cell "median (min–max)", with `unit` after the median and the max.
 pub(super) fn cell(values: &[f64], decimals: usize, unit: &str) -> String {

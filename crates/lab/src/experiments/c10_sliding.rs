@@ -315,6 +315,7 @@ impl Experiment for Sliding {
                      user in). Refresh tokens are server state, and rotation plus replay detection is what makes a stolen one \
                      self-defeating: the first replay kills the whole login."
                 ),
+                summary: None,
                 raw: json!({
                     "session_active_logout_s": session_active, "jwt_no_refresh_logout_s": jwt_no_refresh,
                     "jwt_with_refresh_logout_s": jwt_with_refresh, "refreshes": refreshes, "idle_session_status": idle_status,

@@ -20,6 +20,7 @@ use testkit::TestClient;
 use super::{err, Experiment, Outcome, RunContext};
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
+    summaries::{MemorySummary, Summary},
     Cluster, ClusterSpec, LabError, Stack,
 };
 
@@ -273,11 +274,22 @@ impl Experiment for MemoryPerUser {
                 tables: vec![table, keys],
                 chart: Some(chart),
                 lesson: format!(
-                    "A session costs about {session_per:.0} bytes of store memory, about {:.0} MiB per million logged-in users \
-                     (projection): real, but cheap next to what a Redis server holds. A JWT costs the server nothing until you \
-                     want logins to last: the refresh tokens that make that safe are server state again ({jwt_per:.0} B per login here).",
-                    mib(session_per * 1_000_000.0)
+                    "A session cost about {session_per:.0} bytes of store memory here, about {:.0} MiB per million logged-in \
+                     users (a projection). {}",
+                    mib(session_per * 1_000_000.0),
+                    if jwt_per > 0.0 {
+                        format!(
+                            "A JWT login cost {jwt_per:.0} B: not the access token, which the server does not keep, but \
+                             the refresh token that lets the login last, which is server state again."
+                        )
+                    } else {
+                        "A JWT login left nothing in the store.".to_owned()
+                    }
                 ),
+                summary: Some(Summary::Memory(MemorySummary {
+                    session_bytes_per_login: session_per,
+                    jwt_bytes_per_login: jwt_per,
+                })),
                 raw: json!({
                     "users": users,
                     "session": {"logins": session_n, "store_bytes": session_store, "rss_delta": session_rss_delta, "rss_after": session_rss},

@@ -13,7 +13,7 @@ use session_server::StoreMode;
 
 use super::{
     behaviour::{cell, finished, plan, point, rejected, summed, trials, USERS},
-    err, median, Experiment, Outcome, RunContext,
+    err, median, schedule, Experiment, Outcome, RunContext,
 };
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Series, Table, Verdict},
@@ -90,21 +90,24 @@ impl Experiment for SessionAffinity {
             let started = Instant::now();
             let run_time = Duration::from_secs(if ctx.quick { 4 } else { 15 });
             let trials = trials(ctx);
-            let mut runs: Vec<(usize, &str, LoadReport)> = Vec::new();
-            for trial in 0..trials {
-                // Interleaved, the order alternating per trial, so a slow
-                // minute of the machine does not land on one mode every time.
-                let mut modes = STORE_MODES.to_vec();
-                modes.rotate_left(trial % STORE_MODES.len());
-                for (label, mode) in modes {
-                    ctx.variant(format!(
-                        "trial {}/{trials}: {label}: {USERS} goose users for {} s through round-robin",
-                        trial + 1,
+            let runs: Vec<(usize, &str, LoadReport)> = schedule::run(
+                ctx,
+                &STORE_MODES,
+                trials,
+                |(label, _)| {
+                    format!(
+                        "{label}: {USERS} goose users for {} s through round-robin",
                         run_time.as_secs()
-                    ));
-                    runs.push((trial, label, affinity_run(ctx, mode, run_time).await?));
-                }
-            }
+                    )
+                },
+                async |&(label, mode), trial| {
+                    Ok((trial, label, affinity_run(ctx, mode, run_time).await?))
+                },
+            )
+            .await?
+            .into_iter()
+            .map(|m| m.value)
+            .collect();
 
             let mut rows = Vec::new();
             let mut series = Vec::new();
@@ -203,10 +206,12 @@ impl Experiment for SessionAffinity {
                 lesson: format!(
                     "Round-robin sends each request to the next node, and a node that did not see the login does not know the \
                      session: {:.0}% of requests bounced and every user logged in again about {:.0} times a minute (medians). \
-                     Put sessions in a store every node shares (or pin users to a node, claim C2) and the problem is gone.",
+                     With the sessions in a store every node shares, {:.1}% bounced (pinning users to a node is claim C2).",
                     memory.0 * 100.0,
-                    memory.1
+                    memory.1,
+                    redis.0 * 100.0
                 ),
+                summary: None,
                 raw: json!(raw),
                 seconds: started.elapsed().as_secs_f64(),
                 error: None,

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::{
     behaviour::{cell, finished, plan, point, trials, USERS},
-    err, median, Experiment, Outcome, RunContext,
+    err, median, schedule, Experiment, Outcome, RunContext,
 };
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Series, Table, Verdict},
@@ -186,16 +186,24 @@ impl Experiment for StoreOutage {
             let started = Instant::now();
             let phase = Duration::from_secs(if ctx.quick { 3 } else { 8 });
             let trials = trials(ctx);
-            let mut runs = Vec::new();
-            for trial in 0..trials {
-                ctx.variant(format!(
-                    "trial {}/{trials}: both stacks under load; store stopped after {} s, restarted empty {} s later",
-                    trial + 1,
+            // One variant: both stacks in the same outage, on a fresh cluster per trial.
+            let runs: Vec<OutageRun> = schedule::run(
+                ctx,
+                &[()],
+                trials,
+                |_| {
+                    format!(
+                    "both stacks under load; store stopped after {} s, restarted empty {} s later",
                     phase.as_secs(),
                     phase.as_secs()
-                ));
-                runs.push(outage_run(ctx, phase, trial).await?);
-            }
+                )
+                },
+                async |_, trial| outage_run(ctx, phase, trial).await,
+            )
+            .await?
+            .into_iter()
+            .map(|m| m.value)
+            .collect();
 
             let stop_s = median(&runs.iter().map(|r| r.stop_s).collect::<Vec<_>>());
             let restart_s = median(&runs.iter().map(|r| r.restart_s).collect::<Vec<_>>());
@@ -331,13 +339,13 @@ impl Experiment for StoreOutage {
                     series,
                 }),
                 lesson: format!(
-                    "While the store was down every session request that needed it failed ({session_down:.0}%, median), on every \
-                     node at once: the store is a single point of failure, and without persistence every session died with it \
-                     ({:.0} keys). The JWT users browsed on ({jwt_down:.0}% errors): their tokens verify without the store, \
-                     but nobody could log in or refresh until it came back. Make the store highly available, or accept that \
-                     its outage is everyone's logout.",
+                    "While the store was down {session_down:.0}% of session requests failed (median): every node needs the \
+                     one store, so it is a single point of failure, and without persistence the restart lost {:.0} session \
+                     keys. The JWT users saw {jwt_down:.0}% errors: their tokens verify without the store, while logins \
+                     and refreshes need it.",
                     median(&lost)
                 ),
+                summary: None,
                 raw: json!(runs),
                 seconds: started.elapsed().as_secs_f64(),
                 error: None,

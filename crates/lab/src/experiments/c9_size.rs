@@ -3,13 +3,31 @@
 //! A session cookie carries a random id and a signature: its size does not
 //! depend on who the user is. A JWT carries the claims themselves, so every
 //! permission added to a user is added to every request they make. This
-//! experiment measures both credentials as the claims grow, and sends
-//! ever larger (validly signed) tokens through HAProxy and straight to a node
-//! to find out which layer refuses them first, and how.
+//! experiment measures both credentials as the claims grow, then sends
+//! validly signed tokens of growing size through HAProxy and straight to a
+//! node, on each side of every limit as configured, and reads from the
+//! answers which layer refused each one and how.
+//!
+//! The layer is read from evidence, never from the status alone: `x-node`
+//! is set only by the node's application (actix answers a head it cannot
+//! parse before any middleware runs), the node's JSON error body says which
+//! check failed, and HAProxy's per-server pick counter says whether HAProxy
+//! forwarded the request at all.
 
 use std::time::{Duration, Instant};
 
-use jwt_server::{keys::KeySetFile, tokens::now_unix, SigningAlgorithm};
+use authlab_core::{
+    error::{ApiError, ErrorBody},
+    http::NODE_HEADER,
+};
+use clap::Parser;
+use jsonwebtoken::{EncodingKey, Header};
+use jwt_server::{
+    keys::KeySetFile,
+    tokens::{now_unix, Rejection},
+    JwtServerConfig, SigningAlgorithm,
+};
+use serde::Serialize;
 use serde_json::json;
 use testkit::{Credential, TestClient};
 
@@ -17,10 +35,29 @@ use super::{err, Experiment, Outcome, RunContext};
 use crate::{
     attacks::{encoding_key, header, sign},
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
+    summaries::{SizeSummary, Summary},
     Cluster, ClusterSpec, LabError, Stack,
 };
 
 pub struct CredentialSize;
+
+/// Extra permissions of the minted tokens of the growth table.
+const GROWTH_ROLES: [usize; 7] = [0, 10, 25, 50, 100, 200, 400];
+const GROWTH_ALGORITHMS: [SigningAlgorithm; 3] = [
+    SigningAlgorithm::Hs256,
+    SigningAlgorithm::EdDsa,
+    SigningAlgorithm::Rs256,
+];
+/// actix-http 3 answers 431 to a request head that does not parse within
+/// this many bytes (its h1 decoder's `MAX_BUFFER_SIZE`, not configurable).
+const ACTIX_HEAD_BUFFER: usize = 131_072;
+/// Left free for the request line and the other headers when a probe is
+/// meant to fit a request-head budget.
+const HEAD_ROOM: usize = 512;
+/// What a proxy or an HTTP parser answers a too-big request head with.
+const HEAD_REFUSALS: [u16; 4] = [400, 413, 414, 431];
+/// A login token at least this many times the cookie is "much bigger".
+pub const MUCH_BIGGER: f64 = 3.0;
 
 /// Claims of a real access token with `roles` fine-grained permissions.
 fn claims_with(roles: usize) -> serde_json::Value {
@@ -33,39 +70,962 @@ fn claims_with(roles: usize) -> serde_json::Value {
     })
 }
 
-fn token(keys: &KeySetFile, roles: usize) -> Result<String, LabError> {
-    let entry = &keys.keys[0];
-    sign(
-        &header(keys.alg.jwt(), &entry.kid),
-        &claims_with(roles),
-        &encoding_key(keys.alg, entry)?,
-    )
+/// Signs access tokens with the first key of a key set.
+struct Minter {
+    header: Header,
+    key: EncodingKey,
+}
+
+impl Minter {
+    fn new(keys: &KeySetFile) -> Result<Self, LabError> {
+        let entry = keys.keys.first().ok_or_else(|| err("empty key set"))?;
+        Ok(Self {
+            header: header(keys.alg.jwt(), &entry.kid),
+            key: encoding_key(keys.alg, entry)?,
+        })
+    }
+
+    fn token(&self, roles: usize) -> Result<String, LabError> {
+        sign(&self.header, &claims_with(roles), &self.key)
+    }
+
+    /// The most extra permissions whose token is at most `bytes` long (0
+    /// when even none is longer): the length grows with every permission.
+    fn roles_within(&self, bytes: usize) -> Result<usize, LabError> {
+        let fits = |roles| self.token(roles).map(|t| t.len() <= bytes);
+        if !fits(0)? {
+            return Ok(0);
+        }
+        let mut high = 1;
+        while fits(high)? {
+            high *= 2;
+        }
+        let mut low = high / 2;
+        while high - low > 1 {
+            let middle = (low + high) / 2;
+            if fits(middle)? {
+                low = middle;
+            } else {
+                high = middle;
+            }
+        }
+        Ok(low)
+    }
 }
 
 /// Bytes of `Authorization: Bearer <t>\r\n` and of `Cookie: <c>\r\n`.
-fn bearer_header_bytes(token: &str) -> usize {
-    "Authorization: Bearer \r\n".len() + token.len()
+fn bearer_header_bytes(token_bytes: usize) -> usize {
+    "Authorization: Bearer \r\n".len() + token_bytes
 }
 
 fn cookie_header_bytes(cookie: &str) -> usize {
     "Cookie: \r\n".len() + cookie.len()
 }
 
-/// C9's rule, from whether every minted token's header was larger than the
-/// cookie's, whether HAProxy or the node refused any of the large tokens,
-/// and the login token's header size over the cookie's.
-pub fn c9_verdict(jwt_always_bigger: bool, size_limit_reached: bool, login_ratio: f64) -> Verdict {
-    if !jwt_always_bigger {
-        Verdict::DoesNotHold("a token was not larger than the session cookie".into())
-    } else if !size_limit_reached {
-        Verdict::HoldsWithCaveat(
-            "tokens were larger, but no size limit was reached in the sizes tried".into(),
-        )
-    } else if login_ratio < 3.0 {
-        Verdict::HoldsWithCaveat(format!("at login the token is only {login_ratio:.1}x the cookie; it is the claims that make it big"))
-    } else {
-        Verdict::Holds
+/// The limits a request meets on its way, as this run's cluster set them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// `--max-token-bytes` of the JWT nodes.
+    pub node_token_bytes: usize,
+    pub haproxy: HaproxyBuffers,
+    pub actix_head_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HaproxyBuffers {
+    pub bufsize: usize,
+    pub maxrewrite: usize,
+    /// Where the two figures came from.
+    pub source: String,
+}
+
+impl HaproxyBuffers {
+    /// What a request head may take: HAProxy keeps `maxrewrite` of its
+    /// buffer free for header rewrites.
+    pub fn head_bytes(&self) -> usize {
+        self.bufsize.saturating_sub(self.maxrewrite)
     }
+}
+
+/// `<name> <number>` of a HAProxy config, if a line sets it.
+fn tune(config: &str, name: &str) -> Option<usize> {
+    config.lines().find_map(|line| {
+        let mut words = line.split('#').next()?.split_whitespace();
+        (words.next() == Some(name))
+            .then(|| words.next()?.parse().ok())
+            .flatten()
+    })
+}
+
+/// `bufsize` and `maxrewrite` of the "Default settings" of `haproxy -vv`.
+fn built_in_buffers(vv: &str) -> Option<(usize, usize)> {
+    let line = vv.lines().find(|l| l.contains("bufsize ="))?;
+    let value = |key: &str| {
+        line.split(',').find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            (k.trim() == key).then(|| v.trim().parse().ok()).flatten()
+        })
+    };
+    Some((value("bufsize")?, value("maxrewrite")?))
+}
+
+/// The buffers HAProxy runs with: the config's `tune.*` lines, else its
+/// built-in defaults (asked for only when the config leaves one unset).
+fn haproxy_buffers(
+    config: &str,
+    built_in: impl FnOnce() -> Option<(usize, usize)>,
+) -> Option<HaproxyBuffers> {
+    let (size, rewrite) = (
+        tune(config, "tune.bufsize"),
+        tune(config, "tune.maxrewrite"),
+    );
+    let defaults = if size.is_none() || rewrite.is_none() {
+        built_in()
+    } else {
+        None
+    };
+    let bufsize = size.or(defaults.map(|d| d.0))?;
+    let maxrewrite = rewrite.or(defaults.map(|d| d.1))?;
+    let source = match (size, rewrite) {
+        (Some(_), Some(_)) => "both set in haproxy.cfg",
+        (None, None) => "haproxy.cfg sets neither: HAProxy's built-in defaults, from `haproxy -vv`",
+        _ => "partly set in haproxy.cfg, the rest HAProxy's built-in defaults",
+    };
+    Some(HaproxyBuffers {
+        bufsize,
+        // HAProxy caps the reserve at half the buffer.
+        maxrewrite: maxrewrite.min(bufsize / 2),
+        source: source.into(),
+    })
+}
+
+/// The JWT nodes' flags, parsed as the node parses them (environment and
+/// defaults included), so the limit is the one the nodes run with.
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct JwtNodeFlags {
+    #[command(flatten)]
+    config: JwtServerConfig,
+}
+
+fn node_token_limit(jwt_args: &[String]) -> Result<usize, LabError> {
+    JwtNodeFlags::try_parse_from(jwt_args)
+        .map(|flags| flags.config.max_token_bytes)
+        .map_err(|e| err(format!("reading the JWT nodes' flags: {e}")))
+}
+
+fn read_limits(cluster: &Cluster) -> Result<Limits, LabError> {
+    let path = cluster.dir().join("haproxy.cfg");
+    let config =
+        std::fs::read_to_string(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+    let haproxy = haproxy_buffers(&config, || {
+        let output = std::process::Command::new("haproxy")
+            .arg("-vv")
+            .output()
+            .ok()?;
+        built_in_buffers(&String::from_utf8_lossy(&output.stdout))
+    })
+    .ok_or_else(|| {
+        err("HAProxy's buffer sizes: neither haproxy.cfg nor `haproxy -vv` gives them")
+    })?;
+    Ok(Limits {
+        node_token_bytes: node_token_limit(&cluster.spec.jwt_args)?,
+        haproxy,
+        actix_head_bytes: ACTIX_HEAD_BUFFER,
+    })
+}
+
+/// Which way a probe went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Route {
+    Haproxy,
+    Direct,
+}
+
+impl Route {
+    fn name(self) -> &'static str {
+        match self {
+            Route::Haproxy => "through HAProxy",
+            Route::Direct => "straight to the node",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Route::Haproxy => "Through HAProxy",
+            Route::Direct => "Straight to the node",
+        }
+    }
+}
+
+/// Why no HTTP answer came.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "error", rename_all = "snake_case")]
+pub enum Failure {
+    /// The connection was never made: nothing was sent.
+    NotConnected(String),
+    /// The request went out and the connection closed without an answer.
+    Closed(String),
+    /// A timeout or anything else.
+    Other(String),
+}
+
+/// One answer as the client saw it, plus HAProxy's counter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Answer {
+    /// `None` when no HTTP answer came (see `failure`).
+    pub status: Option<u16>,
+    /// Only the node's application sets `x-node`.
+    pub x_node: bool,
+    /// The node's JSON error body, when the answer had one.
+    pub error: Option<ErrorBody>,
+    /// Through HAProxy: whether its pick counter for the node moved; `None`
+    /// straight to the node, or when the counter could not be read.
+    pub forwarded: Option<bool>,
+    pub failure: Option<Failure>,
+}
+
+/// Who refused a request, by the evidence of its answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "layer", rename_all = "snake_case")]
+pub enum Layer {
+    /// The node's own size check: 401 `invalid_token`, naming its limit.
+    NodeTokenLimit { limit: usize },
+    /// HAProxy answered a too-big head itself: it never picked the node.
+    HaproxyHead,
+    /// The node's HTTP parser (actix) refused the head: no `x-node`.
+    NodeHead,
+    /// Nothing above: another error code, a 5xx, no evidence of the layer.
+    Other { what: String },
+}
+
+impl Layer {
+    fn is_header_limit(&self) -> bool {
+        matches!(self, Layer::HaproxyHead | Layer::NodeHead)
+    }
+
+    fn short(&self) -> String {
+        match self {
+            Layer::NodeTokenLimit { limit } => format!("node: token limit ({limit} B)"),
+            Layer::HaproxyHead => "HAProxy: request head too big, node never picked".into(),
+            Layer::NodeHead => "node's HTTP parser (actix): head too big, no x-node".into(),
+            Layer::Other { what } => format!("unexplained: {what}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "fate", rename_all = "snake_case")]
+pub enum Fate {
+    /// 200 from the node.
+    Accepted,
+    /// `status` `None`: the connection closed without an answer.
+    Refused { status: Option<u16>, layer: Layer },
+    /// The request never reached anyone.
+    NotDelivered { error: String },
+}
+
+/// The limit in a node's 401 when its size check refused the token: the
+/// message is `ApiError::InvalidToken` around `Rejection::TooLarge`.
+fn stated_limit(body: &ErrorBody) -> Option<usize> {
+    let sentinel = usize::MAX.to_string();
+    let sample = ApiError::InvalidToken {
+        description: Rejection::TooLarge(usize::MAX).to_string(),
+    };
+    if body.error != sample.code() {
+        return None;
+    }
+    let text = sample.to_string();
+    let (before, after) = text.split_once(&sentinel)?;
+    body.message
+        .strip_prefix(before)?
+        .strip_suffix(after)?
+        .parse()
+        .ok()
+}
+
+pub fn classify(route: Route, answer: &Answer) -> Fate {
+    let refused = |layer| Fate::Refused {
+        status: answer.status,
+        layer,
+    };
+    match &answer.failure {
+        Some(Failure::NotConnected(error)) => {
+            return Fate::NotDelivered {
+                error: error.clone(),
+            }
+        }
+        Some(Failure::Other(error)) => {
+            return refused(Layer::Other {
+                what: format!("no answer: {error}"),
+            })
+        }
+        Some(Failure::Closed(_)) | None => {}
+    }
+    if answer.x_node {
+        if answer.status == Some(200) {
+            return Fate::Accepted;
+        }
+        let limit = answer
+            .error
+            .as_ref()
+            .filter(|_| answer.status == Some(401))
+            .and_then(stated_limit);
+        return refused(match limit {
+            Some(limit) => Layer::NodeTokenLimit { limit },
+            None => Layer::Other {
+                what: format!(
+                    "the node answered with error {}",
+                    answer
+                        .error
+                        .as_ref()
+                        .map_or("(no JSON body)", |b| b.error.as_str())
+                ),
+            },
+        });
+    }
+    let head_refusal = answer
+        .status
+        .is_none_or(|status| HEAD_REFUSALS.contains(&status));
+    if !head_refusal {
+        return refused(Layer::Other {
+            what: "an answer without x-node that no head limit gives".into(),
+        });
+    }
+    refused(match (route, answer.forwarded) {
+        (Route::Direct, _) | (Route::Haproxy, Some(true)) => Layer::NodeHead,
+        (Route::Haproxy, Some(false)) => Layer::HaproxyHead,
+        (Route::Haproxy, None) => Layer::Other {
+            what: "HAProxy's counters could not say whether the node saw it".into(),
+        },
+    })
+}
+
+/// One token size, sent both ways.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProbeRow {
+    pub roles: usize,
+    pub token_bytes: usize,
+    pub through: Answer,
+    pub straight: Answer,
+}
+
+impl ProbeRow {
+    fn fate(&self, route: Route) -> Fate {
+        classify(
+            route,
+            match route {
+                Route::Haproxy => &self.through,
+                Route::Direct => &self.straight,
+            },
+        )
+    }
+}
+
+/// The smallest size some layer refused, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub token_bytes: usize,
+    pub route: Route,
+    pub status: Option<u16>,
+    pub layer: Layer,
+}
+
+fn status_text(status: Option<u16>) -> String {
+    status.map_or_else(|| "no answer (connection closed)".into(), |s| s.to_string())
+}
+
+impl Refusal {
+    fn describe(&self) -> String {
+        format!(
+            "{} from {} token bytes on, {} ({})",
+            status_text(self.status),
+            self.token_bytes,
+            self.route.name(),
+            self.layer.short()
+        )
+    }
+}
+
+/// What the probes showed, per layer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Findings {
+    /// Probe tokens that reached HAProxy or the node at least one way.
+    pub delivered: usize,
+    pub largest_delivered: usize,
+    pub node_limit: Option<Refusal>,
+    /// HAProxy's or the node parser's, whichever came at the smaller size.
+    pub header_limit: Option<Refusal>,
+    pub haproxy_head: Option<Refusal>,
+    pub node_head: Option<Refusal>,
+    pub unexplained: Option<Refusal>,
+    pub through_first: Option<Refusal>,
+    pub straight_first: Option<Refusal>,
+}
+
+/// First refusal (smallest size; on a tie, in `routes` order) that `pick` keeps.
+fn first(rows: &[ProbeRow], routes: &[Route], pick: impl Fn(&Layer) -> bool) -> Option<Refusal> {
+    let mut sorted: Vec<&ProbeRow> = rows.iter().collect();
+    sorted.sort_by_key(|row| row.token_bytes);
+    sorted.iter().find_map(|row| {
+        routes.iter().find_map(|&route| match row.fate(route) {
+            Fate::Refused { status, layer } if pick(&layer) => Some(Refusal {
+                token_bytes: row.token_bytes,
+                route,
+                status,
+                layer,
+            }),
+            _ => None,
+        })
+    })
+}
+
+pub fn findings(rows: &[ProbeRow]) -> Findings {
+    let both = [Route::Haproxy, Route::Direct];
+    let delivered: Vec<&ProbeRow> = rows
+        .iter()
+        .filter(|row| {
+            both.iter()
+                .any(|&r| !matches!(row.fate(r), Fate::NotDelivered { .. }))
+        })
+        .collect();
+    Findings {
+        delivered: delivered.len(),
+        largest_delivered: delivered.iter().map(|r| r.token_bytes).max().unwrap_or(0),
+        node_limit: first(rows, &both, |l| matches!(l, Layer::NodeTokenLimit { .. })),
+        header_limit: first(rows, &both, Layer::is_header_limit),
+        haproxy_head: first(rows, &[Route::Haproxy], |l| *l == Layer::HaproxyHead),
+        node_head: first(rows, &both, |l| *l == Layer::NodeHead),
+        unexplained: first(rows, &both, |l| matches!(l, Layer::Other { .. })),
+        through_first: first(rows, &[Route::Haproxy], |_| true),
+        straight_first: first(rows, &[Route::Direct], |_| true),
+    }
+}
+
+/// The figures C9's rule reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SizeFacts {
+    pub cookie_header_bytes: usize,
+    pub login_jwt_header_bytes: usize,
+    /// The smallest `Authorization` header of every token minted or issued.
+    pub smallest_jwt_header_bytes: usize,
+    pub delivered: usize,
+    pub largest_delivered_token_bytes: usize,
+    pub node_limit: Option<Refusal>,
+    pub header_limit: Option<Refusal>,
+    pub unexplained: Option<Refusal>,
+}
+
+pub fn c9_rule() -> String {
+    let statuses = HEAD_REFUSALS.map(|s| s.to_string()).join(", ");
+    format!(
+        "not measured when no probe token reached HAProxy or the node; otherwise does not hold when some \
+         token's Authorization header (any algorithm and permission count minted, or the login token) was not \
+         larger than the session's Cookie header; otherwise inconclusive when some probe was refused in a way \
+         no size limit explains (the node answered other than 200 or its token-size check's 401, an answer \
+         without x-node was neither a hang-up nor one of {statuses}, HAProxy's counter could not say whether it \
+         forwarded, or the request timed out); otherwise holds when a header size limit (HAProxy refusing \
+         without picking the node, or the node's HTTP parser refusing without x-node) refused some size sent \
+         and the login token's header is at least {MUCH_BIGGER}x the cookie's; holds with a caveat, naming \
+         each, when no header size limit refused any size sent (no layer refused, or only the node's own \
+         token-size limit did) or the login token's header is under {MUCH_BIGGER}x the cookie's."
+    )
+}
+
+/// C9's verdict; [`c9_rule`] says the same in words.
+pub fn c9_verdict(facts: &SizeFacts) -> Verdict {
+    if facts.delivered == 0 {
+        return Verdict::NotMeasured(
+            "no probe token reached HAProxy or the node, so no size limit was tried".into(),
+        );
+    }
+    if facts.smallest_jwt_header_bytes <= facts.cookie_header_bytes {
+        return Verdict::DoesNotHold(format!(
+            "a token's header ({} B) was not larger than the session cookie's ({} B)",
+            facts.smallest_jwt_header_bytes, facts.cookie_header_bytes
+        ));
+    }
+    if let Some(refusal) = &facts.unexplained {
+        return Verdict::Inconclusive(format!(
+            "a refusal no size limit explains: {}",
+            refusal.describe()
+        ));
+    }
+    let mut caveats = Vec::new();
+    if facts.header_limit.is_none() {
+        caveats.push(match &facts.node_limit {
+            None => format!(
+                "no layer refused any size sent, up to {} token bytes",
+                facts.largest_delivered_token_bytes
+            ),
+            Some(refusal) => format!(
+                "only the node's own token limit refused ({}); no header size limit was reached up to {} token bytes",
+                refusal.describe(),
+                facts.largest_delivered_token_bytes
+            ),
+        });
+    }
+    let ratio = facts.login_jwt_header_bytes as f64 / facts.cookie_header_bytes.max(1) as f64;
+    if ratio < MUCH_BIGGER {
+        caveats.push(format!(
+            "at login the token is only {ratio:.1}x the cookie; it is the claims that make it big"
+        ));
+    }
+    if caveats.is_empty() {
+        Verdict::Holds
+    } else {
+        Verdict::HoldsWithCaveat(caveats.join("; "))
+    }
+}
+
+/// Everything the run measured, for the tables and the prose.
+#[derive(Debug, Clone)]
+struct Measured {
+    nodes: usize,
+    alg: SigningAlgorithm,
+    limits: Limits,
+    cookie_bytes: usize,
+    login_bytes: usize,
+    login_roles: usize,
+    /// Header bytes per [`GROWTH_ROLES`] entry, per [`GROWTH_ALGORITHMS`] entry.
+    growth: Vec<Vec<usize>>,
+    probes: Vec<ProbeRow>,
+}
+
+impl Measured {
+    fn facts(&self, found: &Findings) -> SizeFacts {
+        SizeFacts {
+            cookie_header_bytes: self.cookie_bytes,
+            login_jwt_header_bytes: self.login_bytes,
+            smallest_jwt_header_bytes: self
+                .growth
+                .iter()
+                .flatten()
+                .copied()
+                .chain([self.login_bytes])
+                .min()
+                .unwrap_or(self.login_bytes),
+            delivered: found.delivered,
+            largest_delivered_token_bytes: found.largest_delivered,
+            node_limit: found.node_limit.clone(),
+            header_limit: found.header_limit.clone(),
+            unexplained: found.unexplained.clone(),
+        }
+    }
+
+    fn ratio(&self) -> f64 {
+        self.login_bytes as f64 / self.cookie_bytes.max(1) as f64
+    }
+
+    /// Bytes a permission adds, from the first algorithm's growth column.
+    fn bytes_per_permission(&self) -> Option<f64> {
+        let (first, last) = (self.growth.first()?, self.growth.last()?);
+        let roles = GROWTH_ROLES[GROWTH_ROLES.len() - 1] - GROWTH_ROLES[0];
+        let (low, high) = (*first.first()? as f64, *last.first()? as f64);
+        (roles > 0).then(|| (high - low) / roles as f64)
+    }
+
+    fn probe_span(&self) -> String {
+        match (self.probes.first(), self.probes.last()) {
+            (Some(a), Some(b)) => format!(
+                "from {} to {} bytes ({} to {} extra permissions)",
+                a.token_bytes, b.token_bytes, a.roles, b.roles
+            ),
+            _ => "(none)".into(),
+        }
+    }
+
+    fn setup(&self) -> String {
+        let l = &self.limits;
+        format!(
+            "A cluster with {nodes} node{s} per stack behind HAProxy. Limits as configured for this run: the JWT \
+             nodes refuse tokens over {token} bytes (--max-token-bytes, parsed from their flags and environment); \
+             HAProxy holds a request head in tune.bufsize {bufsize} − tune.maxrewrite {rewrite} = {head} bytes \
+             ({source}); actix-http answers 431 to a request head it cannot parse within {actix} bytes (a constant \
+             of actix-http 3). Alice logs in on each stack; credential sizes are the bytes of the Cookie or \
+             Authorization header line. Tokens with {gmin} to {gmax} extra permissions are minted for {algs} key \
+             sets. Then {n} tokens signed with the cluster's {alg} key, {span}, sized to fall on each side of each \
+             limit above (plus sizes doubling from 1 KiB), are each sent to GET /me through HAProxy and straight \
+             to the node. The refusing layer is read from evidence: x-node on the answer (set only by the node's \
+             application), the node's JSON error code and message, and HAProxy's per-server pick counter \
+             (unchanged: HAProxy answered without forwarding).",
+            nodes = self.nodes,
+            s = if self.nodes == 1 { "" } else { "s" },
+            token = l.node_token_bytes,
+            bufsize = l.haproxy.bufsize,
+            rewrite = l.haproxy.maxrewrite,
+            head = l.haproxy.head_bytes(),
+            source = l.haproxy.source,
+            actix = l.actix_head_bytes,
+            gmin = GROWTH_ROLES[0],
+            gmax = GROWTH_ROLES[GROWTH_ROLES.len() - 1],
+            algs = GROWTH_ALGORITHMS.map(SigningAlgorithm::name).join(", "),
+            n = self.probes.len(),
+            alg = self.alg,
+            span = self.probe_span(),
+        )
+    }
+
+    fn evidence(&self, found: &Findings) -> String {
+        let or_none = |r: &Option<Refusal>| {
+            r.as_ref()
+                .map_or_else(|| "refused none".into(), Refusal::describe)
+        };
+        let last = self.growth.last();
+        let growth_span = GROWTH_ALGORITHMS
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| Some(format!("{} B ({a})", last?.get(i)?)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "cookie header {} B; JWT header at login {} B ({:.1}x); with {} extra permissions {growth_span}; \
+             {} of {} probe tokens delivered, {}; node's token limit (configured {} B): {}; HAProxy's head \
+             budget (configured {} B): {}; node's HTTP parser (actix, {} B): {}; unexplained refusals: {}; \
+             first refusal through HAProxy: {}; first refusal straight to the node: {}",
+            self.cookie_bytes,
+            self.login_bytes,
+            self.ratio(),
+            GROWTH_ROLES[GROWTH_ROLES.len() - 1],
+            found.delivered,
+            self.probes.len(),
+            self.probe_span(),
+            self.limits.node_token_bytes,
+            or_none(&found.node_limit),
+            self.limits.haproxy.head_bytes(),
+            or_none(&found.haproxy_head),
+            self.limits.actix_head_bytes,
+            or_none(&found.node_head),
+            found.unexplained.as_ref().map_or_else(|| "none".into(), Refusal::describe),
+            or_none(&found.through_first),
+            or_none(&found.straight_first),
+        )
+    }
+
+    fn lesson(&self, found: &Findings) -> String {
+        let mut text = format!(
+            "A session cookie header is {} bytes whatever the user may do; the token issued at login is {} bytes \
+             ({:.1}x)",
+            self.cookie_bytes,
+            self.login_bytes,
+            self.ratio()
+        );
+        if let Some(per) = self.bytes_per_permission() {
+            text += &format!(
+                ", and each permission put into a token adds about {per:.0} bytes to every request it goes with"
+            );
+        }
+        text.push('.');
+        let largest = found.largest_delivered;
+        for (route, refusal) in [
+            (Route::Haproxy, &found.through_first),
+            (Route::Direct, &found.straight_first),
+        ] {
+            text += &match refusal {
+                Some(r) => format!(
+                    " {}, the first refusal came at {} token bytes: {}, by {}.",
+                    route.title(),
+                    r.token_bytes,
+                    status_text(r.status),
+                    r.layer.short()
+                ),
+                None => format!(
+                    " {}, no size sent was refused (up to {largest} token bytes).",
+                    route.title()
+                ),
+            };
+        }
+        text += &match (&found.node_limit, &found.header_limit) {
+            (Some(node), Some(head)) if node.token_bytes < head.token_bytes => format!(
+                " The node's own limit refused a too-big token with a 401 the client can read before any header \
+                 limit was reached; from {} token bytes the request failed at the header layer instead ({}, {}).",
+                head.token_bytes,
+                status_text(head.status),
+                head.layer.short()
+            ),
+            (Some(node), Some(head)) => format!(
+                " A header limit ({}) was reached at {} token bytes, no later than the node's own limit ({} bytes): \
+                 such requests fail with {}, not with the node's 401.",
+                head.layer.short(),
+                head.token_bytes,
+                node.token_bytes,
+                status_text(head.status)
+            ),
+            (None, Some(head)) => format!(
+                " The node's own limit refused nothing; the first refusal was a header limit at {} token bytes ({}).",
+                head.token_bytes,
+                head.layer.short()
+            ),
+            (Some(_), None) => format!(" No header size limit was reached up to {largest} token bytes."),
+            (None, None) => String::new(),
+        };
+        text + " Keep tokens small: put a role in them, not a permission list."
+    }
+
+    fn tables(&self) -> Vec<Table> {
+        let kib = |bytes: usize| format!("{:.1}", bytes as f64 * 1000.0 / 1024.0);
+        let per_thousand = Table {
+            title: "Credential bytes per 1,000 requests, as issued at login to alice".into(),
+            columns: vec![
+                "credential".into(),
+                "bytes per request".into(),
+                "KiB per 1,000 requests".into(),
+            ],
+            rows: vec![
+                vec![
+                    "session cookie".into(),
+                    self.cookie_bytes.to_string(),
+                    kib(self.cookie_bytes),
+                ],
+                vec![
+                    format!(
+                        "JWT {} as issued by the cluster ({} role{})",
+                        self.alg,
+                        self.login_roles,
+                        if self.login_roles == 1 { "" } else { "s" }
+                    ),
+                    self.login_bytes.to_string(),
+                    kib(self.login_bytes),
+                ],
+            ],
+        };
+        let mut growth = Table {
+            title: "Credential header bytes per request as permissions grow (request line and other headers excluded)"
+                .into(),
+            columns: vec!["extra permissions in the token".into(), "session cookie".into()],
+            rows: Vec::new(),
+        };
+        growth
+            .columns
+            .extend(GROWTH_ALGORITHMS.iter().map(|a| format!("JWT {a}")));
+        for (roles, sizes) in GROWTH_ROLES.iter().zip(&self.growth) {
+            let mut row = vec![roles.to_string(), self.cookie_bytes.to_string()];
+            row.extend(sizes.iter().map(usize::to_string));
+            growth.rows.push(row);
+        }
+        let cell = |fate: Fate| match fate {
+            Fate::Accepted => "200, node".into(),
+            Fate::Refused { status, layer } => {
+                format!("{}, {}", status_text(status), layer.short())
+            }
+            Fate::NotDelivered { error } => format!("not delivered: {error}"),
+        };
+        let l = &self.limits;
+        let probes = Table {
+            title: format!(
+                "GET /me with validly signed {} tokens: status and refusing layer by size (node token limit {} B, \
+                 HAProxy request-head budget {} B, actix request-head buffer {} B)",
+                self.alg,
+                l.node_token_bytes,
+                l.haproxy.head_bytes(),
+                l.actix_head_bytes
+            ),
+            columns: vec![
+                "token bytes".into(),
+                "Authorization header bytes".into(),
+                "extra permissions".into(),
+                "through HAProxy: status, layer".into(),
+                "straight to the node: status, layer".into(),
+            ],
+            rows: self
+                .probes
+                .iter()
+                .map(|row| {
+                    vec![
+                        row.token_bytes.to_string(),
+                        bearer_header_bytes(row.token_bytes).to_string(),
+                        row.roles.to_string(),
+                        cell(row.fate(Route::Haproxy)),
+                        cell(row.fate(Route::Direct)),
+                    ]
+                })
+                .collect(),
+        };
+        vec![per_thousand, growth, probes]
+    }
+
+    fn chart(&self) -> Chart {
+        let point = |roles: usize, bytes: usize| Point {
+            x: roles.to_string(),
+            y: bytes as f64,
+            low: None,
+            high: None,
+        };
+        let mut series = vec![Series {
+            name: "session cookie".into(),
+            points: GROWTH_ROLES
+                .iter()
+                .map(|&r| point(r, self.cookie_bytes))
+                .collect(),
+        }];
+        series.extend(GROWTH_ALGORITHMS.iter().enumerate().map(|(i, a)| {
+            Series {
+                name: format!("JWT {a}"),
+                points: GROWTH_ROLES
+                    .iter()
+                    .zip(&self.growth)
+                    .filter_map(|(&r, sizes)| Some(point(r, *sizes.get(i)?)))
+                    .collect(),
+            }
+        }));
+        Chart {
+            title: "Credential bytes per request as permissions grow".into(),
+            kind: ChartKind::Lines,
+            x_label: "extra permissions carried in the token".into(),
+            y_label: "header bytes per request".into(),
+            series,
+        }
+    }
+}
+
+/// The innermost cause: reqwest's own text only names the URL.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut inner = error;
+    while let Some(source) = inner.source() {
+        inner = source;
+    }
+    inner.to_string()
+}
+
+async fn ask(client: &reqwest::Client, url: &str, token: &str) -> Answer {
+    match client.get(url).bearer_auth(token).send().await {
+        Err(e) => {
+            let cause = root_cause(&e);
+            Answer {
+                status: None,
+                x_node: false,
+                error: None,
+                forwarded: None,
+                failure: Some(if e.is_connect() {
+                    Failure::NotConnected(cause)
+                } else if e.is_timeout() {
+                    Failure::Other(cause)
+                } else {
+                    Failure::Closed(cause)
+                }),
+            }
+        }
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let x_node = response.headers().contains_key(NODE_HEADER);
+            let body = response.text().await.unwrap_or_default();
+            Answer {
+                status: Some(status),
+                x_node,
+                error: serde_json::from_str(&body).ok(),
+                forwarded: None,
+                failure: None,
+            }
+        }
+    }
+}
+
+/// Token sizes on each side of each limit, plus a doubling ladder.
+fn probe_roles(minter: &Minter, limits: &Limits) -> Result<Vec<usize>, LabError> {
+    let line = bearer_header_bytes(0);
+    let mut roles = vec![0];
+    let mut bytes = 1024;
+    while bytes < limits.actix_head_bytes {
+        roles.push(minter.roles_within(bytes)?);
+        bytes *= 2;
+    }
+    let node = minter.roles_within(limits.node_token_bytes)?;
+    roles.extend([node, node + 1]);
+    for head in [limits.haproxy.head_bytes(), limits.actix_head_bytes] {
+        roles.push(minter.roles_within(head.saturating_sub(line + HEAD_ROOM))?);
+        // Its header line alone is over the budget.
+        roles.push(minter.roles_within(head.saturating_sub(line))? + 1);
+    }
+    roles.sort_unstable();
+    roles.dedup();
+    Ok(roles)
+}
+
+async fn measure(cluster: &Cluster, ctx: &RunContext) -> Result<Measured, LabError> {
+    let client = TestClient::new();
+    let Credential::Cookie(cookie) = client
+        .session_login(&cluster.url(Stack::Session, "")?, "alice")
+        .await
+    else {
+        return Err(err("no session cookie"));
+    };
+    let (_, login) = client
+        .jwt_login(&cluster.url(Stack::Jwt, "")?, "alice")
+        .await;
+
+    ctx.variant("credential bytes as claims grow");
+    let minters: Vec<Minter> = GROWTH_ALGORITHMS
+        .iter()
+        .map(|a| {
+            KeySetFile::generate(*a)
+                .map_err(err)
+                .and_then(|k| Minter::new(&k))
+        })
+        .collect::<Result<_, _>>()?;
+    let growth = GROWTH_ROLES
+        .iter()
+        .map(|&roles| {
+            minters
+                .iter()
+                .map(|m| m.token(roles).map(|t| bearer_header_bytes(t.len())))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    ctx.variant("sending tokens of growing size through HAProxy and straight to the node");
+    let limits = read_limits(cluster)?;
+    let keys = cluster
+        .keyset_path()
+        .map(|path| KeySetFile::read(path))
+        .transpose()
+        .map_err(err)?
+        .ok_or_else(|| err("cluster has no key set"))?;
+    let minter = Minter::new(&keys)?;
+    let node = cluster
+        .nodes(Stack::Jwt)
+        .first()
+        .ok_or_else(|| err("cluster has no JWT node"))?;
+    let (via_haproxy, direct) = (cluster.url(Stack::Jwt, "/me")?, node.url("/me"));
+    let backend = Stack::Jwt.backend();
+    let picks = || {
+        cluster.stats().ok().and_then(|servers| {
+            servers
+                .iter()
+                .find(|s| s.backend == backend && s.server == node.name)
+                .map(|s| s.selected)
+        })
+    };
+    // No pooled connections: a refusing layer may close one after answering.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(0)
+        .build()
+        .map_err(err)?;
+    let mut probes = Vec::new();
+    for roles in probe_roles(&minter, &limits)? {
+        let token = minter.token(roles)?;
+        let before = picks();
+        let mut through = ask(&http, &via_haproxy, &token).await;
+        through.forwarded = before.zip(picks()).map(|(b, a)| a > b);
+        let straight = ask(&http, &direct, &token).await;
+        probes.push(ProbeRow {
+            roles,
+            token_bytes: token.len(),
+            through,
+            straight,
+        });
+    }
+    Ok(Measured {
+        nodes: cluster.spec.nodes,
+        alg: cluster.spec.alg,
+        limits,
+        cookie_bytes: cookie_header_bytes(&cookie),
+        login_bytes: bearer_header_bytes(login.access_token.len()),
+        login_roles: login.roles.len(),
+        growth,
+        probes,
+    })
 }
 
 impl Experiment for CredentialSize {
@@ -82,223 +1042,58 @@ impl Experiment for CredentialSize {
     }
 
     fn estimate(&self, _quick: bool) -> Duration {
-        Duration::from_secs(8)
+        Duration::from_secs(10)
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {
         Box::pin(async move {
             let started = Instant::now();
-            ctx.variant("starting a cluster (1 node per stack)");
             let mut spec = ClusterSpec::new(ctx.launcher.clone());
             spec.nodes = 1;
             spec.seed_users = 0;
+            ctx.variant(format!(
+                "starting a cluster ({} node per stack)",
+                spec.nodes
+            ));
             let cluster = Cluster::start(spec).await?;
-            let client = TestClient::new();
-            let session_url = cluster.url(Stack::Session, "")?;
-            let Credential::Cookie(cookie) = client.session_login(&session_url, "alice").await
-            else {
-                return Err(err("no session cookie"));
-            };
-            let cookie_bytes = cookie_header_bytes(&cookie);
-
-            ctx.variant("credential bytes as claims grow");
-            let role_counts: &[usize] = &[0, 10, 25, 50, 100, 200, 400];
-            let algorithms = [
-                SigningAlgorithm::Hs256,
-                SigningAlgorithm::EdDsa,
-                SigningAlgorithm::Rs256,
-            ];
-            let mut growth = Table {
-                title:
-                    "Credential header bytes per request (request line and other headers excluded)"
-                        .into(),
-                columns: vec![
-                    "extra permissions in the token".into(),
-                    "session cookie".into(),
-                ],
-                rows: Vec::new(),
-            };
-            growth
-                .columns
-                .extend(algorithms.iter().map(|a| format!("JWT {a}")));
-            let mut series = vec![Series {
-                name: "session cookie".into(),
-                points: Vec::new(),
-            }];
-            series.extend(algorithms.iter().map(|a| Series {
-                name: format!("JWT {a}"),
-                points: Vec::new(),
-            }));
-            let key_sets: Vec<KeySetFile> = algorithms
-                .iter()
-                .map(|a| KeySetFile::generate(*a))
-                .collect::<Result<_, _>>()
-                .map_err(err)?;
-            let mut raw_growth = Vec::new();
-            for &roles in role_counts {
-                let mut row = vec![roles.to_string(), cookie_bytes.to_string()];
-                series[0].points.push(Point {
-                    x: roles.to_string(),
-                    y: cookie_bytes as f64,
-                    low: None,
-                    high: None,
-                });
-                let mut sizes = Vec::new();
-                for (i, keys) in key_sets.iter().enumerate() {
-                    let bytes = bearer_header_bytes(&token(keys, roles)?);
-                    sizes.push(bytes);
-                    row.push(bytes.to_string());
-                    series[i + 1].points.push(Point {
-                        x: roles.to_string(),
-                        y: bytes as f64,
-                        low: None,
-                        high: None,
-                    });
-                }
-                raw_growth.push(json!({"roles": roles, "cookie": cookie_bytes, "jwt": sizes}));
-                growth.rows.push(row);
-            }
-            let login_jwt = {
-                let (_, tokens) = client
-                    .jwt_login(&cluster.url(Stack::Jwt, "")?, "alice")
-                    .await;
-                bearer_header_bytes(&tokens.access_token)
-            };
-            let per_thousand = Table {
-                title: "Credential bytes per 1,000 requests, as issued at login (alice: 1 role)"
-                    .into(),
-                columns: vec![
-                    "credential".into(),
-                    "bytes per request".into(),
-                    "KiB per 1,000 requests".into(),
-                ],
-                rows: vec![
-                    vec![
-                        "session cookie".into(),
-                        cookie_bytes.to_string(),
-                        format!("{:.1}", cookie_bytes as f64 * 1000.0 / 1024.0),
-                    ],
-                    vec![
-                        format!("JWT {} (as issued by the cluster)", cluster.spec.alg),
-                        login_jwt.to_string(),
-                        format!("{:.1}", login_jwt as f64 * 1000.0 / 1024.0),
-                    ],
-                ],
-            };
-
-            ctx.variant("sending ever larger tokens through HAProxy and straight to a node");
-            let keys = cluster
-                .keyset_path()
-                .map(|p| KeySetFile::read(p))
-                .transpose()
-                .map_err(err)?
-                .ok_or_else(|| err("cluster has no key set"))?;
-            let via_haproxy = cluster.url(Stack::Jwt, "/me")?;
-            let direct = cluster.nodes(Stack::Jwt)[0].url("/me");
-            let mut refusals = Table {
-                title: "Status of GET /me by token size (validly signed tokens)".into(),
-                columns: vec![
-                    "token bytes".into(),
-                    "through HAProxy".into(),
-                    "straight to the node".into(),
-                ],
-                rows: Vec::new(),
-            };
-            let mut raw_refusals = Vec::new();
-            let (mut first_server_refusal, mut first_proxy_refusal) = (None, None);
-            for roles in [
-                0usize, 100, 200, 300, 350, 400, 500, 600, 700, 800, 1000, 1400,
-            ] {
-                let token = token(&keys, roles)?;
-                let bearer = Credential::Bearer(token.clone());
-                let through = client
-                    .get(&via_haproxy, Some(&bearer))
-                    .await
-                    .status()
-                    .as_u16();
-                let straight = client.get(&direct, Some(&bearer)).await.status().as_u16();
-                if straight != 200 && first_server_refusal.is_none() {
-                    first_server_refusal = Some((token.len(), straight));
-                }
-                if through != straight && first_proxy_refusal.is_none() {
-                    first_proxy_refusal = Some((token.len(), through));
-                }
-                refusals.rows.push(vec![
-                    token.len().to_string(),
-                    through.to_string(),
-                    straight.to_string(),
-                ]);
-                raw_refusals.push(
-                    json!({"token_bytes": token.len(), "haproxy": through, "direct": straight}),
-                );
-            }
+            let measured = measure(&cluster, ctx).await;
             cluster.shutdown();
+            let m = measured?;
 
-            let smallest_jwt = login_jwt;
-            let ratio = smallest_jwt as f64 / cookie_bytes as f64;
-            let jwt_always_bigger = raw_growth.iter().all(|g| {
-                g["jwt"].as_array().is_some_and(|a| {
-                    a.iter()
-                        .all(|b| b.as_u64().unwrap_or(0) > cookie_bytes as u64)
-                })
-            });
-            let describe = |r: Option<(usize, u16)>| {
-                r.map(|(bytes, status)| format!("{status} from {bytes} bytes on"))
-                    .unwrap_or_else(|| "never".into())
-            };
-            let evidence = format!(
-                "cookie header {cookie_bytes} B; JWT header at login {smallest_jwt} B ({ratio:.1}x); with 400 extra \
-                 permissions {} B (HS256) to {} B (RS256); server refusal: {}; HAProxy refusal before the server: {}",
-                raw_growth.last().and_then(|g| g["jwt"][0].as_u64()).unwrap_or(0),
-                raw_growth.last().and_then(|g| g["jwt"][2].as_u64()).unwrap_or(0),
-                describe(first_server_refusal),
-                describe(first_proxy_refusal)
-            );
-            let verdict = c9_verdict(
-                jwt_always_bigger,
-                first_server_refusal.is_some() || first_proxy_refusal.is_some(),
-                ratio,
-            );
+            let found = findings(&m.probes);
+            let facts = m.facts(&found);
             Ok(ExperimentResult {
                 id: "c9".into(),
                 title: self.title().into(),
                 claims: vec!["C9".into()],
                 question: "Is a JWT much bigger than a session id, so that it costs bandwidth on every request, and can it hit header size limits?".into(),
-                setup: format!(
-                    "A cluster with one node per stack behind HAProxy (tune.bufsize 16 KiB by default; JWT nodes refuse \
-                     tokens over --max-token-bytes, 8 KiB). Alice logs in on each stack; credential sizes are the bytes of \
-                     the Cookie or Authorization header line. Tokens with 0 to 400 extra fine-grained permissions are \
-                     minted for HS256, EdDSA and RS256 key sets; then tokens signed with the cluster's {} key, from \
-                     about 0.3 to 25 KB, are sent to GET /me through HAProxy and straight to a node.",
-                    cluster_alg_name()
-                ),
+                setup: m.setup(),
                 verdicts: vec![ClaimVerdict {
                     claim: "C9".into(),
-                    verdict,
-                    rule: "holds when every token is larger than the session cookie, the token issued at login is at \
-                           least 3x the cookie, and some layer refuses large tokens; with a caveat when no layer refused one \
-                           or the login token is under 3x; does not hold when a token is not larger than the cookie. The \
-                           refusal status and size are reported."
-                        .into(),
-                    evidence,
+                    verdict: c9_verdict(&facts),
+                    rule: c9_rule(),
+                    evidence: m.evidence(&found),
                 }],
-                tables: vec![per_thousand, growth, refusals],
-                chart: Some(Chart {
-                    title: "Credential bytes per request as permissions grow".into(),
-                    kind: ChartKind::Lines,
-                    x_label: "extra permissions carried in the token".into(),
-                    y_label: "header bytes per request".into(),
-                    series,
+                tables: m.tables(),
+                chart: Some(m.chart()),
+                lesson: m.lesson(&found),
+                summary: Some(Summary::Size(SizeSummary {
+                    cookie_header_bytes: m.cookie_bytes as u64,
+                    login_jwt_header_bytes: m.login_bytes as u64,
+                })),
+                raw: json!({
+                    "growth": GROWTH_ROLES.iter().zip(&m.growth).map(|(roles, sizes)| json!({"roles": roles, "cookie": m.cookie_bytes, "jwt": sizes})).collect::<Vec<_>>(),
+                    "growth_algorithms": GROWTH_ALGORITHMS.map(SigningAlgorithm::name),
+                    "limits": m.limits,
+                    "probes": m.probes.iter().map(|row| json!({
+                        "row": row,
+                        "haproxy": row.fate(Route::Haproxy),
+                        "direct": row.fate(Route::Direct),
+                    })).collect::<Vec<_>>(),
+                    "cookie_header_bytes": m.cookie_bytes,
+                    "login_jwt_header_bytes": m.login_bytes,
+                    "login_roles": m.login_roles,
                 }),
-                lesson: format!(
-                    "A session cookie is {cookie_bytes} bytes whatever the user may do; the token issued at login is \
-                     already {ratio:.1}x that, and it grows with every permission put into it, on every request. Past \
-                     the server's token limit the request is refused ({}), and past the proxy's buffer it never reaches \
-                     the server ({}). Keep tokens small: put a role in them, not a permission list.",
-                    describe(first_server_refusal),
-                    describe(first_proxy_refusal)
-                ),
-                raw: json!({"growth": raw_growth, "refusals": raw_refusals, "cookie_header_bytes": cookie_bytes, "login_jwt_header_bytes": login_jwt}),
                 seconds: started.elapsed().as_secs_f64(),
                 error: None,
             })
@@ -306,42 +1101,392 @@ impl Experiment for CredentialSize {
     }
 }
 
-fn cluster_alg_name() -> &'static str {
-    ClusterSpec::new(std::path::PathBuf::new()).alg.name()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const COOKIE: usize = 95;
+    const LOGIN: usize = 420;
+
+    fn node_ok() -> Answer {
+        Answer {
+            status: Some(200),
+            x_node: true,
+            error: None,
+            forwarded: Some(true),
+            failure: None,
+        }
+    }
+
+    fn node_error(status: u16, error: ApiError) -> Answer {
+        Answer {
+            status: Some(status),
+            x_node: true,
+            error: Some(error.body()),
+            forwarded: Some(true),
+            failure: None,
+        }
+    }
+
+    /// What the node answers when its size check refuses a token.
+    fn too_large(limit: usize) -> Answer {
+        node_error(
+            401,
+            ApiError::InvalidToken {
+                description: Rejection::TooLarge(limit).to_string(),
+            },
+        )
+    }
+
+    /// An answer no node application gave (no x-node, no JSON body).
+    fn bare(status: Option<u16>, forwarded: Option<bool>) -> Answer {
+        Answer {
+            status,
+            x_node: false,
+            error: None,
+            forwarded,
+            failure: status
+                .is_none()
+                .then(|| Failure::Closed("connection reset by peer".into())),
+        }
+    }
+
+    fn row(token_bytes: usize, through: Answer, straight: Answer) -> ProbeRow {
+        ProbeRow {
+            roles: token_bytes / 33,
+            token_bytes,
+            through,
+            straight,
+        }
+    }
+
+    /// The default set-up: node 8192 B, HAProxy 15360 B, actix 131072 B.
+    fn default_rows() -> Vec<ProbeRow> {
+        vec![
+            row(380, node_ok(), node_ok()),
+            row(8190, node_ok(), node_ok()),
+            row(8213, too_large(8192), too_large(8192)),
+            row(14800, too_large(8192), too_large(8192)),
+            row(15350, bare(Some(400), Some(false)), too_large(8192)),
+            row(131_060, bare(None, Some(false)), bare(Some(431), None)),
+        ]
+    }
+
+    fn measured(probes: Vec<ProbeRow>) -> Measured {
+        Measured {
+            nodes: 1,
+            alg: SigningAlgorithm::EdDsa,
+            limits: Limits {
+                node_token_bytes: 8192,
+                haproxy: HaproxyBuffers {
+                    bufsize: 16384,
+                    maxrewrite: 1024,
+                    source: "test".into(),
+                },
+                actix_head_bytes: ACTIX_HEAD_BUFFER,
+            },
+            cookie_bytes: COOKIE,
+            login_bytes: LOGIN,
+            login_roles: 1,
+            growth: vec![vec![330, 360, 640], vec![13_650, 13_680, 13_960]],
+            probes,
+        }
+    }
+
+    fn facts_of(probes: Vec<ProbeRow>) -> SizeFacts {
+        let m = measured(probes);
+        m.facts(&findings(&m.probes))
+    }
+
     #[test]
-    fn c9_rule() {
-        assert_eq!(c9_verdict(true, true, 5.0), Verdict::Holds);
-        assert_eq!(c9_verdict(true, true, 3.0), Verdict::Holds);
+    fn the_nodes_size_refusal_is_told_from_a_header_limit() {
+        // Old c9 counted every non-200 as "a size limit was reached".
         assert_eq!(
-            c9_verdict(true, true, 2.5),
+            classify(Route::Direct, &too_large(8192)),
+            Fate::Refused {
+                status: Some(401),
+                layer: Layer::NodeTokenLimit { limit: 8192 }
+            }
+        );
+        assert_eq!(
+            classify(Route::Haproxy, &bare(Some(400), Some(false))),
+            Fate::Refused {
+                status: Some(400),
+                layer: Layer::HaproxyHead
+            }
+        );
+        assert_eq!(
+            classify(Route::Haproxy, &bare(None, Some(false))),
+            Fate::Refused {
+                status: None,
+                layer: Layer::HaproxyHead
+            }
+        );
+        assert_eq!(
+            classify(Route::Direct, &bare(Some(431), None)),
+            Fate::Refused {
+                status: Some(431),
+                layer: Layer::NodeHead
+            }
+        );
+        // Forwarded, then refused without x-node: the node's parser, relayed.
+        assert_eq!(
+            classify(Route::Haproxy, &bare(Some(431), Some(true))),
+            Fate::Refused {
+                status: Some(431),
+                layer: Layer::NodeHead
+            }
+        );
+        assert_eq!(classify(Route::Haproxy, &node_ok()), Fate::Accepted);
+    }
+
+    #[test]
+    fn refusals_no_size_limit_explains_are_not_size_limits() {
+        let signature = node_error(
+            401,
+            ApiError::InvalidToken {
+                description: Rejection::BadSignature.to_string(),
+            },
+        );
+        let other = |answer: &Answer, route| {
+            matches!(
+                classify(route, answer),
+                Fate::Refused {
+                    layer: Layer::Other { .. },
+                    ..
+                }
+            )
+        };
+        assert!(other(&signature, Route::Direct));
+        // HAProxy's 503 (no server up) is not a head limit.
+        assert!(other(&bare(Some(503), Some(false)), Route::Haproxy));
+        assert!(other(&bare(Some(400), None), Route::Haproxy));
+        let timeout = Answer {
+            failure: Some(Failure::Other("timed out".into())),
+            ..bare(None, None)
+        };
+        assert!(other(&timeout, Route::Direct));
+        let refused = Answer {
+            failure: Some(Failure::NotConnected("connection refused".into())),
+            ..bare(None, None)
+        };
+        assert!(matches!(
+            classify(Route::Direct, &refused),
+            Fate::NotDelivered { .. }
+        ));
+    }
+
+    #[test]
+    fn the_limit_is_read_from_the_nodes_own_message() {
+        let body = |message: &str| ErrorBody {
+            error: "invalid_token".into(),
+            message: message.into(),
+        };
+        assert_eq!(stated_limit(&too_large(4096).error.unwrap()), Some(4096));
+        assert_eq!(
+            stated_limit(&body("invalid token: signature does not verify")),
+            None
+        );
+        let wrong_code = ErrorBody {
+            error: "payload_too_large".into(),
+            ..too_large(4096).error.unwrap()
+        };
+        assert_eq!(stated_limit(&wrong_code), None);
+    }
+
+    #[test]
+    fn findings_name_each_layer_separately() {
+        let found = findings(&default_rows());
+        assert_eq!(found.delivered, 6);
+        assert_eq!(found.largest_delivered, 131_060);
+        let node = found.node_limit.unwrap();
+        assert_eq!((node.token_bytes, node.status), (8213, Some(401)));
+        let haproxy = found.haproxy_head.unwrap();
+        assert_eq!(
+            (haproxy.token_bytes, haproxy.status, haproxy.route),
+            (15350, Some(400), Route::Haproxy)
+        );
+        assert_eq!(found.header_limit.unwrap().layer, Layer::HaproxyHead);
+        let parser = found.node_head.unwrap();
+        assert_eq!(
+            (parser.token_bytes, parser.status, parser.route),
+            (131_060, Some(431), Route::Direct)
+        );
+        assert_eq!(
+            found.through_first.unwrap().layer,
+            Layer::NodeTokenLimit { limit: 8192 }
+        );
+        assert_eq!(found.unexplained, None);
+    }
+
+    #[test]
+    fn verdict_not_measured_when_no_token_reached_anyone() {
+        let nowhere = Answer {
+            failure: Some(Failure::NotConnected("connection refused".into())),
+            ..bare(None, None)
+        };
+        let facts = facts_of(vec![row(380, nowhere.clone(), nowhere)]);
+        assert_eq!(facts.delivered, 0);
+        assert!(matches!(c9_verdict(&facts), Verdict::NotMeasured(_)));
+        assert!(matches!(
+            c9_verdict(&facts_of(Vec::new())),
+            Verdict::NotMeasured(_)
+        ));
+    }
+
+    #[test]
+    fn verdict_does_not_hold_when_a_token_is_not_bigger_than_the_cookie() {
+        let mut m = measured(default_rows());
+        m.cookie_bytes = 400; // a fat cookie, larger than the HS256 token with no permissions
+        let facts = m.facts(&findings(&m.probes));
+        assert_eq!(facts.smallest_jwt_header_bytes, 330);
+        assert_eq!(
+            c9_verdict(&facts),
+            Verdict::DoesNotHold(
+                "a token's header (330 B) was not larger than the session cookie's (400 B)".into()
+            )
+        );
+    }
+
+    #[test]
+    fn verdict_inconclusive_on_a_refusal_no_limit_explains() {
+        let signature = node_error(
+            401,
+            ApiError::InvalidToken {
+                description: Rejection::BadSignature.to_string(),
+            },
+        );
+        let facts = facts_of(vec![row(380, signature.clone(), signature)]);
+        assert!(matches!(
+            c9_verdict(&facts),
+            Verdict::Inconclusive(n) if n.contains("error invalid_token")
+        ));
+    }
+
+    #[test]
+    fn verdict_holds_when_a_header_limit_refused_and_the_token_is_much_bigger() {
+        assert_eq!(c9_verdict(&facts_of(default_rows())), Verdict::Holds);
+    }
+
+    #[test]
+    fn verdict_caveats() {
+        // Only the node's own limit refused.
+        let node_only = facts_of(default_rows().into_iter().take(4).collect());
+        assert!(matches!(
+            c9_verdict(&node_only),
+            Verdict::HoldsWithCaveat(n) if n.starts_with("only the node's own token limit refused (401 from 8213")
+                && n.ends_with("no header size limit was reached up to 14800 token bytes")
+        ));
+        // Nothing refused.
+        let none = facts_of(default_rows().into_iter().take(2).collect());
+        assert_eq!(
+            c9_verdict(&none),
             Verdict::HoldsWithCaveat(
-                "at login the token is only 2.5x the cookie; it is the claims that make it big"
+                "no layer refused any size sent, up to 8190 token bytes".into()
+            )
+        );
+        // Login token under 3x the cookie, header limit reached.
+        let mut m = measured(default_rows());
+        m.login_bytes = 250;
+        m.growth = vec![vec![200]];
+        let facts = m.facts(&findings(&m.probes));
+        assert_eq!(
+            c9_verdict(&facts),
+            Verdict::HoldsWithCaveat(
+                "at login the token is only 2.6x the cookie; it is the claims that make it big"
                     .into()
             )
         );
-        assert!(matches!(
-            c9_verdict(true, true, 2.99),
-            Verdict::HoldsWithCaveat(n) if n.starts_with("at login")
-        ));
-        assert_eq!(
-            c9_verdict(true, false, 5.0),
-            Verdict::HoldsWithCaveat(
-                "tokens were larger, but no size limit was reached in the sizes tried".into()
-            )
+    }
+
+    #[test]
+    fn the_rule_text_states_the_threshold_the_code_uses() {
+        let rule = c9_rule();
+        assert!(rule.contains("at least 3x the cookie's") && rule.contains("under 3x"));
+        assert!(rule.contains("one of 400, 413, 414, 431"));
+    }
+
+    #[test]
+    fn prose_states_only_what_the_run_sent_and_found() {
+        let m = measured(default_rows());
+        let found = findings(&m.probes);
+        let setup = m.setup();
+        assert!(setup.contains("from 380 to 131060 bytes"), "{setup}");
+        assert!(setup.contains("tune.bufsize 16384 − tune.maxrewrite 1024 = 15360 bytes"));
+        assert!(setup.contains("over 8192 bytes"));
+        assert!(!setup.contains("25 KB"));
+        let lesson = m.lesson(&found);
+        assert!(
+            lesson.contains("Through HAProxy, the first refusal came at 8213 token bytes: 401"),
+            "{lesson}"
         );
-        assert!(matches!(
-            c9_verdict(false, true, 5.0),
-            Verdict::DoesNotHold(_)
+        assert!(lesson.contains(
+            "from 15350 token bytes the request failed at the header layer instead (400"
         ));
-        assert!(matches!(
-            c9_verdict(false, false, 0.5),
-            Verdict::DoesNotHold(_)
-        ));
+        // Sizes below every limit: no sentence about a refusal.
+        let small = measured(default_rows().into_iter().take(2).collect());
+        let lesson = small.lesson(&findings(&small.probes));
+        assert!(
+            lesson.contains("no size sent was refused (up to 8190 token bytes)"),
+            "{lesson}"
+        );
+        assert!(!lesson.contains("header layer"));
+        let evidence = m.evidence(&found);
+        assert!(
+            evidence.contains(
+                "HAProxy's head budget (configured 15360 B): 400 from 15350 token bytes on"
+            ),
+            "{evidence}"
+        );
+        let tables = m.tables();
+        assert_eq!(
+            tables[2].columns,
+            [
+                "token bytes",
+                "Authorization header bytes",
+                "extra permissions",
+                "through HAProxy: status, layer",
+                "straight to the node: status, layer"
+            ]
+        );
+        assert_eq!(
+            tables[2].rows[4][3],
+            "400, HAProxy: request head too big, node never picked"
+        );
+        assert_eq!(tables[2].rows[4][4], "401, node: token limit (8192 B)");
+    }
+
+    #[test]
+    fn haproxy_buffers_come_from_the_config_else_the_built_in_defaults() {
+        let vv = "Default settings :\n  bufsize = 16384, maxrewrite = 1024, maxpollevents = 200\n";
+        assert_eq!(built_in_buffers(vv), Some((16384, 1024)));
+        let unset = haproxy_buffers("global\n    maxconn 4096\n", || built_in_buffers(vv)).unwrap();
+        assert_eq!(
+            (unset.bufsize, unset.maxrewrite, unset.head_bytes()),
+            (16384, 1024, 15360)
+        );
+        let set = haproxy_buffers(
+            "global\n    tune.bufsize 32768 # bigger\n    tune.maxrewrite 2048\n",
+            || panic!("not asked when the config sets both"),
+        )
+        .unwrap();
+        assert_eq!(set.head_bytes(), 30720);
+        let small = haproxy_buffers("    tune.bufsize 1024\n", || Some((16384, 1024))).unwrap();
+        assert_eq!(small.maxrewrite, 512);
+        assert_eq!(haproxy_buffers("", || None), None);
+        // The template the cluster renders leaves them to HAProxy's defaults.
+        assert_eq!(tune(crate::haproxy::TEMPLATE, "tune.bufsize"), None);
+    }
+
+    #[test]
+    fn the_node_limit_is_parsed_as_the_node_parses_its_flags() {
+        assert_eq!(
+            node_token_limit(&[]).unwrap(),
+            jwt_server::tokens::TokenSettings::default().max_token_bytes
+        );
+        assert_eq!(
+            node_token_limit(&["--max-token-bytes", "4096"].map(String::from)).unwrap(),
+            4096
+        );
     }
 }

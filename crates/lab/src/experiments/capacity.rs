@@ -16,13 +16,19 @@ use authlab_core::{
     metrics::Metrics,
     redis_client::{RedisClientArgs, RedisStore},
 };
-use jwt_server::SigningAlgorithm;
+use jwt_server::{RevocationMode, SigningAlgorithm};
 use serde_json::json;
 use testkit::{http::session_cookie, TestClient};
 
-use super::{c6_verify::cpu_time, err, median_spread, Experiment, Outcome, RunContext};
+use super::{
+    c6_verify::cpu_time,
+    err, load_check, median_spread,
+    schedule::{self, Trials},
+    Experiment, Outcome, RunContext,
+};
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
+    summaries::{CapacityPoint, CapacitySummary, Spread, Summary},
     wrk::{self, WrkResult, WrkRun},
     Cluster, ClusterSpec, LabError, Latency, Stack,
 };
@@ -135,6 +141,14 @@ impl Probe<'_> {
         })
         .await
         .map_err(err)??;
+        load_check::check(
+            &format!("{variant} (wrk, {stack} {path})"),
+            load_check::Answers {
+                requests: result.requests,
+                non_2xx: result.non_2xx,
+                socket_errors: result.socket_errors,
+            },
+        )?;
         let after = (
             cpu(&node_pids),
             cpu_time(redis_pid),
@@ -227,29 +241,150 @@ pub(super) fn probe_store(name: &'static str, url: &str) -> Result<RedisStore, L
 /// algorithms' price next to it.
 pub(super) const CAPACITY_ALG: SigningAlgorithm = SigningAlgorithm::Hs256;
 
-pub struct ScaleOut;
+/// The three runs c5 makes on each cluster.
+const PROBES: [(&str, Stack, &str); 3] = [
+    ("ceiling /health", Stack::Session, "/health"),
+    ("session /me", Stack::Session, "/me"),
+    ("JWT /me", Stack::Jwt, "/me"),
+];
 
-/// C5's rule, from the median store operations per `/me` request of each
-/// stack at the largest node count. `cores` and `store_ceiling` (session
-/// requests/s one Redis core can serve, by the model) only go into the caveat.
-pub fn c5_verdict(jwt_ops: f64, session_ops: f64, cores: usize, store_ceiling: f64) -> Verdict {
-    if jwt_ops > 0.05 {
+const SCALE_TRIALS: Trials = Trials::new(1, 3);
+
+pub struct ScaleOut {
+    /// The JWT stack's revocation mode: `None`, except in the test that
+    /// gives it a store lookup per request to see the verdict turn.
+    pub jwt_revocation: RevocationMode,
+}
+
+impl Default for ScaleOut {
+    fn default() -> Self {
+        Self {
+            jwt_revocation: RevocationMode::None,
+        }
+    }
+}
+
+/// Whether `cores` can run `nodes` nodes as more capacity: each node, HAProxy,
+/// Redis and the load generator need a core of their own.
+pub fn scale_out_measurable(cores: usize, nodes: usize) -> bool {
+    cores >= nodes + 3
+}
+
+/// C5's rule, from the summary of the run.
+pub fn c5_verdict(c: &CapacitySummary) -> Verdict {
+    let (Some(first), Some(last)) = (c.points.first(), c.points.last()) else {
+        return Verdict::NotMeasured("no node count was measured".into());
+    };
+    if c.points.len() < 2 {
+        return Verdict::NotMeasured("only one node count was measured".into());
+    }
+    let trend = |f: fn(&CapacityPoint) -> Spread| {
+        c.points
+            .iter()
+            .map(|p| format!("{:.0}", f(p).median))
+            .collect::<Vec<_>>()
+            .join(" → ")
+    };
+    if c.jwt_store_ops > 0.05 {
         Verdict::DoesNotHold(format!(
-            "JWT /me made {jwt_ops:.2} store operations per request"
+            "JWT /me made {:.2} store operations per request: its nodes share state",
+            c.jwt_store_ops
         ))
-    } else if session_ops < 0.5 {
+    } else if c.session_store_ops < 0.5 {
         Verdict::DoesNotHold(format!(
-            "session /me made only {session_ops:.2} store operations per request"
+            "session /me made only {:.2} store operations per request, so the comparison shows no shared state to avoid",
+            c.session_store_ops
+        ))
+    } else if last.jwt_rps.below(&last.session_rps) {
+        Verdict::DoesNotHold(format!(
+            "at {} nodes JWT /me served fewer requests/s than session /me in every trial ({} vs {})",
+            last.nodes, last.jwt_rps, last.session_rps
+        ))
+    } else if !c.scale_out_measured {
+        Verdict::HoldsWithCaveat(format!(
+            "JWT /me needs no store operation ({:.2} per request; session /me {:.2}), but this machine's {} cores are \
+             shared by the load generator, HAProxy, Redis and every node, so more nodes cannot add capacity here: \
+             JWT /me went {} req/s and session /me {} req/s over {} nodes. The scale-out beyond is c5's model",
+            c.jwt_store_ops,
+            c.session_store_ops,
+            c.cores,
+            trend(|p| p.jwt_rps),
+            trend(|p| p.session_rps),
+            c.points.iter().map(|p| p.nodes.to_string()).collect::<Vec<_>>().join(", ")
+        ))
+    } else if last.jwt_rps.median
+        < 0.75 * first.jwt_rps.median * last.nodes as f64 / first.nodes as f64
+    {
+        Verdict::DoesNotHold(format!(
+            "with a core per process, JWT /me grew only from {:.0} to {:.0} req/s over {} → {} nodes",
+            first.jwt_rps.median, last.jwt_rps.median, first.nodes, last.nodes
         ))
     } else {
-        // Never plain `Holds`: with every process sharing this machine's few
-        // cores, the scale-out itself is a model, not a measurement.
-        Verdict::HoldsWithCaveat(format!(
-            "measured: JWT /me needs {jwt_ops:.2} store operations per request, session /me {session_ops:.2}; this \
-             machine has {cores} cores, so adding nodes cannot add capacity here — the scale-out figures are a \
-             model: the store tops out near {store_ceiling:.0} session requests/s on one Redis core"
-        ))
+        Verdict::Holds
     }
+}
+
+const C5_RULE: &str = "not measured with fewer than two node counts. Does not hold when JWT /me makes more than 0.05 \
+    store operations per request, when session /me makes fewer than 0.5, or when at the largest node count JWT /me \
+    served fewer requests/s than session /me in every trial. Otherwise, on a machine without a core for every node, \
+    HAProxy, Redis and the load generator, it holds with a caveat (the scale-out is a model there); with those cores, \
+    it holds when JWT /me throughput grows at least 75% as fast as the node count, and does not hold otherwise.";
+
+/// The per-request model (nodes' and Redis' CPU per request) projected to
+/// more cores.
+fn model_table(c: &CapacitySummary) -> Table {
+    let store_ceiling = if c.redis_cpu_us > 0.0 {
+        1e6 / c.redis_cpu_us
+    } else {
+        f64::INFINITY
+    };
+    let mut model = Table {
+        title: "MODEL, not a measurement: projected requests/s with k cores of nodes and one single-threaded Redis, \
+                from the per-request CPU costs measured at the largest node count"
+            .into(),
+        columns: ["cores for nodes", "session /me (projected)", "JWT /me (projected)", "what limits the session stack"]
+            .map(String::from)
+            .to_vec(),
+        rows: Vec::new(),
+    };
+    for k in [2.0, 4.0, 8.0, 16.0, 32.0, 64.0] {
+        let per = |us: f64| if us > 0.0 { k * 1e6 / us } else { 0.0 };
+        let session_nodes = per(c.session_node_cpu_us);
+        model.rows.push(vec![
+            format!("{k:.0}"),
+            format!("{:.0}", session_nodes.min(store_ceiling)),
+            format!("{:.0}", per(c.jwt_node_cpu_us)),
+            if session_nodes > store_ceiling {
+                "the store (one Redis core)".into()
+            } else {
+                "node CPU".into()
+            },
+        ]);
+    }
+    model
+}
+
+fn c5_lesson(c: &CapacitySummary) -> String {
+    let mut lesson = format!(
+        "Every session request cost the shared store {:.2} operations ({:.1} µs of Redis CPU here), every JWT request \
+         {:.2}.",
+        c.session_store_ops, c.redis_cpu_us, c.jwt_store_ops
+    );
+    if let Some(cores) = c.store_ceiling_cores() {
+        lesson.push_str(&format!(
+            " By the model built from those costs, one Redis core keeps up with about {cores:.0} cores of session nodes \
+             ({:.0} session requests/s); only past that would the store, not the nodes, limit the session stack.",
+            1e6 / c.redis_cpu_us.max(f64::MIN_POSITIVE)
+        ));
+    }
+    if !c.scale_out_measured {
+        lesson.push_str(&format!(
+            " On this {}-core machine more nodes only share the same cores, so the measured throughput says nothing \
+             about scaling out.",
+            c.cores
+        ));
+    }
+    lesson
 }
 
 impl Experiment for ScaleOut {
@@ -272,71 +407,93 @@ impl Experiment for ScaleOut {
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {
         Box::pin(async move {
             let started = Instant::now();
-            let (node_counts, trials, duration): (&[usize], usize, Duration) = if ctx.quick {
-                (&[1, 2], 1, Duration::from_secs(2))
+            let (node_counts, duration): (&[usize], Duration) = if ctx.quick {
+                (&[1, 2], Duration::from_secs(2))
             } else {
-                (&[1, 2, 3], 3, Duration::from_secs(8))
+                (&[1, 2, 3], Duration::from_secs(8))
             };
+            let trials = SCALE_TRIALS.count(ctx.quick);
             let client = TestClient::new();
-            let mut samples = Vec::new();
-            for &n in node_counts {
-                ctx.variant(format!(
-                    "{n} node(s) per stack: starting the cluster and logging {USERS} users in"
-                ));
-                let (cluster, store) = cluster(ctx, n, None, Some(CAPACITY_ALG)).await?;
-                let session = credentials(&client, &cluster, Stack::Session).await?;
-                let jwt = credentials(&client, &cluster, Stack::Jwt).await?;
-                let probe = Probe {
-                    cluster: &cluster,
-                    store,
-                    duration,
-                };
-                for trial in 0..trials {
-                    for (name, stack, path, creds) in [
-                        ("ceiling /health", Stack::Session, "/health", &[][..]),
-                        ("session /me", Stack::Session, "/me", &session[..]),
-                        ("JWT /me", Stack::Jwt, "/me", &jwt[..]),
-                    ] {
-                        ctx.variant(format!("{n} node(s), trial {}/{trials}: {name}", trial + 1));
-                        let mut sample = probe.measure(name, trial, stack, path, creds, 64).await?;
+            // A fresh cluster per node count and trial; the three probes on
+            // it run in an order that rotates with the trial too.
+            let measured = schedule::run(
+                ctx,
+                node_counts,
+                trials,
+                |n| format!("{n} node(s) per stack: cluster, {USERS} logins, three wrk runs"),
+                async |&n, trial| {
+                    let mut spec = ClusterSpec::new(ctx.launcher.clone());
+                    spec.nodes = n;
+                    spec.alg = CAPACITY_ALG;
+                    spec.revocation = self.jwt_revocation;
+                    spec.seed_users = USERS;
+                    let cluster = Cluster::start(spec).await?;
+                    let store = probe_store("session store", &cluster.store_url(0))?;
+                    let probe = Probe {
+                        cluster: &cluster,
+                        store,
+                        duration,
+                    };
+                    let mut samples = Vec::new();
+                    for index in schedule::order(PROBES.len(), trial) {
+                        let (name, stack, path) = PROBES[index];
+                        // Logged in just before its run: a credential never
+                        // expires inside a run.
+                        let creds = match path {
+                            "/health" => Vec::new(),
+                            _ => credentials(&client, &cluster, stack).await?,
+                        };
+                        let mut sample =
+                            probe.measure(name, trial, stack, path, &creds, 64).await?;
                         sample.variant = format!("{n}|{name}");
                         samples.push(sample);
                     }
-                }
-                cluster.shutdown();
-            }
+                    cluster.shutdown();
+                    Ok(samples)
+                },
+            )
+            .await?;
+            let samples: Vec<Sample> = measured.into_iter().flat_map(|m| m.value).collect();
 
             let mut table = Table {
-                title: format!("Through HAProxy with wrk -t2 -c64 ({} s per run, {trials} interleaved trial(s)); medians, min–max", duration.as_secs()),
-                columns: ["nodes", "variant", "req/s", "p50 ms", "p99 ms", "node CPU µs/req", "redis CPU µs/req", "HAProxy CPU µs/req", "store ops/req", "non-2xx"]
+                title: format!(
+                    "Through HAProxy with wrk -t2 -c64 ({} s per run, {trials} interleaved trial(s)); medians, min–max. \
+                     \"generator-bound\": /me reached 90% of the /health ceiling of the same trials",
+                    duration.as_secs()
+                ),
+                columns: ["nodes", "variant", "req/s", "p50 ms", "p99 ms", "node CPU µs/req", "redis CPU µs/req", "HAProxy CPU µs/req", "store ops/req", "non-2xx", "generator-bound"]
                     .map(String::from)
                     .to_vec(),
                 rows: Vec::new(),
             };
-            let mut series: Vec<Series> = ["ceiling /health", "session /me", "JWT /me"]
+            let mut series: Vec<Series> = PROBES
                 .iter()
-                .map(|n| Series {
-                    name: n.to_string(),
+                .map(|(name, _, _)| Series {
+                    name: name.to_string(),
                     points: Vec::new(),
                 })
                 .collect();
-            let mut generator_bound = Vec::new();
+            let rps_of = |key: &str| {
+                Spread::of(
+                    &samples
+                        .iter()
+                        .filter(|s| s.variant == key)
+                        .map(|s| s.wrk.rps)
+                        .collect::<Vec<_>>(),
+                )
+            };
+            let mut points = Vec::new();
             for &n in node_counts {
-                let ceiling = stat(&samples, &format!("{n}|ceiling /health"), &|s| s.wrk.rps).0;
-                for (i, name) in ["ceiling /health", "session /me", "JWT /me"]
-                    .iter()
-                    .enumerate()
-                {
+                let ceiling = rps_of(&format!("{n}|ceiling /health"));
+                for (i, (name, _, _)) in PROBES.iter().enumerate() {
                     let key = format!("{n}|{name}");
                     let s = |figure: Figure<'_>| stat(&samples, &key, figure);
-                    let rps = s(&|x| x.wrk.rps);
-                    if i > 0 && rps.0 >= 0.9 * ceiling {
-                        generator_bound.push(format!("{name} at {n} node(s)"));
-                    }
+                    let rps = rps_of(&key);
+                    let bound = i > 0 && rps.median >= 0.9 * ceiling.median;
                     table.rows.push(vec![
                         n.to_string(),
                         name.to_string(),
-                        format!("{:.0} ({:.0}–{:.0})", rps.0, rps.1, rps.2),
+                        rps.to_string(),
                         format!("{:.2}", s(&|x| x.wrk.p50_ms).0),
                         format!("{:.2}", s(&|x| x.wrk.p99_ms).0),
                         format!("{:.1}", s(&|x| x.cpu_us["nodes"]).0),
@@ -344,110 +501,97 @@ impl Experiment for ScaleOut {
                         format!("{:.1}", s(&|x| x.cpu_us["haproxy"]).0),
                         format!("{:.2}", s(&|x| x.store_ops_per_request).0),
                         format!("{:.0}", s(&|x| x.wrk.non_2xx as f64).0),
+                        if i == 0 {
+                            "—".into()
+                        } else if bound {
+                            "yes".into()
+                        } else {
+                            "no".into()
+                        },
                     ]);
                     series[i].points.push(Point {
                         x: n.to_string(),
-                        y: rps.0,
-                        low: Some(rps.1),
-                        high: Some(rps.2),
+                        y: rps.median,
+                        low: Some(rps.min),
+                        high: Some(rps.max),
                     });
                 }
+                points.push(CapacityPoint {
+                    nodes: n,
+                    ceiling_rps: ceiling,
+                    session_rps: rps_of(&format!("{n}|session /me")),
+                    jwt_rps: rps_of(&format!("{n}|JWT /me")),
+                });
             }
 
-            // The model: per-request CPU costs measured at the largest node count.
+            // Per-request costs at the largest node count: the model's input.
             let last = *node_counts.last().unwrap_or(&1);
             let at = |name: &str, f: &dyn Fn(&Sample) -> f64| {
                 stat(&samples, &format!("{last}|{name}"), f).0
             };
-            let session_node = at("session /me", &|s| s.cpu_us["nodes"]);
-            let jwt_node = at("JWT /me", &|s| s.cpu_us["nodes"]);
-            let redis_cost = at("session /me", &|s| s.cpu_us["redis"]);
-            let session_ops = at("session /me", &|s| s.store_ops_per_request);
-            let jwt_ops = at("JWT /me", &|s| s.store_ops_per_request);
-            let store_ceiling = if redis_cost > 0.0 {
-                1e6 / redis_cost
-            } else {
-                f64::INFINITY
-            };
-            let mut model = Table {
-                title: "MODEL, not a measurement: projected requests/s with k cores of nodes and one single-threaded Redis, from the per-request CPU costs above".into(),
-                columns: ["cores for nodes", "session /me (projected)", "JWT /me (projected)", "what limits the session stack"].map(String::from).to_vec(),
-                rows: Vec::new(),
-            };
-            for k in [2.0, 4.0, 8.0, 16.0, 32.0, 64.0] {
-                let session_nodes = if session_node > 0.0 {
-                    k * 1e6 / session_node
-                } else {
-                    0.0
-                };
-                let jwt = if jwt_node > 0.0 {
-                    k * 1e6 / jwt_node
-                } else {
-                    0.0
-                };
-                let session = session_nodes.min(store_ceiling);
-                model.rows.push(vec![
-                    format!("{k:.0}"),
-                    format!("{session:.0}"),
-                    format!("{jwt:.0}"),
-                    if session_nodes > store_ceiling {
-                        "the store (one Redis core)".into()
-                    } else {
-                        "node CPU".into()
-                    },
-                ]);
-            }
             let cores = std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1);
-            let verdict = c5_verdict(jwt_ops, session_ops, cores, store_ceiling);
+            let summary = CapacitySummary {
+                cores,
+                scale_out_measured: scale_out_measurable(cores, last),
+                session_node_cpu_us: at("session /me", &|s| s.cpu_us["nodes"]),
+                jwt_node_cpu_us: at("JWT /me", &|s| s.cpu_us["nodes"]),
+                redis_cpu_us: at("session /me", &|s| s.cpu_us["redis"]),
+                session_store_ops: at("session /me", &|s| s.store_ops_per_request),
+                jwt_store_ops: at("JWT /me", &|s| s.store_ops_per_request),
+                points,
+            };
+            let verdict = c5_verdict(&summary);
             Ok(ExperimentResult {
                 id: "c5".into(),
                 title: self.title().into(),
                 claims: vec!["C5".into()],
                 question: "Do JWT nodes scale out with no shared state, and where does the shared session store become the ceiling?".into(),
                 setup: format!(
-                    "For {} node(s) per stack (1 worker each) behind HAProxy, {USERS} load users logged in per stack; wrk \
-                     rotates their credentials. The JWT stack signs with {} (the cheapest verification; c6 gives \
-                     the price of the others per request). Per run: wrk's figures, the CPU time of the stack's nodes, redis-server and \
-                     HAProxy divided by the requests (from /proc), and the store commands per request (Redis INFO). The \
-                     machine has {cores} cores shared by wrk, HAProxy, Redis and every node: more nodes mean more \
-                     processes on the same cores. The projection below is a model built from the measured per-request \
-                     costs, labelled as such.",
+                    "For {} node(s) per stack (1 worker each) behind HAProxy, a fresh cluster per node count and trial, \
+                     {USERS} load users logged in per stack just before each run; wrk rotates their credentials. The \
+                     JWT stack signs with {} (the cheapest verification; c6 prices the others) and revocation \
+                     {:?}. Per run: wrk's figures, the CPU time of the stack's nodes, redis-server and HAProxy divided \
+                     by the requests (from /proc), and the store commands per request (Redis INFO). A run with more \
+                     than {:.1}% errors is refused. This machine has {cores} cores, shared by wrk, HAProxy, Redis and \
+                     every node. The projection is a model built from the measured per-request costs, labelled as such.",
                     node_counts.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "),
-                    CAPACITY_ALG.name()
+                    CAPACITY_ALG.name(),
+                    self.jwt_revocation,
+                    load_check::MAX_ERROR_SHARE * 100.0,
                 ),
                 verdicts: vec![ClaimVerdict {
                     claim: "C5".into(),
                     verdict,
-                    rule: "holds with a caveat when JWT /me makes at most 0.05 store operations per request and session /me \
-                           at least 0.5 (the caveat: the scale-out itself is reported as a model, since every process shares \
-                           this machine's cores); does not hold otherwise. A run whose /me throughput reaches 90% of the \
-                           /health ceiling is listed as generator-bound in the evidence; that does not change the verdict."
-                        .into(),
+                    rule: C5_RULE.into(),
                     evidence: format!(
-                        "store ops per request: session {session_ops:.2}, JWT {jwt_ops:.2}; node CPU per request: session \
-                         {session_node:.1} µs, JWT {jwt_node:.1} µs; Redis CPU per session request {redis_cost:.1} µs; \
-                         generator-bound runs: {}",
-                        if generator_bound.is_empty() { "none".into() } else { generator_bound.join(", ") }
+                        "store ops per request: session {:.2}, JWT {:.2}; node CPU per request: session {:.1} µs, JWT \
+                         {:.1} µs; Redis CPU per session request {:.1} µs; req/s per node count (session / JWT): {}",
+                        summary.session_store_ops,
+                        summary.jwt_store_ops,
+                        summary.session_node_cpu_us,
+                        summary.jwt_node_cpu_us,
+                        summary.redis_cpu_us,
+                        summary
+                            .points
+                            .iter()
+                            .map(|p| format!("{}: {} / {}", p.nodes, p.session_rps, p.jwt_rps))
+                            .collect::<Vec<_>>()
+                            .join("; ")
                     ),
                 }],
-                tables: vec![table, model],
+                tables: vec![table, model_table(&summary)],
                 chart: Some(Chart {
-                    title: "Requests/s through HAProxy by nodes per stack (this 2-core machine)".into(),
+                    title: format!("Requests/s through HAProxy by nodes per stack ({cores}-core machine)"),
                     kind: ChartKind::Lines,
                     x_label: "nodes per stack".into(),
                     y_label: "requests/s".into(),
                     series,
                 }),
-                lesson: format!(
-                    "Every session request costs the shared store one operation ({redis_cost:.0} µs of Redis CPU here), every \
-                     JWT request none. On a laptop that does not matter: the nodes are the bottleneck. It matters when nodes \
-                     are many: by this model one Redis core serves about {store_ceiling:.0} session requests/s, which {} \
-                     cores of session nodes already reach, while JWT nodes keep scaling until something else (the proxy) limits them.",
-                    if session_node > 0.0 { format!("{:.0}", store_ceiling * session_node / 1e6) } else { "?".into() }
-                ),
-                raw: json!({ "samples": samples, "model": { "session_node_cpu_us": session_node, "jwt_node_cpu_us": jwt_node, "redis_cpu_us": redis_cost } }),
+                lesson: c5_lesson(&summary),
+                summary: Some(Summary::Capacity(summary)),
+                raw: json!({ "samples": samples }),
                 seconds: started.elapsed().as_secs_f64(),
                 error: None,
             })
@@ -459,28 +603,103 @@ impl Experiment for ScaleOut {
 mod tests {
     use super::*;
 
+    fn point(nodes: usize, session: f64, jwt: f64) -> CapacityPoint {
+        let spread = |m: f64| Spread {
+            median: m,
+            min: m * 0.95,
+            max: m * 1.05,
+        };
+        CapacityPoint {
+            nodes,
+            ceiling_rps: spread(150_000.0),
+            session_rps: spread(session),
+            jwt_rps: spread(jwt),
+        }
+    }
+
+    fn summary(
+        cores: usize,
+        session_ops: f64,
+        jwt_ops: f64,
+        points: Vec<CapacityPoint>,
+    ) -> CapacitySummary {
+        CapacitySummary {
+            cores,
+            scale_out_measured: scale_out_measurable(cores, points.last().map_or(1, |p| p.nodes)),
+            session_node_cpu_us: 18.0,
+            jwt_node_cpu_us: 12.0,
+            redis_cpu_us: 4.0,
+            session_store_ops: session_ops,
+            jwt_store_ops: jwt_ops,
+            points,
+        }
+    }
+
     #[test]
     fn c5_rule() {
-        assert!(matches!(
-            c5_verdict(0.0, 1.0, 2, 50_000.0),
-            Verdict::HoldsWithCaveat(_)
-        ));
-        assert!(matches!(
-            c5_verdict(0.05, 0.5, 2, 50_000.0),
-            Verdict::HoldsWithCaveat(_)
-        ));
-        assert_eq!(
-            c5_verdict(0.06, 1.0, 2, 50_000.0),
-            Verdict::DoesNotHold("JWT /me made 0.06 store operations per request".into())
+        // This machine: 2 cores, the measured sample's throughput.
+        let here = summary(
+            2,
+            1.0,
+            0.0,
+            vec![
+                point(1, 54_000.0, 72_700.0),
+                point(2, 40_000.0, 47_800.0),
+                point(3, 45_000.0, 69_000.0),
+            ],
         );
-        assert_eq!(
-            c5_verdict(0.0, 0.49, 2, 50_000.0),
-            Verdict::DoesNotHold("session /me made only 0.49 store operations per request".into())
+        assert!(
+            matches!(c5_verdict(&here), Verdict::HoldsWithCaveat(m) if m.contains("72700 → 47800 → 69000"))
         );
-        // A JWT stack that calls the store fails the claim whatever the sessions do.
+        // Enough cores, JWT grows with the nodes.
+        let big = summary(
+            8,
+            1.0,
+            0.0,
+            vec![point(1, 30_000.0, 40_000.0), point(3, 60_000.0, 110_000.0)],
+        );
+        assert_eq!(c5_verdict(&big), Verdict::Holds);
+        // Enough cores, JWT does not grow.
+        let flat = summary(
+            8,
+            1.0,
+            0.0,
+            vec![point(1, 30_000.0, 40_000.0), point(3, 30_000.0, 45_000.0)],
+        );
+        assert!(matches!(c5_verdict(&flat), Verdict::DoesNotHold(m) if m.contains("grew only")));
+        // JWT slower than sessions in every trial (a slow algorithm).
+        let slow = summary(
+            2,
+            1.0,
+            0.0,
+            vec![point(1, 50_000.0, 20_000.0), point(2, 50_000.0, 20_000.0)],
+        );
+        assert!(
+            matches!(c5_verdict(&slow), Verdict::DoesNotHold(m) if m.contains("fewer requests/s"))
+        );
+        // A broken set-up: the JWT stack asks the store on every request.
+        let stateful = summary(2, 1.0, 1.0, here.points.clone());
+        assert!(
+            matches!(c5_verdict(&stateful), Verdict::DoesNotHold(m) if m.starts_with("JWT /me made 1.00"))
+        );
+        let no_store = summary(2, 0.0, 0.0, here.points.clone());
+        assert!(
+            matches!(c5_verdict(&no_store), Verdict::DoesNotHold(m) if m.starts_with("session /me"))
+        );
         assert!(matches!(
-            c5_verdict(1.0, 0.0, 2, 50_000.0),
-            Verdict::DoesNotHold(n) if n.starts_with("JWT")
+            c5_verdict(&summary(2, 1.0, 0.0, vec![point(1, 1.0, 1.0)])),
+            Verdict::NotMeasured(_)
         ));
+        assert!(matches!(
+            c5_verdict(&summary(2, 1.0, 0.0, Vec::new())),
+            Verdict::NotMeasured(_)
+        ));
+    }
+
+    #[test]
+    fn scale_out_needs_a_core_per_process() {
+        assert!(!scale_out_measurable(2, 3));
+        assert!(!scale_out_measurable(4, 2));
+        assert!(scale_out_measurable(6, 3));
     }
 }

@@ -1,4 +1,4 @@
-//! The experiments: each answers one or more claims of `CLAIMS.md` from
+//! The experiments: each answers one or more claims of `docs/claims.md` from
 //! numbers it measures, and states the rule its verdict follows.
 //!
 //! An experiment has an id (`c12`), a title, the claims it answers, a quick
@@ -11,7 +11,7 @@ mod behaviour;
 mod c10_sliding;
 mod c12_attacks;
 mod c13_memory;
-mod c15_summary;
+pub mod c15_summary;
 mod c1_affinity;
 mod c2_sticky;
 mod c3_outage;
@@ -19,7 +19,13 @@ mod c4_latency;
 pub(crate) mod c6_verify;
 mod c9_size;
 mod capacity;
+pub mod load_check;
 mod revocation;
+pub mod schedule;
+
+pub use c12_attacks::Attacks;
+pub use capacity::ScaleOut;
+pub use revocation::Revocation;
 
 use std::{
     future::Future,
@@ -97,13 +103,13 @@ pub fn all() -> Vec<Box<dyn Experiment>> {
         Box::new(c2_sticky::Stickiness),
         Box::new(c3_outage::StoreOutage),
         Box::new(c4_latency::StoreLatency),
-        Box::new(capacity::ScaleOut),
+        Box::new(capacity::ScaleOut::default()),
         Box::new(c6_verify::VerifyCost),
-        Box::new(revocation::Revocation),
+        Box::new(revocation::Revocation::default()),
         Box::new(revocation::RoleDemotion),
         Box::new(c9_size::CredentialSize),
         Box::new(c10_sliding::Sliding),
-        Box::new(c12_attacks::Attacks),
+        Box::new(c12_attacks::Attacks::default()),
         Box::new(c13_memory::MemoryPerUser),
     ]
 }
@@ -150,7 +156,19 @@ pub async fn run(
     root: &Path,
     launcher: PathBuf,
 ) -> Result<PathBuf, LabError> {
-    let experiments = select(only)?;
+    run_these(select(only)?, only, quick, root, launcher).await
+}
+
+/// Runs `experiments` (instances, so a test can hand in one set up to fail
+/// on purpose) and writes the run as [`run`] does; `only` is recorded as the
+/// selection that produced them.
+pub async fn run_these(
+    experiments: Vec<Box<dyn Experiment>>,
+    only: &[String],
+    quick: bool,
+    root: &Path,
+    launcher: PathBuf,
+) -> Result<PathBuf, LabError> {
     let (id, started) = run_id(SystemTime::now());
     let dir = root.join(&id);
     std::fs::create_dir_all(&dir).map_err(|e| LabError::Io(format!("{}: {e}", dir.display())))?;
@@ -233,6 +251,7 @@ fn failed(experiment: &dyn Experiment, error: &LabError, started: Instant) -> Ex
         tables: Vec::new(),
         chart: None,
         lesson: String::new(),
+        summary: None,
         raw: serde_json::Value::Null,
         seconds: started.elapsed().as_secs_f64(),
         error: Some(error.to_string()),

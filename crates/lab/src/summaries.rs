@@ -1,0 +1,318 @@
+//! The figures experiments hand to each other, typed.
+//!
+//! An experiment's tables and prose are for people; its [`Summary`] is for
+//! the rest of authlab: the c15 overview, the console, a later experiment.
+//! Each summary holds medians over the experiment's trials (the spread stays
+//! in the experiment's own tables), under names that say their unit. Because
+//! they are Rust types, a figure that is renamed or changes shape breaks the
+//! build instead of silently turning into "not measured" or, worse, into
+//! another number.
+
+use serde::{Deserialize, Serialize};
+
+/// One experiment's summary, tagged by what it measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Summary {
+    /// c4.
+    Latency(LatencySummary),
+    /// c5.
+    Capacity(CapacitySummary),
+    /// c7 (after logout) and c8 (after a demotion).
+    Revocation(RevocationSummary),
+    /// c9.
+    Size(SizeSummary),
+    /// c12.
+    Attacks(AttackSummary),
+    /// c13.
+    Memory(MemorySummary),
+}
+
+/// c4: `/me` at a fixed offered load, per store delay setting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// In the order of the settings, smallest first; the first is loopback.
+    pub settings: Vec<DelaySetting>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DelaySetting {
+    /// What the latency proxy was asked to add (ms).
+    pub setting_ms: f64,
+    /// Median store round trip measured through the proxy (PINGs, ms).
+    pub store_rtt_ms: f64,
+    pub session_p50_ms: f64,
+    pub jwt_p50_ms: f64,
+}
+
+/// What the largest setting added over loopback (ms).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Added {
+    pub setting_ms: f64,
+    /// The store round trip it added, as measured.
+    pub store_rtt_ms: f64,
+    pub session_p50_ms: f64,
+    pub jwt_p50_ms: f64,
+}
+
+impl LatencySummary {
+    /// The largest setting against the first (loopback); `None` with fewer
+    /// than two settings.
+    pub fn added(&self) -> Option<Added> {
+        let (base, far) = (self.settings.first()?, self.settings.last()?);
+        (self.settings.len() > 1).then_some(Added {
+            setting_ms: far.setting_ms,
+            store_rtt_ms: far.store_rtt_ms - base.store_rtt_ms,
+            session_p50_ms: far.session_p50_ms - base.session_p50_ms,
+            jwt_p50_ms: far.jwt_p50_ms - base.jwt_p50_ms,
+        })
+    }
+}
+
+/// c5: per-request costs at the largest node count, and throughput per node count.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacitySummary {
+    pub cores: usize,
+    /// Whether the machine had the cores to run the largest node count as
+    /// more capacity (nodes, HAProxy, Redis and the load generator each on a
+    /// core of their own); when not, the scale-out is c5's model.
+    pub scale_out_measured: bool,
+    pub session_node_cpu_us: f64,
+    pub jwt_node_cpu_us: f64,
+    /// Redis CPU per session request.
+    pub redis_cpu_us: f64,
+    pub session_store_ops: f64,
+    pub jwt_store_ops: f64,
+    pub points: Vec<CapacityPoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacityPoint {
+    pub nodes: usize,
+    pub ceiling_rps: Spread,
+    pub session_rps: Spread,
+    pub jwt_rps: Spread,
+}
+
+/// A figure over trials: the median and the range.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    pub fn of(values: &[f64]) -> Self {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        Self {
+            median: sorted.get(sorted.len() / 2).copied().unwrap_or(0.0),
+            min: sorted.first().copied().unwrap_or(0.0),
+            max: sorted.last().copied().unwrap_or(0.0),
+        }
+    }
+
+    /// Every trial of `self` below every trial of `other`.
+    pub fn below(&self, other: &Spread) -> bool {
+        self.max < other.min
+    }
+}
+
+impl std::fmt::Display for Spread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.min == self.max {
+            write!(f, "{:.0}", self.median)
+        } else {
+            write!(f, "{:.0} ({:.0}–{:.0})", self.median, self.min, self.max)
+        }
+    }
+}
+
+impl CapacitySummary {
+    /// The share of a session request's CPU that the store spends.
+    pub fn store_share(&self) -> Option<f64> {
+        let total = self.session_node_cpu_us + self.redis_cpu_us;
+        (total > 0.0).then(|| self.redis_cpu_us / total)
+    }
+
+    /// Cores of session nodes that one Redis core keeps up with, by the model.
+    pub fn store_ceiling_cores(&self) -> Option<f64> {
+        (self.redis_cpu_us > 0.0).then(|| self.session_node_cpu_us / self.redis_cpu_us)
+    }
+}
+
+/// c7 and c8: seconds until every node refused, per set-up and trial.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevocationSummary {
+    pub setups: Vec<RevocationSetup>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevocationSetup {
+    pub name: String,
+    /// Seconds from the change until every node refused, per trial; `None`:
+    /// some node still accepted when the window closed.
+    pub seconds: Vec<Option<f64>>,
+    pub window_s: f64,
+}
+
+/// Set-up names c7 and c8 share, so readers find them without guessing.
+pub mod setups {
+    pub const SESSION: &str = "session (Redis)";
+    pub const PLAIN_JWT: &str = "JWT, 1 h access token";
+    pub const SHORT_JWT: &str = "JWT, short access token + refresh";
+    pub const DENYLIST: &str = "JWT + denylist";
+}
+
+/// How a set-up's trials ended, in the words the report uses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Outcome {
+    /// Refused everywhere in every trial; the slowest trial's seconds.
+    RefusedWithin(f64),
+    /// Still accepted at the end of every trial's window.
+    AcceptedThroughout { window_s: f64 },
+    /// Refused in some trials, accepted to the end in others.
+    Mixed { refused: usize, trials: usize },
+}
+
+impl RevocationSummary {
+    pub fn setup(&self, name: &str) -> Option<&RevocationSetup> {
+        self.setups
+            .iter()
+            .find(|s| s.name == name && !s.seconds.is_empty())
+    }
+
+    pub fn outcome(&self, name: &str) -> Option<Outcome> {
+        let setup = self.setup(name)?;
+        let refused: Vec<f64> = setup.seconds.iter().flatten().copied().collect();
+        Some(if refused.len() == setup.seconds.len() {
+            Outcome::RefusedWithin(refused.iter().copied().fold(0.0, f64::max))
+        } else if refused.is_empty() {
+            Outcome::AcceptedThroughout {
+                window_s: setup.window_s,
+            }
+        } else {
+            Outcome::Mixed {
+                refused: refused.len(),
+                trials: setup.seconds.len(),
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Outcome::RefusedWithin(s) if s < 0.05 => {
+                write!(f, "at once (first poll, {:.0} ms)", s * 1e3)
+            }
+            Outcome::RefusedWithin(s) => write!(f, "within {s:.2} s"),
+            Outcome::AcceptedThroughout { window_s } => {
+                write!(f, "still accepted when observation ended ({window_s:.0} s)")
+            }
+            Outcome::Mixed { refused, trials } => {
+                write!(
+                    f,
+                    "refused in {refused} of {trials} trials, accepted to the end in the others"
+                )
+            }
+        }
+    }
+}
+
+/// c9: credential bytes per request as sent at login.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SizeSummary {
+    /// The whole `Cookie:` header line of a fresh session.
+    pub cookie_header_bytes: u64,
+    /// The whole `Authorization: Bearer` header line of a fresh login's token.
+    pub login_jwt_header_bytes: u64,
+}
+
+/// c12: the attack corpus against the real server and the naive verifier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttackSummary {
+    pub corpus: usize,
+    /// Forged or invalid tokens the real server refused (401).
+    pub server_refused: usize,
+    pub naive_accepted: usize,
+    pub lure_contacted: bool,
+    pub weak_secret_refused: bool,
+}
+
+/// c13: store memory per logged-in user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemorySummary {
+    pub session_bytes_per_login: f64,
+    /// Refresh tokens: what a JWT login leaves in the store.
+    pub jwt_bytes_per_login: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_follow_every_trial() {
+        let summary = RevocationSummary {
+            setups: vec![
+                RevocationSetup {
+                    name: "a".into(),
+                    seconds: vec![Some(0.001), Some(0.002)],
+                    window_s: 15.0,
+                },
+                RevocationSetup {
+                    name: "b".into(),
+                    seconds: vec![None, None],
+                    window_s: 15.0,
+                },
+                RevocationSetup {
+                    name: "c".into(),
+                    seconds: vec![None, Some(3.0)],
+                    window_s: 15.0,
+                },
+            ],
+        };
+        assert_eq!(summary.outcome("a"), Some(Outcome::RefusedWithin(0.002)));
+        assert_eq!(
+            summary.outcome("a").unwrap().to_string(),
+            "at once (first poll, 2 ms)"
+        );
+        assert_eq!(
+            summary.outcome("b"),
+            Some(Outcome::AcceptedThroughout { window_s: 15.0 })
+        );
+        assert_eq!(
+            summary.outcome("c"),
+            Some(Outcome::Mixed {
+                refused: 1,
+                trials: 2
+            })
+        );
+        assert_eq!(summary.outcome("d"), None);
+    }
+
+    #[test]
+    fn added_latency_is_the_largest_setting_over_loopback() {
+        let setting = |setting_ms, store_rtt_ms, session_p50_ms, jwt_p50_ms| DelaySetting {
+            setting_ms,
+            store_rtt_ms,
+            session_p50_ms,
+            jwt_p50_ms,
+        };
+        let summary = LatencySummary {
+            settings: vec![setting(0.0, 0.05, 0.3, 0.25), setting(2.0, 2.06, 4.4, 0.26)],
+        };
+        let added = summary.added().unwrap();
+        assert!((added.store_rtt_ms - 2.01).abs() < 1e-9);
+        assert!((added.session_p50_ms - 4.1).abs() < 1e-9);
+        assert_eq!(
+            LatencySummary {
+                settings: vec![setting(0.0, 0.05, 0.3, 0.2)]
+            }
+            .added(),
+            None
+        );
+    }
+}
