@@ -39,4 +39,7 @@ pub enum LabError {
     Io(String),
     #[error("interrupted (Ctrl-C)")]
     Interrupted,
+    /// A child process (Redis, its port or its directory) could not be had.
+    #[error(transparent)]
+    Process(#[from] supervise::ProcessError),
 }

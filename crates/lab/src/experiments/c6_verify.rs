@@ -26,7 +26,7 @@ use jwt_server::{
     SigningAlgorithm,
 };
 use serde_json::json;
-use testkit::RedisServer;
+use supervise::RedisServer;
 
 use super::{err, median, spread, Experiment, Outcome, RunContext};
 use crate::results::{
@@ -116,7 +116,7 @@ impl Experiment for VerifyCost {
             } else {
                 (5, 2_000, Duration::from_secs(3))
             };
-            let redis = RedisServer::start();
+            let redis = RedisServer::start()?;
             let metrics = Metrics::new("c6").map_err(err)?;
             let store = RedisStore::new(
                 "session store",
