@@ -13,11 +13,12 @@
 //! * [`http`] is a small client that keeps credentials explicit, so a test
 //!   can carry a cookie from one node to another on purpose.
 //!
-//! The Redis part is not test-only: the `authlab` binary starts its Redis
-//! with the `supervise` crate, which returns errors. This crate re-exports
-//! it with the shorthand tests want: where `supervise` returns an error,
-//! testkit panics with it. A missing `redis-server` is thus a failure with
-//! the install command in the message, never a silently skipped test.
+//! The first and the last are not test-only: the `authlab` binary starts its
+//! Redis with the `supervise` crate and sends its requests with
+//! `authlab-client`. This crate re-exports both, with the shorthand tests
+//! want: where `supervise` returns an error, testkit panics with it. A
+//! missing `redis-server` is thus a failure with the install command in the
+//! message, never a silently skipped test.
 
 pub mod http;
 pub mod nodes;

@@ -9,9 +9,9 @@
 
 use std::time::{Duration, Instant};
 
+use authlab_client::{ApiClient as TestClient, Credential};
 use jwt_server::{keys::KeySetFile, tokens::now_unix, SigningAlgorithm};
 use serde_json::json;
-use testkit::{Credential, TestClient};
 
 use super::{err, Experiment, Outcome, RunContext};
 use crate::{
