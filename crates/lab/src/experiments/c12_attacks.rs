@@ -1,6 +1,6 @@
 //! c12 — an attack corpus against the real JWT server and a naive verifier.
 //!
-//! Every forged or invalid token of [`crate::attacks`] is sent to a real JWT
+//! Every forged or invalid token of [`attack_corpus`] is sent to a real JWT
 //! node (it must answer 401 to each), then handed to the
 //! [naive verifier](crate::naive) with no checks at all, and with each check
 //! turned on alone. The "stopped by" column is measured, not asserted: it
@@ -8,13 +8,13 @@
 
 use std::{net::TcpListener, time::Duration, time::Instant};
 
+use attack_corpus::{self as attacks, Attack};
 use jwt_server::{keys::KeySetFile, SigningAlgorithm};
 use serde_json::json;
 use testkit::{nodes::spawn_jwt_node, Credential, TestClient, TestEnv};
 
 use super::{err, Experiment, Outcome, RunContext};
 use crate::{
-    attacks::{self, Attack},
     naive::{Checks, NaiveVerifier},
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
     LabError,

@@ -9,13 +9,13 @@
 
 use std::time::{Duration, Instant};
 
+use attack_corpus::{encoding_key, header, sign};
 use authlab_client::{ApiClient as TestClient, Credential};
 use jwt_server::{keys::KeySetFile, tokens::now_unix, SigningAlgorithm};
 use serde_json::json;
 
 use super::{err, Experiment, Outcome, RunContext};
 use crate::{
-    attacks::{encoding_key, header, sign},
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
     Cluster, ClusterSpec, LabError, Stack,
 };
@@ -35,11 +35,11 @@ fn claims_with(roles: usize) -> serde_json::Value {
 
 fn token(keys: &KeySetFile, roles: usize) -> Result<String, LabError> {
     let entry = &keys.keys[0];
-    sign(
+    Ok(sign(
         &header(keys.alg.jwt(), &entry.kid),
         &claims_with(roles),
         &encoding_key(keys.alg, entry)?,
-    )
+    )?)
 }
 
 /// Bytes of `Authorization: Bearer <t>\r\n` and of `Cookie: <c>\r\n`.
