@@ -12,8 +12,8 @@ use testkit::{
     Credential, TestClient, TestEnv,
 };
 
-// The corpus itself lives in the lab (`lab::attacks`), where experiment c12
-// also runs it against a naive verifier.
+// The corpus itself lives in its own crate (`attack_corpus`), which the lab's
+// experiment c12 also runs against a naive verifier.
 #[tokio::test]
 async fn every_forged_or_invalid_token_is_refused() {
     let env = TestEnv::start().await;
@@ -26,11 +26,11 @@ async fn every_forged_or_invalid_token_is_refused() {
         let keys = key_set(alg);
         let node = spawn_jwt_node(env.jwt_config_for(&keys)).await;
         let (_, tokens) = client.jwt_login(&node.base(), "alice").await;
-        let cases = lab::attacks::corpus(&keys, &tokens.access_token, &lure_url).unwrap();
+        let cases = attack_corpus::corpus(&keys, &tokens.access_token, &lure_url).unwrap();
         assert!(cases.len() >= 30, "{alg}: corpus has {} cases", cases.len());
 
         // Positive control: the corpus's minting code makes tokens the server accepts.
-        let control = Credential::Bearer(lab::attacks::genuine(&keys).unwrap());
+        let control = Credential::Bearer(attack_corpus::genuine(&keys).unwrap());
         let response = client.get(&node.url("/me"), Some(&control)).await;
         assert_eq!(
             response.status(),

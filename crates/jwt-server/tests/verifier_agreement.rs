@@ -67,11 +67,11 @@ fn the_one_pass_verifier_agrees_with_jsonwebtoken() {
         let service = service(&keys);
         let (genuine, _) = service.issue(&user, "family-1").unwrap();
         assert!(assert_same_verdict(&service, &genuine, "genuine"));
-        let control = lab::attacks::genuine(&keys).unwrap();
+        let control = attack_corpus::genuine(&keys).unwrap();
         assert!(assert_same_verdict(&service, &control, "corpus control"));
 
         // Nothing listens there and neither verifier may try.
-        let corpus = lab::attacks::corpus(&keys, &genuine, "http://127.0.0.1:9/jwks").unwrap();
+        let corpus = attack_corpus::corpus(&keys, &genuine, "http://127.0.0.1:9/jwks").unwrap();
         for attack in &corpus {
             let accepted = assert_same_verdict(&service, &attack.token, &attack.name);
             assert!(!accepted, "{alg}: '{}' accepted", attack.name);

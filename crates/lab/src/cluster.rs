@@ -23,8 +23,8 @@ use authlab_core::{
 use jwt_server::{keys::KeySetFile, RevocationMode, SigningAlgorithm};
 use serde::Serialize;
 use session_server::StoreMode;
+use supervise::{free_port, RedisOptions, RedisServer};
 use tempfile::TempDir;
-use testkit::{redis::free_port, RedisOptions, RedisServer};
 
 use crate::{
     haproxy::{Balance, Haproxy, HaproxyConfig, ServerEntry, ServerStats, StackEntry},
@@ -122,10 +122,10 @@ impl Cluster {
             .prefix("authlab-cluster-")
             .tempdir()
             .map_err(|e| LabError::Io(e.to_string()))?;
-        let directory = RedisServer::start();
+        let directory = RedisServer::start()?;
         let store = RedisServer::start_with(RedisOptions {
             persistence: spec.store_persistence,
-        });
+        })?;
         SeedCommand {
             user_directory_url: directory.url(0),
             seed: SeedArgs {
@@ -182,7 +182,7 @@ impl Cluster {
         for stack in &spec.stacks {
             for i in 1..=spec.nodes {
                 let name = format!("{stack}-{i}");
-                let port = free_port();
+                let port = free_port()?;
                 let mut args = common(&name, port);
                 let mut env = Vec::new();
                 match stack {
@@ -236,8 +236,12 @@ impl Cluster {
             node.wait_ready(&client, Duration::from_secs(30)).await?;
         }
 
-        let frontends: Vec<(Stack, u16)> = spec.stacks.iter().map(|s| (*s, free_port())).collect();
-        let stats_port = free_port();
+        let frontends = spec
+            .stacks
+            .iter()
+            .map(|s| Ok((*s, free_port()?)))
+            .collect::<Result<Vec<(Stack, u16)>, LabError>>()?;
+        let stats_port = free_port()?;
         let stacks = frontends
             .iter()
             .map(|(stack, port)| StackEntry {
@@ -426,14 +430,16 @@ impl Cluster {
         self.store.stop();
     }
 
-    pub fn start_store(&mut self) {
+    /// Starts the stopped session store again, on the same port.
+    pub fn start_store(&mut self) -> Result<(), LabError> {
         if !self.store.is_running() {
-            self.store.restart();
+            self.store.restart()?;
         }
+        Ok(())
     }
 
-    pub fn restart_store(&mut self) {
-        self.store.restart();
+    pub fn restart_store(&mut self) -> Result<(), LabError> {
+        Ok(self.store.restart()?)
     }
 
     pub fn kill_node(&mut self, stack: Stack, index: usize) -> Result<(), LabError> {

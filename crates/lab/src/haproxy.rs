@@ -147,7 +147,7 @@ impl Haproxy {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
-        testkit::process::die_with_parent(&mut command);
+        supervise::die_with_parent(&mut command);
         let child = command
             .spawn()
             .map_err(|e| LabError::Haproxy(e.to_string()))?;
@@ -219,18 +219,10 @@ impl Haproxy {
         }
     }
 
+    /// SIGTERM, then SIGKILL if HAProxy has not exited within a second.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            for _ in 0..100 {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            supervise::process::terminate(&mut child, Duration::from_secs(1));
         }
     }
 }

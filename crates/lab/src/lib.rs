@@ -5,7 +5,6 @@
 //! methods of [`cluster::Cluster`], and the [`latency`] proxy), and checks the
 //! machine has what all that needs ([`doctor`]). The experiments build on it.
 
-pub mod attacks;
 pub mod charts;
 pub mod claims;
 pub mod cluster;
@@ -44,4 +43,9 @@ pub enum LabError {
     InvalidRun(String),
     #[error("interrupted (Ctrl-C)")]
     Interrupted,
+    /// A child process (Redis, its port or its directory) could not be had.
+    #[error(transparent)]
+    Process(#[from] supervise::ProcessError),
+    #[error(transparent)]
+    Corpus(#[from] attack_corpus::CorpusError),
 }

@@ -359,11 +359,11 @@ async fn handle(cluster: &mut Cluster, line: &str) -> anyhow::Result<Prompt> {
             println!("session store stopped");
         }
         ["store", "start"] => {
-            cluster.start_store();
+            cluster.start_store()?;
             println!("session store started");
         }
         ["store", "restart"] => {
-            cluster.restart_store();
+            cluster.restart_store()?;
             println!("session store restarted");
         }
         ["kill", name] => {

@@ -1,7 +1,7 @@
 //! A deliberately naive JWT verifier. Teaching code: it is never served.
 //!
 //! Each check a careful verifier makes can be switched off here, so the
-//! attack corpus ([`crate::attacks`]) can show what every single check
+//! attack corpus ([`attack_corpus`]) can show what every single check
 //! prevents (claim C12). With every switch off it behaves like the classic
 //! broken verifiers: it believes the token's own `alg` (so `none` needs no
 //! signature, and `HS256` is checked with the *public* key used as an HMAC
@@ -10,6 +10,7 @@
 //!
 //! The real verifier is `jwt_server::tokens::TokenService::verify`.
 
+use attack_corpus::naive_key_bytes;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use jsonwebtoken::{jwk::Jwk, Algorithm, DecodingKey};
 use jwt_server::{
@@ -70,21 +71,6 @@ impl Checks {
                 one(|c| c.token_type_and_schema = true),
             ),
         ]
-    }
-}
-
-/// The bytes a naive verifier holds as "the key": the HMAC secret of an HS256
-/// set, or the public JWK as published at `/.well-known/jwks.json`. Handing
-/// those public bytes to an HMAC is exactly the key-confusion mistake.
-pub fn naive_key_bytes(keys: &KeySet) -> Vec<u8> {
-    match keys
-        .jwks()
-        .keys
-        .iter()
-        .find(|k| k.common.key_id.as_deref() == Some(keys.active_kid()))
-    {
-        Some(jwk) => serde_json::to_vec(jwk).unwrap_or_default(),
-        None => keys.hmac_secret().map(<[u8]>::to_vec).unwrap_or_default(),
     }
 }
 

@@ -111,7 +111,7 @@ impl NodeProcess {
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| LabError::Io(e.to_string()))?)
             .stderr(log);
-        testkit::process::die_with_parent(&mut command);
+        supervise::die_with_parent(&mut command);
         let child = command.spawn().map_err(|e| {
             LabError::Io(format!(
                 "starting {} ({}): {e}",
@@ -127,8 +127,7 @@ impl NodeProcess {
     /// SIGKILL: the node vanishes mid-request, as in a crash.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            supervise::process::kill(&mut child);
         }
         self.stopped_on_purpose = true;
     }
@@ -136,18 +135,7 @@ impl NodeProcess {
     /// SIGTERM and a short wait: in-flight requests drain.
     pub fn terminate(&mut self, grace: Duration) {
         if let Some(mut child) = self.child.take() {
-            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            let deadline = Instant::now() + grace;
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    self.stopped_on_purpose = true;
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            supervise::process::terminate(&mut child, grace);
         }
         self.stopped_on_purpose = true;
     }

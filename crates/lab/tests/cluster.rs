@@ -127,7 +127,7 @@ async fn a_round_robin_cluster_of_both_stacks_and_its_faults() {
         client.get(&jwt("/me"), Some(&bearer)).await.status(),
         StatusCode::OK
     );
-    cluster.start_store();
+    cluster.start_store().unwrap();
     let alice = client.session_login(&session(""), "alice").await;
 
     // A node dies: HAProxy marks it down and requests keep succeeding on both stacks.

@@ -7,10 +7,7 @@ use jwt_server::{
     tokens::{TokenService, TokenSettings},
     SigningAlgorithm,
 };
-use lab::{
-    attacks,
-    naive::{Checks, NaiveVerifier},
-};
+use lab::naive::{Checks, NaiveVerifier};
 
 fn strict(keys: &KeySetFile) -> TokenService {
     TokenService::new(KeySet::from_file(keys).unwrap(), TokenSettings::default())
@@ -24,7 +21,7 @@ fn the_strict_verifier_refuses_what_the_naive_one_lets_through() {
         SigningAlgorithm::Hs256,
     ] {
         let keys = KeySetFile::generate(alg).unwrap();
-        let genuine = attacks::genuine(&keys).unwrap();
+        let genuine = attack_corpus::genuine(&keys).unwrap();
         let strict = strict(&keys);
         let naive = NaiveVerifier::new(&keys, Checks::NONE).unwrap();
         let singles: Vec<_> = Checks::each()
@@ -40,7 +37,8 @@ fn the_strict_verifier_refuses_what_the_naive_one_lets_through() {
             );
         }
 
-        let corpus = attacks::corpus(&keys, &genuine, "http://127.0.0.1:9/jwks.json").unwrap();
+        let corpus =
+            attack_corpus::corpus(&keys, &genuine, "http://127.0.0.1:9/jwks.json").unwrap();
         let mut naive_accepted = Vec::new();
         for attack in &corpus {
             assert!(

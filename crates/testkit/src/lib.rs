@@ -13,12 +13,15 @@
 //! * [`http`] is a small client that keeps credentials explicit, so a test
 //!   can carry a cookie from one node to another on purpose.
 //!
-//! A missing `redis-server` is a failure with the install command in the
+//! The first and the last are not test-only: the `authlab` binary starts its
+//! Redis with the `supervise` crate and sends its requests with
+//! `authlab-client`. This crate re-exports both, with the shorthand tests
+//! want: where `supervise` returns an error, testkit panics with it. A
+//! missing `redis-server` is thus a failure with the install command in the
 //! message, never a silently skipped test.
 
 pub mod http;
 pub mod nodes;
-pub mod process;
 pub mod redis;
 
 pub use http::{Credential, TestClient};

@@ -9,8 +9,8 @@
 
 use std::time::{Duration, Instant};
 
+use authlab_client::{ApiClient as TestClient, Credential};
 use serde_json::json;
-use testkit::{Credential, TestClient};
 
 use super::{err, Experiment, Outcome, RunContext};
 use crate::{

@@ -1,6 +1,6 @@
 //! c12 — an attack corpus against the real JWT server and a naive verifier.
 //!
-//! Every forged or invalid token of [`crate::attacks`] is sent to a real JWT
+//! Every forged or invalid token of [`attack_corpus`] is sent to a real JWT
 //! node (it must answer 401 to each), then handed to the
 //! [naive verifier](crate::naive) with no checks at all, and with each check
 //! turned on alone. The "stopped by" column is measured, not asserted: it
@@ -8,17 +8,17 @@
 
 use std::{net::TcpListener, time::Duration, time::Instant};
 
-use jwt_server::{keys::KeySetFile, SigningAlgorithm};
+use attack_corpus::{self as attacks, Attack};
+use authlab_client::{ApiClient as TestClient, Credential};
+use jwt_server::{keys::KeySetFile, JwtServerConfig, SigningAlgorithm};
 use serde_json::json;
-use testkit::{nodes::spawn_jwt_node, Credential, TestClient, TestEnv};
 
 use super::{err, Experiment, Outcome, RunContext};
 use crate::{
-    attacks::{self, Attack},
     naive::{Checks, NaiveVerifier},
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
     summaries::{AttackSummary, Summary},
-    LabError,
+    Cluster, ClusterSpec, LabError, Stack,
 };
 
 #[derive(Default)]
@@ -80,6 +80,30 @@ pub fn c12_verdict(
     }
 }
 
+/// A one-node JWT cluster signing with a fresh `alg` key set (the node is a
+/// child process, as in `authlab up`), and that key set: the corpus is
+/// forged with its private keys.
+async fn jwt_node(
+    ctx: &RunContext,
+    alg: SigningAlgorithm,
+    leeway: Option<Duration>,
+) -> Result<(Cluster, KeySetFile), LabError> {
+    let mut spec = ClusterSpec::new(ctx.launcher.clone());
+    spec.nodes = 1;
+    spec.stacks = vec![Stack::Jwt];
+    spec.seed_users = 0;
+    spec.alg = alg;
+    if let Some(leeway) = leeway {
+        spec.jwt_args = vec!["--leeway".into(), format!("{}s", leeway.as_secs())];
+    }
+    let cluster = Cluster::start(spec).await?;
+    let path = cluster
+        .keyset_path()
+        .ok_or_else(|| err("the cluster wrote no key set"))?;
+    let keys = KeySetFile::read(path).map_err(err)?;
+    Ok((cluster, keys))
+}
+
 impl Experiment for Attacks {
     fn id(&self) -> &'static str {
         "c12"
@@ -105,7 +129,7 @@ impl Experiment for Attacks {
             } else {
                 &SigningAlgorithm::ALL
             };
-            let env = TestEnv::start().await;
+            let mut cluster = None;
             let client = TestClient::new();
             let lure = TcpListener::bind("127.0.0.1:0").map_err(err)?;
             lure.set_nonblocking(true).map_err(err)?;
@@ -116,13 +140,15 @@ impl Experiment for Attacks {
                 ctx.variant(format!(
                     "{alg}: corpus against the server and the naive verifier"
                 ));
-                let keys = KeySetFile::generate(alg).map_err(err)?;
-                let mut config = env.jwt_config_for(&keys);
-                if let Some(leeway) = self.leeway {
-                    config.leeway = leeway;
-                }
-                let node = spawn_jwt_node(config).await;
-                let (_, tokens) = client.jwt_login(&node.base(), "alice").await;
+                // One cluster at a time: the previous algorithm's stops first.
+                drop(cluster.take());
+                let (one_node, keys) = jwt_node(ctx, alg, self.leeway).await?;
+                let node = cluster
+                    .insert(one_node)
+                    .nodes(Stack::Jwt)
+                    .first()
+                    .ok_or_else(|| err("the cluster has no JWT node"))?;
+                let (_, tokens) = client.jwt_login(&node.url(""), "alice").await;
                 let control = attacks::genuine(&keys)?;
                 let status = client
                     .get(&node.url("/me"), Some(&Credential::Bearer(control)))
@@ -173,7 +199,8 @@ impl Experiment for Attacks {
             let lure_contacted = lure.accept().is_ok();
 
             ctx.variant("start-up with a weak HS256 secret");
-            let mut weak = env.jwt_config();
+            let cluster = cluster.ok_or_else(|| err("no algorithm was run"))?;
+            let mut weak = JwtServerConfig::local(&cluster.directory_url(), &cluster.store_url(1));
             weak.hs256_secret = Some("secret".into());
             let weak_refusal = match jwt_server::Application::build(weak).await {
                 Ok(_) => None,
@@ -324,7 +351,8 @@ fn summarize(
                    unchecked exp/iss/aud) really open holes, and does each check of a careful verifier close one?"
             .into(),
         setup: format!(
-            "For {} a fresh key set and a real JWT node (in-process, real HTTP, real Redis). The corpus ({} tokens \
+            "For {} a fresh key set and a real JWT node (a one-node cluster: the node is a child process as in \
+             `authlab up`; real HTTP, real Redis). The corpus ({} tokens \
              per algorithm: expired, not yet valid, wrong iss/aud, missing claims, alg none in four spellings, HS256 \
              signed with the public key, tampered payloads and signatures, unknown and injected kids, embedded jwk, \
              jku/x5u to a local listener that must never be contacted, oversized and malformed tokens) goes to \

@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use authlab_client::ApiClient as TestClient;
 use authlab_core::{
     directory::LOAD_PASSWORD,
     metrics::Metrics,
@@ -15,7 +16,6 @@ use authlab_core::{
 };
 use futures::{stream, StreamExt};
 use serde_json::json;
-use testkit::TestClient;
 
 use super::{err, Experiment, Outcome, RunContext};
 use crate::{

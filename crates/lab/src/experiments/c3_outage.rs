@@ -131,7 +131,7 @@ async fn outage_run(
         let stopped_at = Instant::now();
         cluster.stop_store();
         tokio::time::sleep(phase).await;
-        cluster.start_store();
+        cluster.start_store()?;
         let restarted_at = Instant::now();
         // Count at once, before the users' next requests log them in again.
         let mut conn = client

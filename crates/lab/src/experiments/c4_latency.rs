@@ -19,10 +19,10 @@
 
 use std::time::{Duration, Instant};
 
+use authlab_client::ApiClient as TestClient;
 use authlab_core::redis_client::RedisStore;
 use loadtests::{Credentials, LoadPlan, LoadReport, Percentiles, ScenarioKind};
 use serde_json::json;
-use testkit::TestClient;
 
 use super::{
     capacity::{

@@ -32,7 +32,7 @@ use jwt_server::{
     SigningAlgorithm,
 };
 use serde_json::json;
-use testkit::RedisServer;
+use supervise::RedisServer;
 
 use super::{
     err,
@@ -400,7 +400,7 @@ impl Experiment for VerifyCost {
                 ISOLATED_TRIALS.count(ctx.quick),
                 LOADED_TRIALS.count(ctx.quick),
             );
-            let redis = RedisServer::start();
+            let redis = RedisServer::start()?;
             let redis_pid = redis
                 .pid()
                 .ok_or_else(|| err("redis-server is not running: no CPU time to read"))?;

@@ -16,6 +16,8 @@
 
 use std::time::{Duration, Instant};
 
+use attack_corpus::{encoding_key, header, sign};
+use authlab_client::{ApiClient as TestClient, Credential};
 use authlab_core::{
     error::{ApiError, ErrorBody},
     http::NODE_HEADER,
@@ -29,11 +31,9 @@ use jwt_server::{
 };
 use serde::Serialize;
 use serde_json::json;
-use testkit::{Credential, TestClient};
 
 use super::{err, Experiment, Outcome, RunContext};
 use crate::{
-    attacks::{encoding_key, header, sign},
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
     summaries::{SizeSummary, Summary},
     Cluster, ClusterSpec, LabError, Stack,
@@ -86,7 +86,7 @@ impl Minter {
     }
 
     fn token(&self, roles: usize) -> Result<String, LabError> {
-        sign(&self.header, &claims_with(roles), &self.key)
+        Ok(sign(&self.header, &claims_with(roles), &self.key)?)
     }
 
     /// The most extra permissions whose token is at most `bytes` long (0

@@ -11,6 +11,7 @@
 
 use std::{collections::BTreeMap, time::Duration, time::Instant};
 
+use authlab_client::{session_cookie, ApiClient as TestClient};
 use authlab_core::{
     directory::LOAD_PASSWORD,
     metrics::Metrics,
@@ -18,7 +19,6 @@ use authlab_core::{
 };
 use jwt_server::{RevocationMode, SigningAlgorithm};
 use serde_json::json;
-use testkit::{http::session_cookie, TestClient};
 
 use super::{
     c6_verify::cpu_time,

@@ -9,9 +9,9 @@
 
 use std::time::{Duration, Instant};
 
+use authlab_client::{ApiClient as TestClient, Credential};
 use jwt_server::RevocationMode;
 use serde_json::json;
-use testkit::{Credential, TestClient};
 
 use super::{
     err, median, median_spread,

@@ -1,21 +1,26 @@
-//! The attack corpus of claim C12: forged, tampered and invalid access
-//! tokens, built against a real key set.
+//! The corpus: every hostile token, each named after the mistake it exploits.
 //!
-//! Used twice: the JWT server's tests send every token to a real node and
-//! expect 401 for each, and experiment `c12` runs the corpus against both
-//! the real server and the [naive verifier](crate::naive), to show what each
-//! verification check prevents.
+//! A verifier is only as safe as the checks it makes, and every check
+//! exists because a real library or service once skipped it: trusting the
+//! token's own `alg` (`none`, or HS256 keyed with the *public* key), taking
+//! a key the token offers (`jwk`, `jku`, `x5u`), ignoring `exp`, `aud` or
+//! `typ`. The corpus holds one token per mistake, so a verifier that
+//! refuses all of them makes none of those mistakes.
 
-use base64::{engine::general_purpose::STANDARD, engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use jsonwebtoken::{jwk::Jwk, Algorithm, EncodingKey, Header};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use jsonwebtoken::{jwk::Jwk, Algorithm, EncodingKey};
 use jwt_server::{
-    keys::{KeyEntry, KeySet, KeySetFile},
+    keys::{KeySet, KeySetFile},
     tokens::now_unix,
     SigningAlgorithm,
 };
 use serde_json::{json, Value};
 
-use crate::{naive::naive_key_bytes, LabError};
+use crate::{
+    error::err,
+    forge::{b64, claims, encoding_key, header, naive_key_bytes, sign},
+    CorpusError,
+};
 
 /// One hostile token and the mistake it exploits.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -26,72 +31,10 @@ pub struct Attack {
     pub token: String,
 }
 
-fn err(e: impl std::fmt::Display) -> LabError {
-    LabError::Config(format!("building the attack corpus: {e}"))
-}
-
-/// Claims a real token for alice would carry, with admin roles the attacker wants.
-pub fn claims() -> Value {
-    let now = now_unix();
-    json!({
-        "iss": "authlab", "aud": "authlab-api", "sub": "alice",
-        "exp": now + 300, "iat": now, "nbf": now,
-        "jti": "attack-jti", "roles": ["user", "admin"], "name": "Alice", "sid": "attack-sid"
-    })
-}
-
-fn b64(value: &Value) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap_or_default())
-}
-
-/// The private signing key of a key-set entry.
-pub fn encoding_key(alg: SigningAlgorithm, entry: &KeyEntry) -> Result<EncodingKey, LabError> {
-    let pem = || {
-        entry
-            .private_pem
-            .as_deref()
-            .map(str::as_bytes)
-            .ok_or_else(|| err("no private_pem"))
-    };
-    Ok(match alg {
-        SigningAlgorithm::Hs256 => {
-            let secret = entry
-                .secret_b64
-                .as_deref()
-                .ok_or_else(|| err("no secret"))?;
-            EncodingKey::from_secret(&STANDARD.decode(secret).map_err(err)?)
-        }
-        SigningAlgorithm::Rs256 => EncodingKey::from_rsa_pem(pem()?).map_err(err)?,
-        SigningAlgorithm::Es256 => EncodingKey::from_ec_pem(pem()?).map_err(err)?,
-        SigningAlgorithm::EdDsa => EncodingKey::from_ed_pem(pem()?).map_err(err)?,
-    })
-}
-
-pub fn header(alg: Algorithm, kid: &str) -> Header {
-    let mut header = Header::new(alg);
-    header.typ = Some("at+jwt".into());
-    header.kid = Some(kid.into());
-    header
-}
-
-pub fn sign(header: &Header, claims: &Value, key: &EncodingKey) -> Result<String, LabError> {
-    jsonwebtoken::encode(header, claims, key).map_err(err)
-}
-
-/// A token the server must accept (the corpus's positive control).
-pub fn genuine(keys: &KeySetFile) -> Result<String, LabError> {
-    let entry = &keys.keys[0];
-    sign(
-        &header(keys.alg.jwt(), &entry.kid),
-        &claims(),
-        &encoding_key(keys.alg, entry)?,
-    )
-}
-
 /// Every attack against `keys`. `valid` is a genuine token to tamper with;
 /// `lure_url` is where a `jku`/`x5u` header points (a listener that must
 /// never be contacted).
-pub fn corpus(keys: &KeySetFile, valid: &str, lure_url: &str) -> Result<Vec<Attack>, LabError> {
+pub fn corpus(keys: &KeySetFile, valid: &str, lure_url: &str) -> Result<Vec<Attack>, CorpusError> {
     let alg = keys.alg;
     let entry = keys
         .keys
@@ -255,13 +198,14 @@ pub fn corpus(keys: &KeySetFile, valid: &str, lure_url: &str) -> Result<Vec<Atta
 
     // A key the attacker made, offered inside the token or by URL.
     let attacker = KeySetFile::generate(SigningAlgorithm::EdDsa).map_err(err)?;
-    let attacker_key = encoding_key(SigningAlgorithm::EdDsa, &attacker.keys[0])?;
+    let attacker_entry = attacker
+        .keys
+        .first()
+        .ok_or_else(|| err("the attacker's key set is empty"))?;
+    let attacker_key = encoding_key(SigningAlgorithm::EdDsa, attacker_entry)?;
     let attacker_jwk = Jwk::from_encoding_key(&attacker_key, Algorithm::EdDSA).map_err(err)?;
     for (name, forged_kid) in [
-        (
-            "embedded jwk, attacker's kid",
-            attacker.keys[0].kid.as_str(),
-        ),
+        ("embedded jwk, attacker's kid", attacker_entry.kid.as_str()),
         ("embedded jwk, our kid", kid),
     ] {
         let mut forged = header(Algorithm::EdDSA, forged_kid);
