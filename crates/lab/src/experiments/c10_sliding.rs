@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use authlab_client::{ApiClient as TestClient, Credential};
+use authlab_client::{ApiClient, Credential};
 use serde_json::json;
 
 use super::{err, Experiment, Outcome, RunContext};
@@ -22,7 +22,7 @@ pub struct Sliding;
 
 /// Requests every `every` for `total`; returns the seconds of the first 401, if any.
 async fn active_user(
-    client: &TestClient,
+    client: &ApiClient,
     url: &str,
     who: &mut Credential,
     refresh: Option<(&str, &mut String)>,
@@ -132,7 +132,7 @@ impl Experiment for Sliding {
                 "0s".into(),
             ];
             let cluster = Cluster::start(spec).await?;
-            let client = TestClient::new();
+            let client = ApiClient::new();
             let session_base = cluster.url(Stack::Session, "")?;
             let jwt_base = cluster.url(Stack::Jwt, "")?;
 

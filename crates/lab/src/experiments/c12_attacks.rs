@@ -9,7 +9,7 @@
 use std::{net::TcpListener, time::Duration, time::Instant};
 
 use attack_corpus::{self as attacks, Attack};
-use authlab_client::{ApiClient as TestClient, Credential};
+use authlab_client::{ApiClient, Credential};
 use jwt_server::{keys::KeySetFile, JwtServerConfig, SigningAlgorithm};
 use serde_json::json;
 
@@ -130,7 +130,7 @@ impl Experiment for Attacks {
                 &SigningAlgorithm::ALL
             };
             let mut cluster = None;
-            let client = TestClient::new();
+            let client = ApiClient::new();
             let lure = TcpListener::bind("127.0.0.1:0").map_err(err)?;
             lure.set_nonblocking(true).map_err(err)?;
             let lure_url = format!("http://{}/jwks.json", lure.local_addr().map_err(err)?);

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use authlab_client::ApiClient as TestClient;
+use authlab_client::ApiClient;
 use authlab_core::{
     directory::LOAD_PASSWORD,
     metrics::Metrics,
@@ -51,7 +51,7 @@ fn rss_bytes(pid: Option<u32>) -> u64 {
 }
 
 /// Logs users `user0..user{n-1}` in on `base`, 16 at a time; returns how many succeeded.
-async fn log_in_all(client: &TestClient, base: &str, n: usize) -> usize {
+async fn log_in_all(client: &ApiClient, base: &str, n: usize) -> usize {
     stream::iter(0..n)
         .map(|i| async move {
             client
@@ -122,7 +122,7 @@ impl Experiment for MemoryPerUser {
                 metrics.store("c13"),
             )
             .map_err(err)?;
-            let client = TestClient::new();
+            let client = ApiClient::new();
             let session_pid = cluster.nodes(Stack::Session)[0].pid();
             let jwt_pid = cluster.nodes(Stack::Jwt)[0].pid();
 

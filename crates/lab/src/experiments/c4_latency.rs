@@ -19,7 +19,7 @@
 
 use std::time::{Duration, Instant};
 
-use authlab_client::ApiClient as TestClient;
+use authlab_client::ApiClient;
 use authlab_core::redis_client::RedisStore;
 use loadtests::{Credentials, LoadPlan, LoadReport, Percentiles, ScenarioKind};
 use serde_json::json;
@@ -187,7 +187,7 @@ impl Experiment for StoreLatency {
             ctx.variant("starting a cluster with the latency proxy in front of the store");
             let (cluster, store) =
                 cluster(ctx, 1, Some(Latency::default()), Some(CAPACITY_ALG)).await?;
-            let client = TestClient::new();
+            let client = ApiClient::new();
             let probe = Probe {
                 cluster: &cluster,
                 store,

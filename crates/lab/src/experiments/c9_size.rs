@@ -17,7 +17,7 @@
 use std::time::{Duration, Instant};
 
 use attack_corpus::{encoding_key, header, sign};
-use authlab_client::{ApiClient as TestClient, Credential};
+use authlab_client::{ApiClient, Credential};
 use authlab_core::{
     error::{ApiError, ErrorBody},
     http::NODE_HEADER,
@@ -943,7 +943,7 @@ fn probe_roles(minter: &Minter, limits: &Limits) -> Result<Vec<usize>, LabError>
 }
 
 async fn measure(cluster: &Cluster, ctx: &RunContext) -> Result<Measured, LabError> {
-    let client = TestClient::new();
+    let client = ApiClient::new();
     let Credential::Cookie(cookie) = client
         .session_login(&cluster.url(Stack::Session, "")?, "alice")
         .await

@@ -11,7 +11,7 @@
 
 use std::{collections::BTreeMap, time::Duration, time::Instant};
 
-use authlab_client::{session_cookie, ApiClient as TestClient};
+use authlab_client::{session_cookie, ApiClient};
 use authlab_core::{
     directory::LOAD_PASSWORD,
     metrics::Metrics,
@@ -37,7 +37,7 @@ pub(super) const USERS: usize = 64;
 
 /// Header lines of `USERS` logged-in load users on `stack`.
 pub(super) async fn credentials(
-    client: &TestClient,
+    client: &ApiClient,
     cluster: &Cluster,
     stack: Stack,
 ) -> Result<Vec<String>, LabError> {
@@ -413,7 +413,7 @@ impl Experiment for ScaleOut {
                 (&[1, 2, 3], Duration::from_secs(8))
             };
             let trials = SCALE_TRIALS.count(ctx.quick);
-            let client = TestClient::new();
+            let client = ApiClient::new();
             // A fresh cluster per node count and trial; the three probes on
             // it run in an order that rotates with the trial too.
             let measured = schedule::run(

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use authlab_client::{ApiClient as TestClient, Credential};
+use authlab_client::{ApiClient, Credential};
 use jwt_server::RevocationMode;
 use serde_json::json;
 
@@ -82,7 +82,7 @@ async fn cluster_for(ctx: &RunContext, variant: Variant) -> Result<Cluster, LabE
 }
 
 async fn log_in(
-    client: &TestClient,
+    client: &ApiClient,
     cluster: &Cluster,
     stack: Stack,
     user: &str,
@@ -93,7 +93,7 @@ async fn log_in(
 
 /// Logs `user` in through `base`: the credential, and for JWT the refresh token.
 async fn log_in_with_refresh(
-    client: &TestClient,
+    client: &ApiClient,
     base: &str,
     stack: Stack,
     user: &str,
@@ -121,7 +121,7 @@ fn window(variant: Variant, quick: bool) -> Duration {
 /// Polls `path` on every node until each answer is `refused`; returns the
 /// seconds until the last node refused, or `None` if one still accepted at `window`.
 async fn until_all_refuse(
-    client: &TestClient,
+    client: &ApiClient,
     cluster: &Cluster,
     stack: Stack,
     who: &Credential,
@@ -155,7 +155,7 @@ fn show(seconds: Option<f64>, window: Duration) -> String {
 }
 
 /// Median and spread of `/me` latency over `n` sequential requests to one node.
-async fn me_latency(client: &TestClient, url: &str, who: &Credential, n: usize) -> Vec<f64> {
+async fn me_latency(client: &ApiClient, url: &str, who: &Credential, n: usize) -> Vec<f64> {
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let started = Instant::now();
@@ -413,7 +413,7 @@ impl Experiment for Revocation {
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {
         Box::pin(async move {
             let started = Instant::now();
-            let client = TestClient::new();
+            let client = ApiClient::new();
             let mut table = Table {
                 title: "After POST /logout at t = 0: when did all 3 nodes refuse the credential, and can it still be refreshed?".into(),
                 columns: ["set-up", "access token lifetime", "all nodes refuse /me", "refresh after logout"].map(String::from).to_vec(),
@@ -669,7 +669,7 @@ impl Experiment for RoleDemotion {
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {
         Box::pin(async move {
             let started = Instant::now();
-            let client = TestClient::new();
+            let client = ApiClient::new();
             let mut table = Table {
                 title: "carol (admin) is demoted to user at t = 0: when did all 3 nodes stop granting GET /admin/stats to her credential (403, or 401 once the token expired)?".into(),
                 columns: ["set-up", "access token lifetime", "admin refused on all nodes", "admin with a refreshed token"].map(String::from).to_vec(),
