@@ -19,8 +19,10 @@
 //!   the command that hit them, which evicts the connection from the pool.
 //!
 //! Whatever the kind, every command is timed into the store round-trip
-//! histogram of [`crate::metrics`], and every failure to reach Redis becomes
-//! [`StoreError::Unavailable`], which the HTTP layer answers with a 503. No
+//! histogram of [`crate::metrics`], and every failure to reach Redis, or a
+//! Redis that refuses to serve for now (`LOADING`, `READONLY`, `OOM`,
+//! `MASTERDOWN`, …), becomes [`StoreError::Unavailable`], which the HTTP
+//! layer answers with a 503 and `Retry-After`. No
 //! kind needs a restart after an outage: connections are (re)made on demand.
 
 use std::time::{Duration, Instant};
@@ -89,15 +91,38 @@ pub enum StoreError {
     InvalidUrl { store: &'static str, reason: String },
 }
 
+/// Error codes with which a reachable Redis says it cannot serve us *now*:
+/// still loading its dump after a restart, a replica refusing writes, out of
+/// memory under `noeviction`, a replica cut off from its master, a script
+/// hogging it, a cluster resharding. For a client that is the same as an
+/// unreachable store (retry later), not a bug of ours, so it is a 503 too.
+const UNAVAILABLE_CODES: &[&str] = &[
+    "LOADING",
+    "READONLY",
+    "OOM",
+    "MASTERDOWN",
+    "BUSY",
+    "TRYAGAIN",
+    "CLUSTERDOWN",
+    "NOREPLICAS",
+];
+
+/// The socket is gone or never came: the connection itself is unusable.
+fn is_connection_failure(error: &RedisError) -> bool {
+    error.is_io_error()
+        || error.is_timeout()
+        || error.is_connection_dropped()
+        || error.is_connection_refusal()
+        || error.is_unrecoverable_error()
+}
+
 impl StoreError {
     fn from_redis(store: &'static str, error: RedisError) -> Self {
         let reason = error.to_string();
-        if error.is_io_error()
-            || error.is_timeout()
-            || error.is_connection_dropped()
-            || error.is_connection_refusal()
-            || error.is_unrecoverable_error()
-        {
+        let refused = error
+            .code()
+            .is_some_and(|code| UNAVAILABLE_CODES.contains(&code));
+        if refused || is_connection_failure(&error) {
             StoreError::Unavailable { store, reason }
         } else {
             StoreError::Data { store, reason }
@@ -352,12 +377,12 @@ impl RedisStore {
                 match result {
                     Ok(value) => Ok(value),
                     Err(error) => {
-                        let error = StoreError::from_redis(self.name, error);
-                        if matches!(error, StoreError::Unavailable { .. }) {
-                            // Without a recycle ping this is how a dead socket leaves the pool.
+                        // Without a recycle ping this is how a dead socket leaves the pool;
+                        // a refusal such as OOM came over a healthy one, which stays.
+                        if is_connection_failure(&error) {
                             drop(managed::Object::take(connection));
                         }
-                        Err(error)
+                        Err(StoreError::from_redis(self.name, error))
                     }
                 }
             }

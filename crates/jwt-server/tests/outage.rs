@@ -94,3 +94,91 @@ async fn with_the_denylist_every_request_needs_the_store() {
         StatusCode::OK
     );
 }
+
+/// Sends one command to the store as an operator would (redis-cli), outside the node.
+async fn operator(url: &str, args: &[&str]) {
+    let client = redis::Client::open(url).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let mut cmd = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    let _: redis::Value = cmd.query_async(&mut connection).await.unwrap();
+}
+
+async fn assert_store_unavailable(response: reqwest::Response, what: &str) {
+    let retry_after = response.headers().get("retry-after").cloned();
+    let (status, body): (_, serde_json::Value) = read_json(response).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("store_unavailable")),
+        "{what}: {body}"
+    );
+    assert!(retry_after.is_some(), "{what}: 503 without Retry-After");
+}
+
+#[tokio::test]
+async fn a_store_that_refuses_to_serve_is_503_not_500() {
+    let env = TestEnv::start().await;
+    let node = env.spawn_jwt_node_with(|_| {}).await;
+    let client = TestClient::new();
+    let store = env.store.url(0);
+    let (alice, tokens) = client.jwt_login(&node.base(), "alice").await;
+    let base = node.base();
+    let login = || client.login_response(&base, "bob", "authlab-demo");
+
+    // OOM: writes refused under noeviction.
+    operator(&store, &["CONFIG", "SET", "maxmemory-policy", "noeviction"]).await;
+    operator(&store, &["CONFIG", "SET", "maxmemory", "1"]).await;
+    assert_store_unavailable(login().await, "login, OOM").await;
+    assert_store_unavailable(
+        client.refresh(&node.base(), &tokens.refresh_token).await,
+        "refresh, OOM",
+    )
+    .await;
+    operator(&store, &["CONFIG", "SET", "maxmemory", "0"]).await;
+    // The refused refresh spent nothing: the same token still rotates.
+    let response = client.refresh(&node.base(), &tokens.refresh_token).await;
+    assert_eq!(response.status(), StatusCode::OK, "healed");
+    let tokens: jwt_server::routes::TokenResponse = response.json().await.unwrap();
+
+    // A replica of a master that is not there: READONLY, then MASTERDOWN.
+    let nowhere = testkit::redis::free_port().to_string();
+    operator(&store, &["REPLICAOF", "127.0.0.1", &nowhere]).await;
+    assert_store_unavailable(login().await, "login, READONLY").await;
+    assert_store_unavailable(
+        client
+            .post(&node.url("/logout/all"), Some(&alice), None)
+            .await,
+        "logout-all, READONLY",
+    )
+    .await;
+    operator(&store, &["CONFIG", "SET", "replica-serve-stale-data", "no"]).await;
+    assert_store_unavailable(
+        client.refresh(&node.base(), &tokens.refresh_token).await,
+        "refresh, MASTERDOWN",
+    )
+    .await;
+    assert_store_unavailable(
+        client
+            .post(&node.url("/logout/all"), Some(&alice), None)
+            .await,
+        "logout-all, MASTERDOWN",
+    )
+    .await;
+    operator(&store, &["REPLICAOF", "NO", "ONE"]).await;
+    operator(
+        &store,
+        &["CONFIG", "SET", "replica-serve-stale-data", "yes"],
+    )
+    .await;
+
+    assert_eq!(login().await.status(), StatusCode::OK, "healed");
+    assert_eq!(
+        client
+            .post(&node.url("/logout/all"), Some(&alice), None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}

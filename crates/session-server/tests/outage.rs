@@ -152,3 +152,118 @@ async fn every_redis_client_kind_heals_after_an_outage() {
         );
     }
 }
+
+/// Sends one command to the store as an operator would (redis-cli), outside the node.
+async fn operator(url: &str, args: &[&str]) {
+    let client = redis::Client::open(url).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let mut cmd = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    let _: redis::Value = cmd.query_async(&mut connection).await.unwrap();
+}
+
+async fn assert_store_unavailable(response: reqwest::Response, what: &str) {
+    let retry_after = response.headers().get("retry-after").cloned();
+    let (status, body): (_, serde_json::Value) = read_json(response).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("store_unavailable")),
+        "{what}: {body}"
+    );
+    assert!(retry_after.is_some(), "{what}: 503 without Retry-After");
+}
+
+#[tokio::test]
+async fn a_store_that_refuses_to_serve_is_503_not_500() {
+    use reqwest::Method;
+    let env = TestEnv::start().await;
+    let node = env.spawn_node().await;
+    let client = TestClient::new();
+    let store = env.store.url(0);
+    let carol = client.session_login(&node.base(), "carol").await;
+    client.session_login(&node.base(), "bob").await;
+    let roles = serde_json::json!({ "roles": ["user"] });
+    let bob_roles = node.url("/admin/users/bob/roles");
+    let change_roles = || client.request(Method::PUT, &bob_roles, Some(&carol), Some(&roles));
+
+    // OOM: writes refused under noeviction; reads still work.
+    operator(&store, &["CONFIG", "SET", "maxmemory-policy", "noeviction"]).await;
+    operator(&store, &["CONFIG", "SET", "maxmemory", "1"]).await;
+    assert_store_unavailable(change_roles().await, "role change, OOM").await;
+    assert_store_unavailable(
+        client
+            .login_response(&node.base(), "alice", "authlab-demo")
+            .await,
+        "login, OOM",
+    )
+    .await;
+    operator(&store, &["CONFIG", "SET", "maxmemory", "0"]).await;
+    assert_eq!(change_roles().await.status(), StatusCode::OK, "healed");
+
+    // A replica of a master that is not there: READONLY, then MASTERDOWN.
+    let nowhere = testkit::redis::free_port().to_string();
+    operator(&store, &["REPLICAOF", "127.0.0.1", &nowhere]).await;
+    assert_store_unavailable(
+        client
+            .post(&node.url("/logout/all"), Some(&carol), None)
+            .await,
+        "logout-all, READONLY",
+    )
+    .await;
+    operator(&store, &["CONFIG", "SET", "replica-serve-stale-data", "no"]).await;
+    assert_store_unavailable(
+        client
+            .post(&node.url("/logout/all"), Some(&carol), None)
+            .await,
+        "logout-all, MASTERDOWN",
+    )
+    .await;
+    assert_store_unavailable(change_roles().await, "role change, MASTERDOWN").await;
+    operator(&store, &["REPLICAOF", "NO", "ONE"]).await;
+    operator(
+        &store,
+        &["CONFIG", "SET", "replica-serve-stale-data", "yes"],
+    )
+    .await;
+
+    assert_eq!(change_roles().await.status(), StatusCode::OK, "healed");
+    assert_eq!(
+        client
+            .post(&node.url("/logout/all"), Some(&carol), None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    client.session_login(&node.base(), "alice").await;
+}
+
+#[tokio::test]
+async fn garbage_in_a_session_is_no_session_not_an_outage() {
+    let env = TestEnv::start().await;
+    let node = env.spawn_node().await;
+    let client = TestClient::new();
+    let alice = client.session_login(&node.base(), "alice").await;
+    let store = redis::Client::open(env.store.url(0)).unwrap();
+    let mut connection = store.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("SMEMBERS")
+        .arg("authlab:user-sessions:alice")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1);
+    let _: () = redis::cmd("SET")
+        .arg(format!("authlab:session:{}", keys[0]))
+        .arg("not json {")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+
+    let (status, body): (_, ErrorBody) =
+        read_json(client.get(&node.url("/me"), Some(&alice)).await).await;
+    assert_eq!(
+        (status, body.error.as_str()),
+        (StatusCode::UNAUTHORIZED, "no_session")
+    );
+}
