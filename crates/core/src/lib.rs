@@ -23,6 +23,7 @@ pub mod config;
 pub mod directory;
 pub mod error;
 pub mod http;
+pub mod index;
 pub mod metrics;
 pub mod password;
 pub mod redis_client;

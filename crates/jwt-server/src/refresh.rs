@@ -21,7 +21,10 @@
 
 use std::time::Duration;
 
-use authlab_core::redis_client::{RedisStore, StoreError};
+use authlab_core::{
+    index,
+    redis_client::{RedisStore, StoreError},
+};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::distr::{Alphanumeric, SampleString};
 
@@ -197,16 +200,9 @@ impl RefreshTokens {
 
     /// Ends every login of `user`; returns how many were alive.
     pub async fn revoke_user(&self, user: &str) -> Result<usize, StoreError> {
-        let families: Vec<String> = self
-            .store
-            .run(redis::cmd("SMEMBERS").arg(user_families_key(user)))
-            .await?;
-        let mut del = redis::cmd("DEL");
-        del.arg(user_families_key(user));
-        for family in &families {
-            del.arg(family_key(family));
-        }
-        let deleted: usize = self.store.run(&del).await?;
-        Ok(deleted.saturating_sub(1))
+        // One script: a login between reading the index and deleting it
+        // would drop out of the index and survive this revoke-all.
+        let cmd = index::delete_indexed(&user_families_key(user), &family_key(""));
+        self.store.run(&cmd).await
     }
 }

@@ -34,7 +34,10 @@ use std::{
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration as CookieDuration;
-use authlab_core::redis_client::{RedisStore, StoreError};
+use authlab_core::{
+    index,
+    redis_client::{RedisStore, StoreError},
+};
 use rand::distr::{Alphanumeric, SampleString};
 
 /// The session-state entry that names the user; the index is keyed by it.
@@ -292,19 +295,10 @@ impl RedisSessions {
     }
 
     async fn delete_all_for(&self, user: &str) -> Result<usize, StoreError> {
-        let index = index_key_name(user);
-        let keys: Vec<String> = self.redis.run(redis::cmd("SMEMBERS").arg(&index)).await?;
-        let mut pipeline = redis::pipe();
-        pipeline.atomic();
-        let mut del = redis::cmd("DEL");
-        del.arg(&index);
-        for key in &keys {
-            del.arg(session_key_name(key));
-        }
-        pipeline.add_command(del);
-        let (deleted,): (usize,) = self.redis.run(&pipeline).await?;
-        // The index key itself was one of the deleted keys.
-        Ok(deleted.saturating_sub(1))
+        // One script: a login between reading the index and deleting it
+        // would drop out of the index and survive this logout-all.
+        let cmd = index::delete_indexed(&index_key_name(user), &session_key_name(""));
+        self.redis.run(&cmd).await
     }
 
     async fn set_field_for(

@@ -22,8 +22,10 @@
 
 pub mod http;
 pub mod nodes;
+pub mod proxy;
 pub mod redis;
 
 pub use http::{Credential, TestClient};
 pub use nodes::{TestEnv, TestNode};
+pub use proxy::DelayProxy;
 pub use redis::{RedisOptions, RedisServer};
