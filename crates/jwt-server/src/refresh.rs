@@ -174,6 +174,14 @@ impl RefreshTokens {
                     .arg(family_key(family))
                     .arg(self.ttl_ms())
                     .ignore();
+                // The index must outlive every family in it, or revoke-all
+                // stops finding a login that has been refreshing for longer
+                // than one refresh lifetime.
+                pipeline
+                    .cmd("PEXPIRE")
+                    .arg(user_families_key(&user))
+                    .arg(self.ttl_ms())
+                    .ignore();
                 self.store.run::<()>(&pipeline).await?;
                 Ok((
                     user,

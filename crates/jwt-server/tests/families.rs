@@ -5,8 +5,9 @@
 
 use std::{net::SocketAddr, time::Duration};
 
+use jwt_server::routes::TokenResponse;
 use reqwest::StatusCode;
-use testkit::{DelayProxy, TestClient, TestEnv};
+use testkit::{http::json as read_json, Credential, DelayProxy, TestClient, TestEnv};
 
 /// Node `slow` sees every Redis reply 300 ms late: its revoke-all reads the
 /// index at ~0 ms and, if it takes two round trips, deletes at ~300 ms. A
@@ -58,4 +59,41 @@ async fn logout_all_ends_a_login_that_races_it() {
             "round {round}: a login that raced logout-all survived the next logout-all"
         );
     }
+}
+
+#[tokio::test]
+async fn logout_all_finds_a_login_kept_alive_by_refreshing() {
+    let env = TestEnv::start().await;
+    let node = env
+        .spawn_jwt_node_with(|c| {
+            c.access_ttl = Duration::from_secs(1);
+            c.refresh_ttl = Duration::from_secs(2);
+        })
+        .await;
+    let client = TestClient::new();
+    let (_, mut tokens) = client.jwt_login(&node.base(), "alice").await;
+    // 3.2 s of refreshing: well past the 2 s the login itself set.
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let response = client.refresh(&node.base(), &tokens.refresh_token).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        tokens = response.json::<TokenResponse>().await.unwrap();
+    }
+
+    let access = Credential::Bearer(tokens.access_token.clone());
+    let (status, ended): (_, serde_json::Value) = read_json(
+        client
+            .post(&node.url("/logout/all"), Some(&access), None)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ended["logins_ended"], 1, "revoke-all found the login");
+    assert_ne!(
+        client
+            .refresh(&node.base(), &tokens.refresh_token)
+            .await
+            .status(),
+        StatusCode::OK
+    );
 }
