@@ -111,6 +111,14 @@ impl RefreshTokens {
             .arg(user_families_key(user))
             .arg(self.ttl_ms())
             .ignore();
+        // Expired families leave the index here; otherwise a user who logs
+        // in more often than the refresh lifetime grows it forever.
+        pipeline
+            .add_command(index::prune_index(
+                &user_families_key(user),
+                &family_key(""),
+            ))
+            .ignore();
         self.store.run::<()>(&pipeline).await?;
         Ok(RefreshToken { token, family })
     }

@@ -9,6 +9,26 @@ use jwt_server::routes::TokenResponse;
 use reqwest::StatusCode;
 use testkit::{http::json as read_json, Credential, DelayProxy, TestClient, TestEnv};
 
+async fn families_of(store_url: &str, user: &str) -> (usize, usize) {
+    let client = redis::Client::open(store_url).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let families: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(format!("authlab:user-families:{user}"))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let mut live = 0;
+    for family in &families {
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(format!("authlab:refresh-family:{family}"))
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        live += usize::from(exists);
+    }
+    (families.len(), live)
+}
+
 /// Node `slow` sees every Redis reply 300 ms late: its revoke-all reads the
 /// index at ~0 ms and, if it takes two round trips, deletes at ~300 ms. A
 /// login on `fast` lands at ~100 ms: inside that window every round.
@@ -95,5 +115,34 @@ async fn logout_all_finds_a_login_kept_alive_by_refreshing() {
             .await
             .status(),
         StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_index_holds_only_live_families() {
+    let env = TestEnv::start().await;
+    let node = env
+        .spawn_jwt_node_with(|c| {
+            c.access_ttl = Duration::from_secs(1);
+            c.refresh_ttl = Duration::from_secs(1);
+        })
+        .await;
+    let client = TestClient::new();
+    let store = env.store.url(0);
+    // Two batches 500 ms apart, then a login 600 ms later: the first batch
+    // has expired (1.1 s old), the second has not (0.6 s), and the index,
+    // touched every 600 ms at most, never expired as a whole.
+    for pause in [500, 600] {
+        for _ in 0..10 {
+            client.jwt_login(&node.base(), "alice").await;
+        }
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+    }
+    client.jwt_login(&node.base(), "alice").await;
+
+    assert_eq!(
+        families_of(&store, "alice").await,
+        (11, 11),
+        "(members, live members): the expired batch is pruned at the next login"
     );
 }

@@ -275,6 +275,11 @@ impl RedisSessions {
                 .arg(&index)
                 .arg(self.absolute_ttl.as_secs().max(1))
                 .ignore();
+            // Expired sessions leave the index here; otherwise a user who
+            // logs in more often than the absolute lifetime grows it forever.
+            pipeline
+                .add_command(index::prune_index(&index, &session_key_name("")))
+                .ignore();
         }
         let (written,): (Option<String>,) = self.redis.run(&pipeline).await?;
         Ok(written.is_some())

@@ -8,6 +8,16 @@ use std::{net::SocketAddr, time::Duration};
 use reqwest::StatusCode;
 use testkit::{DelayProxy, TestClient, TestEnv};
 
+async fn index_size(store_url: &str, user: &str) -> usize {
+    let client = redis::Client::open(store_url).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("SCARD")
+        .arg(format!("authlab:user-sessions:{user}"))
+        .query_async(&mut connection)
+        .await
+        .unwrap()
+}
+
 /// Node `slow` sees every Redis reply 400 ms late, so its logout-all reads
 /// the index at ~400 ms and, if it takes two round trips, deletes at ~800 ms.
 /// A login on `fast` lands at ~450 ms: inside that window every round.
@@ -56,4 +66,34 @@ async fn logout_all_ends_a_login_that_races_it() {
             "round {round}: a login that raced logout-all survived the next logout-all"
         );
     }
+}
+
+#[tokio::test]
+async fn the_index_holds_only_live_sessions() {
+    let env = TestEnv::start().await;
+    let node = env
+        .spawn_node_with(|c| {
+            c.idle_ttl = Duration::from_millis(300);
+            c.absolute_ttl = Duration::from_millis(300);
+        })
+        .await;
+    let client = TestClient::new();
+    let store = env.store.url(0);
+    for _ in 0..20 {
+        client.session_login(&node.base(), "alice").await;
+    }
+    assert_eq!(index_size(&store, "alice").await, 20);
+
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let alice = client.session_login(&node.base(), "alice").await;
+
+    assert_eq!(
+        index_size(&store, "alice").await,
+        1,
+        "the expired sessions are pruned from the index at the next login"
+    );
+    assert_eq!(
+        client.get(&node.url("/me"), Some(&alice)).await.status(),
+        StatusCode::OK
+    );
 }
