@@ -33,6 +33,10 @@ pub struct JwtServerConfig {
     /// Key set file written by `jwt-server keys generate` (shared by all nodes).
     #[arg(long, env = "AUTHLAB_JWT_KEYSET_FILE", conflicts_with_all = ["keyset_json", "hs256_secret"])]
     pub keyset_file: Option<PathBuf>,
+    /// Load --keyset-file even if group or others can read it (it holds
+    /// private keys; by default such a file is refused).
+    #[arg(long, env = "AUTHLAB_ALLOW_INSECURE_KEY_FILE")]
+    pub allow_insecure_key_file: bool,
     /// The same key set as inline JSON (for containers).
     #[arg(
         long,
@@ -84,6 +88,7 @@ impl JwtServerConfig {
             redis: RedisClientArgs::default(),
             token_store_url: token_store_url.to_owned(),
             keyset_file: None,
+            allow_insecure_key_file: false,
             keyset_json: None,
             hs256_secret: Some("authlab-test-hs256-secret-0123456789abcdef".into()),
             alg: None,

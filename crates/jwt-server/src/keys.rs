@@ -22,7 +22,14 @@
 //! Every token names its key in `kid`; verification looks the `kid` up in
 //! this set and nowhere else — never in a URL or key embedded in the token.
 
-use std::{collections::HashMap, path::Path, time::Duration};
+use std::{
+    collections::HashMap,
+    fs::{OpenOptions, Permissions},
+    io::{Read, Write},
+    os::unix::fs::{OpenOptionsExt, PermissionsExt},
+    path::Path,
+    time::Duration,
+};
 
 use aws_lc_rs::{
     encoding::AsDer,
@@ -130,6 +137,14 @@ pub struct KeySetFile {
 pub enum KeyError {
     #[error("cannot read key set {path}: {reason}")]
     Read { path: String, reason: String },
+    #[error("cannot write key set {path}: {reason}")]
+    Write { path: String, reason: String },
+    #[error(
+        "key set {path} holds private keys but group or others can read it (mode {mode:03o}); \
+         run `chmod 600 {path}`, or pass --allow-insecure-key-file \
+         (AUTHLAB_ALLOW_INSECURE_KEY_FILE=true) to load it anyway"
+    )]
+    InsecureFile { path: String, mode: u32 },
     #[error("key set is not valid JSON: {0}")]
     Parse(String),
     #[error("key {kid}: {reason}")]
@@ -218,12 +233,55 @@ impl KeySetFile {
         })
     }
 
-    pub fn read(path: &Path) -> Result<Self, KeyError> {
-        let text = std::fs::read_to_string(path).map_err(|e| KeyError::Read {
+    /// Reads a key set file. It holds private keys, so a file group or
+    /// others can read is refused unless `allow_insecure` says otherwise:
+    /// a copy someone else can read is a leaked key.
+    pub fn read(path: &Path, allow_insecure: bool) -> Result<Self, KeyError> {
+        let failed = |e: std::io::Error| KeyError::Read {
             path: path.display().to_string(),
             reason: e.to_string(),
-        })?;
+        };
+        let mut file = std::fs::File::open(path).map_err(failed)?;
+        // The mode of the file actually opened, not of whatever the path names later.
+        let mode = file.metadata().map_err(failed)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            if !allow_insecure {
+                return Err(KeyError::InsecureFile {
+                    path: path.display().to_string(),
+                    mode,
+                });
+            }
+            tracing::warn!(
+                path = %path.display(),
+                mode = format_args!("{mode:03o}"),
+                "loading a key set that group or others can read"
+            );
+        }
+        let mut text = String::new();
+        file.read_to_string(&mut text).map_err(failed)?;
         Self::parse(&text)
+    }
+
+    /// Writes the set readable and writable by its owner only (0600), also
+    /// when the file already exists with a looser mode.
+    pub fn write(&self, path: &Path) -> Result<(), KeyError> {
+        let failed = |e: std::io::Error| KeyError::Write {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(failed)?;
+        // `mode` only applies to a file this call creates; an existing one
+        // keeps its mode, so tighten it before any key is written into it.
+        file.set_permissions(Permissions::from_mode(0o600))
+            .map_err(failed)?;
+        file.write_all(self.to_json().as_bytes()).map_err(failed)?;
+        file.sync_all().map_err(failed)
     }
 
     pub fn parse(json: &str) -> Result<Self, KeyError> {

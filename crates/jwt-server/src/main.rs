@@ -1,6 +1,9 @@
 //! `jwt-server`: serve the JWT stack, manage its keys, or seed the user directory.
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use anyhow::Context;
 use authlab_core::{directory::SeedCommand, telemetry};
@@ -75,11 +78,12 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-fn write(path: &PathBuf, file: &KeySetFile) -> anyhow::Result<()> {
+fn write(path: &Path, file: &KeySetFile) -> anyhow::Result<()> {
     // Check it loads before anything is written: a broken key set must never
     // reach the nodes.
     KeySet::from_file(file).context("the new key set does not load")?;
-    std::fs::write(path, file.to_json()).with_context(|| format!("writing {}", path.display()))
+    // 0600: the file holds private keys.
+    Ok(file.write(path)?)
 }
 
 fn manage_keys(command: KeysCommand) -> anyhow::Result<()> {
@@ -99,7 +103,8 @@ fn manage_keys(command: KeysCommand) -> anyhow::Result<()> {
             );
         }
         KeysCommand::Stage { file: path } => {
-            let mut file = KeySetFile::read(&path)?;
+            // The rewrite below tightens a loose mode to 0600, so it is not refused here.
+            let mut file = KeySetFile::read(&path, true)?;
             let kid = file.stage()?;
             write(&path, &file)?;
             println!(
@@ -108,7 +113,7 @@ fn manage_keys(command: KeysCommand) -> anyhow::Result<()> {
             );
         }
         KeysCommand::Activate { file: path, grace } => {
-            let mut file = KeySetFile::read(&path)?;
+            let mut file = KeySetFile::read(&path, true)?;
             let kid = file.activate_staged(grace)?;
             write(&path, &file)?;
             println!(

@@ -7,9 +7,14 @@
 //! store being up:
 //!
 //! ```text
-//! authlab:deny:<jti>       -> 1              PX until the token's exp (then it is dead anyway)
+//! authlab:deny:<jti>       -> 1              EX until the token's exp + leeway + margin (then it is dead anyway)
 //! authlab:user-nbf:<user>  -> unix seconds   tokens issued at or before it are refused
 //! ```
+//!
+//! An entry must outlive the last instant validation could accept the token,
+//! and validation accepts until `exp + leeway` in whole seconds, so through the
+//! whole second `exp + leeway`. [`DENY_MARGIN_SECS`] covers that second and
+//! the sub-second part of "now" the `EX` count loses.
 //!
 //! Both keys are read with one `MGET`, so the check is a single round trip.
 //! The per-user time has one-second resolution (JWT `iat` is in seconds): a
@@ -21,6 +26,10 @@ use std::time::Duration;
 use authlab_core::redis_client::{RedisStore, StoreError};
 
 use crate::tokens::{now_unix, AccessClaims};
+
+/// Seconds a denylist entry outlives `exp + leeway`: one for the last
+/// accepted second, one for clock granularity between nodes and Redis.
+pub const DENY_MARGIN_SECS: u64 = 2;
 
 fn deny_key(jti: &str) -> String {
     format!("authlab:deny:{jti}")
@@ -59,9 +68,15 @@ impl<'a> Denylist<'a> {
         Ok(denied.is_some() || not_before.is_some_and(|nbf| claims.iat <= nbf))
     }
 
-    /// Refuses this one token from now until it would have expired anyway.
-    pub async fn deny(&self, claims: &AccessClaims) -> Result<(), StoreError> {
-        let remaining = claims.exp.saturating_sub(now_unix()).max(1);
+    /// Refuses this one token from now until validation would refuse it
+    /// anyway: past `exp + leeway`, not just past `exp`, or a logged-out
+    /// token would work again for the length of the leeway.
+    pub async fn deny(&self, claims: &AccessClaims, leeway: Duration) -> Result<(), StoreError> {
+        let refused_from = claims
+            .exp
+            .saturating_add(leeway.as_secs())
+            .saturating_add(DENY_MARGIN_SECS);
+        let remaining = refused_from.saturating_sub(now_unix()).max(1);
         self.store
             .run::<()>(
                 redis::cmd("SET")
@@ -74,7 +89,8 @@ impl<'a> Denylist<'a> {
     }
 
     /// Refuses every token of `user` issued up to now; kept for one access
-    /// lifetime (plus leeway), after which those tokens have expired.
+    /// lifetime (plus leeway), after which those tokens have expired, plus
+    /// the same margin as [`Denylist::deny`] for whole-second validation.
     pub async fn deny_user(&self, user: &str, keep_for: Duration) -> Result<(), StoreError> {
         self.store
             .run::<()>(
@@ -82,7 +98,7 @@ impl<'a> Denylist<'a> {
                     .arg(user_nbf_key(user))
                     .arg(now_unix())
                     .arg("EX")
-                    .arg(keep_for.as_secs().max(1)),
+                    .arg(keep_for.as_secs().saturating_add(DENY_MARGIN_SECS)),
             )
             .await
     }

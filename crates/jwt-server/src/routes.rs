@@ -202,7 +202,9 @@ pub async fn logout(
     state.refresh.revoke_family(&auth.0.sid).await?;
     let valid_until = match state.revocation {
         RevocationMode::Denylist => {
-            Denylist::new(state.refresh.store()).deny(&auth.0).await?;
+            Denylist::new(state.refresh.store())
+                .deny(&auth.0, state.tokens.settings().leeway)
+                .await?;
             None
         }
         RevocationMode::None => Some(auth.0.exp),

@@ -63,7 +63,7 @@ pub struct JwtState {
 /// Loads the key set the configuration points at.
 pub fn load_keys(config: &JwtServerConfig) -> Result<KeySet, KeyError> {
     let keys = if let Some(path) = &config.keyset_file {
-        KeySet::from_file(&KeySetFile::read(path)?)?
+        KeySet::from_file(&KeySetFile::read(path, config.allow_insecure_key_file)?)?
     } else if let Some(json) = &config.keyset_json {
         KeySet::from_file(&KeySetFile::parse(json)?)?
     } else if let Some(secret) = &config.hs256_secret {

@@ -164,3 +164,36 @@ async fn revoke_all_ends_every_login_of_the_user() {
         StatusCode::OK
     );
 }
+
+/// A denylisted token must stay refused for as long as validation could
+/// accept it, which is until `exp + leeway`, not just until `exp`.
+#[tokio::test]
+async fn a_denied_token_stays_refused_through_exp_plus_leeway() {
+    let env = TestEnv::start().await;
+    let keys = key_set(SigningAlgorithm::EdDsa);
+    let mut config = env.jwt_config_for(&keys);
+    config.revocation = RevocationMode::Denylist;
+    config.access_ttl = Duration::from_secs(2);
+    config.leeway = Duration::from_secs(2);
+    let node = spawn_jwt_node(config).await;
+    let client = TestClient::new();
+    let logged_in = std::time::Instant::now();
+    let (alice, _) = client.jwt_login(&node.base(), "alice").await;
+    let (status, _): (_, serde_json::Value) =
+        read_json(client.post(&node.url("/logout"), Some(&alice), None).await).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // exp is at most ttl + 1 s after the login (whole seconds); poll well
+    // past exp + leeway, where the token is refused as expired anyway.
+    let until = logged_in + Duration::from_secs(2 + 1 + 2 + 2);
+    while std::time::Instant::now() < until {
+        let response = client.get(&node.url("/me"), Some(&alice)).await;
+        assert_ne!(
+            response.status(),
+            StatusCode::OK,
+            "a logged-out token was accepted again {:?} after login",
+            logged_in.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -154,7 +154,8 @@ impl Cluster {
             let path = dir.path().join("keys.json");
             let file =
                 KeySetFile::generate(spec.alg).map_err(|e| LabError::Config(e.to_string()))?;
-            std::fs::write(&path, file.to_json()).map_err(|e| LabError::Io(e.to_string()))?;
+            // 0600, as `jwt-server keys generate` writes it: nodes refuse looser files.
+            file.write(&path).map_err(|e| LabError::Io(e.to_string()))?;
             Some(path)
         } else {
             None

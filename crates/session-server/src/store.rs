@@ -236,12 +236,21 @@ impl RedisSessions {
         state: &SessionState,
         ttl_ms: u64,
     ) -> Result<String, StoreError> {
-        // XX: never resurrect a session that a logout ended while this request ran.
+        // XX: never resurrect a session that a logout (or expiry) ended while
+        // this request ran. actix-session turns any update error into a 500,
+        // so a gone session answers with its old key, unwritten: the cookie
+        // names nothing, and the next request is anonymous (401).
         if self.write(&key, state, ttl_ms, true).await? {
-            Ok(key)
-        } else {
-            self.save(state, ttl_ms).await
+            return Ok(key);
         }
+        tracing::debug!("session ended while a request changed it; not written back");
+        if let Some(user) = user_of(state) {
+            // The same pipeline indexed the key although the SET was refused.
+            self.redis
+                .run::<()>(redis::cmd("SREM").arg(index_key_name(&user)).arg(&key))
+                .await?;
+        }
+        Ok(key)
     }
 
     /// SET the state and index it under its user, in one atomic round trip.
@@ -448,14 +457,18 @@ impl MemorySessions {
         key
     }
 
+    /// Like the Redis store: a session that is gone stays gone.
     fn update(&self, key: String, state: SessionState) -> String {
-        let exists = self.lock().sessions.contains_key(&key);
-        if exists {
+        let now = Instant::now();
+        let live = self
+            .lock()
+            .sessions
+            .get(&key)
+            .is_some_and(|entry| entry.expires_at > now);
+        if live {
             self.insert(key.clone(), state);
-            key
-        } else {
-            self.save(state)
         }
+        key
     }
 
     fn delete(&self, key: &str) {
@@ -510,5 +523,15 @@ mod tests {
         assert!(store.load(&a).is_none() && store.load(&b).is_none());
         std::thread::sleep(Duration::from_millis(80));
         assert!(store.load(&c).is_none(), "idle sessions expire");
+    }
+
+    #[test]
+    fn memory_update_of_a_gone_session_writes_nothing() {
+        let store = MemorySessions::new(Duration::from_secs(60));
+        let key = store.save(state_for("alice"));
+        store.delete(&key);
+        assert_eq!(store.update(key.clone(), state_for("alice")), key);
+        assert!(store.load(&key).is_none());
+        assert_eq!(store.delete_all_for("alice"), 0);
     }
 }

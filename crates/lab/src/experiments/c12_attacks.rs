@@ -100,7 +100,7 @@ async fn jwt_node(
     let path = cluster
         .keyset_path()
         .ok_or_else(|| err("the cluster wrote no key set"))?;
-    let keys = KeySetFile::read(path).map_err(err)?;
+    let keys = KeySetFile::read(path, false).map_err(err)?;
     Ok((cluster, keys))
 }
 

@@ -977,7 +977,7 @@ async fn measure(cluster: &Cluster, ctx: &RunContext) -> Result<Measured, LabErr
     let limits = read_limits(cluster)?;
     let keys = cluster
         .keyset_path()
-        .map(|path| KeySetFile::read(path))
+        .map(|path| KeySetFile::read(path, false))
         .transpose()
         .map_err(err)?
         .ok_or_else(|| err("cluster has no key set"))?;
