@@ -362,6 +362,15 @@ mod tests {
                 text.contains("cookie AUTHLAB_NODE insert"),
                 balance == Balance::Sticky
             );
+            // HAProxy's own errors are JSON like the nodes'.
+            for status in [400, 408, 429, 500, 502, 503, 504] {
+                assert!(
+                    text.contains(&format!(
+                        "http-error status {status} content-type application/json string '{{\"error\":"
+                    )),
+                    "{balance:?}: no JSON error for {status}"
+                );
+            }
         }
     }
 

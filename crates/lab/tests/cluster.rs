@@ -208,3 +208,58 @@ async fn sticky_sessions_keep_a_client_on_one_node() {
     // Stickiness even rescues per-node memory sessions: every request finds its node.
     assert_eq!((nodes.len(), failures), (1, 0), "{nodes:?}");
 }
+
+/// HAProxy's own refusal, checked for the JSON shape every node answers with.
+async fn assert_haproxy_json(response: reqwest::Response, status: StatusCode, code: &str) {
+    assert_eq!(response.status(), status);
+    assert!(
+        response.headers().get("x-node").is_none(),
+        "HAProxy answered, not a node"
+    );
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = response.text().await.unwrap();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{status}: content-type {content_type:?}, body {text:?}"
+    );
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["error"], code, "{text}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("load balancer"), "{text}");
+}
+
+/// HAProxy 2.6 answers a head it cannot parse (too long, malformed, or
+/// `timeout http-request`) from its HTTP/1 parser with built-in HTML pages
+/// that neither `http-error` nor `errorfile` replace (docs/lab.md), so the
+/// over-long-header 400 is not checked here: only the errors HAProxy
+/// produces after parsing, such as a backend with no server left.
+#[tokio::test]
+async fn haproxy_errors_are_json_like_the_nodes() {
+    let mut cluster = Cluster::start(spec(vec![Stack::Jwt])).await.unwrap();
+    let client = reqwest::Client::new();
+    let health = cluster.url(Stack::Jwt, "/health").unwrap();
+
+    // Every node stopped: HAProxy has no server to send to.
+    for index in 0..cluster.nodes(Stack::Jwt).len() {
+        cluster.kill_node(Stack::Jwt, index).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let response = loop {
+        let response = client.get(&health).send().await.unwrap();
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE || Instant::now() > deadline {
+            break response;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_haproxy_json(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    )
+    .await;
+}
