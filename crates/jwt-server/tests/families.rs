@@ -7,23 +7,23 @@ use std::{net::SocketAddr, time::Duration};
 
 use jwt_server::routes::TokenResponse;
 use reqwest::StatusCode;
-use testkit::{http::json as read_json, Credential, DelayProxy, TestClient, TestEnv};
+use testkit::{
+    http::json as read_json, redis::command, Credential, DelayProxy, TestClient, TestEnv,
+};
 
 async fn families_of(store_url: &str, user: &str) -> (usize, usize) {
-    let client = redis::Client::open(store_url).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-    let families: Vec<String> = redis::cmd("SMEMBERS")
-        .arg(format!("authlab:user-families:{user}"))
-        .query_async(&mut connection)
-        .await
-        .unwrap();
+    let families: Vec<String> = command(
+        store_url,
+        &["SMEMBERS", &format!("authlab:user-families:{user}")],
+    )
+    .await;
     let mut live = 0;
     for family in &families {
-        let exists: bool = redis::cmd("EXISTS")
-            .arg(format!("authlab:refresh-family:{family}"))
-            .query_async(&mut connection)
-            .await
-            .unwrap();
+        let exists: bool = command(
+            store_url,
+            &["EXISTS", &format!("authlab:refresh-family:{family}")],
+        )
+        .await;
         live += usize::from(exists);
     }
     (families.len(), live)

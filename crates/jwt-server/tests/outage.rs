@@ -5,7 +5,11 @@
 use authlab_core::error::ErrorBody;
 use jwt_server::RevocationMode;
 use reqwest::StatusCode;
-use testkit::{http::json as read_json, TestClient, TestEnv};
+use testkit::{
+    http::{assert_store_unavailable, json as read_json},
+    redis::command,
+    TestClient, TestEnv,
+};
 
 #[tokio::test]
 async fn stateless_verification_survives_the_store_and_logins_heal() {
@@ -95,28 +99,6 @@ async fn with_the_denylist_every_request_needs_the_store() {
     );
 }
 
-/// Sends one command to the store as an operator would (redis-cli), outside the node.
-async fn operator(url: &str, args: &[&str]) {
-    let client = redis::Client::open(url).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-    let mut cmd = redis::cmd(args[0]);
-    for arg in &args[1..] {
-        cmd.arg(*arg);
-    }
-    let _: redis::Value = cmd.query_async(&mut connection).await.unwrap();
-}
-
-async fn assert_store_unavailable(response: reqwest::Response, what: &str) {
-    let retry_after = response.headers().get("retry-after").cloned();
-    let (status, body): (_, serde_json::Value) = read_json(response).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::SERVICE_UNAVAILABLE, Some("store_unavailable")),
-        "{what}: {body}"
-    );
-    assert!(retry_after.is_some(), "{what}: 503 without Retry-After");
-}
-
 #[tokio::test]
 async fn a_store_that_refuses_to_serve_is_503_not_500() {
     let env = TestEnv::start().await;
@@ -128,15 +110,15 @@ async fn a_store_that_refuses_to_serve_is_503_not_500() {
     let login = || client.login_response(&base, "bob", "authlab-demo");
 
     // OOM: writes refused under noeviction.
-    operator(&store, &["CONFIG", "SET", "maxmemory-policy", "noeviction"]).await;
-    operator(&store, &["CONFIG", "SET", "maxmemory", "1"]).await;
+    command::<()>(&store, &["CONFIG", "SET", "maxmemory-policy", "noeviction"]).await;
+    command::<()>(&store, &["CONFIG", "SET", "maxmemory", "1"]).await;
     assert_store_unavailable(login().await, "login, OOM").await;
     assert_store_unavailable(
         client.refresh(&node.base(), &tokens.refresh_token).await,
         "refresh, OOM",
     )
     .await;
-    operator(&store, &["CONFIG", "SET", "maxmemory", "0"]).await;
+    command::<()>(&store, &["CONFIG", "SET", "maxmemory", "0"]).await;
     // The refused refresh spent nothing: the same token still rotates.
     let response = client.refresh(&node.base(), &tokens.refresh_token).await;
     assert_eq!(response.status(), StatusCode::OK, "healed");
@@ -144,7 +126,7 @@ async fn a_store_that_refuses_to_serve_is_503_not_500() {
 
     // A replica of a master that is not there: READONLY, then MASTERDOWN.
     let nowhere = testkit::redis::free_port().to_string();
-    operator(&store, &["REPLICAOF", "127.0.0.1", &nowhere]).await;
+    command::<()>(&store, &["REPLICAOF", "127.0.0.1", &nowhere]).await;
     assert_store_unavailable(login().await, "login, READONLY").await;
     assert_store_unavailable(
         client
@@ -153,7 +135,7 @@ async fn a_store_that_refuses_to_serve_is_503_not_500() {
         "logout-all, READONLY",
     )
     .await;
-    operator(&store, &["CONFIG", "SET", "replica-serve-stale-data", "no"]).await;
+    command::<()>(&store, &["CONFIG", "SET", "replica-serve-stale-data", "no"]).await;
     assert_store_unavailable(
         client.refresh(&node.base(), &tokens.refresh_token).await,
         "refresh, MASTERDOWN",
@@ -166,8 +148,8 @@ async fn a_store_that_refuses_to_serve_is_503_not_500() {
         "logout-all, MASTERDOWN",
     )
     .await;
-    operator(&store, &["REPLICAOF", "NO", "ONE"]).await;
-    operator(
+    command::<()>(&store, &["REPLICAOF", "NO", "ONE"]).await;
+    command::<()>(
         &store,
         &["CONFIG", "SET", "replica-serve-stale-data", "yes"],
     )

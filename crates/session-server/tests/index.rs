@@ -6,16 +6,14 @@
 use std::{net::SocketAddr, time::Duration};
 
 use reqwest::StatusCode;
-use testkit::{DelayProxy, TestClient, TestEnv};
+use testkit::{redis::command, DelayProxy, TestClient, TestEnv};
 
 async fn index_size(store_url: &str, user: &str) -> usize {
-    let client = redis::Client::open(store_url).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-    redis::cmd("SCARD")
-        .arg(format!("authlab:user-sessions:{user}"))
-        .query_async(&mut connection)
-        .await
-        .unwrap()
+    command(
+        store_url,
+        &["SCARD", &format!("authlab:user-sessions:{user}")],
+    )
+    .await
 }
 
 /// Node `slow` sees every Redis reply 400 ms late, so its logout-all reads

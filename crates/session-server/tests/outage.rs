@@ -5,7 +5,9 @@
 use authlab_core::error::ErrorBody;
 use reqwest::StatusCode;
 use testkit::{
-    http::json as read_json, http::node_of, RedisOptions, RedisServer, TestClient, TestEnv,
+    http::{assert_store_unavailable, json as read_json, node_of},
+    redis::command,
+    RedisOptions, RedisServer, TestClient, TestEnv,
 };
 
 #[tokio::test]
@@ -153,28 +155,6 @@ async fn every_redis_client_kind_heals_after_an_outage() {
     }
 }
 
-/// Sends one command to the store as an operator would (redis-cli), outside the node.
-async fn operator(url: &str, args: &[&str]) {
-    let client = redis::Client::open(url).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-    let mut cmd = redis::cmd(args[0]);
-    for arg in &args[1..] {
-        cmd.arg(*arg);
-    }
-    let _: redis::Value = cmd.query_async(&mut connection).await.unwrap();
-}
-
-async fn assert_store_unavailable(response: reqwest::Response, what: &str) {
-    let retry_after = response.headers().get("retry-after").cloned();
-    let (status, body): (_, serde_json::Value) = read_json(response).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::SERVICE_UNAVAILABLE, Some("store_unavailable")),
-        "{what}: {body}"
-    );
-    assert!(retry_after.is_some(), "{what}: 503 without Retry-After");
-}
-
 #[tokio::test]
 async fn a_store_that_refuses_to_serve_is_503_not_500() {
     use reqwest::Method;
@@ -189,8 +169,8 @@ async fn a_store_that_refuses_to_serve_is_503_not_500() {
     let change_roles = || client.request(Method::PUT, &bob_roles, Some(&carol), Some(&roles));
 
     // OOM: writes refused under noeviction; reads still work.
-    operator(&store, &["CONFIG", "SET", "maxmemory-policy", "noeviction"]).await;
-    operator(&store, &["CONFIG", "SET", "maxmemory", "1"]).await;
+    command::<()>(&store, &["CONFIG", "SET", "maxmemory-policy", "noeviction"]).await;
+    command::<()>(&store, &["CONFIG", "SET", "maxmemory", "1"]).await;
     assert_store_unavailable(change_roles().await, "role change, OOM").await;
     assert_store_unavailable(
         client
@@ -199,12 +179,12 @@ async fn a_store_that_refuses_to_serve_is_503_not_500() {
         "login, OOM",
     )
     .await;
-    operator(&store, &["CONFIG", "SET", "maxmemory", "0"]).await;
+    command::<()>(&store, &["CONFIG", "SET", "maxmemory", "0"]).await;
     assert_eq!(change_roles().await.status(), StatusCode::OK, "healed");
 
     // A replica of a master that is not there: READONLY, then MASTERDOWN.
     let nowhere = testkit::redis::free_port().to_string();
-    operator(&store, &["REPLICAOF", "127.0.0.1", &nowhere]).await;
+    command::<()>(&store, &["REPLICAOF", "127.0.0.1", &nowhere]).await;
     assert_store_unavailable(
         client
             .post(&node.url("/logout/all"), Some(&carol), None)
@@ -212,7 +192,7 @@ async fn a_store_that_refuses_to_serve_is_503_not_500() {
         "logout-all, READONLY",
     )
     .await;
-    operator(&store, &["CONFIG", "SET", "replica-serve-stale-data", "no"]).await;
+    command::<()>(&store, &["CONFIG", "SET", "replica-serve-stale-data", "no"]).await;
     assert_store_unavailable(
         client
             .post(&node.url("/logout/all"), Some(&carol), None)
@@ -221,8 +201,8 @@ async fn a_store_that_refuses_to_serve_is_503_not_500() {
     )
     .await;
     assert_store_unavailable(change_roles().await, "role change, MASTERDOWN").await;
-    operator(&store, &["REPLICAOF", "NO", "ONE"]).await;
-    operator(
+    command::<()>(&store, &["REPLICAOF", "NO", "ONE"]).await;
+    command::<()>(
         &store,
         &["CONFIG", "SET", "replica-serve-stale-data", "yes"],
     )

@@ -18,3 +18,16 @@ pub async fn json<T: DeserializeOwned>(response: Response) -> (StatusCode, T) {
         .unwrap_or_else(|e| panic!("body is not the expected JSON ({e}): {text}"));
     (status, body)
 }
+
+/// Asserts the answer every stack gives while its store refuses to serve:
+/// `503 store_unavailable` with a `Retry-After`.
+pub async fn assert_store_unavailable(response: Response, what: &str) {
+    let retry_after = response.headers().get("retry-after").cloned();
+    let (status, body): (_, serde_json::Value) = json(response).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("store_unavailable")),
+        "{what}: {body}"
+    );
+    assert!(retry_after.is_some(), "{what}: 503 without Retry-After");
+}

@@ -10,6 +10,23 @@ use std::path::Path;
 
 pub use supervise::{redis::ping, RedisOptions};
 
+/// Sends one command to the store at `url` as an operator would
+/// (redis-cli), outside any node, and returns its answer.
+pub async fn command<T: ::redis::FromRedisValue>(url: &str, args: &[&str]) -> T {
+    let client = ::redis::Client::open(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+    let mut connection = client
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    let mut cmd = ::redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    cmd.query_async(&mut connection)
+        .await
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
 /// [`supervise::RedisServer`], started and restarted without a `Result`.
 pub struct RedisServer(supervise::RedisServer);
 

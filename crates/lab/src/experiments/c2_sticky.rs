@@ -21,6 +21,7 @@ use super::{
 };
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Series, Table, Verdict},
+    summaries::Spread,
     Balance, Cluster, ClusterSpec, LabError, Stack,
 };
 
@@ -74,8 +75,8 @@ pub fn c2_verdict(
     if sticky_cvs.is_empty() || round_robin_cvs.is_empty() {
         return Verdict::NotMeasured("the sticky or the round-robin variant did not run".into());
     }
-    let sticky_low = sticky_cvs.iter().copied().fold(f64::MAX, f64::min);
-    let round_robin_high = round_robin_cvs.iter().copied().fold(f64::MIN, f64::max);
+    let sticky_low = Spread::of(sticky_cvs).min;
+    let round_robin_high = Spread::of(round_robin_cvs).max;
     if sticky_low < round_robin_high + CV_MARGIN {
         Verdict::DoesNotHold(format!(
             "in some trial stickiness spread the load within {CV_MARGIN:.2} of round-robin's CV (lowest sticky CV \

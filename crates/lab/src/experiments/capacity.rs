@@ -474,13 +474,8 @@ impl Experiment for ScaleOut {
                 })
                 .collect();
             let rps_of = |key: &str| {
-                Spread::of(
-                    &samples
-                        .iter()
-                        .filter(|s| s.variant == key)
-                        .map(|s| s.wrk.rps)
-                        .collect::<Vec<_>>(),
-                )
+                let (median, min, max) = stat(&samples, key, &|s: &Sample| s.wrk.rps);
+                Spread { median, min, max }
             };
             let mut points = Vec::new();
             for &n in node_counts {

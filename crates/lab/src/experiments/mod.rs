@@ -39,6 +39,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::{
     report,
     results::{ClaimVerdict, ExperimentResult, Machine, RunResults, Verdict, Versions},
+    summaries::Spread,
     LabError,
 };
 
@@ -47,25 +48,24 @@ pub(crate) fn err(e: impl std::fmt::Display) -> LabError {
     LabError::Config(e.to_string())
 }
 
+// The three below are tuple-shaped views of [`Spread`], the one place that
+// sorts and picks the median.
+
 /// The middle value (the upper one of an even count); 0 for no values.
 pub(crate) fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
+    Spread::of(values).median
 }
 
 /// (min, max) of the values: the spread the report shows beside a median.
 pub(crate) fn spread(values: &[f64]) -> (f64, f64) {
-    (
-        values.iter().copied().fold(f64::MAX, f64::min),
-        values.iter().copied().fold(f64::MIN, f64::max),
-    )
+    let s = Spread::of(values);
+    (s.min, s.max)
 }
 
 /// (median, min, max): a figure across trials as the report shows it.
 pub(crate) fn median_spread(values: &[f64]) -> (f64, f64, f64) {
-    let (low, high) = spread(values);
-    (median(values), low, high)
+    let s = Spread::of(values);
+    (s.median, s.min, s.max)
 }
 
 pub type Outcome<'a> = Pin<Box<dyn Future<Output = Result<ExperimentResult, LabError>> + 'a>>;
