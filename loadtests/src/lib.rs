@@ -55,7 +55,9 @@ use goose::{
     GooseAttack,
 };
 
-pub use plan::{check_loopback, scenario_name, Credentials, LoadPlan, ScenarioKind, Stack};
+pub use plan::{
+    check_loopback, scenario_name, Credentials, LoadPlan, ScenarioKind, Stack, DEFAULT_VISIT,
+};
 pub use report::{LoadReport, Percentiles};
 pub use scenarios::ScenarioSpec;
 pub use tally::{SecondBucket, Tally, TallySnapshot};
@@ -106,6 +108,7 @@ pub async fn run(plan: &LoadPlan) -> Result<LoadReport, LoadError> {
         kind: plan.scenario,
         think_time: plan.think_time,
         credentials: plan.credentials.clone(),
+        visit: plan.visit,
     };
     let scenario = scenarios::build(&spec, &tally)?;
     let co_mitigation = plan.throttle_rps.is_some();

@@ -130,6 +130,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             kind,
             think_time: thinks.then_some(think),
             credentials: credentials.clone(),
+            visit: loadtests::DEFAULT_VISIT,
         };
         attack =
             attack.register_scenario(scenarios::build(&spec, &tally).map_err(|e| e.to_string())?);

@@ -44,6 +44,10 @@ pub enum ScenarioKind {
     Refresh,
     /// `GET /health` only: no credential, no store; the ceiling of the path.
     Baseline,
+    /// A login's whole life: Browse for a visit of 10–30 s, then
+    /// `POST /logout` and a fresh login; on the JWT stack also refreshing as
+    /// in Refresh. What a soak runs, so every write path is exercised.
+    Lifecycle,
 }
 
 /// Whom the simulated users log in as.
@@ -74,6 +78,10 @@ impl Credentials {
     }
 }
 
+/// A lifecycle visit: long enough for a few token refreshes at a short
+/// access lifetime, short enough that a minute sees several logouts per user.
+pub const DEFAULT_VISIT: (Duration, Duration) = (Duration::from_secs(10), Duration::from_secs(30));
+
 /// One goose run, configured in code.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadPlan {
@@ -95,6 +103,9 @@ pub struct LoadPlan {
     /// from all users together. Turns coordinated-omission mitigation on.
     pub throttle_rps: Option<usize>,
     pub credentials: Credentials,
+    /// Lifecycle: `(shortest, longest)` time a user stays logged in before
+    /// it logs out and in again.
+    pub visit: (Duration, Duration),
     /// A request that takes longer fails (goose `--timeout`). It also bounds
     /// how long the end of a run can wait for a stalled request.
     pub request_timeout: Duration,
@@ -114,6 +125,7 @@ impl LoadPlan {
             think_time: None,
             throttle_rps: None,
             credentials: Credentials::Demo,
+            visit: DEFAULT_VISIT,
             request_timeout: Duration::from_secs(5),
         }
     }
@@ -170,6 +182,12 @@ impl LoadPlan {
         if self.scenario == ScenarioKind::Refresh && self.stack != Stack::Jwt {
             return invalid("the refresh scenario needs the JWT stack".into());
         }
+        if self.visit.0.is_zero() || self.visit.0 > self.visit.1 {
+            return invalid(format!(
+                "visit must be (shortest, longest) with 0 < shortest <= longest, not {:?}",
+                self.visit
+            ));
+        }
         Ok(())
     }
 }
@@ -181,6 +199,7 @@ pub fn scenario_name(stack: Stack, kind: ScenarioKind, think: bool) -> String {
         ScenarioKind::Baseline => "baseline".to_owned(),
         ScenarioKind::Browse => format!("{stack}-browse"),
         ScenarioKind::Refresh => format!("{stack}-refresh"),
+        ScenarioKind::Lifecycle => format!("{stack}-lifecycle"),
     };
     if think {
         format!("{base}-think")
@@ -275,5 +294,11 @@ mod tests {
         plan.hatch_rate = 1.0;
         plan.run_time = Duration::from_millis(1500);
         assert_eq!(plan.run_time_secs(), 2);
+        plan.visit = (Duration::from_secs(3), Duration::from_secs(2));
+        assert!(plan.validate().is_err());
+        plan.visit = (Duration::ZERO, Duration::from_secs(2));
+        assert!(plan.validate().is_err());
+        plan.visit = (Duration::from_secs(2), Duration::from_secs(2));
+        assert!(plan.validate().is_ok());
     }
 }

@@ -80,6 +80,11 @@ pub struct LoadReport {
     /// Whole run: successful `POST /token/refresh` (refresh scenario).
     pub refreshes: u64,
     pub refresh_failures: u64,
+    /// Whole run: successful `POST /logout` (lifecycle scenario).
+    #[serde(default)]
+    pub logouts: u64,
+    #[serde(default)]
+    pub logout_failures: u64,
     /// All steady-state requests together; with coordinated-omission
     /// mitigation on, including the requests goose backfilled for stalls.
     ///
@@ -166,6 +171,8 @@ impl LoadReport {
             relogins: tally.relogins,
             refreshes: tally.refreshes,
             refresh_failures: tally.refresh_failures,
+            logouts: tally.logouts,
+            logout_failures: tally.logout_failures,
             co_backfilled: latency_ms.count - latency_raw_ms.count,
             latency_ms,
             latency_raw_ms,

@@ -29,6 +29,17 @@
 //! to the rotated pair; a refresh token is used once. On a 401 it tries a
 //! refresh first and logs in only if that fails.
 //!
+//! # Lifecycle (`session-lifecycle`, `jwt-lifecycle`)
+//!
+//! Browse, but a login does not live forever: each visit lasts between the
+//! plan's shortest and longest visit (10 to 30 s by default; spread over
+//! users and visits without randomness, so two runs offer the same load), then the user sends `POST /logout` and logs in again at its
+//! next request. On the JWT stack the user also refreshes as in Refresh.
+//! Every write path of both stacks runs (login, refresh rotation, logout and
+//! its index and denylist updates), which is what a soak needs to show that
+//! nothing grows without bound. A visit's end is not a 401, so it is not a
+//! re-login.
+//!
 //! # Baseline (`baseline`)
 //!
 //! `GET /health` and nothing else: no credential, no store, no Argon2. Run
@@ -72,7 +83,7 @@ use crate::{
 };
 
 /// The scenarios the binary registers, by name: `(name, stack, kind, think)`.
-pub const NAMED: [(&str, Stack, ScenarioKind, bool); 6] = [
+pub const NAMED: [(&str, Stack, ScenarioKind, bool); 8] = [
     (
         "session-browse",
         Stack::Session,
@@ -89,12 +100,30 @@ pub const NAMED: [(&str, Stack, ScenarioKind, bool); 6] = [
     ("jwt-browse-think", Stack::Jwt, ScenarioKind::Browse, true),
     ("jwt-refresh", Stack::Jwt, ScenarioKind::Refresh, false),
     ("baseline", Stack::Session, ScenarioKind::Baseline, false),
+    (
+        "session-lifecycle",
+        Stack::Session,
+        ScenarioKind::Lifecycle,
+        false,
+    ),
+    ("jwt-lifecycle", Stack::Jwt, ScenarioKind::Lifecycle, false),
 ];
 
 /// The names in [`NAMED`].
-pub const NAMES: [&str; 6] = [
-    NAMED[0].0, NAMED[1].0, NAMED[2].0, NAMED[3].0, NAMED[4].0, NAMED[5].0,
+pub const NAMES: [&str; 8] = [
+    NAMED[0].0, NAMED[1].0, NAMED[2].0, NAMED[3].0, NAMED[4].0, NAMED[5].0, NAMED[6].0, NAMED[7].0,
 ];
+
+/// How long visit number `visit` of goose user `index` lasts, between
+/// `min` and `max` in 21 steps, spread by two coprime strides so that users
+/// and visits do not line up.
+fn visit_length((min, max): (Duration, Duration), index: usize, visit: u64) -> Duration {
+    const STEPS: u64 = 21;
+    let step = (index as u64 * 7 + visit * 3) % STEPS;
+    min + max
+        .saturating_sub(min)
+        .mul_f64(step as f64 / (STEPS - 1) as f64)
+}
 
 /// goose's machine name of a scenario: `--scenarios` matches this.
 pub fn machine_name(name: &str) -> String {
@@ -111,6 +140,8 @@ pub struct ScenarioSpec {
     pub kind: ScenarioKind,
     pub think_time: Option<(Duration, Duration)>,
     pub credentials: Credentials,
+    /// Lifecycle: `(shortest, longest)` visit.
+    pub visit: (Duration, Duration),
 }
 
 impl ScenarioSpec {
@@ -141,7 +172,9 @@ pub fn build(spec: &ScenarioSpec, tally: &Arc<Tally>) -> Result<Scenario, LoadEr
     }
     let script = Arc::new(Script {
         stack: spec.stack,
-        refresh: spec.kind == ScenarioKind::Refresh,
+        refresh: spec.kind == ScenarioKind::Refresh
+            || (spec.kind == ScenarioKind::Lifecycle && spec.stack == Stack::Jwt),
+        visits: (spec.kind == ScenarioKind::Lifecycle).then_some(spec.visit),
         credentials: spec.credentials.clone(),
         tally: Arc::clone(tally),
     });
@@ -151,7 +184,7 @@ pub fn build(spec: &ScenarioSpec, tally: &Arc<Tally>) -> Result<Scenario, LoadEr
     }
     Ok(match spec.kind {
         ScenarioKind::Baseline => scenario.register_transaction(step!(script, "health", health)),
-        ScenarioKind::Browse | ScenarioKind::Refresh => scenario
+        ScenarioKind::Browse | ScenarioKind::Refresh | ScenarioKind::Lifecycle => scenario
             .register_transaction(step!(script, "login", log_in_on_start).set_on_start())
             .register_transaction(step!(script, "me", me).set_weight(5)?)
             .register_transaction(step!(script, "orders", orders).set_weight(4)?)
@@ -163,6 +196,8 @@ pub fn build(spec: &ScenarioSpec, tally: &Arc<Tally>) -> Result<Scenario, LoadEr
 struct Script {
     stack: Stack,
     refresh: bool,
+    /// Lifecycle: the visit lengths; the user logs out when a visit is over.
+    visits: Option<(Duration, Duration)>,
     credentials: Credentials,
     tally: Arc<Tally>,
 }
@@ -174,6 +209,9 @@ struct Visitor {
     password: &'static str,
     admin: bool,
     credential: Credential,
+    /// Lifecycle: logins so far, and when the current visit ends.
+    visits: u64,
+    visit_ends: Option<Instant>,
 }
 
 #[derive(Clone)]
@@ -214,6 +252,8 @@ fn visitor<'u>(user: &'u mut GooseUser, script: &Script) -> &'u mut Visitor {
             password,
             admin: false,
             credential: Credential::None,
+            visits: 0,
+            visit_ends: None,
         });
     }
     user.get_session_data_unchecked_mut::<Visitor>()
@@ -327,11 +367,43 @@ async fn log_in(user: &mut GooseUser, script: &Script, why: Why) -> TransactionR
             None,
         );
     };
+    let index = user.weighted_users_index;
     let visitor = self::visitor(user, script);
     visitor.admin = roles.iter().any(|role| role == ADMIN_ROLE);
     visitor.credential = credential;
+    if let Some(range) = script.visits {
+        visitor.visit_ends = Some(Instant::now() + visit_length(range, index, visitor.visits));
+        visitor.visits += 1;
+    }
     script.tally.login(true);
     Ok(())
+}
+
+/// Ends the visit: `POST /logout` with the credential, which is dropped
+/// whatever the answer (a client that logged out does not keep using it).
+async fn log_out(user: &mut GooseUser, script: &Script) -> TransactionResult {
+    let token = match &visitor(user, script).credential {
+        Credential::Bearer { access, .. } => Some(access.clone()),
+        Credential::Cookie | Credential::None => None,
+    };
+    let mut builder = user.get_request_builder(&GooseMethod::Post, "/logout")?;
+    if let Some(token) = token {
+        builder = builder.bearer_auth(token);
+    }
+    let request = GooseRequest::builder()
+        .set_request_builder(builder)
+        .name("/logout")
+        .build();
+    let response = send(user, script, request).await?;
+    let visitor = visitor(user, script);
+    visitor.credential = Credential::None;
+    visitor.visit_ends = None;
+    script.tally.logout(response.request.success);
+    if response.request.success {
+        Ok(())
+    } else {
+        failed(response.request)
+    }
 }
 
 fn bearer(tokens: TokenResponse) -> (Credential, Vec<String>) {
@@ -392,6 +464,11 @@ async fn authenticated_get(
     path: &'static str,
     expect: u16,
 ) -> TransactionResult {
+    let visit_over = script.visits.is_some()
+        && matches!(visitor(user, script).visit_ends, Some(ends) if Instant::now() >= ends);
+    if visit_over {
+        log_out(user, script).await?;
+    }
     if matches!(visitor(user, script).credential, Credential::None) {
         log_in(user, script, Why::NoCredential).await?;
     }

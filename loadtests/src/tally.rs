@@ -46,6 +46,8 @@ pub struct Tally {
     relogins: AtomicU64,
     refreshes: AtomicU64,
     refresh_failures: AtomicU64,
+    logouts: AtomicU64,
+    logout_failures: AtomicU64,
     // One lock per request: cheap next to an HTTP round trip, and it keeps
     // the node map and the time series consistent with each other.
     traffic: Mutex<Traffic>,
@@ -67,6 +69,8 @@ pub struct TallySnapshot {
     pub relogins: u64,
     pub refreshes: u64,
     pub refresh_failures: u64,
+    pub logouts: u64,
+    pub logout_failures: u64,
 }
 
 impl Tally {
@@ -79,6 +83,8 @@ impl Tally {
             relogins: AtomicU64::new(0),
             refreshes: AtomicU64::new(0),
             refresh_failures: AtomicU64::new(0),
+            logouts: AtomicU64::new(0),
+            logout_failures: AtomicU64::new(0),
             traffic: Mutex::new(Traffic::default()),
         }
     }
@@ -134,6 +140,15 @@ impl Tally {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn logout(&self, ok: bool) {
+        let counter = if ok {
+            &self.logouts
+        } else {
+            &self.logout_failures
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn snapshot(&self) -> TallySnapshot {
         let traffic = self.traffic.lock().unwrap_or_else(PoisonError::into_inner);
         TallySnapshot {
@@ -157,6 +172,8 @@ impl Tally {
             relogins: self.relogins.load(Ordering::Relaxed),
             refreshes: self.refreshes.load(Ordering::Relaxed),
             refresh_failures: self.refresh_failures.load(Ordering::Relaxed),
+            logouts: self.logouts.load(Ordering::Relaxed),
+            logout_failures: self.logout_failures.load(Ordering::Relaxed),
         }
     }
 }

@@ -117,6 +117,75 @@ async fn jwt_refresh_rotates_tokens_before_they_expire() {
     );
 }
 
+/// One visit of at most 1.2 s in a 3 s run: every user logs out and in again.
+fn short_visits(node: &TestNode, stack: Stack) -> LoadPlan {
+    LoadPlan {
+        users: 2,
+        run_time: Duration::from_secs(3),
+        visit: (Duration::from_millis(600), Duration::from_millis(1200)),
+        ..plan(node, stack, ScenarioKind::Lifecycle)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_lifecycle_logs_out_and_in_again_without_a_failure() {
+    let env = TestEnv::start().await;
+    let node = env.spawn_node().await;
+    let report = run(&short_visits(&node, Stack::Session)).await.unwrap();
+
+    assert_clean(&report, &node.node);
+    assert_eq!(report.scenario, "session-lifecycle");
+    assert!(
+        report.per_request.contains_key("POST /logout"),
+        "{report:#?}"
+    );
+    // Each user ends at least two visits in 3 s, and logs in after each.
+    assert!(report.logouts >= 4, "{report:#?}");
+    assert!(report.logins > report.logouts, "{report:#?}");
+    // A logout is not a dead credential: nobody was told "who are you?".
+    assert_eq!(
+        (
+            report.logout_failures,
+            report.login_failures,
+            report.relogins
+        ),
+        (0, 0, 0),
+        "{report:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_lifecycle_refreshes_logs_out_and_in_again() {
+    let env = TestEnv::start().await;
+    let node = env
+        .spawn_jwt_node_with(|c| c.access_ttl = Duration::from_secs(2))
+        .await;
+    let report = run(&LoadPlan {
+        run_time: Duration::from_secs(4),
+        visit: (Duration::from_millis(1200), Duration::from_millis(1800)),
+        ..short_visits(&node, Stack::Jwt)
+    })
+    .await
+    .unwrap();
+
+    assert_clean(&report, &node.node);
+    assert_eq!(report.scenario, "jwt-lifecycle");
+    // Two users, visits of at most 1.8 s in 4 s: at least two visits ended each.
+    assert!(report.logouts >= 4, "{report:#?}");
+    // A 2 s token is refreshed 1 s after its login, inside every visit.
+    assert!(report.refreshes >= report.logouts, "{report:#?}");
+    assert_eq!(
+        (
+            report.logout_failures,
+            report.refresh_failures,
+            report.login_failures,
+            report.relogins
+        ),
+        (0, 0, 0, 0),
+        "{report:#?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_baseline_holds_its_rate_with_co_mitigation() {
     let env = TestEnv::start().await;

@@ -384,6 +384,10 @@ impl Cluster {
         self.store.pid()
     }
 
+    pub fn directory_pid(&self) -> Option<u32> {
+        self.directory.pid()
+    }
+
     pub fn haproxy_pid(&self) -> Option<u32> {
         self.haproxy.pid()
     }

@@ -16,6 +16,7 @@ pub mod naive;
 pub mod process;
 pub mod report;
 pub mod results;
+pub mod soak;
 pub mod summaries;
 pub mod wrk;
 

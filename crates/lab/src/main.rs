@@ -33,6 +33,10 @@ enum Command {
     List,
     /// Run experiments and write reports/<run-id>/ (results.json, charts, report.md, report.html).
     Run(RunArgs),
+    /// Run both stacks at a steady share of their capacity for N minutes and
+    /// check that nothing fails and no process's memory grows
+    /// (writes reports/soak-<run-id>/).
+    Soak(SoakArgs),
     /// Re-render a run's report from its results.json, without re-running anything.
     Report {
         /// A run directory, e.g. reports/latest.
@@ -70,6 +74,31 @@ struct RunArgs {
     /// Where run directories go.
     #[arg(long, default_value = "reports")]
     out: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct SoakArgs {
+    /// Minutes of load after the capacity run (the first one is the warm-up).
+    #[arg(long, default_value_t = 30)]
+    minutes: u32,
+    /// Share of the measured capacity offered to each stack.
+    #[arg(long, default_value_t = 0.7)]
+    load: f64,
+    /// Nodes per stack.
+    #[arg(long, default_value_t = 2)]
+    nodes: usize,
+    /// goose users per stack.
+    #[arg(long, default_value_t = 16)]
+    users: usize,
+    /// Where the soak's directory goes.
+    #[arg(long, default_value = "reports")]
+    out: PathBuf,
+    /// Length of a "minute" (a window), for a short trial run of the soak itself.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, hide = true)]
+    window: Duration,
+    /// Length of the capacity run.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration, hide = true)]
+    capacity_run: Duration,
 }
 
 #[derive(clap::Args)]
@@ -151,6 +180,10 @@ async fn main() -> anyhow::Result<()> {
             println!("        {}", dir.join("report.md").display());
             Ok(())
         }
+        Command::Soak(args) => {
+            telemetry::init("warn,goose=error");
+            soak(args).await
+        }
         Command::Report { dir } => {
             let results = lab::results::RunResults::read(&dir)?;
             lab::report::render(&results, &dir)?;
@@ -184,6 +217,29 @@ async fn run_node(stack: NodeStack) -> anyhow::Result<()> {
                 .run_until_stopped()
                 .await?;
         }
+    }
+    Ok(())
+}
+
+async fn soak(args: SoakArgs) -> anyhow::Result<()> {
+    let mut plan = lab::soak::SoakPlan::new(args.minutes);
+    plan.load = args.load;
+    plan.nodes = args.nodes;
+    plan.users = args.users;
+    plan.window = args.window;
+    plan.capacity_run = args.capacity_run;
+    let (dir, checks) = lab::soak::run(plan, launcher()?, &args.out).await?;
+    for check in &checks {
+        println!(
+            "{:<10} {} ({})",
+            check.status.label(),
+            check.what,
+            check.detail
+        );
+    }
+    println!("soak: {}", dir.join("soak.md").display());
+    if !lab::soak::judge::passed(&checks) {
+        bail!("the soak failed (see the checks above)");
     }
     Ok(())
 }

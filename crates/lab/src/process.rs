@@ -188,3 +188,16 @@ impl Drop for NodeProcess {
         self.kill();
     }
 }
+
+/// A process's resident set (VmRSS) in bytes; `None` when it is gone or
+/// unreadable. Resident memory is what a leak grows and what the kernel's
+/// OOM killer weighs, so it is the figure c13 and the soak report.
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+}

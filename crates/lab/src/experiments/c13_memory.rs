@@ -19,12 +19,18 @@ use serde_json::json;
 
 use super::{err, Experiment, Outcome, RunContext};
 use crate::{
+    process,
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
     summaries::{MemorySummary, Summary},
     Cluster, ClusterSpec, LabError, Stack,
 };
 
 pub struct MemoryPerUser;
+
+/// A node's RSS, 0 when it cannot be read (the table then shows no growth).
+fn rss_of(pid: Option<u32>) -> u64 {
+    pid.and_then(process::rss_bytes).unwrap_or(0)
+}
 
 async fn used_memory(store: &RedisStore) -> Result<u64, LabError> {
     let info: String = store
@@ -35,19 +41,6 @@ async fn used_memory(store: &RedisStore) -> Result<u64, LabError> {
         .find_map(|l| l.strip_prefix("used_memory:"))
         .and_then(|v| v.trim().parse().ok())
         .ok_or_else(|| err("INFO memory has no used_memory"))
-}
-
-fn rss_bytes(pid: Option<u32>) -> u64 {
-    let status = pid
-        .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
-        .unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
 }
 
 /// Logs users `user0..user{n-1}` in on `base`, 16 at a time; returns how many succeeded.
@@ -134,10 +127,10 @@ impl Experiment for MemoryPerUser {
                 } else {
                     jwt_pid
                 };
-                let (memory_before, rss_before) = (used_memory(&store).await?, rss_bytes(pid));
+                let (memory_before, rss_before) = (used_memory(&store).await?, rss_of(pid));
                 let logged_in = log_in_all(&client, &cluster.url(stack, "")?, users).await;
                 tokio::time::sleep(Duration::from_millis(200)).await;
-                let (memory_after, rss_after) = (used_memory(&store).await?, rss_bytes(pid));
+                let (memory_after, rss_after) = (used_memory(&store).await?, rss_of(pid));
                 measured.push((
                     stack,
                     logged_in,

@@ -138,7 +138,9 @@ pub fn select(only: &[String]) -> Result<Vec<Box<dyn Experiment>>, LabError> {
         .collect())
 }
 
-fn run_id(now: SystemTime) -> (String, String) {
+/// `(run id, start time)`: `20261126-153000` sorts by time and is safe as a
+/// directory name; the start time is RFC 3339.
+pub(crate) fn run_id(now: SystemTime) -> (String, String) {
     let started = humantime::format_rfc3339_seconds(now).to_string();
     let id = started
         .trim_end_matches('Z')
