@@ -37,6 +37,11 @@ enum Command {
     /// check that nothing fails and no process's memory grows
     /// (writes reports/soak-<run-id>/).
     Soak(SoakArgs),
+    /// Judge a recorded soak again and rewrite its soak.md and charts from its soak.json.
+    SoakReport {
+        /// A soak directory, e.g. reports/soak-20261126-155914.
+        dir: PathBuf,
+    },
     /// Re-render a run's report from its results.json, without re-running anything.
     Report {
         /// A run directory, e.g. reports/latest.
@@ -184,6 +189,12 @@ async fn main() -> anyhow::Result<()> {
             telemetry::init("warn,goose=error");
             soak(args).await
         }
+        Command::SoakReport { dir } => {
+            let checks = lab::soak::rerender(&dir)?;
+            print_checks(&checks);
+            println!("re-rendered {}", dir.join("soak.md").display());
+            Ok(())
+        }
         Command::Report { dir } => {
             let results = lab::results::RunResults::read(&dir)?;
             lab::report::render(&results, &dir)?;
@@ -242,6 +253,17 @@ async fn soak(args: SoakArgs) -> anyhow::Result<()> {
         bail!("the soak failed (see the checks above)");
     }
     Ok(())
+}
+
+fn print_checks(checks: &[lab::soak::Check]) {
+    for check in checks {
+        println!(
+            "{:<10} {} ({})",
+            check.status.label(),
+            check.what,
+            check.detail
+        );
+    }
 }
 
 fn launcher() -> anyhow::Result<PathBuf> {

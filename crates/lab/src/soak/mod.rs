@@ -230,3 +230,20 @@ pub async fn run(
     render::write(&record, &checks, &dir)?;
     Ok((dir, checks))
 }
+
+/// Judges a recorded soak again with the current rules and rewrites its
+/// files: the record (every reading) is kept, checks and charts are redone.
+pub fn rerender(dir: &Path) -> Result<Vec<Check>, LabError> {
+    #[derive(Deserialize)]
+    struct Saved {
+        record: SoakRecord,
+    }
+    let path = dir.join("soak.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| LabError::Io(format!("{}: {e}", path.display())))?;
+    let saved: Saved = serde_json::from_str(&text)
+        .map_err(|e| LabError::Io(format!("{}: {e}", path.display())))?;
+    let checks = judge::judge(&saved.record);
+    render::write(&saved.record, &checks, dir)?;
+    Ok(checks)
+}
