@@ -14,11 +14,12 @@ use std::sync::Arc;
 
 use actix_session::{
     config::{BrowserSession, CookieContentSecurity, TtlExtensionPolicy},
+    storage::SessionStore,
     SessionMiddleware,
 };
 use actix_web::{
     body::MessageBody,
-    cookie::{time::Duration as CookieDuration, SameSite},
+    cookie::{time::Duration as CookieDuration, Key, SameSite},
     dev::{ServiceRequest, ServiceResponse},
     middleware::{from_fn, Next},
     web, App, HttpServer, ResponseError,
@@ -104,27 +105,13 @@ impl Application {
         let server = HttpServer::new(move || {
             // Each worker gets its own store connection; see SessionBackend::for_worker.
             let worker_sessions = sessions.for_worker();
-            let session_middleware =
-                SessionMiddleware::builder(worker_sessions.clone(), cookie_key.clone())
-                    .cookie_name(COOKIE_NAME.into())
-                    .cookie_http_only(true)
-                    .cookie_same_site(SameSite::Lax)
-                    .cookie_secure(secure)
-                    // Signed, not encrypted: the id is random and reveals nothing,
-                    // and a signature lets forged ids fail without a store lookup.
-                    .cookie_content_security(CookieContentSecurity::Signed)
-                    .session_lifecycle(
-                        BrowserSession::default()
-                            .state_ttl(CookieDuration::milliseconds(
-                                settings.idle_ttl.as_millis() as i64
-                            ))
-                            // The store's load already slides the TTL (GETEX): no
-                            // second round trip per request.
-                            .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
-                    )
-                    .build();
             App::new()
-                .wrap(session_middleware)
+                .wrap(session_middleware(
+                    worker_sessions.clone(),
+                    cookie_key.clone(),
+                    settings,
+                    secure,
+                ))
                 .wrap(from_fn(store_failure_as_503))
                 .wrap(info.header())
                 .wrap(prometheus.clone())
@@ -153,6 +140,37 @@ impl Application {
         tracing::info!(node = running.node(), port = running.port(), store = ?config.session_store, "session server listening");
         Ok(Self(running))
     }
+}
+
+/// The session middleware exactly as every node runs it: the cookie's name
+/// and attributes, signed (not encrypted) content, and the lifecycle. It is
+/// also what turns a request's `Cookie` header into the session key a store
+/// is asked for, so the fuzz harness (`crates/fuzz-harness`) builds it through
+/// this function with a recording store instead of copying the configuration.
+pub fn session_middleware<Store: SessionStore + 'static>(
+    store: Store,
+    cookie_key: Key,
+    settings: SessionSettings,
+    secure: bool,
+) -> SessionMiddleware<Store> {
+    SessionMiddleware::builder(store, cookie_key)
+        .cookie_name(COOKIE_NAME.into())
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_secure(secure)
+        // Signed, not encrypted: the id is random and reveals nothing,
+        // and a signature lets forged ids fail without a store lookup.
+        .cookie_content_security(CookieContentSecurity::Signed)
+        .session_lifecycle(
+            BrowserSession::default()
+                .state_ttl(CookieDuration::milliseconds(
+                    settings.idle_ttl.as_millis() as i64
+                ))
+                // The store's load already slides the TTL (GETEX): no
+                // second round trip per request.
+                .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+        )
+        .build()
 }
 
 impl std::ops::Deref for Application {
