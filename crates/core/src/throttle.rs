@@ -607,6 +607,40 @@ mod tests {
         text.parse().unwrap()
     }
 
+    #[derive(clap::Parser)]
+    #[command(no_binary_name = true)]
+    struct Flags {
+        #[command(flatten)]
+        throttle: LoginThrottleArgs,
+    }
+
+    #[test]
+    fn flag_defaults_are_the_documented_defaults() {
+        use clap::Parser;
+        let parsed = Flags::try_parse_from(Vec::<String>::new())
+            .unwrap()
+            .throttle;
+        let defaults = LoginThrottleArgs::default();
+        assert_eq!(
+            serde_json::to_value(&parsed).unwrap(),
+            serde_json::to_value(&defaults).unwrap()
+        );
+        let set = Flags::try_parse_from([
+            "--login-throttle",
+            "off",
+            "--login-user-burst",
+            "0",
+            "--trusted-proxies",
+            "127.0.0.2,10.0.0.0/8",
+        ])
+        .unwrap()
+        .throttle;
+        assert_eq!(set.login_throttle, Switch::Off);
+        assert_eq!(set.login_user_burst, 0);
+        assert_eq!(set.trusted_proxies, ranges(&["127.0.0.2", "10.0.0.0/8"]));
+        assert!(Flags::try_parse_from(["--trusted-proxies", "example.com"]).is_err());
+    }
+
     #[test]
     fn ranges_parse_and_match() {
         let loopback: AddressRange = "127.0.0.0/8".parse().unwrap();
