@@ -3,7 +3,7 @@
 use std::{path::PathBuf, time::Duration};
 
 use anyhow::{bail, Context};
-use authlab_core::{directory::DEMO_PASSWORD, telemetry};
+use authlab_core::{directory::DEMO_PASSWORD, telemetry, throttle::Switch};
 use clap::{Parser, Subcommand};
 use jwt_server::{JwtServerConfig, RevocationMode, SigningAlgorithm};
 use lab::{Balance, Cluster, ClusterSpec, Latency, Stack};
@@ -99,6 +99,10 @@ struct UpArgs {
     /// Load users to seed (user0 …), password `authlab-load`.
     #[arg(long, default_value_t = 1000)]
     users: usize,
+    /// Login throttling on the nodes, with their production defaults; `off`
+    /// before pointing a load generator that logs in many users at the cluster.
+    #[arg(long, value_enum, default_value = "on")]
+    login_throttle: Switch,
 }
 
 #[tokio::main]
@@ -211,6 +215,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     });
     spec.store_persistence = args.store_persistence;
     spec.seed_users = args.users;
+    spec.login_throttle = args.login_throttle == Switch::On;
     let (doctor, ok) = lab::doctor::report();
     if !ok {
         eprint!("{doctor}");
@@ -297,6 +302,19 @@ fn print_table(cluster: &Cluster) {
     println!("{:<24} {}", "logs and configs", cluster.dir().display());
     println!();
     println!("users: alice, bob (role user), carol (user, admin); password {DEMO_PASSWORD}");
+    if cluster.spec.login_throttle {
+        let limits = authlab_core::throttle::LoginThrottleArgs::default();
+        println!(
+            "login throttling on: {} attempts per client address, then 1 per {}; {} per username, then 1 per {} \
+             (429 + Retry-After); `authlab up --login-throttle off` before a load test",
+            limits.login_client_burst,
+            humantime::format_duration(limits.login_client_period),
+            limits.login_user_burst,
+            humantime::format_duration(limits.login_user_period),
+        );
+    } else {
+        println!("login throttling off");
+    }
     if let Ok(url) = cluster.url(Stack::Session, "") {
         println!("\n# session stack: the cookie jar carries the session id");
         println!("curl -s -c jar -H 'content-type: application/json' -d '{{\"username\":\"alice\",\"password\":\"{DEMO_PASSWORD}\"}}' {url}/login");
