@@ -72,7 +72,11 @@ impl NodeBase {
             redis,
             metrics.store("user_directory"),
         )?));
-        let throttle = Arc::new(LoginThrottle::new(&args.throttle, &metrics)?);
+        let throttle = Arc::new(LoginThrottle::new(
+            &args.throttle,
+            &metrics,
+            directory.clone(),
+        )?);
         Ok(Self {
             listener,
             port,

@@ -308,7 +308,7 @@ impl<K: Hash + Eq + Clone> KeyedLimit<K> {
 
     fn check(&self, key: &K) -> Verdict {
         let checks = self.checks.fetch_add(1, Ordering::Relaxed);
-        if checks % PRUNE_EVERY == 0 {
+        if checks.is_multiple_of(PRUNE_EVERY) {
             self.prune();
         }
         if self.limiter.len() >= self.max_keys {
@@ -359,8 +359,11 @@ pub struct Admission {
     _permit: Option<OwnedSemaphorePermit>,
 }
 
-/// The throttle in front of `UserDirectory::authenticate`, one per node.
+/// The throttle in front of `UserDirectory::authenticate`, one per node:
+/// logins go through [`LoginThrottle::authenticate`], never to the directory
+/// directly.
 pub struct LoginThrottle {
+    directory: Arc<UserDirectory>,
     clients: Option<KeyedLimit<IpAddr>>,
     users: Option<KeyedLimit<String>>,
     verifications: Option<Arc<Semaphore>>,
@@ -370,7 +373,11 @@ pub struct LoginThrottle {
 }
 
 impl LoginThrottle {
-    pub fn new(args: &LoginThrottleArgs, metrics: &Metrics) -> Result<Self, MetricsError> {
+    pub fn new(
+        args: &LoginThrottleArgs,
+        metrics: &Metrics,
+        directory: Arc<UserDirectory>,
+    ) -> Result<Self, MetricsError> {
         let throttled = metrics.counter_vec(
             "login_throttled_total",
             "Login attempts refused before any password verification, by reason",
@@ -387,6 +394,7 @@ impl LoginThrottle {
         let on = args.login_throttle == Switch::On;
         let max_keys = args.login_throttle_max_keys;
         Ok(Self {
+            directory,
             clients: on
                 .then(|| {
                     KeyedLimit::new(
@@ -495,13 +503,13 @@ impl LoginThrottle {
     /// `Ok(None)` for a wrong password or an unknown user, as the directory says.
     pub async fn authenticate(
         &self,
-        directory: &UserDirectory,
         request: &HttpRequest,
         username: &str,
         password: &str,
     ) -> Result<Option<User>, ApiError> {
         let admission = self.admit(self.client_address(request), username).await?;
-        Ok(directory
+        Ok(self
+            .directory
             .authenticate_holding(username, password, admission)
             .await?)
     }
@@ -744,7 +752,16 @@ mod tests {
     fn throttle(adjust: impl FnOnce(&mut LoginThrottleArgs)) -> LoginThrottle {
         let mut args = LoginThrottleArgs::default();
         adjust(&mut args);
-        LoginThrottle::new(&args, &Metrics::new("test").unwrap()).unwrap()
+        let metrics = Metrics::new("test").unwrap();
+        // Never contacted: these tests stop at `admit`.
+        let store = crate::redis_client::RedisStore::new(
+            "user directory",
+            "redis://127.0.0.1:1/0",
+            &Default::default(),
+            metrics.store("user_directory"),
+        )
+        .unwrap();
+        LoginThrottle::new(&args, &metrics, Arc::new(UserDirectory::new(store))).unwrap()
     }
 
     #[tokio::test]

@@ -71,7 +71,7 @@ pub async fn login(
     // Throttled before the Argon2 verification: a refused attempt costs no hash.
     let Some(user) = state
         .throttle
-        .authenticate(&state.directory, &request, &body.username, &body.password)
+        .authenticate(&request, &body.username, &body.password)
         .await?
     else {
         state.metrics.logins.with_label_values(&["rejected"]).inc();

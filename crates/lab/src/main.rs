@@ -33,6 +33,9 @@ enum Command {
     List,
     /// Run experiments and write reports/<run-id>/ (results.json, charts, report.md, report.html).
     Run(RunArgs),
+    /// How much CPU a login flood takes from /me traffic, login throttling off vs on
+    /// (one node per setting and stack; about 2.5 minutes with the defaults).
+    LoginFlood(FloodArgs),
     /// Re-render a run's report from its results.json, without re-running anything.
     Report {
         /// A run directory, e.g. reports/latest.
@@ -70,6 +73,33 @@ struct RunArgs {
     /// Where run directories go.
     #[arg(long, default_value = "reports")]
     out: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct FloodArgs {
+    #[arg(long, value_enum, default_value = "both")]
+    stack: StackChoice,
+    /// Interleaved trials of every variant.
+    #[arg(long, default_value_t = 3)]
+    trials: usize,
+    /// Length of each wrk run on /me (and of the flood beside it).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Wrong-password login attempts offered per second.
+    #[arg(long, default_value_t = 500)]
+    rate: u32,
+    /// Most login attempts outstanding at once.
+    #[arg(long, default_value_t = 100)]
+    in_flight: usize,
+    /// wrk connections on /me.
+    #[arg(long, default_value_t = 64)]
+    connections: u32,
+    /// wrk threads on /me.
+    #[arg(long, default_value_t = 2)]
+    threads: u32,
+    /// HTTP workers per node.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
 }
 
 #[derive(clap::Args)]
@@ -155,6 +185,23 @@ async fn main() -> anyhow::Result<()> {
             println!("        {}", dir.join("report.md").display());
             Ok(())
         }
+        Command::LoginFlood(args) => {
+            telemetry::init("warn");
+            let spec = lab::flood::FloodSpec {
+                stacks: stacks(args.stack),
+                trials: args.trials,
+                duration: args.duration,
+                rate: args.rate,
+                in_flight: args.in_flight,
+                connections: args.connections,
+                threads: args.threads,
+                workers: args.workers,
+                launcher: launcher()?,
+            };
+            let report = lab::flood::run(spec).await?;
+            print!("{}", report.render());
+            Ok(())
+        }
         Command::Report { dir } => {
             let results = lab::results::RunResults::read(&dir)?;
             lab::report::render(&results, &dir)?;
@@ -192,6 +239,14 @@ async fn run_node(stack: NodeStack) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn stacks(choice: StackChoice) -> Vec<Stack> {
+    match choice {
+        StackChoice::Session => vec![Stack::Session],
+        StackChoice::Jwt => vec![Stack::Jwt],
+        StackChoice::Both => vec![Stack::Session, Stack::Jwt],
+    }
+}
+
 fn launcher() -> anyhow::Result<PathBuf> {
     std::env::current_exe().context("locating the authlab binary")
 }
@@ -199,11 +254,7 @@ fn launcher() -> anyhow::Result<PathBuf> {
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     let mut spec = ClusterSpec::new(launcher()?);
     spec.nodes = args.nodes;
-    spec.stacks = match args.stack {
-        StackChoice::Session => vec![Stack::Session],
-        StackChoice::Jwt => vec![Stack::Jwt],
-        StackChoice::Both => vec![Stack::Session, Stack::Jwt],
-    };
+    spec.stacks = stacks(args.stack);
     spec.balance = args.balance;
     spec.session_store = args.session_store;
     spec.alg = args.alg;

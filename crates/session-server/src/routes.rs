@@ -41,7 +41,6 @@ pub async fn login(
     request: HttpRequest,
     body: web::Json<LoginRequest>,
     session: TypedSession,
-    directory: web::Data<Arc<UserDirectory>>,
     throttle: web::Data<Arc<LoginThrottle>>,
     node: web::Data<NodeInfo>,
     limits: web::Data<crate::session::SessionSettings>,
@@ -55,7 +54,7 @@ pub async fn login(
     }
     // Throttled before the Argon2 verification: a refused attempt costs no hash.
     let Some(user) = throttle
-        .authenticate(&directory, &request, &body.username, &body.password)
+        .authenticate(&request, &body.username, &body.password)
         .await?
     else {
         metrics.logins.with_label_values(&["rejected"]).inc();
