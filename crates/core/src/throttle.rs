@@ -312,10 +312,18 @@ impl<K: Hash + Eq + Clone> KeyedLimit<K> {
             self.prune();
         }
         if self.limiter.len() >= self.max_keys {
-            if self.may_prune_while_full() {
+            let pruned = self.may_prune_while_full();
+            if pruned {
                 self.prune();
             }
             if self.limiter.len() >= self.max_keys {
+                // Logged only when it prunes, so at most once a second.
+                if pruned {
+                    tracing::warn!(
+                        max_keys = self.max_keys,
+                        "a login throttle table is full; new attempts answer 503 until keys expire"
+                    );
+                }
                 return Verdict::Full;
             }
         }
@@ -488,10 +496,6 @@ impl LoginThrottle {
             }
             Verdict::Full => {
                 self.throttled.with_label_values(&["full"]).inc();
-                tracing::warn!(
-                    limit,
-                    "login throttle table full; refusing new attempts until keys expire"
-                );
                 Err(ApiError::LoginBusy(format!(
                     "too many {limit}s are being throttled at the moment"
                 )))
