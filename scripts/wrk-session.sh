@@ -81,9 +81,11 @@ declare -A PORT COOKIE
 for kind in "${KINDS[@]}"; do
     port="$(free_port)"
     PORT[$kind]="$port"
+    # --login-throttle off: a load script's logins must never meet a 429
+    # (docs/session-server.md, "Login throttling").
     RUST_LOG=warn "$BIN" --port "$port" --workers "$WORKERS" --redis-client "$kind" \
         --user-directory-url "$DIRECTORY_URL" --session-store-url "$STORE_URL" \
-        --cookie-secret "$COOKIE_SECRET" >"$WORK/server-$kind.log" 2>&1 &
+        --cookie-secret "$COOKIE_SECRET" --login-throttle off >"$WORK/server-$kind.log" 2>&1 &
     PIDS+=($!)
     wait_for "session-server --redis-client $kind on port $port" \
         curl -fsS "http://127.0.0.1:$port/health"

@@ -12,6 +12,11 @@
 //! `--scenarios` does the same with goose machine names (`sessionbrowse`,
 //! `jwtrefresh`, …, see `--scenarios-list`) and wildcards. After goose's own summary it prints what goose does not
 //! count: responses per node (`x-node`), logins, re-logins, refreshes.
+//!
+//! Every simulated user logs in from 127.0.0.1, so start the target with
+//! login throttling off (`--login-throttle off` on a node, `authlab up
+//! --login-throttle off` for a cluster); with the production limits most
+//! logins would answer `429 too_many_attempts`.
 
 use std::{process::ExitCode, sync::Arc, time::Duration};
 

@@ -12,6 +12,7 @@ use std::{net::IpAddr, time::Duration};
 use serde::Serialize;
 
 pub use crate::redis_client::RedisClientArgs;
+pub use crate::throttle::LoginThrottleArgs;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -55,6 +56,9 @@ pub struct NodeArgs {
     #[arg(long, env = "AUTHLAB_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     #[serde(with = "duration_serde")]
     pub shutdown_timeout: Duration,
+    /// Login throttling; see `authlab_core::throttle`.
+    #[command(flatten)]
+    pub throttle: LoginThrottleArgs,
     /// Install SIGINT/SIGTERM handlers. Off for servers spawned inside tests.
     #[arg(skip = true)]
     #[serde(skip)]
@@ -62,7 +66,8 @@ pub struct NodeArgs {
 }
 
 impl NodeArgs {
-    /// Defaults for a node on a free loopback port (tests, the lab).
+    /// Defaults for a node on a free loopback port (tests, the lab), login
+    /// throttling off.
     pub fn local(user_directory_url: impl Into<String>) -> Self {
         Self {
             host: IpAddr::from([127, 0, 0, 1]),
@@ -71,6 +76,9 @@ impl NodeArgs {
             workers: Some(1),
             user_directory_url: user_directory_url.into(),
             shutdown_timeout: Duration::from_secs(1),
+            // Tests and the lab log in thousands of times from one address;
+            // the throttle's own tests turn it on with small limits.
+            throttle: LoginThrottleArgs::off(),
             handle_signals: false,
         }
     }
@@ -92,6 +100,7 @@ impl NodeArgs {
         if self.workers == Some(0) {
             return Err(ConfigError::invalid("workers", "must be at least 1"));
         }
+        self.throttle.validate()?;
         validate_redis_url("user-directory-url", &self.user_directory_url)
     }
 }

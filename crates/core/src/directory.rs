@@ -140,6 +140,20 @@ impl UserDirectory {
         username: &str,
         password: &str,
     ) -> Result<Option<User>, DirectoryError> {
+        self.authenticate_holding(username, password, ()).await
+    }
+
+    /// [`authenticate`](Self::authenticate), keeping `guard` alive until the
+    /// Argon2 verification has finished. The login throttle passes its
+    /// verification slot here: the hash runs on the blocking pool and goes
+    /// on even if the client hangs up and the request future is dropped, so
+    /// the slot must be released by the hash, not by the request.
+    pub async fn authenticate_holding<G: Send + 'static>(
+        &self,
+        username: &str,
+        password: &str,
+        guard: G,
+    ) -> Result<Option<User>, DirectoryError> {
         let record = if is_valid_username(username) {
             self.record(username).await?
         } else {
@@ -152,9 +166,13 @@ impl UserDirectory {
         let password = password.to_owned();
         // Argon2 is milliseconds of pure CPU: off the async worker, or every
         // other request on this thread would wait behind it.
-        let verified = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
-            .await
-            .map_err(|e| DirectoryError::Task(e.to_string()))?;
+        let verified = tokio::task::spawn_blocking(move || {
+            let verified = verify_password(&password, &phc);
+            drop(guard);
+            verified
+        })
+        .await
+        .map_err(|e| DirectoryError::Task(e.to_string()))?;
         Ok(user.filter(|_| verified))
     }
 

@@ -46,6 +46,15 @@ pub enum ApiError {
     /// server reconnects by itself when the store comes back.
     #[error("{what} is unavailable")]
     StoreUnavailable { what: &'static str },
+    /// Login throttling: this client or this username has used its attempts
+    /// for now. `retry_after` is in whole seconds, at least 1.
+    #[error("{message}")]
+    TooManyAttempts { message: String, retry_after: u64 },
+    /// The node is verifying as many passwords as it allows at once and this
+    /// login waited too long for a turn (or the throttle's key tables are
+    /// full). Nothing about the request was wrong: retry.
+    #[error("{0}")]
+    LoginBusy(String),
     /// A bug or an unexpected state; the cause is logged, never sent.
     #[error("internal error")]
     Internal,
@@ -78,6 +87,8 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::StoreUnavailable { .. } => "store_unavailable",
+            Self::TooManyAttempts { .. } => "too_many_attempts",
+            Self::LoginBusy(_) => "login_busy",
             Self::Internal => "internal",
         }
     }
@@ -102,7 +113,8 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StoreUnavailable { .. } | Self::LoginBusy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -111,8 +123,11 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         match self {
             // Tells well-behaved clients this is transient.
-            Self::StoreUnavailable { .. } => {
+            Self::StoreUnavailable { .. } | Self::LoginBusy(_) => {
                 response.insert_header(("retry-after", "1"));
+            }
+            Self::TooManyAttempts { retry_after, .. } => {
+                response.insert_header(("retry-after", (*retry_after).max(1).to_string()));
             }
             // RFC 6750 §3: a bearer-protected resource names its scheme, and
             // for a rejected token says why, in a machine-readable header.
@@ -159,11 +174,31 @@ mod tests {
                 503,
                 "store_unavailable",
             ),
+            (
+                ApiError::TooManyAttempts {
+                    message: "w".into(),
+                    retry_after: 7,
+                },
+                429,
+                "too_many_attempts",
+            ),
+            (ApiError::LoginBusy("v".into()), 503, "login_busy"),
             (ApiError::Internal, 500, "internal"),
         ];
         for (error, status, code) in cases {
             let response = error.error_response();
             assert_eq!(response.status().as_u16(), status);
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+            match code {
+                "too_many_attempts" => assert_eq!(retry_after.as_deref(), Some("7")),
+                "login_busy" | "store_unavailable" => {
+                    assert_eq!(retry_after.as_deref(), Some("1"))
+                }
+                _ => assert_eq!(retry_after, None),
+            }
             let bytes = to_bytes(response.into_body()).await.unwrap();
             let body: ErrorBody = serde_json::from_slice(&bytes).unwrap();
             assert_eq!(body.error, code);

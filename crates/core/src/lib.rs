@@ -16,7 +16,9 @@
 //! * [`password`] — Argon2id with a default and a load-test cost;
 //! * [`redis_client`] — the Redis client set-ups and why the choice matters;
 //! * [`server`] — binding, naming and running a node, shared by both `Application`s;
-//! * [`telemetry`] — `tracing` to stderr.
+//! * [`telemetry`] — `tracing` to stderr;
+//! * [`throttle`] — login throttling (per client, per username, concurrent
+//!   verifications), checked before any Argon2 work.
 
 pub mod api;
 pub mod config;
@@ -29,3 +31,4 @@ pub mod password;
 pub mod redis_client;
 pub mod server;
 pub mod telemetry;
+pub mod throttle;

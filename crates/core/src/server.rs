@@ -18,6 +18,7 @@ use crate::{
     directory::UserDirectory,
     metrics::{Metrics, MetricsError},
     redis_client::{RedisStore, StoreError},
+    throttle::LoginThrottle,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,8 @@ pub struct NodeBase {
     pub node: String,
     pub metrics: Metrics,
     pub directory: Arc<UserDirectory>,
+    /// In front of every password verification, shared by all workers.
+    pub throttle: Arc<LoginThrottle>,
 }
 
 impl NodeBase {
@@ -69,12 +72,18 @@ impl NodeBase {
             redis,
             metrics.store("user_directory"),
         )?));
+        let throttle = Arc::new(LoginThrottle::new(
+            &args.throttle,
+            &metrics,
+            directory.clone(),
+        )?);
         Ok(Self {
             listener,
             port,
             node,
             metrics,
             directory,
+            throttle,
         })
     }
 

@@ -1,7 +1,7 @@
 //! The application API over tokens. Same routes and bodies as the session
 //! server, plus `POST /token/refresh` and the JWKS.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use authlab_core::{
     api::{orders_for, AdminStats, LoginRequest, MeResponse, OrdersResponse, RolesUpdate},
     directory::{validate_roles, User, ADMIN_ROLE},
@@ -58,6 +58,7 @@ fn token_response(
 }
 
 pub async fn login(
+    request: HttpRequest,
     body: web::Json<LoginRequest>,
     state: web::Data<JwtState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -67,9 +68,10 @@ pub async fn login(
             format!("password longer than {MAX_PASSWORD_BYTES} bytes"),
         ));
     }
+    // Throttled before the Argon2 verification: a refused attempt costs no hash.
     let Some(user) = state
-        .directory
-        .authenticate(&body.username, &body.password)
+        .throttle
+        .authenticate(&request, &body.username, &body.password)
         .await?
     else {
         state.metrics.logins.with_label_values(&["rejected"]).inc();

@@ -12,6 +12,7 @@ use authlab_core::{
     metrics::MetricsError,
     redis_client::{RedisStore, StoreError},
     server::{NodeBase, RunningNode, ServerError},
+    throttle::LoginThrottle,
 };
 use prometheus::{IntCounter, IntCounterVec};
 
@@ -56,6 +57,8 @@ pub struct JwtState {
     pub refresh: RefreshTokens,
     pub refresh_ttl: Duration,
     pub directory: Arc<UserDirectory>,
+    /// Checked before every password verification (`authlab_core::throttle`).
+    pub throttle: Arc<LoginThrottle>,
     pub revocation: RevocationMode,
     pub metrics: JwtMetrics,
 }
@@ -88,10 +91,11 @@ impl Application {
         config.validate()?;
         let keys = load_keys(&config)?;
         let base = NodeBase::bind(STACK, &config.node, &config.redis)?;
-        let (node, metrics, directory) = (
+        let (node, metrics, directory, throttle) = (
             base.node.clone(),
             base.metrics.clone(),
             base.directory.clone(),
+            base.throttle.clone(),
         );
         let token_store = RedisStore::new(
             "token store",
@@ -106,6 +110,7 @@ impl Application {
             refresh: RefreshTokens::new(token_store, config.refresh_ttl),
             refresh_ttl: config.refresh_ttl,
             directory,
+            throttle,
             revocation: config.revocation,
             metrics: JwtMetrics {
                 logins: metrics.counter_vec(

@@ -52,6 +52,9 @@ pub struct ClusterSpec {
     pub seed_users: usize,
     pub seed_cost: HashCost,
     pub workers_per_node: usize,
+    /// Login throttling on the nodes (their production defaults). Off for the
+    /// experiments, which log in thousands of users from one address.
+    pub login_throttle: bool,
     /// The `authlab` binary that runs `authlab node …`.
     #[serde(skip)]
     pub launcher: PathBuf,
@@ -74,6 +77,7 @@ impl ClusterSpec {
             seed_users: 100,
             seed_cost: HashCost::LoadTest,
             workers_per_node: 1,
+            login_throttle: false,
             launcher,
             session_args: Vec::new(),
             jwt_args: Vec::new(),
@@ -163,7 +167,7 @@ impl Cluster {
 
         let cookie_secret = random_secret();
         let common = |name: &str, port: u16| {
-            vec![
+            let mut args: Vec<String> = vec![
                 "--host".into(),
                 "127.0.0.1".into(),
                 "--port".into(),
@@ -176,7 +180,13 @@ impl Cluster {
                 directory.url(0),
                 "--shutdown-timeout".into(),
                 "2s".into(),
-            ]
+                "--trusted-proxies".into(),
+                crate::haproxy::SOURCE_ADDRESS.into(),
+            ];
+            if !spec.login_throttle {
+                args.extend(["--login-throttle".into(), "off".into()]);
+            }
+            args
         };
         let mut session_nodes = Vec::new();
         let mut jwt_nodes = Vec::new();

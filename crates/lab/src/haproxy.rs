@@ -21,6 +21,11 @@ use serde::Serialize;
 
 use crate::LabError;
 
+/// The address HAProxy connects to the nodes from. Clients (wrk, goose,
+/// curl) come from 127.0.0.1, so a node trusting only this address with
+/// `X-Forwarded-For` (`--trusted-proxies`) believes HAProxy and no client.
+pub const SOURCE_ADDRESS: &str = "127.0.0.2";
+
 /// The template, compiled in so the binary works from any directory.
 pub const TEMPLATE: &str = include_str!("../../../docker/haproxy/haproxy.cfg.j2");
 
@@ -72,6 +77,8 @@ pub struct HaproxyConfig {
     pub sticky: bool,
     pub threads: usize,
     pub check_interval_ms: u64,
+    /// Source address of HAProxy's connections to the nodes (`None`: the kernel's choice).
+    pub source_address: Option<String>,
     pub stacks: Vec<StackEntry>,
 }
 
@@ -90,6 +97,7 @@ impl HaproxyConfig {
             sticky: balance == Balance::Sticky,
             threads: 1,
             check_interval_ms: 500,
+            source_address: Some(SOURCE_ADDRESS.into()),
             stacks,
         }
     }
@@ -362,6 +370,9 @@ mod tests {
                 text.contains("cookie AUTHLAB_NODE insert"),
                 balance == Balance::Sticky
             );
+            // The nodes learn the client's address, from HAProxy only.
+            assert!(text.contains("option forwardfor"), "{text}");
+            assert!(text.contains(&format!("source {SOURCE_ADDRESS}")), "{text}");
             // HAProxy's own errors are JSON like the nodes'.
             for status in [400, 408, 429, 500, 502, 503, 504] {
                 assert!(

@@ -10,6 +10,7 @@ pub mod claims;
 pub mod cluster;
 pub mod doctor;
 pub mod experiments;
+pub mod flood;
 pub mod haproxy;
 pub mod latency;
 pub mod naive;

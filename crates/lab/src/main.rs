@@ -3,7 +3,7 @@
 use std::{path::PathBuf, time::Duration};
 
 use anyhow::{bail, Context};
-use authlab_core::{directory::DEMO_PASSWORD, telemetry};
+use authlab_core::{directory::DEMO_PASSWORD, telemetry, throttle::Switch};
 use clap::{Parser, Subcommand};
 use jwt_server::{JwtServerConfig, RevocationMode, SigningAlgorithm};
 use lab::{Balance, Cluster, ClusterSpec, Latency, Stack};
@@ -42,6 +42,9 @@ enum Command {
         /// A soak directory, e.g. reports/soak-20261126-155914.
         dir: PathBuf,
     },
+    /// How much CPU a login flood takes from /me traffic, login throttling off vs on
+    /// (one node per setting and stack; about 2.5 minutes with the defaults).
+    LoginFlood(FloodArgs),
     /// Re-render a run's report from its results.json, without re-running anything.
     Report {
         /// A run directory, e.g. reports/latest.
@@ -107,6 +110,33 @@ struct SoakArgs {
 }
 
 #[derive(clap::Args)]
+struct FloodArgs {
+    #[arg(long, value_enum, default_value = "both")]
+    stack: StackChoice,
+    /// Interleaved trials of every variant.
+    #[arg(long, default_value_t = 3)]
+    trials: usize,
+    /// Length of each wrk run on /me (and of the flood beside it).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Wrong-password login attempts offered per second.
+    #[arg(long, default_value_t = 500)]
+    rate: u32,
+    /// Most login attempts outstanding at once.
+    #[arg(long, default_value_t = 100)]
+    in_flight: usize,
+    /// wrk connections on /me.
+    #[arg(long, default_value_t = 64)]
+    connections: u32,
+    /// wrk threads on /me.
+    #[arg(long, default_value_t = 2)]
+    threads: u32,
+    /// HTTP workers per node.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+}
+
+#[derive(clap::Args)]
 struct UpArgs {
     /// Nodes per stack.
     #[arg(long, default_value_t = 3)]
@@ -133,6 +163,10 @@ struct UpArgs {
     /// Load users to seed (user0 …), password `authlab-load`.
     #[arg(long, default_value_t = 1000)]
     users: usize,
+    /// Login throttling on the nodes, with their production defaults; `off`
+    /// before pointing a load generator that logs in many users at the cluster.
+    #[arg(long, value_enum, default_value = "on")]
+    login_throttle: Switch,
 }
 
 #[tokio::main]
@@ -195,6 +229,23 @@ async fn main() -> anyhow::Result<()> {
             println!("re-rendered {}", dir.join("soak.md").display());
             Ok(())
         }
+        Command::LoginFlood(args) => {
+            telemetry::init("warn");
+            let spec = lab::flood::FloodSpec {
+                stacks: stacks(args.stack),
+                trials: args.trials,
+                duration: args.duration,
+                rate: args.rate,
+                in_flight: args.in_flight,
+                connections: args.connections,
+                threads: args.threads,
+                workers: args.workers,
+                launcher: launcher()?,
+            };
+            let report = lab::flood::run(spec).await?;
+            print!("{}", report.render());
+            Ok(())
+        }
         Command::Report { dir } => {
             let results = lab::results::RunResults::read(&dir)?;
             lab::report::render(&results, &dir)?;
@@ -240,14 +291,7 @@ async fn soak(args: SoakArgs) -> anyhow::Result<()> {
     plan.window = args.window;
     plan.capacity_run = args.capacity_run;
     let (dir, checks) = lab::soak::run(plan, launcher()?, &args.out).await?;
-    for check in &checks {
-        println!(
-            "{:<10} {} ({})",
-            check.status.label(),
-            check.what,
-            check.detail
-        );
-    }
+    print_checks(&checks);
     println!("soak: {}", dir.join("soak.md").display());
     if !lab::soak::judge::passed(&checks) {
         bail!("the soak failed (see the checks above)");
@@ -266,6 +310,14 @@ fn print_checks(checks: &[lab::soak::Check]) {
     }
 }
 
+fn stacks(choice: StackChoice) -> Vec<Stack> {
+    match choice {
+        StackChoice::Session => vec![Stack::Session],
+        StackChoice::Jwt => vec![Stack::Jwt],
+        StackChoice::Both => vec![Stack::Session, Stack::Jwt],
+    }
+}
+
 fn launcher() -> anyhow::Result<PathBuf> {
     std::env::current_exe().context("locating the authlab binary")
 }
@@ -273,11 +325,7 @@ fn launcher() -> anyhow::Result<PathBuf> {
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     let mut spec = ClusterSpec::new(launcher()?);
     spec.nodes = args.nodes;
-    spec.stacks = match args.stack {
-        StackChoice::Session => vec![Stack::Session],
-        StackChoice::Jwt => vec![Stack::Jwt],
-        StackChoice::Both => vec![Stack::Session, Stack::Jwt],
-    };
+    spec.stacks = stacks(args.stack);
     spec.balance = args.balance;
     spec.session_store = args.session_store;
     spec.alg = args.alg;
@@ -289,6 +337,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     });
     spec.store_persistence = args.store_persistence;
     spec.seed_users = args.users;
+    spec.login_throttle = args.login_throttle == Switch::On;
     let (doctor, ok) = lab::doctor::report();
     if !ok {
         eprint!("{doctor}");
@@ -375,6 +424,19 @@ fn print_table(cluster: &Cluster) {
     println!("{:<24} {}", "logs and configs", cluster.dir().display());
     println!();
     println!("users: alice, bob (role user), carol (user, admin); password {DEMO_PASSWORD}");
+    if cluster.spec.login_throttle {
+        let limits = authlab_core::throttle::LoginThrottleArgs::default();
+        println!(
+            "login throttling on: {} attempts per client address, then 1 per {}; {} per username, then 1 per {} \
+             (429 + Retry-After); `authlab up --login-throttle off` before a load test",
+            limits.login_client_burst,
+            humantime::format_duration(limits.login_client_period),
+            limits.login_user_burst,
+            humantime::format_duration(limits.login_user_period),
+        );
+    } else {
+        println!("login throttling off");
+    }
     if let Ok(url) = cluster.url(Stack::Session, "") {
         println!("\n# session stack: the cookie jar carries the session id");
         println!("curl -s -c jar -H 'content-type: application/json' -d '{{\"username\":\"alice\",\"password\":\"{DEMO_PASSWORD}\"}}' {url}/login");

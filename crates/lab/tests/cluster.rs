@@ -263,3 +263,58 @@ async fn haproxy_errors_are_json_like_the_nodes() {
     )
     .await;
 }
+
+/// Login throttling behind HAProxy: the nodes charge attempts to the client
+/// HAProxy names in `X-Forwarded-For` (they trust HAProxy's source address
+/// only), and a client cannot pick its own address with that header.
+#[tokio::test]
+async fn behind_haproxy_logins_are_charged_to_the_real_client() {
+    let mut spec = spec(vec![Stack::Session]);
+    spec.nodes = 1;
+    spec.login_throttle = true;
+    spec.session_args = vec![
+        "--login-client-burst".into(),
+        "3".into(),
+        "--login-client-period".into(),
+        "60s".into(),
+    ];
+    let cluster = Cluster::start(spec).await.unwrap();
+    let front = cluster.url(Stack::Session, "").unwrap();
+    let node = cluster.nodes(Stack::Session)[0].url("");
+    let client = reqwest::Client::new();
+    let attempt = |base: &str, spoof: Option<String>| {
+        let mut request = client
+            .post(format!("{base}/login"))
+            .json(&serde_json::json!({"username": "alice", "password": "wrong"}));
+        if let Some(spoof) = spoof {
+            request = request.header("x-forwarded-for", spoof);
+        }
+        request.send()
+    };
+
+    // Each attempt claims another address; HAProxy appends the real one.
+    for i in 0..3 {
+        let response = attempt(&front, Some(format!("192.0.2.{i}"))).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let refused = attempt(&front, Some("192.0.2.99".into())).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().get("retry-after").is_some());
+    assert_eq!(
+        node_of(&refused),
+        "session-1",
+        "the node refused, not HAProxy"
+    );
+
+    // Those attempts were charged to 127.0.0.1, not to HAProxy's 127.0.0.2:
+    // the same client going to the node directly is refused too, and its own
+    // X-Forwarded-For is not believed there.
+    for spoof in [None, Some("198.51.100.1".to_owned())] {
+        let direct = attempt(&node, spoof.clone()).await.unwrap();
+        assert_eq!(
+            direct.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "direct, spoofing {spoof:?}"
+        );
+    }
+}

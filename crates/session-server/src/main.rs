@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API (the default when no subcommand is given).
-    Serve(SessionServerConfig),
+    Serve(Box<SessionServerConfig>),
     /// Create the demo users and N load users in the user directory.
     Seed(SeedCommand),
 }
@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&report)?);
             Ok(())
         }
-        Some(Command::Serve(config)) => serve(config).await,
+        Some(Command::Serve(config)) => serve(*config).await,
         None => serve(cli.serve).await,
     }
 }

@@ -1,11 +1,12 @@
 //! The application API over sessions. Same routes and bodies as the JWT server.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use authlab_core::{
     api::{orders_for, AdminStats, LoginRequest, MeResponse, OrdersResponse, RolesUpdate},
     directory::{validate_roles, UserDirectory, ADMIN_ROLE},
     error::ApiError,
     http::{readiness, NodeInfo},
+    throttle::LoginThrottle,
 };
 use prometheus::IntCounterVec;
 use serde::Serialize;
@@ -37,9 +38,10 @@ struct LoginResponse<'a> {
 }
 
 pub async fn login(
+    request: HttpRequest,
     body: web::Json<LoginRequest>,
     session: TypedSession,
-    directory: web::Data<Arc<UserDirectory>>,
+    throttle: web::Data<Arc<LoginThrottle>>,
     node: web::Data<NodeInfo>,
     limits: web::Data<crate::session::SessionSettings>,
     metrics: web::Data<SessionMetrics>,
@@ -50,8 +52,9 @@ pub async fn login(
             format!("password longer than {MAX_PASSWORD_BYTES} bytes"),
         ));
     }
-    let Some(user) = directory
-        .authenticate(&body.username, &body.password)
+    // Throttled before the Argon2 verification: a refused attempt costs no hash.
+    let Some(user) = throttle
+        .authenticate(&request, &body.username, &body.password)
         .await?
     else {
         metrics.logins.with_label_values(&["rejected"]).inc();

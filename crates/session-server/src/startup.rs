@@ -62,10 +62,11 @@ impl Application {
     pub async fn build(config: SessionServerConfig) -> Result<Self, StartupError> {
         let cookie_key = config.validate()?;
         let base = NodeBase::bind(STACK, &config.node, &config.redis)?;
-        let (node, metrics, directory) = (
+        let (node, metrics, directory, throttle) = (
             base.node.clone(),
             base.metrics.clone(),
             base.directory.clone(),
+            base.throttle.clone(),
         );
         let sessions = match config.session_store {
             StoreMode::Redis => SessionBackend::Redis(Arc::new(RedisSessions::new(
@@ -119,6 +120,7 @@ impl Application {
                 .app_data(http::path_config())
                 .app_data(web::Data::new(info.clone()))
                 .app_data(web::Data::new(directory.clone()))
+                .app_data(web::Data::new(throttle.clone()))
                 .app_data(web::Data::new(worker_sessions))
                 .app_data(web::Data::new(settings))
                 .app_data(web::Data::new(session_metrics.clone()))

@@ -11,7 +11,8 @@
 //! * [`nodes`] spawns the real servers in-process via `Application::build`
 //!   on port 0 and seeds users;
 //! * [`http`] is a small client that keeps credentials explicit, so a test
-//!   can carry a cookie from one node to another on purpose.
+//!   can carry a cookie from one node to another on purpose;
+//! * [`throttle`] holds the login-throttling checks both stacks must pass.
 //!
 //! The first and the last are not test-only: the `authlab` binary starts its
 //! Redis with the `supervise` crate and sends its requests with
@@ -24,6 +25,7 @@ pub mod http;
 pub mod nodes;
 pub mod proxy;
 pub mod redis;
+pub mod throttle;
 
 pub use http::{Credential, TestClient};
 pub use nodes::{TestEnv, TestNode};
