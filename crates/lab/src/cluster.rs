@@ -167,22 +167,12 @@ impl Cluster {
 
         let cookie_secret = random_secret();
         let common = |name: &str, port: u16| {
-            let mut args: Vec<String> = vec![
-                "--host".into(),
-                "127.0.0.1".into(),
-                "--port".into(),
-                port.to_string(),
-                "--node-id".into(),
-                name.to_owned(),
-                "--workers".into(),
-                spec.workers_per_node.to_string(),
-                "--user-directory-url".into(),
-                directory.url(0),
-                "--shutdown-timeout".into(),
-                "2s".into(),
+            let mut args =
+                crate::process::node_args(name, port, spec.workers_per_node, &directory.url(0));
+            args.extend([
                 "--trusted-proxies".into(),
                 crate::haproxy::SOURCE_ADDRESS.into(),
-            ];
+            ]);
             if !spec.login_throttle {
                 args.extend(["--login-throttle".into(), "off".into()]);
             }

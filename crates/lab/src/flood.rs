@@ -243,20 +243,7 @@ pub async fn run(spec: FloodSpec) -> Result<FloodReport, LabError> {
         for throttled in [false, true] {
             let name = format!("{stack}-throttle-{}", if throttled { "on" } else { "off" });
             let port = free_port()?;
-            let mut args: Vec<String> = vec![
-                "--host".into(),
-                "127.0.0.1".into(),
-                "--port".into(),
-                port.to_string(),
-                "--node-id".into(),
-                name.clone(),
-                "--workers".into(),
-                spec.workers.to_string(),
-                "--user-directory-url".into(),
-                directory.url(0),
-                "--shutdown-timeout".into(),
-                "2s".into(),
-            ];
+            let mut args = crate::process::node_args(&name, port, spec.workers, &directory.url(0));
             if throttled {
                 // The distributed flood names its clients in X-Forwarded-For.
                 args.extend(["--trusted-proxies".into(), "127.0.0.1".into()]);

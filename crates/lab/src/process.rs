@@ -189,6 +189,26 @@ impl Drop for NodeProcess {
     }
 }
 
+/// The flags every node the lab starts gets, whatever its stack: where it
+/// listens, its name (HAProxy's server name and `x-node`), its workers, the
+/// user directory, and a short shutdown so a cluster stops quickly.
+pub fn node_args(name: &str, port: u16, workers: usize, user_directory_url: &str) -> Vec<String> {
+    vec![
+        "--host".into(),
+        "127.0.0.1".into(),
+        "--port".into(),
+        port.to_string(),
+        "--node-id".into(),
+        name.to_owned(),
+        "--workers".into(),
+        workers.to_string(),
+        "--user-directory-url".into(),
+        user_directory_url.to_owned(),
+        "--shutdown-timeout".into(),
+        "2s".into(),
+    ]
+}
+
 /// A process's resident set (VmRSS) in bytes; `None` when it is gone or
 /// unreadable. Resident memory is what a leak grows and what the kernel's
 /// OOM killer weighs, so it is the figure c13 and the soak report.

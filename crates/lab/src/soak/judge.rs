@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ProcessMemory, SoakRecord, StackWindow};
+use super::{SoakRecord, StackWindow};
 
 /// How much a process's resident memory may grow from the end of the
 /// warm-up to the end of the soak: allocator and page-cache noise stays
@@ -141,11 +141,8 @@ pub fn rss_flat(name: &str, samples: &[Option<u64>], warmup: usize) -> Check {
         // a failure of the soak, not a missing figure.
         (Status::Fail, "the process was gone at the end".to_owned())
     } else {
-        match (
-            median_of(&samples[k - 1..2 * k - 1]),
-            median_of(&samples[n - k..]),
-        ) {
-            (Some(start), Some(end)) if start > 0 => {
+        match rss_medians(samples, warmup) {
+            Some((start, end)) if start > 0 => {
                 let growth = (end as f64 - start as f64) / start as f64;
                 let said = format!(
                     "{:.1} MiB → {:.1} MiB ({:+.1}%)",
@@ -170,6 +167,21 @@ pub fn rss_flat(name: &str, samples: &[Option<u64>], warmup: usize) -> Check {
         status,
         detail,
     }
+}
+
+/// The two medians [`rss_flat`] compares: of the `warmup` readings from the
+/// end of the warm-up on, and of the last `warmup` readings. `None` when
+/// the groups would overlap or a reading in them is missing.
+pub fn rss_medians(samples: &[Option<u64>], warmup: usize) -> Option<(u64, u64)> {
+    let k = warmup.max(1);
+    let n = samples.len();
+    if n < 3 * k - 1 || n < 2 {
+        return None;
+    }
+    Some((
+        median_of(&samples[k - 1..2 * k - 1])?,
+        median_of(&samples[n - k..])?,
+    ))
 }
 
 /// The median reading (the lower middle one of an even count), or `None`
@@ -197,16 +209,7 @@ pub fn judge(record: &SoakRecord) -> Vec<Check> {
         checks.push(held_load(stack, &windows));
     }
     for name in record.judged_processes() {
-        let samples: Vec<Option<u64>> = record
-            .windows
-            .iter()
-            .map(|w| {
-                w.memory
-                    .iter()
-                    .find(|p: &&ProcessMemory| p.name == name)
-                    .and_then(|p| p.rss)
-            })
-            .collect();
+        let samples = record.rss_samples(&name);
         checks.push(rss_flat(&name, &samples, record.plan.warmup_minutes()));
     }
     checks

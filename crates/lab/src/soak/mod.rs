@@ -162,6 +162,14 @@ impl SoakRecord {
             .map(|p| p.name.clone())
             .collect()
     }
+
+    /// A process's RSS after each minute; `None` where it could not be read.
+    pub fn rss_samples(&self, name: &str) -> Vec<Option<u64>> {
+        self.windows
+            .iter()
+            .map(|w| w.memory.iter().find(|p| p.name == name).and_then(|p| p.rss))
+            .collect()
+    }
 }
 
 /// Runs a soak and writes `<root>/soak-<run-id>/`. The checks come back

@@ -103,10 +103,8 @@ fn rss_chart(record: &SoakRecord) -> Chart {
                 points: record
                     .windows
                     .iter()
-                    .filter_map(|w| {
-                        let rss = w.memory.iter().find(|p| p.name == *name)?.rss?;
-                        Some(point(w.minute, mib(rss)))
-                    })
+                    .zip(record.rss_samples(name))
+                    .filter_map(|(w, rss)| Some(point(w.minute, mib(rss?))))
                     .collect(),
             })
             .collect(),
@@ -197,20 +195,19 @@ fn markdown(record: &SoakRecord, checks: &[Check]) -> String {
     let warmup = plan.warmup_minutes();
     let _ = write!(
         md,
-        "\n## Resident memory (VmRSS, MiB)\n\n| process | before any load | after minute {warmup} (end of warm-up) | at the end | change after warm-up | judged |\n|---|---|---|---|---|---|\n"
+        "\n## Resident memory (VmRSS, MiB)\n\nThe medians the memory check compares: of the {warmup} reading(s) from the end \
+         of the warm-up (minute {warmup}) on, and of the last {warmup}.\n\n| process | before any load | median after warm-up | \
+         median at the end | change | judged |\n|---|---|---|---|---|---|\n"
     );
-    let rss_after = |window: Option<&Window>, name: &str| {
-        window
-            .and_then(|w| w.memory.iter().find(|p| p.name == name))
-            .and_then(|p| p.rss)
-    };
-    let shown = |rss: Option<u64>| rss.map_or("gone".to_owned(), |b| format!("{:.1}", mib(b)));
+    let shown = |rss: Option<u64>| rss.map_or("–".to_owned(), |b| format!("{:.1}", mib(b)));
     for process in &record.memory_at_start {
-        let warm = rss_after(record.windows.get(warmup - 1), &process.name);
-        let end = rss_after(record.windows.last(), &process.name);
-        let change = match (warm, end) {
-            (Some(w), Some(e)) if w > 0 && record.windows.len() > warmup => {
-                format!("{:+.1}%", (e as f64 - w as f64) / w as f64 * 100.0)
+        let medians = judge::rss_medians(&record.rss_samples(&process.name), warmup);
+        let change = match medians {
+            Some((start, end)) if start > 0 => {
+                format!(
+                    "{:+.1}%",
+                    (end as f64 - start as f64) / start as f64 * 100.0
+                )
             }
             _ => "–".into(),
         };
@@ -219,8 +216,8 @@ fn markdown(record: &SoakRecord, checks: &[Check]) -> String {
             "| {} | {} | {} | {} | {change} | {} |",
             process.name,
             shown(process.rss),
-            shown(warm),
-            shown(end),
+            shown(medians.map(|m| m.0)),
+            shown(medians.map(|m| m.1)),
             if process.judged { "yes" } else { "no" }
         );
     }
