@@ -1,0 +1,268 @@
+#!/usr/bin/env bash
+# The docker-compose demo, tested on a real Docker engine, end to end:
+#
+#   1. the images: stand-ins for redis and haproxy built from Debian's packages
+#      (docker/offline/build-base.sh, cached by content hash) and the authlab
+#      image from this checkout's release binaries (build-authlab.sh), because
+#      this machine has no image registry; everything else is the real
+#      docker-compose.yml (networks, healthchecks, init, config rendering,
+#      volumes, scaling, the lab profile)
+#   2. `up -d` until every service is healthy and `init` exited 0
+#   3. log in on both stacks through HAProxy's published ports; 30 requests per
+#      stack reach all three nodes (x-node names each container)
+#   4. scale the JWT stack to 5 nodes; HAProxy finds them by DNS and all 5 answer
+#   5. faults, without the Docker socket (`authlab fault`): a paused session
+#      store makes session /me answer 503 while JWT /me answers 200; once the
+#      pause ends the same cookie works again; a store that dies (SHUTDOWN
+#      NOSAVE) comes back empty by its restart policy and the session stack
+#      serves new logins again, no node restarted
+#   6. the lab profile runs `authlab run --quick --only c1,c7` in a container
+#      and its report appears on the host, owned by the uid it was given
+#   7. `down -v` leaves no container, network or volume of the project
+#
+# Ports and the subnet are chosen free for this run; the project name is
+# unique, so a demo already running on this machine is not touched.
+#
+# No Docker engine: exits 1, or 0 with a SKIPPED line when AUTHLAB_SKIP_DOCKER=1.
+# AUTHLAB_BIN_DIR: use these release binaries instead of building them.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+say() { printf '\n== %s\n' "$*"; }
+fail() { echo "FAILED: $*" >&2; exit 1; }
+
+if ! docker info >/dev/null 2>&1; then
+  if [ "${AUTHLAB_SKIP_DOCKER:-}" = 1 ]; then
+    echo "SKIPPED: no Docker engine answers (docker info failed) and AUTHLAB_SKIP_DOCKER=1"
+    exit 0
+  fi
+  fail "no Docker engine answers (docker info failed); start one, or set AUTHLAB_SKIP_DOCKER=1 to skip this test"
+fi
+if docker compose version >/dev/null 2>&1; then
+  compose_cmd=(docker compose)
+elif command -v docker-compose >/dev/null 2>&1; then
+  compose_cmd=(docker-compose)
+else
+  fail "neither 'docker compose' nor 'docker-compose' is installed"
+fi
+
+started=$(date +%s)
+export AUTHLAB_TAG=offline-test
+if [ -z "${AUTHLAB_BIN_DIR:-}" ]; then
+  say "release binaries"
+  cargo build --release -q -p lab -p session-server -p jwt-server --bins
+  AUTHLAB_BIN_DIR="$root/target/release"
+fi
+authlab="$AUTHLAB_BIN_DIR/authlab"
+
+say "images"
+docker/offline/build-base.sh >/dev/null
+docker/offline/build-authlab.sh "$AUTHLAB_BIN_DIR"
+docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^(authlab|authlab-lab):offline-test|^redis:7.0-bookworm|^haproxy:2.6-bookworm'
+
+# Free host ports for this run, and a subnet no other network uses.
+read -r session_port jwt_port stats_port api_port store_port < <(python3 - <<'PY'
+import socket
+socks = [socket.socket() for _ in range(5)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))
+PY
+)
+used_subnets=$(docker network inspect $(docker network ls -q) --format '{{range .IPAM.Config}}{{.Subnet}} {{end}}' 2>/dev/null || true)
+for third in $(seq 200 250); do
+  subnet="172.31.$third.0/24"
+  case " $used_subnets " in *" $subnet "*) continue ;; esac
+  break
+done
+export AUTHLAB_SESSION_PORT=$session_port AUTHLAB_JWT_PORT=$jwt_port AUTHLAB_STATS_PORT=$stats_port
+export AUTHLAB_HAPROXY_API_PORT=$api_port AUTHLAB_STORE_PORT=$store_port
+export AUTHLAB_SUBNET=$subnet AUTHLAB_HAPROXY_IP="172.31.$third.10"
+export AUTHLAB_LOAD_USERS=100
+project="authlab-test-$$"
+compose() { "${compose_cmd[@]}" -p "$project" -f docker-compose.yml -f docker/offline/compose.offline.yml "$@"; }
+
+reports_dir=""
+cleanup() {
+  status=$?
+  if [ "$status" -ne 0 ]; then
+    echo "--- state at failure" >&2
+    compose ps >&2 || true
+    compose logs --tail 30 >&2 || true
+  fi
+  compose --profile lab down -v --remove-orphans >/dev/null 2>&1 || true
+  [ -n "$reports_dir" ] && rm -rf "$reports_dir"
+  exit "$status"
+}
+trap cleanup EXIT
+
+# Every container of the project: healthy if it has a healthcheck, exited 0
+# if it is the one-shot init.
+all_healthy() {
+  local id service state health code ok=0 count=0
+  for id in $(docker ps -aq --filter "label=com.docker.compose.project=$project"); do
+    IFS='|' read -r service state health code < <(docker inspect "$id" --format \
+      '{{ index .Config.Labels "com.docker.compose.service" }}|{{ .State.Status }}|{{ if .State.Health }}{{ .State.Health.Status }}{{ end }}|{{ .State.ExitCode }}')
+    count=$((count + 1))
+    case "$service" in
+      init) [ "$state" = exited ] && [ "$code" = 0 ] || ok=1 ;;
+      lab) ;;
+      *) [ "$health" = healthy ] || ok=1 ;;
+    esac
+  done
+  [ "$count" -gt 0 ] && return $ok
+}
+wait_healthy() {
+  local deadline=$(( $(date +%s) + $1 ))
+  until all_healthy; do
+    [ "$(date +%s)" -lt "$deadline" ] || fail "services not all healthy after $1 s"
+    sleep 1
+  done
+}
+
+session_url="http://127.0.0.1:$session_port"
+jwt_url="http://127.0.0.1:$jwt_port"
+login_body='{"username":"alice","password":"authlab-demo"}'
+
+say "docker compose up -d (project $project, subnet $subnet)"
+t0=$(date +%s.%N)
+compose up -d
+wait_healthy 240
+t1=$(date +%s.%N)
+awk -v a="$t0" -v b="$t1" 'BEGIN { printf "every service healthy %.1f s after up -d (cold: empty volume, new containers)\n", b - a }'
+compose ps
+
+say "log in on both stacks through HAProxy"
+jar=$(mktemp)
+code=$(curl -s -o /dev/null -w '%{http_code}' -c "$jar" -H 'content-type: application/json' -d "$login_body" "$session_url/login")
+[ "$code" = 200 ] || fail "session login answered $code"
+curl -sf -b "$jar" "$session_url/me" | grep -q '"user":"alice"' || fail "session /me did not name alice"
+access=$(curl -sf -H 'content-type: application/json' -d "$login_body" "$jwt_url/login" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+curl -sf -H "authorization: Bearer $access" "$jwt_url/me" | grep -q '"user":"alice"' || fail "JWT /me did not name alice"
+
+# Distinct x-node values over N requests.
+nodes_seen() {
+  local url=$1 n=$2; shift 2
+  for _ in $(seq "$n"); do
+    curl -s -D - -o /dev/null "$@" "$url/me" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-node" {print $2}'
+  done | sort -u
+}
+# The container IDs of a service, as its nodes name themselves (stack-<hostname>).
+containers_of() {
+  docker ps -q --no-trunc --filter "label=com.docker.compose.project=$project" \
+    --filter "label=com.docker.compose.service=$1" | cut -c1-12 | sed "s/^/$1-/" | sort
+}
+check_spread() {
+  local stack=$1 url=$2 want=$3; shift 3
+  local seen expected
+  seen=$(nodes_seen "$url" 30 "$@")
+  expected=$(containers_of "$stack")
+  echo "$stack: 30 requests reached $(echo "$seen" | wc -l) nodes: $(echo $seen)"
+  [ "$(echo "$expected" | wc -l)" = "$want" ] || fail "$stack has $(echo "$expected" | wc -l) containers, expected $want"
+  [ "$seen" = "$expected" ] || fail "$stack: x-node values ($(echo $seen)) are not its containers ($(echo $expected))"
+}
+check_spread session "$session_url" 3 -b "$jar"
+check_spread jwt "$jwt_url" 3 -H "authorization: Bearer $access"
+
+say "scale the JWT stack to 5 nodes"
+compose up -d --scale session=3 --scale jwt=5
+wait_healthy 120
+# HAProxy learns the new replicas from Docker's DNS within its hold time.
+deadline=$(( $(date +%s) + 30 ))
+until [ "$("$authlab" fault --haproxy-api "127.0.0.1:$api_port" servers | grep -c '^jwt_nodes/.* UP')" = 5 ]; do
+  [ "$(date +%s)" -lt "$deadline" ] || { "$authlab" fault --haproxy-api "127.0.0.1:$api_port" servers; fail "HAProxy never saw 5 JWT servers up"; }
+  sleep 1
+done
+check_spread jwt "$jwt_url" 5 -H "authorization: Bearer $access"
+
+fault() { "$authlab" fault --store-url "redis://127.0.0.1:$store_port" --haproxy-api "127.0.0.1:$api_port" "$@"; }
+status_of() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
+restarts() {
+  docker ps -aq --filter "label=com.docker.compose.project=$project" | xargs docker inspect \
+    --format '{{ index .Config.Labels "com.docker.compose.service" }} {{ .RestartCount }} {{ .State.StartedAt }}' | grep -E '^(session|jwt) ' | sort
+}
+nodes_before=$(restarts)
+
+say "fault: the session store stops answering (CLIENT PAUSE 6s)"
+fault store-pause 6s
+session_status=$(status_of -b "$jar" "$session_url/me")
+jwt_status=$(status_of -H "authorization: Bearer $access" "$jwt_url/me")
+echo "during the pause: session /me $session_status, JWT /me $jwt_status"
+[ "$session_status" = 503 ] || fail "session /me answered $session_status while the store was paused, expected 503"
+[ "$jwt_status" = 200 ] || fail "JWT /me answered $jwt_status while the store was paused, expected 200"
+deadline=$(( $(date +%s) + 20 ))
+until [ "$(status_of -b "$jar" "$session_url/me")" = 200 ]; do
+  [ "$(date +%s)" -lt "$deadline" ] || fail "session /me never answered 200 again after the pause"
+  sleep 0.5
+done
+echo "after the pause: session /me 200 with the same cookie"
+
+say "fault: the session store dies (SHUTDOWN NOSAVE) and its restart policy brings it back empty"
+fault store-crash
+saw_503=no
+deadline=$(( $(date +%s) + 60 ))
+while :; do
+  code=$(status_of -b "$jar" "$session_url/me")
+  [ "$code" = 503 ] && saw_503=yes
+  # The old session died with the store: 401 once the store answers again.
+  [ "$code" = 401 ] && break
+  [ "$(date +%s)" -lt "$deadline" ] || fail "session /me answered $code, never 401 (store back, session gone)"
+  sleep 0.2
+done
+echo "after the crash: session /me answered 503 while the store was down ($saw_503), then 401 (session gone)"
+jwt_status=$(status_of -H "authorization: Bearer $access" "$jwt_url/me")
+[ "$jwt_status" = 200 ] || fail "JWT /me answered $jwt_status after the store crash, expected 200"
+jar2=$(mktemp)
+code=$(status_of -c "$jar2" -H 'content-type: application/json' -d "$login_body" "$session_url/login")
+[ "$code" = 200 ] || fail "a new session login answered $code after the store came back"
+[ "$(status_of -b "$jar2" "$session_url/me")" = 200 ] || fail "the new session did not work"
+[ "$(restarts)" = "$nodes_before" ] || fail "a node restarted: before: $nodes_before; after: $(restarts)"
+echo "new login works again; no session or JWT node restarted"
+rm -f "$jar" "$jar2"
+
+say "the README's recipe: docker compose stop / start session-store"
+jar3=$(mktemp)
+[ "$(status_of -c "$jar3" -H 'content-type: application/json' -d "$login_body" "$session_url/login")" = 200 ] \
+  || fail "login before the stop failed"
+compose stop session-store
+session_status=$(status_of -b "$jar3" "$session_url/me")
+jwt_status=$(status_of -H "authorization: Bearer $access" "$jwt_url/me")
+echo "store stopped: session /me $session_status, JWT /me $jwt_status"
+[ "$session_status" = 503 ] || fail "session /me answered $session_status with the store stopped, expected 503"
+[ "$jwt_status" = 200 ] || fail "JWT /me answered $jwt_status with the store stopped, expected 200"
+compose start session-store
+deadline=$(( $(date +%s) + 60 ))
+until [ "$(status_of -b "$jar3" "$session_url/me")" = 401 ]; do
+  [ "$(date +%s)" -lt "$deadline" ] || fail "session /me never answered 401 (store back, empty) after the start"
+  sleep 0.5
+done
+[ "$(status_of -c "$jar3" -H 'content-type: application/json' -d "$login_body" "$session_url/login")" = 200 ] \
+  || fail "login after the start failed"
+[ "$(restarts)" = "$nodes_before" ] || fail "a node restarted during stop/start"
+echo "store started: the old session is gone (401), a new login works, no node restarted"
+rm -f "$jar3"
+
+say "the lab profile: authlab run --quick --only c1,c7 in a container"
+reports_dir=$(mktemp -d)
+chown 1000:1000 "$reports_dir"
+AUTHLAB_REPORTS_DIR="$reports_dir" AUTHLAB_UID=1000 AUTHLAB_GID=1000 \
+  compose --profile lab run --rm lab authlab run --quick --only c1,c7 --out /reports
+for file in results.json report.md report.html c1.svg c1.png c7.svg c7.png; do
+  test -s "$reports_dir/latest/$file" || fail "lab: missing report file $file on the host"
+done
+owner=$(stat -c %u "$reports_dir/latest/results.json")
+[ "$owner" = 1000 ] || fail "lab: report owned by uid $owner, expected 1000"
+echo "lab wrote $(ls "$reports_dir/latest" | wc -l) files under $reports_dir/latest, owned by uid 1000"
+
+say "docker compose down -v"
+compose --profile lab down -v --remove-orphans
+left=$(docker ps -aq --filter "label=com.docker.compose.project=$project")
+left+=$(docker network ls -q --filter "label=com.docker.compose.project=$project")
+left+=$(docker volume ls -q --filter "label=com.docker.compose.project=$project")
+[ -z "$left" ] || fail "down -v left: $left"
+echo "no container, network or volume of $project is left"
+
+echo
+echo "docker compose test passed in $(( $(date +%s) - started )) s"
