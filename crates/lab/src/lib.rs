@@ -14,6 +14,7 @@ pub mod flood;
 pub mod haproxy;
 pub mod latency;
 pub mod naive;
+pub mod probe;
 pub mod process;
 pub mod report;
 pub mod results;

@@ -50,6 +50,8 @@ enum Command {
         /// A run directory, e.g. reports/latest.
         dir: PathBuf,
     },
+    /// One HTTP GET: exit status 0 iff the answer is 2xx (a container healthcheck).
+    Probe(ProbeArgs),
     /// Run one server node (what `authlab up` starts for each node).
     #[command(hide = true)]
     Node {
@@ -69,6 +71,15 @@ enum StackChoice {
     Session,
     Jwt,
     Both,
+}
+
+#[derive(clap::Args)]
+struct ProbeArgs {
+    /// What to GET, e.g. http://127.0.0.1:8080/ready.
+    url: String,
+    /// Longest the whole request may take, connect to last byte.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
 }
 
 #[derive(clap::Args)]
@@ -252,6 +263,21 @@ async fn main() -> anyhow::Result<()> {
             println!("re-rendered {}", dir.join("report.html").display());
             Ok(())
         }
+        Command::Probe(args) => match lab::probe::probe(&args.url, args.timeout).await {
+            // One line and an exit status are all a healthcheck reads.
+            Ok(answer) if answer.is_success() => {
+                println!("{answer}");
+                Ok(())
+            }
+            Ok(answer) => {
+                println!("{answer}");
+                std::process::exit(1)
+            }
+            Err(error) => {
+                println!("{error}");
+                std::process::exit(1)
+            }
+        },
         Command::Node { stack } => {
             telemetry::init("warn");
             run_node(stack).await
