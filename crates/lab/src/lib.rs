@@ -18,6 +18,7 @@ pub mod probe;
 pub mod process;
 pub mod report;
 pub mod results;
+pub mod runtime_api;
 pub mod soak;
 pub mod summaries;
 pub mod wrk;
