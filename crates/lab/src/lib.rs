@@ -8,6 +8,7 @@
 pub mod charts;
 pub mod claims;
 pub mod cluster;
+pub mod compose_init;
 pub mod doctor;
 pub mod experiments;
 pub mod flood;

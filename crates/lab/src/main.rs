@@ -52,6 +52,9 @@ enum Command {
     },
     /// One HTTP GET: exit status 0 iff the answer is 2xx (a container healthcheck).
     Probe(ProbeArgs),
+    /// One-shot set-up of the docker-compose demo: seed users, write the
+    /// shared cookie secret and JWT keys (only if absent) and HAProxy's config.
+    ComposeInit(Box<lab::compose_init::ComposeInit>),
     /// Run one server node (what `authlab up` starts for each node).
     #[command(hide = true)]
     Node {
@@ -278,6 +281,13 @@ async fn main() -> anyhow::Result<()> {
                 std::process::exit(1)
             }
         },
+        Command::ComposeInit(init) => {
+            telemetry::init("warn,lab=info");
+            for line in init.run().await? {
+                println!("{line}");
+            }
+            Ok(())
+        }
         Command::Node { stack } => {
             telemetry::init("warn");
             run_node(stack).await
