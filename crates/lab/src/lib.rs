@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod compose_init;
 pub mod doctor;
 pub mod experiments;
+pub mod fault;
 pub mod flood;
 pub mod haproxy;
 pub mod latency;

@@ -55,6 +55,9 @@ enum Command {
     /// One-shot set-up of the docker-compose demo: seed users, write the
     /// shared cookie secret and JWT keys (only if absent) and HAProxy's config.
     ComposeInit(Box<lab::compose_init::ComposeInit>),
+    /// Break the docker-compose demo on purpose: pause or crash the session
+    /// store, drain or stop nodes through HAProxy (no Docker socket needed).
+    Fault(lab::fault::FaultArgs),
     /// Run one server node (what `authlab up` starts for each node).
     #[command(hide = true)]
     Node {
@@ -284,6 +287,13 @@ async fn main() -> anyhow::Result<()> {
         Command::ComposeInit(init) => {
             telemetry::init("warn,lab=info");
             for line in init.run().await? {
+                println!("{line}");
+            }
+            Ok(())
+        }
+        Command::Fault(fault) => {
+            telemetry::init("warn");
+            for line in fault.run()? {
                 println!("{line}");
             }
             Ok(())
