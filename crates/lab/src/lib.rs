@@ -15,6 +15,7 @@ pub mod fault;
 pub mod flood;
 pub mod haproxy;
 pub mod latency;
+pub mod load;
 pub mod naive;
 pub mod probe;
 pub mod process;

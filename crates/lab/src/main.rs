@@ -58,6 +58,9 @@ enum Command {
     /// Break the docker-compose demo on purpose: pause or crash the session
     /// store, drain or stop nodes through HAProxy (no Docker socket needed).
     Fault(lab::fault::FaultArgs),
+    /// A bounded goose run of the browse scenario against a deployment you
+    /// name: requests, errors, req/s, p50/p99; fails if any request failed.
+    Load(lab::load::LoadArgs),
     /// Run one server node (what `authlab up` starts for each node).
     #[command(hide = true)]
     Node {
@@ -296,6 +299,28 @@ async fn main() -> anyhow::Result<()> {
             for line in fault.run()? {
                 println!("{line}");
             }
+            Ok(())
+        }
+        Command::Load(args) => {
+            telemetry::init("warn,goose=error");
+            let plan = args.plan();
+            match plan.validate() {
+                Err(error @ loadtests::LoadError::NotLoopback { .. }) => {
+                    bail!("{error}; pass --allow-remote to load another host on purpose")
+                }
+                other => other?,
+            }
+            if loadtests::check_target(&plan.host, plan.allow_remote)? == loadtests::Target::Remote
+            {
+                // Before any load: a wrong host can still be stopped with Ctrl-C.
+                eprintln!(
+                    "sending load to {} (remote target allowed by --allow-remote)",
+                    plan.host
+                );
+            }
+            let report = lab::load::run(&plan).await?;
+            print!("{}", lab::load::render(&report));
+            lab::load::judge(&report)?;
             Ok(())
         }
         Command::Node { stack } => {
