@@ -21,8 +21,9 @@
 //! raw throughput ceilings are wrk's job, because a goose user is far more
 //! expensive than a wrk connection and goose would measure itself.
 //!
-//! Only loopback targets are accepted ([`check_loopback`]): nothing here
-//! may send load anywhere but this machine.
+//! Only loopback targets are accepted ([`check_loopback`]) unless the caller
+//! opts in with [`LoadPlan::allow_remote`] (the binary's `--allow-remote`):
+//! load goes to another machine only when someone asked for exactly that.
 //!
 //! # Process-wide goose state
 //!
@@ -56,7 +57,8 @@ use goose::{
 };
 
 pub use plan::{
-    check_loopback, scenario_name, Credentials, LoadPlan, ScenarioKind, Stack, DEFAULT_VISIT,
+    check_loopback, check_target, scenario_name, Credentials, LoadPlan, ScenarioKind, Stack,
+    Target, DEFAULT_VISIT,
 };
 pub use report::{LoadReport, Percentiles};
 pub use scenarios::ScenarioSpec;
@@ -95,6 +97,9 @@ pub fn interrupt_requested() -> bool {
 /// [`LoadError::Overran`].
 pub async fn run(plan: &LoadPlan) -> Result<LoadReport, LoadError> {
     plan.validate()?;
+    if check_target(&plan.host, plan.allow_remote)? == Target::Remote {
+        tracing::warn!(host = %plan.host, "sending load to a remote target (LoadPlan::allow_remote)");
+    }
     if interrupt_requested() {
         // goose would clear the killswitch as it starts: a Ctrl-C since the
         // last run would be lost, and the experiment would carry on.

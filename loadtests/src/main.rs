@@ -13,6 +13,9 @@
 //! `jwtrefresh`, …, see `--scenarios-list`) and wildcards. After goose's own summary it prints what goose does not
 //! count: responses per node (`x-node`), logins, re-logins, refreshes.
 //!
+//! Only loopback hosts are accepted unless `--allow-remote` is given; the
+//! target is then printed on stderr before any load starts.
+//!
 //! Every simulated user logs in from 127.0.0.1, so start the target with
 //! login throttling off (`--login-throttle off` on a node, `authlab up
 //! --login-throttle off` for a cluster); with the production limits most
@@ -26,9 +29,9 @@ use goose::{
     GooseAttack,
 };
 use loadtests::{
-    check_loopback,
+    check_target,
     scenarios::{self, machine_name, NAMED, NAMES},
-    Credentials, ScenarioSpec, Tally,
+    Credentials, ScenarioSpec, Tally, Target,
 };
 
 #[derive(Parser)]
@@ -71,6 +74,10 @@ struct Cli {
         help_heading = "authlab"
     )]
     think_max_ms: u64,
+    /// Accept a --host that is not this machine (only loopback otherwise);
+    /// for a deployment of your own, e.g. a docker-compose project
+    #[arg(long, help_heading = "authlab")]
+    allow_remote: bool,
     #[command(flatten)]
     goose: GooseConfiguration,
 }
@@ -94,7 +101,13 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), String> {
     if let Some(host) = &cli.goose.host {
-        check_loopback(host).map_err(|e| e.to_string())?;
+        let target = check_target(host, cli.allow_remote).map_err(|e| {
+            format!("{e}; pass --allow-remote to send load to another host on purpose")
+        })?;
+        if target == Target::Remote {
+            // Said before goose starts, so a wrong host can still be stopped with Ctrl-C.
+            eprintln!("sending load to {host} (remote target allowed by --allow-remote)");
+        }
     }
     let listing = cli.goose.list || cli.goose.scenarios_list;
     if cli.scenario.is_none() && cli.goose.scenarios.is_none() && !listing {

@@ -86,8 +86,13 @@ pub const DEFAULT_VISIT: (Duration, Duration) = (Duration::from_secs(10), Durati
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadPlan {
     /// Base URL of an HAProxy frontend or a node, e.g. `http://127.0.0.1:41231`.
-    /// Only loopback targets are accepted.
+    /// Only loopback targets are accepted, unless `allow_remote`.
     pub host: String,
+    /// Accept a `host` that is not this machine (a deployment the caller
+    /// names on purpose, e.g. a compose project's HAProxy). Off by default:
+    /// a caller has to opt in, in code as on the command line.
+    #[serde(default)]
+    pub allow_remote: bool,
     pub stack: Stack,
     pub scenario: ScenarioKind,
     /// Concurrent goose users.
@@ -117,6 +122,7 @@ impl LoadPlan {
     pub fn new(host: impl Into<String>, stack: Stack, scenario: ScenarioKind) -> Self {
         Self {
             host: host.into(),
+            allow_remote: false,
             stack,
             scenario,
             users: 8,
@@ -150,7 +156,7 @@ impl LoadPlan {
     /// Everything `run` checks before it asks goose to do anything.
     pub fn validate(&self) -> Result<(), LoadError> {
         let invalid = |reason: String| Err(LoadError::Plan(reason));
-        check_loopback(&self.host)?;
+        check_target(&self.host, self.allow_remote)?;
         if self.users == 0 {
             return invalid("users must be at least 1".into());
         }
@@ -208,9 +214,25 @@ pub fn scenario_name(stack: Stack, kind: ScenarioKind, think: bool) -> String {
     }
 }
 
+/// Where a load run would go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// This machine.
+    Loopback,
+    /// Another host, accepted because the caller allowed remote targets.
+    Remote,
+}
+
 /// Refuses any target that is not this machine: a load generator pointed at
 /// the wrong host is an attack on someone else.
 pub fn check_loopback(host: &str) -> Result<(), LoadError> {
+    check_target(host, false).map(drop)
+}
+
+/// [`check_loopback`], except that with `allow_remote` any http(s) URL with a
+/// host passes too, as [`Target::Remote`], so the caller can say where the
+/// load is going before it starts.
+pub fn check_target(host: &str, allow_remote: bool) -> Result<Target, LoadError> {
     let refuse = || LoadError::NotLoopback {
         host: host.to_owned(),
     };
@@ -218,16 +240,23 @@ pub fn check_loopback(host: &str) -> Result<(), LoadError> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(refuse());
     }
+    let remote = || {
+        if allow_remote {
+            Ok(Target::Remote)
+        } else {
+            Err(refuse())
+        }
+    };
     let loopback = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
+        None => return Err(refuse()),
     };
     if loopback {
-        Ok(())
+        Ok(Target::Loopback)
     } else {
-        Err(refuse())
+        remote()
     }
 }
 
@@ -259,6 +288,54 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn remote_targets_pass_only_when_allowed() {
+        for (host, allowed) in [
+            ("http://127.0.0.1:8080", Some(Target::Loopback)),
+            ("http://localhost:1", Some(Target::Loopback)),
+            ("http://haproxy:8080", Some(Target::Remote)),
+            ("https://10.0.0.1", Some(Target::Remote)),
+            ("ftp://haproxy", None),
+            ("haproxy:8080", None),
+            ("", None),
+        ] {
+            match allowed {
+                Some(target) => assert_eq!(check_target(host, true).unwrap(), target, "{host}"),
+                None => assert!(
+                    matches!(check_target(host, true), Err(LoadError::NotLoopback { .. })),
+                    "{host}"
+                ),
+            }
+        }
+        assert_eq!(
+            check_target("http://127.0.0.1:1", false).unwrap(),
+            Target::Loopback
+        );
+        assert!(matches!(
+            check_target("http://haproxy:8080", false),
+            Err(LoadError::NotLoopback { .. })
+        ));
+    }
+
+    #[test]
+    fn a_plan_goes_remote_only_when_it_says_so() {
+        let mut plan = LoadPlan::new("http://haproxy:8080", Stack::Session, ScenarioKind::Browse);
+        let error = plan.validate().unwrap_err();
+        assert!(
+            matches!(&error, LoadError::NotLoopback { host } if host == "http://haproxy:8080"),
+            "{error}"
+        );
+        plan.allow_remote = true;
+        plan.validate().unwrap();
+        plan.host = "http://127.0.0.1:8080".into();
+        plan.validate().unwrap();
+        // Plans recorded before the field existed read back as loopback-only.
+        let mut json = serde_json::to_value(&plan).unwrap();
+        json.as_object_mut().unwrap().remove("allow_remote");
+        let read: LoadPlan = serde_json::from_value(json).unwrap();
+        assert!(!read.allow_remote);
     }
 
     #[test]

@@ -259,6 +259,7 @@ impl Cluster {
                     port: node.port,
                 })
                 .collect(),
+                template: None,
             })
             .collect();
         let config = HaproxyConfig::new(

@@ -1,5 +1,5 @@
-//! HAProxy: the configuration we render, the process we run, and the stats
-//! socket we read.
+//! HAProxy: the configuration we render and the process we run; its admin
+//! socket is [`crate::runtime_api`].
 //!
 //! The load balancer is HAProxy, not code of ours, so that "round-robin",
 //! "sticky" or "a node died" mean exactly what they mean in production. The
@@ -8,10 +8,12 @@
 //! socket two things: per-server counters (`show stat`, the experiments'
 //! source of truth for how traffic was spread) and maintenance switches
 //! (`set server … state maint|ready`).
+//!
+//! The same template has a compose mode ([`HaproxyConfig::compose`]):
+//! servers found through Docker's DNS (`server-template`), every address
+//! bound, and the admin socket on TCP.
 
 use std::{
-    io::{Read, Write},
-    os::unix::net::UnixStream,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::Duration,
@@ -19,7 +21,14 @@ use std::{
 
 use serde::Serialize;
 
-use crate::LabError;
+pub use crate::runtime_api::{parse_stats, AdminSocket, ServerStats};
+use crate::{
+    runtime_api::{RuntimeApi, ServerState},
+    LabError,
+};
+
+/// Docker's embedded DNS server, inside every container on a user-defined network.
+pub const DOCKER_DNS: &str = "127.0.0.11:53";
 
 /// The address HAProxy connects to the nodes from. Clients (wrk, goose,
 /// curl) come from 127.0.0.1, so a node trusting only this address with
@@ -43,7 +52,7 @@ pub enum Balance {
 }
 
 impl Balance {
-    fn algorithm(self) -> &'static str {
+    pub fn algorithm(self) -> &'static str {
         match self {
             Balance::Roundrobin | Balance::Sticky => "roundrobin",
             Balance::Leastconn => "leastconn",
@@ -59,20 +68,36 @@ pub struct ServerEntry {
     pub port: u16,
 }
 
+/// Servers HAProxy finds by name: `server-template`, one slot per address.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerTemplate {
+    /// The name DNS answers with every replica's address (a compose service).
+    pub service: String,
+    /// Port every replica listens on.
+    pub port: u16,
+    /// Most replicas the backend can hold; slots without an address wait in maintenance.
+    pub slots: usize,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct StackEntry {
     /// `session` or `jwt`: names the frontend (`session_front`) and backend (`session_nodes`).
     pub name: String,
     pub port: u16,
     pub servers: Vec<ServerEntry>,
+    /// Servers found through DNS (compose), besides any in `servers`.
+    pub template: Option<ServerTemplate>,
 }
 
 /// Everything the template needs.
 #[derive(Debug, Clone, Serialize)]
 pub struct HaproxyConfig {
+    /// `127.0.0.1` for the lab; `*` (every address) in a container.
     pub bind_host: String,
     pub stats_port: u16,
-    pub stats_socket: PathBuf,
+    pub stats_socket: AdminSocket,
+    /// The nameserver of the `docker` resolvers section, which templated servers need.
+    pub resolver: Option<String>,
     pub balance: String,
     pub sticky: bool,
     pub threads: usize,
@@ -92,7 +117,8 @@ impl HaproxyConfig {
         Self {
             bind_host: "127.0.0.1".into(),
             stats_port,
-            stats_socket,
+            stats_socket: AdminSocket::Unix(stats_socket),
+            resolver: None,
             balance: balance.algorithm().into(),
             sticky: balance == Balance::Sticky,
             threads: 1,
@@ -102,7 +128,35 @@ impl HaproxyConfig {
         }
     }
 
+    /// HAProxy in its own container of a docker-compose project: it binds
+    /// every address, finds each stack's replicas through Docker's DNS, and
+    /// serves the runtime API on TCP `runtime_api_port` (the compose file
+    /// publishes it on the host's loopback only). No `source` address: in
+    /// a container network HAProxy's own address is what nodes trust.
+    pub fn compose(
+        balance: Balance,
+        stats_port: u16,
+        runtime_api_port: u16,
+        stacks: Vec<StackEntry>,
+    ) -> Self {
+        Self {
+            bind_host: "*".into(),
+            stats_socket: AdminSocket::Tcp(format!("0.0.0.0:{runtime_api_port}")),
+            resolver: Some(DOCKER_DNS.into()),
+            source_address: None,
+            ..Self::new(balance, stats_port, PathBuf::new(), stacks)
+        }
+    }
+
     pub fn render(&self) -> Result<String, LabError> {
+        if self.resolver.is_none() {
+            if let Some(stack) = self.stacks.iter().find(|s| s.template.is_some()) {
+                return Err(LabError::Haproxy(format!(
+                    "stack {} finds its servers through DNS, which needs a resolver",
+                    stack.name
+                )));
+            }
+        }
         let mut env = minijinja::Environment::new();
         // Block tags take whole lines, so the template reads like the config it makes.
         env.set_trim_blocks(true);
@@ -115,10 +169,26 @@ impl HaproxyConfig {
     }
 }
 
+impl StackEntry {
+    /// A compose stack: frontend `port`, replicas of `service` on `node_port`.
+    pub fn templated(name: &str, port: u16, service: &str, node_port: u16, slots: usize) -> Self {
+        Self {
+            name: name.into(),
+            port,
+            servers: Vec::new(),
+            template: Some(ServerTemplate {
+                service: service.into(),
+                port: node_port,
+                slots,
+            }),
+        }
+    }
+}
+
 /// A running `haproxy -db -f <config>`.
 pub struct Haproxy {
     child: Option<Child>,
-    socket: PathBuf,
+    api: RuntimeApi,
 }
 
 impl Haproxy {
@@ -161,7 +231,7 @@ impl Haproxy {
             .map_err(|e| LabError::Haproxy(e.to_string()))?;
         let mut haproxy = Haproxy {
             child: Some(child),
-            socket: config.stats_socket.clone(),
+            api: RuntimeApi::new(config.stats_socket.clone()),
         };
         let mut last_error = String::new();
         for _ in 0..200 {
@@ -198,33 +268,22 @@ impl Haproxy {
 
     /// One command on the admin socket; the socket closes after each answer.
     pub fn command(&self, line: &str) -> Result<String, LabError> {
-        let fail = |e: std::io::Error| LabError::Haproxy(format!("stats socket: {e}"));
-        let mut stream = UnixStream::connect(&self.socket).map_err(fail)?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(2)))
-            .map_err(fail)?;
-        stream
-            .write_all(format!("{line}\n").as_bytes())
-            .map_err(fail)?;
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).map_err(fail)?;
-        Ok(answer)
+        self.api.command(line)
     }
 
     /// Per-server rows of `show stat`.
     pub fn servers(&self) -> Result<Vec<ServerStats>, LabError> {
-        parse_stats(&self.command("show stat")?)
+        self.api.servers()
     }
 
     /// Takes a server out of rotation (`maint`) or puts it back (`ready`).
     pub fn set_maintenance(&self, backend: &str, server: &str, on: bool) -> Result<(), LabError> {
-        let state = if on { "maint" } else { "ready" };
-        let answer = self.command(&format!("set server {backend}/{server} state {state}"))?;
-        if answer.trim().is_empty() {
-            Ok(())
+        let state = if on {
+            ServerState::Maint
         } else {
-            Err(LabError::Haproxy(answer.trim().to_owned()))
-        }
+            ServerState::Ready
+        };
+        self.api.set_state(backend, server, state)
     }
 
     /// SIGTERM, then SIGKILL if HAProxy has not exited within a second.
@@ -239,84 +298,6 @@ impl Drop for Haproxy {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-/// One server line of HAProxy's stats.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct ServerStats {
-    pub backend: String,
-    pub server: String,
-    /// `UP`, `DOWN`, `MAINT`, `UP 1/2`, ...
-    pub status: String,
-    /// Times HAProxy chose this server (`lbtot`).
-    pub selected: u64,
-    /// HTTP responses it returned, all classes (`hrsp_*`).
-    pub responses: u64,
-    pub responses_5xx: u64,
-}
-
-impl ServerStats {
-    pub fn is_up(&self) -> bool {
-        self.status.starts_with("UP")
-    }
-}
-
-/// Parses `show stat` CSV by column name, keeping server rows only.
-pub fn parse_stats(csv_text: &str) -> Result<Vec<ServerStats>, LabError> {
-    let text = csv_text.trim_start_matches("# ");
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| LabError::Haproxy(e.to_string()))?
-        .clone();
-    let column = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| LabError::Haproxy(format!("stats have no column {name}")))
-    };
-    let (px, sv, status, lbtot) = (
-        column("pxname")?,
-        column("svname")?,
-        column("status")?,
-        column("lbtot")?,
-    );
-    let classes: Vec<usize> = [
-        "hrsp_1xx",
-        "hrsp_2xx",
-        "hrsp_3xx",
-        "hrsp_4xx",
-        "hrsp_5xx",
-        "hrsp_other",
-    ]
-    .iter()
-    .map(|c| column(c))
-    .collect::<Result<_, _>>()?;
-    let number = |record: &csv::StringRecord, i: usize| {
-        record
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    let mut servers = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| LabError::Haproxy(e.to_string()))?;
-        let name = record.get(sv).unwrap_or("");
-        if matches!(name, "FRONTEND" | "BACKEND" | "") {
-            continue;
-        }
-        servers.push(ServerStats {
-            backend: record.get(px).unwrap_or("").to_owned(),
-            server: name.to_owned(),
-            status: record.get(status).unwrap_or("").to_owned(),
-            selected: number(&record, lbtot),
-            responses: classes.iter().map(|&i| number(&record, i)).sum(),
-            responses_5xx: number(&record, classes[4]),
-        });
-    }
-    Ok(servers)
 }
 
 #[cfg(test)]
@@ -338,6 +319,7 @@ mod tests {
                         port: 9010 + i,
                     })
                     .collect(),
+                template: None,
             }],
         )
     }
@@ -385,23 +367,98 @@ mod tests {
         }
     }
 
-    #[test]
-    fn parses_server_rows_of_show_stat() {
-        let csv = "# pxname,svname,status,lbtot,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,\n\
-                   session_front,FRONTEND,OPEN,,0,9,0,0,0,0,\n\
-                   session_nodes,session-1,UP,4,0,3,0,1,0,0,\n\
-                   session_nodes,session-2,DOWN,5,0,4,0,0,1,0,\n\
-                   session_nodes,BACKEND,UP,9,0,7,0,1,1,0,\n";
-        let servers = parse_stats(csv).unwrap();
-        assert_eq!(servers.len(), 2);
-        assert_eq!(
-            (
-                servers[0].selected,
-                servers[0].responses,
-                servers[0].is_up()
+    fn haproxy_check(text: &str) -> (bool, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("haproxy.cfg");
+        std::fs::write(&path, text).unwrap();
+        let check = Command::new("haproxy")
+            .arg("-c")
+            .arg("-f")
+            .arg(&path)
+            .output()
+            .unwrap();
+        (
+            check.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&check.stdout),
+                String::from_utf8_lossy(&check.stderr)
             ),
-            (4, 4, true)
-        );
-        assert_eq!((servers[1].responses_5xx, servers[1].is_up()), (1, false));
+        )
+    }
+
+    fn compose(balance: Balance) -> HaproxyConfig {
+        HaproxyConfig::compose(
+            balance,
+            8404,
+            9999,
+            vec![
+                StackEntry::templated("session", 8080, "session", 8080, 10),
+                StackEntry::templated("jwt", 8081, "jwt", 8080, 10),
+            ],
+        )
+    }
+
+    #[test]
+    fn renders_a_compose_config_haproxy_accepts() {
+        for balance in [
+            Balance::Roundrobin,
+            Balance::Leastconn,
+            Balance::Sticky,
+            Balance::Source,
+        ] {
+            let text = compose(balance).render().unwrap();
+            let (ok, output) = haproxy_check(&text);
+            assert!(ok, "{balance:?}:\n{text}\n{output}");
+            for line in [
+                "stats socket ipv4@0.0.0.0:9999 level admin\n",
+                "resolvers docker\n",
+                "nameserver dns 127.0.0.11:53\n",
+                "hold valid 2s\n",
+                "hold obsolete 5s\n",
+                "server-template session 10 session:8080 check resolvers docker init-addr none resolve-prefer ipv4\n",
+                "server-template jwt 10 jwt:8080 check resolvers docker init-addr none resolve-prefer ipv4\n",
+                "bind *:8080\n",
+                "bind *:8081\n",
+                "bind *:8404\n",
+                "monitor-uri /healthz\n",
+            ] {
+                assert!(text.contains(line), "{balance:?}: no {line:?} in\n{text}");
+            }
+            assert!(!text.contains("mode 600"), "{text}");
+            assert!(!text.contains("\n    source "), "{text}");
+            assert!(!text.contains("\n    server "), "{text}");
+            assert_eq!(
+                text.contains("cookie AUTHLAB_NODE insert indirect nocache dynamic"),
+                balance == Balance::Sticky
+            );
+        }
+    }
+
+    #[test]
+    fn the_lab_rendering_keeps_its_local_shape() {
+        let text = config(Balance::Sticky).render().unwrap();
+        for line in [
+            "stats socket /tmp/x.sock mode 600 level admin\n",
+            "bind 127.0.0.1:9001\n",
+            "source 127.0.0.2\n",
+            "cookie AUTHLAB_NODE insert indirect nocache\n",
+            "server session-1 127.0.0.1:9011 check cookie session-1\n",
+            "server session-2 127.0.0.1:9012 check cookie session-2\n",
+            "monitor-uri /healthz\n",
+        ] {
+            assert!(text.contains(line), "no {line:?} in\n{text}");
+        }
+        for absent in ["resolvers", "server-template", "ipv4@", "dynamic", "*:"] {
+            assert!(!text.contains(absent), "{absent:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_templated_stack_without_a_resolver_is_refused() {
+        let mut config = compose(Balance::Roundrobin);
+        config.resolver = None;
+        let error = config.render().unwrap_err().to_string();
+        assert!(error.contains("needs a resolver"), "{error}");
     }
 }

@@ -50,6 +50,17 @@ enum Command {
         /// A run directory, e.g. reports/latest.
         dir: PathBuf,
     },
+    /// One HTTP GET: exit status 0 iff the answer is 2xx (a container healthcheck).
+    Probe(ProbeArgs),
+    /// One-shot set-up of the docker-compose demo: seed users, write the
+    /// shared cookie secret and JWT keys (only if absent) and HAProxy's config.
+    ComposeInit(Box<lab::compose_init::ComposeInit>),
+    /// Break the docker-compose demo on purpose: pause or crash the session
+    /// store, drain or stop nodes through HAProxy (no Docker socket needed).
+    Fault(lab::fault::FaultArgs),
+    /// A bounded goose run of the browse scenario against a deployment you
+    /// name: requests, errors, req/s, p50/p99; fails if any request failed.
+    Load(lab::load::LoadArgs),
     /// Run one server node (what `authlab up` starts for each node).
     #[command(hide = true)]
     Node {
@@ -69,6 +80,15 @@ enum StackChoice {
     Session,
     Jwt,
     Both,
+}
+
+#[derive(clap::Args)]
+struct ProbeArgs {
+    /// What to GET, e.g. http://127.0.0.1:8080/ready.
+    url: String,
+    /// Longest the whole request may take, connect to last byte.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
 }
 
 #[derive(clap::Args)]
@@ -250,6 +270,57 @@ async fn main() -> anyhow::Result<()> {
             let results = lab::results::RunResults::read(&dir)?;
             lab::report::render(&results, &dir)?;
             println!("re-rendered {}", dir.join("report.html").display());
+            Ok(())
+        }
+        Command::Probe(args) => match lab::probe::probe(&args.url, args.timeout).await {
+            // One line and an exit status are all a healthcheck reads.
+            Ok(answer) if answer.is_success() => {
+                println!("{answer}");
+                Ok(())
+            }
+            Ok(answer) => {
+                println!("{answer}");
+                std::process::exit(1)
+            }
+            Err(error) => {
+                println!("{error}");
+                std::process::exit(1)
+            }
+        },
+        Command::ComposeInit(init) => {
+            telemetry::init("warn,lab=info");
+            for line in init.run().await? {
+                println!("{line}");
+            }
+            Ok(())
+        }
+        Command::Fault(fault) => {
+            telemetry::init("warn");
+            for line in fault.run()? {
+                println!("{line}");
+            }
+            Ok(())
+        }
+        Command::Load(args) => {
+            telemetry::init("warn,goose=error");
+            let plan = args.plan();
+            match plan.validate() {
+                Err(error @ loadtests::LoadError::NotLoopback { .. }) => {
+                    bail!("{error}; pass --allow-remote to load another host on purpose")
+                }
+                other => other?,
+            }
+            if loadtests::check_target(&plan.host, plan.allow_remote)? == loadtests::Target::Remote
+            {
+                // Before any load: a wrong host can still be stopped with Ctrl-C.
+                eprintln!(
+                    "sending load to {} (remote target allowed by --allow-remote)",
+                    plan.host
+                );
+            }
+            let report = lab::load::run(&plan).await?;
+            print!("{}", lab::load::render(&report));
+            lab::load::judge(&report)?;
             Ok(())
         }
         Command::Node { stack } => {

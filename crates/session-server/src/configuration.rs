@@ -1,6 +1,6 @@
 //! The session server's options and their start-up checks.
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use actix_web::cookie::Key;
 use authlab_core::config::{validate_redis_url, ConfigError, NodeArgs, RedisClientArgs};
@@ -42,6 +42,16 @@ pub struct SessionServerConfig {
     #[arg(long, env = "AUTHLAB_COOKIE_SECRET", hide_env_values = true)]
     #[serde(skip)]
     pub cookie_secret: Option<String>,
+    /// File holding the cookie secret (trailing whitespace and newline
+    /// trimmed), instead of --cookie-secret: a secret mounted as a file (a
+    /// Docker volume or secret) stays out of the environment, which
+    /// `docker inspect` shows.
+    #[arg(
+        long,
+        env = "AUTHLAB_COOKIE_SECRET_FILE",
+        conflicts_with = "cookie_secret"
+    )]
+    pub cookie_secret_file: Option<PathBuf>,
     /// How many nodes serve this stack. Above 1 a shared --cookie-secret is required.
     #[arg(long, env = "AUTHLAB_CLUSTER_NODES", default_value_t = 1)]
     pub cluster_nodes: usize,
@@ -69,6 +79,7 @@ impl SessionServerConfig {
             session_store: StoreMode::Redis,
             session_store_url: session_store_url.to_owned(),
             cookie_secret: Some("authlab-test-cookie-secret-0123456789abcdef".into()),
+            cookie_secret_file: None,
             cluster_nodes: 1,
             secure_cookie: false,
             idle_ttl: Duration::from_secs(30 * 60),
@@ -94,19 +105,22 @@ impl SessionServerConfig {
         if self.cluster_nodes == 0 {
             return Err(ConfigError::invalid("cluster-nodes", "must be at least 1"));
         }
-        match &self.cookie_secret {
-            Some(secret) if secret.len() < MIN_COOKIE_SECRET_BYTES => Err(ConfigError::invalid(
-                "cookie-secret",
-                format!(
-                    "{} bytes is too short; use at least {MIN_COOKIE_SECRET_BYTES}",
-                    secret.len()
-                ),
-            )),
-            Some(secret) => Ok(Key::derive_from(secret.as_bytes())),
+        match self.cookie_secret()? {
+            Some(Secret { value, flag }) if value.len() < MIN_COOKIE_SECRET_BYTES => {
+                Err(ConfigError::invalid(
+                    flag,
+                    format!(
+                        "{} bytes is too short; use at least {MIN_COOKIE_SECRET_BYTES}",
+                        value.len()
+                    ),
+                ))
+            }
+            Some(Secret { value, .. }) => Ok(Key::derive_from(value.as_bytes())),
             None if self.cluster_nodes > 1 => Err(ConfigError::invalid(
                 "cookie-secret",
                 format!(
-                    "required with --cluster-nodes {}: every node must sign cookies with the same key",
+                    "required (or --cookie-secret-file) with --cluster-nodes {}: \
+                     every node must sign cookies with the same key",
                     self.cluster_nodes
                 ),
             )),
@@ -118,6 +132,38 @@ impl SessionServerConfig {
             }
         }
     }
+
+    /// The secret, from the flag or from the file, with the flag it came from
+    /// so an error names what the operator has to fix.
+    fn cookie_secret(&self) -> Result<Option<Secret>, ConfigError> {
+        const FILE_FLAG: &str = "cookie-secret-file";
+        match (&self.cookie_secret, &self.cookie_secret_file) {
+            (Some(_), Some(_)) => Err(ConfigError::invalid(
+                FILE_FLAG,
+                "give either --cookie-secret or --cookie-secret-file, not both",
+            )),
+            (Some(secret), None) => Ok(Some(Secret {
+                value: secret.clone(),
+                flag: "cookie-secret",
+            })),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError::invalid(FILE_FLAG, format!("cannot read {}: {e}", path.display()))
+                })?;
+                // Editors and `echo` end files with a newline; it is not part of the secret.
+                Ok(Some(Secret {
+                    value: text.trim_end().to_owned(),
+                    flag: FILE_FLAG,
+                }))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+struct Secret {
+    value: String,
+    flag: &'static str,
 }
 
 #[cfg(test)]
@@ -148,5 +194,79 @@ mod tests {
             .unwrap()
             .to_string()
             .contains("--absolute-ttl"));
+    }
+
+    fn with_secret_file(contents: &[u8]) -> (SessionServerConfig, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cookie-secret");
+        std::fs::write(&path, contents).unwrap();
+        let mut config = SessionServerConfig::local("redis://127.0.0.1:1", "redis://127.0.0.1:2");
+        config.cookie_secret = None;
+        config.cookie_secret_file = Some(path);
+        config.cluster_nodes = 3;
+        (config, dir)
+    }
+
+    #[test]
+    fn reads_the_secret_from_a_file_without_its_newline() {
+        let secret = "0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
+        let (config, _dir) = with_secret_file(format!("{secret}\n").as_bytes());
+        let from_file = config.validate().unwrap();
+        // The same key as the flag gives, so nodes configured either way share cookies.
+        let mut by_flag = config.clone();
+        by_flag.cookie_secret_file = None;
+        by_flag.cookie_secret = Some(secret.into());
+        assert_eq!(from_file.master(), by_flag.validate().unwrap().master());
+    }
+
+    #[test]
+    fn refuses_a_short_missing_or_doubled_secret_file() {
+        // 31 bytes plus newlines and spaces: trimmed, it is too short.
+        let (config, _dir) = with_secret_file(b"0123456789012345678901234567890 \n\n");
+        let error = config.validate().err().unwrap().to_string();
+        assert!(
+            error.starts_with("--cookie-secret-file: 31 bytes"),
+            "{error}"
+        );
+
+        let (mut config, dir) = with_secret_file(b"0123456789abcdefghijklmnopqrstuvwxyz");
+        config.cookie_secret_file = Some(dir.path().join("absent"));
+        let error = config.validate().err().unwrap().to_string();
+        assert!(
+            error.starts_with("--cookie-secret-file: cannot read"),
+            "{error}"
+        );
+        assert!(error.contains("absent"), "{error}");
+
+        let (mut config, _dir) = with_secret_file(b"0123456789abcdefghijklmnopqrstuvwxyz");
+        config.cookie_secret = Some("0123456789abcdefghijklmnopqrstuvwxyz".into());
+        let error = config.validate().err().unwrap().to_string();
+        assert!(error.contains("not both"), "{error}");
+    }
+
+    #[test]
+    fn the_flag_parses_and_conflicts_with_cookie_secret() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            config: SessionServerConfig,
+        }
+        use clap::Parser;
+        let cli = Cli::try_parse_from(["x", "--cookie-secret-file", "/run/secret"]).unwrap();
+        assert_eq!(
+            cli.config.cookie_secret_file,
+            Some(PathBuf::from("/run/secret"))
+        );
+        let both = Cli::try_parse_from([
+            "x",
+            "--cookie-secret-file",
+            "/run/secret",
+            "--cookie-secret",
+            "0123456789abcdefghijklmnopqrstuvwxyz",
+        ]);
+        assert_eq!(
+            both.err().map(|e| e.kind()),
+            Some(clap::error::ErrorKind::ArgumentConflict)
+        );
     }
 }

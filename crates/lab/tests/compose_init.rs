@@ -1,0 +1,132 @@
+//! `authlab compose-init` as the init container runs it, twice (every
+//! `docker compose up` runs it again): the real binary, a real user
+//! directory, files the real servers and HAProxy accept.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::{os::unix::fs::PermissionsExt, path::Path, process::Command};
+
+use jwt_server::keys::KeySetFile;
+use session_server::SessionServerConfig;
+use testkit::RedisServer;
+
+fn compose_init(dir: &Path, directory_url: &str, path_env: Option<&str>) -> Vec<String> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_authlab"));
+    command.args([
+        "compose-init",
+        "--config-dir",
+        dir.to_str().unwrap(),
+        "--user-directory-url",
+        directory_url,
+        "--users",
+        "50",
+    ]);
+    if let Some(path) = path_env {
+        command.env("PATH", path);
+    }
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout.lines().map(str::to_owned).collect()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn sets_up_once_and_keeps_secrets_on_every_later_run() {
+    let redis = RedisServer::start();
+    let root = tempfile::tempdir().unwrap();
+    // The volume's directory may not exist yet.
+    let dir = root.path().join("config");
+
+    let first = compose_init(&dir, &redis.url(0), None);
+    assert_eq!(
+        first,
+        [
+            "seeded 3 demo users + 50 load users",
+            "wrote cookie-secret (48 random characters, mode 0600)",
+            "wrote jwt-keys.json (one EdDSA key, mode 0600)",
+            "wrote haproxy.cfg (session :8080, jwt :8081, stats :8404, runtime API :9999; 10 roundrobin slots per stack)",
+            "checked haproxy.cfg with haproxy -c: valid",
+        ]
+    );
+    let secret_path = dir.join("cookie-secret");
+    let keys_path = dir.join("jwt-keys.json");
+    let config_path = dir.join("haproxy.cfg");
+    let secret = std::fs::read(&secret_path).unwrap();
+    let keys = std::fs::read(&keys_path).unwrap();
+    assert_eq!(secret.len(), 48);
+    assert!(secret.iter().all(u8::is_ascii_alphanumeric));
+    assert_eq!(mode(&secret_path), 0o600);
+    assert_eq!(mode(&keys_path), 0o600);
+    assert_eq!(mode(&config_path), 0o644);
+    // Nothing printed gives the secret away.
+    let secret_text = String::from_utf8(secret.clone()).unwrap();
+    assert!(first.iter().all(|line| !line.contains(&secret_text)));
+
+    // The servers accept what was written, as their flags would read it.
+    let mut session = SessionServerConfig::local(&redis.url(0), &redis.url(1));
+    session.cookie_secret = None;
+    session.cookie_secret_file = Some(secret_path.clone());
+    session.cluster_nodes = 3;
+    session.validate().unwrap();
+    let key_set = KeySetFile::read(&keys_path, false).unwrap();
+    assert_eq!(key_set.alg, jwt_server::SigningAlgorithm::EdDsa);
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    assert!(config.contains("server-template session 10 session:8080 check resolvers docker"));
+
+    // The users are in the directory.
+    let alice: Option<String> =
+        testkit::redis::command(&redis.url(0), &["HGET", "authlab:user:alice", "roles"]).await;
+    assert_eq!(alice.as_deref(), Some("user"));
+    let last: i64 =
+        testkit::redis::command(&redis.url(0), &["EXISTS", "authlab:user:user49"]).await;
+    assert_eq!(last, 1);
+
+    // Second run, in an image without haproxy, after someone edited the config.
+    std::fs::write(&config_path, "stale\n").unwrap();
+    let second = compose_init(&dir, &redis.url(0), Some("/nonexistent"));
+    assert_eq!(
+        second,
+        [
+            "seeded 3 demo users + 50 load users",
+            "kept existing cookie-secret",
+            "kept existing jwt-keys.json (EdDSA)",
+            "wrote haproxy.cfg (session :8080, jwt :8081, stats :8404, runtime API :9999; 10 roundrobin slots per stack)",
+            "skipped checking haproxy.cfg: no haproxy on PATH (HAProxy checks it as it starts)",
+        ]
+    );
+    assert_eq!(std::fs::read(&secret_path).unwrap(), secret);
+    assert_eq!(std::fs::read(&keys_path).unwrap(), keys);
+    assert_eq!(std::fs::read_to_string(&config_path).unwrap(), config);
+    // No staging files left on the volume.
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+}
+
+#[test]
+fn refuses_a_short_secret_it_would_otherwise_keep() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cookie-secret"), "too short\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_authlab"))
+        .args(["compose-init", "--users", "0", "--config-dir"])
+        .arg(dir.path())
+        .args(["--user-directory-url", &redis.url(0)])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("fewer than 32 bytes"), "{stderr}");
+    assert!(!stderr.contains("too short"), "{stderr}");
+    assert!(!dir.path().join("jwt-keys.json").exists());
+}
