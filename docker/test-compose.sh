@@ -10,6 +10,7 @@
 #   2. `up -d` until every service is healthy and `init` exited 0
 #   3. log in on both stacks through HAProxy's published ports; 30 requests per
 #      stack reach all three nodes (x-node names each container)
+#      and `authlab load` runs on each stack with no failed request
 #   4. scale the JWT stack to 5 nodes; HAProxy finds them by DNS and all 5 answer
 #   5. faults, without the Docker socket (`authlab fault`): a paused session
 #      store makes session /me answer 503 while JWT /me answers 200; once the
@@ -166,6 +167,10 @@ check_spread() {
 check_spread session "$session_url" 3 -b "$jar"
 check_spread jwt "$jwt_url" 3 -H "authorization: Bearer $access"
 
+say "authlab load through the published ports (5 s per stack, no failed request allowed)"
+"$authlab" load --target "$session_url" --stack session --users 4 --duration 5s
+"$authlab" load --target "$jwt_url" --stack jwt --users 4 --duration 5s
+
 say "scale the JWT stack to 5 nodes"
 compose up -d --scale session=3 --scale jwt=5
 wait_healthy 120
@@ -246,12 +251,15 @@ rm -f "$jar3"
 
 say "the lab profile: authlab run --quick --only c1,c7 in a container"
 reports_dir=$(mktemp -d)
+lab_log=$(mktemp)
 chown 1000:1000 "$reports_dir"
 AUTHLAB_REPORTS_DIR="$reports_dir" AUTHLAB_UID=1000 AUTHLAB_GID=1000 \
-  compose --profile lab run --rm lab authlab run --quick --only c1,c7 --out /reports
+  compose --profile lab run --rm lab authlab run --quick --only c1,c7 --out /reports | tee "$lab_log"
 for file in results.json report.md report.html c1.svg c1.png c7.svg c7.png; do
   test -s "$reports_dir/latest/$file" || fail "lab: missing report file $file on the host"
 done
+grep -q '"claim": "C1"' "$reports_dir/latest/results.json" || fail "lab: results.json has no C1 verdict"
+grep -q "report: $reports_dir/" "$lab_log" || fail "lab: the last lines do not name the report's host path"
 owner=$(stat -c %u "$reports_dir/latest/results.json")
 [ "$owner" = 1000 ] || fail "lab: report owned by uid $owner, expected 1000"
 echo "lab wrote $(ls "$reports_dir/latest" | wc -l) files under $reports_dir/latest, owned by uid 1000"

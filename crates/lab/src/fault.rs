@@ -12,10 +12,9 @@
 //!   empty, so every session is gone);
 //! * HAProxy's runtime API: list servers, drain one, take one out, put it back.
 //!
-//! Redis (checked on 7.0) holds *every* command of every client during a
-//! `PAUSE … ALL`, `CLIENT UNPAUSE` included: a pause cannot be cut short,
-//! it ends when its duration does. `store-resume` therefore answers
-//! promptly only once the pause is over, and says so when it is not.
+//! There is no "resume": Redis (checked on 7.0) holds *every* command of
+//! every client during a `PAUSE … ALL`, `CLIENT UNPAUSE` included, so a
+//! pause ends when its duration does and not before.
 
 use std::time::Duration;
 
@@ -53,8 +52,6 @@ pub enum FaultAction {
         #[arg(value_parser = humantime::parse_duration)]
         duration: Duration,
     },
-    /// Ends a pause (`CLIENT UNPAUSE`); Redis holds it too until a `PAUSE ALL` ends.
-    StoreResume,
     /// The session store exits at once, without saving (`SHUTDOWN NOSAVE`).
     StoreCrash,
     /// Every HAProxy server: backend/server, address, status.
@@ -81,7 +78,6 @@ impl FaultArgs {
             FaultAction::StorePause { duration } => Store::new(&self.store_url)?
                 .pause(*duration)
                 .map(|l| vec![l]),
-            FaultAction::StoreResume => Store::new(&self.store_url)?.resume().map(|l| vec![l]),
             FaultAction::StoreCrash => Store::new(&self.store_url)?.crash().map(|l| vec![l]),
             FaultAction::Servers { all } => Ok(server_table(&self.api().servers()?, *all)),
             FaultAction::NodeDrain { server } => self.set_state(server, ServerState::Drain),
@@ -209,26 +205,6 @@ impl Store {
             self.address,
             humantime::format_duration(duration)
         ))
-    }
-
-    fn resume(&self) -> Result<String, LabError> {
-        match redis::cmd("CLIENT")
-            .arg("UNPAUSE")
-            .query::<()>(&mut self.connect()?)
-        {
-            Ok(()) => Ok(format!(
-                "session store at {} answering, not paused",
-                self.address
-            )),
-            Err(e) if e.is_timeout() => Err(LabError::Io(format!(
-                "session store at {} did not answer within {}: a CLIENT PAUSE ALL is in force, \
-                 and Redis holds CLIENT UNPAUSE with everything else; the pause ends by itself \
-                 when its duration is up",
-                self.address,
-                humantime::format_duration(TIMEOUT)
-            ))),
-            Err(e) => Err(self.fail(e)),
-        }
     }
 
     fn crash(&self) -> Result<String, LabError> {

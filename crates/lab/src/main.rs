@@ -102,6 +102,11 @@ struct RunArgs {
     /// Where run directories go.
     #[arg(long, default_value = "reports")]
     out: PathBuf,
+    /// What --out is called outside this container (the compose `lab`
+    /// service's bind mount), so the last lines name the report where the
+    /// user will open it.
+    #[arg(long, env = "AUTHLAB_OUT_ON_HOST")]
+    out_on_host: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -235,8 +240,12 @@ async fn main() -> anyhow::Result<()> {
             for row in lab::claims::rows(&results) {
                 println!("{:<4} {}", row.claim, row.verdict.label());
             }
-            println!("report: {}", dir.join("report.html").display());
-            println!("        {}", dir.join("report.md").display());
+            let shown = match (&args.out_on_host, dir.file_name()) {
+                (Some(host), Some(run)) => host.join(run),
+                _ => dir.clone(),
+            };
+            println!("report: {}", shown.join("report.html").display());
+            println!("        {}", shown.join("report.md").display());
             Ok(())
         }
         Command::Soak(args) => {

@@ -62,22 +62,9 @@ fn a_paused_store_answers_no_one_until_the_pause_ends() {
     let error = ping(&url, Duration::from_millis(300)).unwrap_err();
     assert!(error.is_timeout(), "{error}");
 
-    // Redis holds CLIENT UNPAUSE too while a PAUSE ALL lasts: the command says so.
-    let outcome = fault(&store, &["store-resume"]);
-    assert!(!outcome.success, "{}", outcome.stdout);
-    assert!(
-        outcome.stderr.contains("CLIENT PAUSE ALL is in force"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(paused_at.elapsed() < Duration::from_secs(4));
-
-    // Once the pause is over the store answers, and resume confirms it.
+    // The pause ends by itself when its duration is up.
     std::thread::sleep(Duration::from_secs(4).saturating_sub(paused_at.elapsed()));
     assert_eq!(ping(&url, Duration::from_secs(2)).unwrap(), "PONG");
-    let outcome = fault(&store, &["store-resume"]);
-    assert!(outcome.success, "{}", outcome.stderr);
-    assert!(outcome.stdout.contains("not paused"), "{}", outcome.stdout);
 }
 
 /// Running, as opposed to exited (a zombie nobody reaped yet has exited).
