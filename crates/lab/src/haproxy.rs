@@ -333,21 +333,8 @@ mod tests {
             Balance::Source,
         ] {
             let text = config(balance).render().unwrap();
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("haproxy.cfg");
-            std::fs::write(&path, &text).unwrap();
-            let check = Command::new("haproxy")
-                .arg("-c")
-                .arg("-f")
-                .arg(&path)
-                .output()
-                .unwrap();
-            assert!(
-                check.status.success(),
-                "{balance:?}:\n{text}\n{}{}",
-                String::from_utf8_lossy(&check.stdout),
-                String::from_utf8_lossy(&check.stderr)
-            );
+            let (ok, output) = haproxy_check(&text);
+            assert!(ok, "{balance:?}:\n{text}\n{output}");
             assert_eq!(
                 text.contains("cookie AUTHLAB_NODE insert"),
                 balance == Balance::Sticky
