@@ -211,6 +211,8 @@ enum Backend {
     Multiplexed {
         client: Client,
         config: ConnectionManagerConfig,
+        /// Connection and response timeout, to tell a stale error from a fresh one.
+        timeout: Duration,
         // Made on first use rather than at start-up, so a node can start while
         // its store is down and become ready when the store appears.
         manager: OnceCell<ConnectionManager>,
@@ -250,6 +252,7 @@ impl RedisStore {
                     // fails fast with a 503 instead of waiting out a backoff.
                     .set_number_of_retries(0),
                 manager: OnceCell::new(),
+                timeout,
             },
             RedisClientKind::Pool => {
                 let mut config = deadpool_redis::Config::from_url(url);
@@ -293,10 +296,16 @@ impl RedisStore {
     /// handing it to another worker's runtime and back.
     pub fn per_worker(&self) -> Self {
         let backend = match &self.backend {
-            Backend::Multiplexed { client, config, .. } => Backend::Multiplexed {
+            Backend::Multiplexed {
+                client,
+                config,
+                timeout,
+                ..
+            } => Backend::Multiplexed {
                 client: client.clone(),
                 config: config.clone(),
                 manager: OnceCell::new(),
+                timeout: *timeout,
             },
             Backend::Pool(pool) => Backend::Pool(pool.clone()),
             Backend::PoolFast(pool) => Backend::PoolFast(pool.clone()),
@@ -342,6 +351,7 @@ impl RedisStore {
                 client,
                 config,
                 manager,
+                timeout,
             } => {
                 let manager = manager
                     .get_or_try_init(|| {
@@ -351,14 +361,13 @@ impl RedisStore {
                     .map_err(|e| StoreError::from_redis(self.name, e))?;
                 // Cloning a ConnectionManager clones a handle, not a socket.
                 let mut connection = manager.clone();
+                let started = Instant::now();
                 match send(&mut connection, request).await {
                     // The manager answers the first command after an outage
                     // with the error of its last failed reconnect, and only
                     // then reconnects. Retry once so that first request after
                     // Redis returns succeeds; our commands are safe to repeat.
-                    Err(error)
-                        if error.is_connection_dropped() || error.is_connection_refusal() =>
-                    {
+                    Err(error) if stale_reconnect_error(&error, started.elapsed(), *timeout) => {
                         send(&mut connection, request).await
                     }
                     other => other,
@@ -390,6 +399,20 @@ impl RedisStore {
     }
 }
 
+/// Is `error` the manager's report of an earlier, failed reconnect rather
+/// than this command's own failure? Then one retry makes the reconnect that
+/// serves the command. A dropped or refused connection is always such a
+/// report. A timeout is one only when it came back at once: a command that
+/// timed out itself waited the whole `timeout`, and waiting it out again
+/// would only double an outage's latency. (Stale timeouts come from a
+/// reconnect whose connect timed out, e.g. while a stopped container's name
+/// did not resolve.)
+fn stale_reconnect_error(error: &RedisError, elapsed: Duration, timeout: Duration) -> bool {
+    error.is_connection_dropped()
+        || error.is_connection_refusal()
+        || (error.is_timeout() && elapsed < timeout / 2)
+}
+
 fn pool_config(max_size: usize, timeout: Duration) -> deadpool::managed::PoolConfig {
     let mut config = deadpool::managed::PoolConfig::new(max_size.max(1));
     config.timeouts = deadpool::managed::Timeouts {
@@ -398,4 +421,55 @@ fn pool_config(max_size: usize, timeout: Duration) -> deadpool::managed::PoolCon
         recycle: Some(timeout),
     };
     config
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+
+    fn io_error(kind: io::ErrorKind) -> RedisError {
+        RedisError::from(io::Error::new(kind, "Reconnecting failed"))
+    }
+
+    const TIMEOUT: Duration = Duration::from_millis(500);
+
+    #[test]
+    fn a_dropped_or_refused_connection_is_always_retried() {
+        for kind in [
+            io::ErrorKind::ConnectionReset,
+            io::ErrorKind::BrokenPipe,
+            io::ErrorKind::UnexpectedEof,
+            io::ErrorKind::ConnectionRefused,
+        ] {
+            assert!(
+                stale_reconnect_error(&io_error(kind), TIMEOUT, TIMEOUT),
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_timeout_that_came_back_at_once_is_stale_and_retried() {
+        let error = io_error(io::ErrorKind::TimedOut);
+        assert!(stale_reconnect_error(
+            &error,
+            Duration::from_millis(1),
+            TIMEOUT
+        ));
+    }
+
+    #[test]
+    fn a_timeout_that_waited_is_this_commands_own_and_not_retried() {
+        let error = io_error(io::ErrorKind::TimedOut);
+        assert!(!stale_reconnect_error(&error, TIMEOUT, TIMEOUT));
+        assert!(!stale_reconnect_error(&error, TIMEOUT / 2, TIMEOUT));
+    }
+
+    #[test]
+    fn an_answer_from_redis_is_never_retried() {
+        let error = RedisError::from((redis::ErrorKind::ResponseError, "OOM"));
+        assert!(!stale_reconnect_error(&error, Duration::ZERO, TIMEOUT));
+    }
 }
