@@ -126,6 +126,10 @@ session_url="http://127.0.0.1:$session_port"
 jwt_url="http://127.0.0.1:$jwt_port"
 login_body='{"username":"alice","password":"authlab-demo"}'
 bob_body='{"username":"bob","password":"authlab-demo"}'
+# Retried logins use load users of their own: login throttling allows a
+# username 5 attempts per node, then one per 10 s.
+user1_body='{"username":"user1","password":"authlab-load"}'
+user2_body='{"username":"user2","password":"authlab-load"}'
 
 say "docker compose up -d (project $project, subnet $subnet)"
 t0=$(date +%s.%N)
@@ -234,7 +238,7 @@ echo "after the crash: session /me answered 503 while the store was down ($saw_5
 jwt_status=$(status_of -H "authorization: Bearer $access" "$jwt_url/me")
 [ "$jwt_status" = 200 ] || fail "JWT /me answered $jwt_status after the store crash, expected 200"
 jar2=$(mktemp)
-login_eventually "$jar2" "$login_body"
+login_eventually "$jar2" "$user1_body"
 [ "$(status_of -b "$jar2" "$session_url/me")" = 200 ] || fail "the new session did not work"
 [ "$(restarts)" = "$nodes_before" ] || fail "a node restarted: before: $nodes_before; after: $(restarts)"
 echo "new login works again; no session or JWT node restarted"
@@ -256,7 +260,7 @@ until [ "$(status_of -b "$jar3" "$session_url/me")" = 401 ]; do
   [ "$(date +%s)" -lt "$deadline" ] || fail "session /me never answered 401 (store back, empty) after the start"
   sleep 0.5
 done
-login_eventually "$jar3" "$bob_body"
+login_eventually "$jar3" "$user2_body"
 [ "$(restarts)" = "$nodes_before" ] || fail "a node restarted during stop/start"
 echo "store started: the old session is gone (401), a new login works, no node restarted"
 rm -f "$jar3"
