@@ -19,6 +19,7 @@
 
 pub mod auth;
 pub mod configuration;
+pub mod dpop;
 pub mod keys;
 pub mod refresh;
 pub mod revocation;
