@@ -20,6 +20,7 @@
 pub mod auth;
 pub mod configuration;
 pub mod dpop;
+pub mod dpop_replay;
 pub mod keys;
 pub mod refresh;
 pub mod revocation;
