@@ -38,51 +38,28 @@ source "$ROOT/scripts/lib/wrk-common.sh"
 require_tools docker wrk curl python3
 setup_workdir
 
-if docker compose version >/dev/null 2>&1; then compose_cmd=(docker compose); else compose_cmd=(docker-compose); fi
+source "$ROOT/docker/lib.sh"
+compose_command
 if [ -z "${AUTHLAB_BIN_DIR:-}" ]; then
   cargo build --release -q -p lab -p session-server -p jwt-server --bins
   AUTHLAB_BIN_DIR="$ROOT/target/release"
 fi
 AUTHLAB="$AUTHLAB_BIN_DIR/authlab"
 export AUTHLAB_TAG=offline-test
-docker/offline/build-base.sh >/dev/null
-docker/offline/build-authlab.sh "$AUTHLAB_BIN_DIR"
+BASE_IMAGE=$(offline_images "$AUTHLAB_BIN_DIR")
 
-export AUTHLAB_SESSION_PORT=$(free_port) AUTHLAB_JWT_PORT=$(free_port) AUTHLAB_STATS_PORT=$(free_port)
-export AUTHLAB_HAPROXY_API_PORT=$(free_port) AUTHLAB_STORE_PORT=$(free_port)
-used_subnets=$(docker network inspect $(docker network ls -q) --format '{{range .IPAM.Config}}{{.Subnet}} {{end}}' 2>/dev/null || true)
-for third in $(seq 200 250); do
-  case " $used_subnets " in *" 172.31.$third.0/24 "*) continue ;; esac
-  break
-done
-export AUTHLAB_SUBNET="172.31.$third.0/24" AUTHLAB_HAPROXY_IP="172.31.$third.10"
+free_ports_and_subnet
 export AUTHLAB_LOGIN_THROTTLE=off AUTHLAB_LOAD_USERS=1000
 PROJECT="authlab-figures-$$"
-compose() { "${compose_cmd[@]}" -p "$PROJECT" -f docker-compose.yml -f docker/offline/compose.offline.yml "$@"; }
+compose() { "${COMPOSE_CMD[@]}" -p "$PROJECT" -f docker-compose.yml -f docker/offline/compose.offline.yml "$@"; }
 # Runs before wrk-common's cleanup (which stops PIDS and removes WORK).
 trap 'status=$?; compose down -v --remove-orphans >/dev/null 2>&1 || true; (exit $status); cleanup' EXIT
 
-healthy() {
-  local id line bad=0 n=0
-  for id in $(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT"); do
-    line=$(docker inspect "$id" --format '{{ index .Config.Labels "com.docker.compose.service" }} {{ .State.Status }} {{ if .State.Health }}{{ .State.Health.Status }}{{ end }} {{ .State.ExitCode }}')
-    n=$((n + 1))
-    case "$line" in
-      "init exited  0") ;;
-      *" running healthy "*) ;;
-      *) bad=1 ;;
-    esac
-  done
-  [ "$n" -gt 0 ] && [ "$bad" = 0 ]
-}
 up_seconds() { # up -d arguments...
   local t0 t1
   t0=$(date +%s%N)
   compose up -d "$@" >/dev/null 2>&1
-  until healthy; do
-    [ $(( ($(date +%s%N) - t0) / 1000000000 )) -lt 300 ] || { echo "not healthy after 300 s" >&2; compose ps >&2; exit 1; }
-    sleep 0.2
-  done
+  wait_healthy "$PROJECT" 300 || { compose ps >&2; exit 1; }
   t1=$(date +%s%N)
   awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f", ns / 1e9 }'
 }
@@ -93,7 +70,7 @@ memory_table() { # title
 }
 
 echo "== 1. sizes"
-for image in "authlab:$AUTHLAB_TAG" "$(docker/offline/build-base.sh 2>/dev/null)"; do
+for image in "authlab:$AUTHLAB_TAG" "$BASE_IMAGE"; do
   printf '   %-36s %s bytes\n' "$image" "$(docker image inspect "$image" --format '{{.Size}}')"
 done
 for binary in authlab session-server jwt-server; do
@@ -146,7 +123,7 @@ echo "   warm (the same containers after stop): $(up_seconds) s"
 
 echo "== 3. one node per stack: compose (published ports) against authlab up (host processes)"
 compose up -d --scale session=1 --scale jwt=1 >/dev/null 2>&1
-until healthy; do sleep 0.2; done
+wait_healthy "$PROJECT" 120
 # HAProxy drops the removed replicas from DNS within its hold time.
 until [ "$("$AUTHLAB" fault --haproxy-api "127.0.0.1:$AUTHLAB_HAPROXY_API_PORT" servers | grep -c ' UP')" = 2 ]; do sleep 0.5; done
 D_COOKIE=$(login_session "$D_SESSION")

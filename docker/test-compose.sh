@@ -40,13 +40,8 @@ if ! docker info >/dev/null 2>&1; then
   fi
   fail "no Docker engine answers (docker info failed); start one, or set AUTHLAB_SKIP_DOCKER=1 to skip this test"
 fi
-if docker compose version >/dev/null 2>&1; then
-  compose_cmd=(docker compose)
-elif command -v docker-compose >/dev/null 2>&1; then
-  compose_cmd=(docker-compose)
-else
-  fail "neither 'docker compose' nor 'docker-compose' is installed"
-fi
+source docker/lib.sh
+compose_command || fail "no Compose to run the demo with"
 
 started=$(date +%s)
 export AUTHLAB_TAG=offline-test
@@ -58,31 +53,16 @@ fi
 authlab="$AUTHLAB_BIN_DIR/authlab"
 
 say "images"
-docker/offline/build-base.sh >/dev/null
-docker/offline/build-authlab.sh "$AUTHLAB_BIN_DIR"
+offline_images "$AUTHLAB_BIN_DIR" >/dev/null
 docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^(authlab|authlab-lab):offline-test|^redis:7.0-bookworm|^haproxy:2.6-bookworm'
 
 # Free host ports for this run, and a subnet no other network uses.
-read -r session_port jwt_port stats_port api_port store_port < <(python3 - <<'PY'
-import socket
-socks = [socket.socket() for _ in range(5)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-PY
-)
-used_subnets=$(docker network inspect $(docker network ls -q) --format '{{range .IPAM.Config}}{{.Subnet}} {{end}}' 2>/dev/null || true)
-for third in $(seq 200 250); do
-  subnet="172.31.$third.0/24"
-  case " $used_subnets " in *" $subnet "*) continue ;; esac
-  break
-done
-export AUTHLAB_SESSION_PORT=$session_port AUTHLAB_JWT_PORT=$jwt_port AUTHLAB_STATS_PORT=$stats_port
-export AUTHLAB_HAPROXY_API_PORT=$api_port AUTHLAB_STORE_PORT=$store_port
-export AUTHLAB_SUBNET=$subnet AUTHLAB_HAPROXY_IP="172.31.$third.10"
+free_ports_and_subnet
+session_port=$AUTHLAB_SESSION_PORT jwt_port=$AUTHLAB_JWT_PORT api_port=$AUTHLAB_HAPROXY_API_PORT
+store_port=$AUTHLAB_STORE_PORT subnet=$AUTHLAB_SUBNET
 export AUTHLAB_LOAD_USERS=100
 project="authlab-test-$$"
-compose() { "${compose_cmd[@]}" -p "$project" -f docker-compose.yml -f docker/offline/compose.offline.yml "$@"; }
+compose() { "${COMPOSE_CMD[@]}" -p "$project" -f docker-compose.yml -f docker/offline/compose.offline.yml "$@"; }
 
 reports_dir=""
 cleanup() {
@@ -98,30 +78,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Every container of the project: healthy if it has a healthcheck, exited 0
-# if it is the one-shot init.
-all_healthy() {
-  local id service state health code ok=0 count=0
-  for id in $(docker ps -aq --filter "label=com.docker.compose.project=$project"); do
-    IFS='|' read -r service state health code < <(docker inspect "$id" --format \
-      '{{ index .Config.Labels "com.docker.compose.service" }}|{{ .State.Status }}|{{ if .State.Health }}{{ .State.Health.Status }}{{ end }}|{{ .State.ExitCode }}')
-    count=$((count + 1))
-    case "$service" in
-      init) [ "$state" = exited ] && [ "$code" = 0 ] || ok=1 ;;
-      lab) ;;
-      *) [ "$health" = healthy ] || ok=1 ;;
-    esac
-  done
-  [ "$count" -gt 0 ] && return $ok
-}
-wait_healthy() {
-  local deadline=$(( $(date +%s) + $1 ))
-  until all_healthy; do
-    [ "$(date +%s)" -lt "$deadline" ] || fail "services not all healthy after $1 s"
-    sleep 1
-  done
-}
-
 session_url="http://127.0.0.1:$session_port"
 jwt_url="http://127.0.0.1:$jwt_port"
 login_body='{"username":"alice","password":"authlab-demo"}'
@@ -134,7 +90,7 @@ user2_body='{"username":"user2","password":"authlab-load"}'
 say "docker compose up -d (project $project, subnet $subnet)"
 t0=$(date +%s.%N)
 compose up -d
-wait_healthy 240
+wait_healthy "$project" 240
 t1=$(date +%s.%N)
 awk -v a="$t0" -v b="$t1" 'BEGIN { printf "every service healthy %.1f s after up -d (cold: empty volume, new containers)\n", b - a }'
 compose ps
@@ -178,7 +134,7 @@ say "authlab load through the published ports (5 s per stack, no failed request 
 
 say "scale the JWT stack to 5 nodes"
 compose up -d --scale session=3 --scale jwt=5
-wait_healthy 120
+wait_healthy "$project" 120
 # HAProxy learns the new replicas from Docker's DNS within its hold time.
 deadline=$(( $(date +%s) + 30 ))
 until [ "$("$authlab" fault --haproxy-api "127.0.0.1:$api_port" servers | grep -c '^jwt_nodes/.* UP')" = 5 ]; do

@@ -6,6 +6,8 @@
 #
 #   cargo build --release -p lab -p session-server -p jwt-server
 #   docker/offline/build-authlab.sh [target/release]
+#
+# Prints the base image's name on stdout, as build-base.sh does.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 bin_dir="$(cd "${1:-$root/target/release}" && pwd)"
@@ -25,3 +27,4 @@ echo "build-authlab: building authlab:$tag and authlab-lab:$tag from $base and $
 DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=$base" \
   -t "authlab:$tag" -t "authlab-lab:$tag" "$context" >/dev/null 2>"$context/build.log" \
   || { cat "$context/build.log" >&2; exit 1; }
+echo "$base"

@@ -104,9 +104,13 @@ fn url_for(address: SocketAddr, db: u8) -> String {
     format!("redis://{address}/{db}")
 }
 
-fn random_secret() -> String {
+/// Length of a generated cookie secret, comfortably over the nodes' 32-byte minimum.
+pub(crate) const COOKIE_SECRET_LEN: usize = 48;
+
+/// A cookie secret for every node of a cluster (here or in compose) to share.
+pub(crate) fn random_secret() -> String {
     use rand::distr::{Alphanumeric, SampleString};
-    Alphanumeric.sample_string(&mut rand::rng(), 48)
+    Alphanumeric.sample_string(&mut rand::rng(), COOKIE_SECRET_LEN)
 }
 
 impl Cluster {

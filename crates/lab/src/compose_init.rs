@@ -22,7 +22,6 @@ use std::{
     io::Write,
     os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
-    process::Command,
     time::{Duration, Instant},
 };
 
@@ -34,6 +33,7 @@ use jwt_server::{keys::KeySetFile, SigningAlgorithm};
 use session_server::configuration::MIN_COOKIE_SECRET_BYTES;
 
 use crate::{
+    cluster::{random_secret, COOKIE_SECRET_LEN},
     haproxy::{HaproxyConfig, StackEntry},
     Balance, LabError,
 };
@@ -41,7 +41,6 @@ use crate::{
 pub const COOKIE_SECRET_FILE: &str = "cookie-secret";
 pub const KEYS_FILE: &str = "jwt-keys.json";
 pub const HAPROXY_FILE: &str = "haproxy.cfg";
-const COOKIE_SECRET_LEN: usize = 48;
 
 /// Everything the init container is told, each flag with an `AUTHLAB_*` variable.
 #[derive(Debug, Clone, clap::Args)]
@@ -223,10 +222,7 @@ impl ComposeInit {
             }
             return Ok(format!("kept existing {COOKIE_SECRET_FILE}"));
         }
-        let secret = {
-            use rand::distr::{Alphanumeric, SampleString};
-            Alphanumeric.sample_string(&mut rand::rng(), COOKIE_SECRET_LEN)
-        };
+        let secret = random_secret();
         create_new(&path, |file| file.write_all(secret.as_bytes()))?;
         Ok(format!(
             "wrote {COOKIE_SECRET_FILE} ({COOKIE_SECRET_LEN} random characters, mode 0600)"
@@ -278,27 +274,13 @@ impl ComposeInit {
 
     fn check_haproxy_config(&self) -> Result<String, LabError> {
         let path = self.config_dir.join(HAPROXY_FILE);
-        let Some(haproxy) = on_path("haproxy") else {
+        if on_path("haproxy").is_none() {
             tracing::info!("no haproxy on PATH; not checking {}", path.display());
             return Ok(format!(
                 "skipped checking {HAPROXY_FILE}: no haproxy on PATH (HAProxy checks it as it starts)"
             ));
-        };
-        let check = Command::new(&haproxy)
-            .arg("-c")
-            .arg("-f")
-            .arg(&path)
-            .output()
-            .map_err(|e| LabError::Haproxy(format!("running {}: {e}", haproxy.display())))?;
-        if !check.status.success() {
-            return Err(LabError::Haproxy(format!(
-                "{} rejected {}: {}{}",
-                haproxy.display(),
-                path.display(),
-                String::from_utf8_lossy(&check.stdout).trim(),
-                String::from_utf8_lossy(&check.stderr).trim()
-            )));
         }
+        crate::haproxy::check_config(&path)?;
         Ok(format!("checked {HAPROXY_FILE} with haproxy -c: valid"))
     }
 }

@@ -185,6 +185,29 @@ impl StackEntry {
     }
 }
 
+/// `haproxy -c -f path`: HAProxy's own verdict on a config file.
+pub fn check_config(path: &Path) -> Result<(), LabError> {
+    let check = Command::new("haproxy")
+        .arg("-c")
+        .arg("-f")
+        .arg(path)
+        .output()
+        .map_err(|e| {
+            LabError::Missing(format!(
+                "haproxy ({e}); install it with: sudo apt-get install -y haproxy"
+            ))
+        })?;
+    if !check.status.success() {
+        return Err(LabError::Haproxy(format!(
+            "config {} rejected: {}{}",
+            path.display(),
+            String::from_utf8_lossy(&check.stdout).trim(),
+            String::from_utf8_lossy(&check.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
 /// A running `haproxy -db -f <config>`.
 pub struct Haproxy {
     child: Option<Child>,
@@ -197,24 +220,7 @@ impl Haproxy {
         let path = dir.join("haproxy.cfg");
         std::fs::write(&path, config.render()?)
             .map_err(|e| LabError::Io(format!("writing {}: {e}", path.display())))?;
-        let check = Command::new("haproxy")
-            .arg("-c")
-            .arg("-f")
-            .arg(&path)
-            .output()
-            .map_err(|e| {
-                LabError::Missing(format!(
-                    "haproxy ({e}); install it with: sudo apt-get install -y haproxy"
-                ))
-            })?;
-        if !check.status.success() {
-            return Err(LabError::Haproxy(format!(
-                "config {} rejected: {}{}",
-                path.display(),
-                String::from_utf8_lossy(&check.stdout).trim(),
-                String::from_utf8_lossy(&check.stderr).trim()
-            )));
-        }
+        check_config(&path)?;
         let log = std::fs::File::create(dir.join("haproxy.log"))
             .map_err(|e| LabError::Io(e.to_string()))?;
         let mut command = Command::new("haproxy");
@@ -358,20 +364,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("haproxy.cfg");
         std::fs::write(&path, text).unwrap();
-        let check = Command::new("haproxy")
-            .arg("-c")
-            .arg("-f")
-            .arg(&path)
-            .output()
-            .unwrap();
-        (
-            check.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&check.stdout),
-                String::from_utf8_lossy(&check.stderr)
-            ),
-        )
+        match check_config(&path) {
+            Ok(()) => (true, String::new()),
+            Err(error) => (false, error.to_string()),
+        }
     }
 
     fn compose(balance: Balance) -> HaproxyConfig {
