@@ -61,6 +61,10 @@ pub struct ClusterSpec {
     /// Extra flags for every session / JWT node (experiments tune TTLs this way).
     pub session_args: Vec<String>,
     pub jwt_args: Vec<String>,
+    /// Extra flags for one JWT node each (index 0 is `jwt-1`), after
+    /// `jwt_args`: an experiment that compares node configurations side by
+    /// side in one cluster (c11's replay caches).
+    pub jwt_node_args: Vec<Vec<String>>,
 }
 
 impl ClusterSpec {
@@ -81,6 +85,7 @@ impl ClusterSpec {
             launcher,
             session_args: Vec::new(),
             jwt_args: Vec::new(),
+            jwt_node_args: Vec::new(),
         }
     }
 }
@@ -224,6 +229,9 @@ impl Cluster {
                             },
                         ]);
                         args.extend(spec.jwt_args.iter().cloned());
+                        if let Some(own) = spec.jwt_node_args.get(i - 1) {
+                            args.extend(own.iter().cloned());
+                        }
                     }
                 }
                 let mut node =
