@@ -114,6 +114,11 @@ pub struct JwtServerConfig {
         default_value = "shared"
     )]
     pub dpop_replay_cache: ReplayCacheMode,
+    /// The one client allowed to call `POST /introspect`, as `ID:SECRET`
+    /// (secret at least 16 bytes). Without it the endpoint refuses everyone.
+    #[arg(long, env = "AUTHLAB_INTROSPECTION_CLIENT", hide_env_values = true)]
+    #[serde(skip)]
+    pub introspection_client: Option<String>,
 }
 
 impl JwtServerConfig {
@@ -138,6 +143,7 @@ impl JwtServerConfig {
             revocation: RevocationMode::None,
             dpop: DpopMode::Off,
             dpop_replay_cache: ReplayCacheMode::Shared,
+            introspection_client: None,
         }
     }
 
@@ -182,6 +188,9 @@ impl JwtServerConfig {
                 "issuer and audience must not be empty",
             ));
         }
+        authlab_core::introspection::ClientCredentials::from_option(
+            self.introspection_client.as_deref(),
+        )?;
         if self.keyset_file.is_none() && self.keyset_json.is_none() && self.hs256_secret.is_none() {
             return Err(ConfigError::invalid(
                 "keyset-file",

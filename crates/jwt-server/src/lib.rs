@@ -16,6 +16,7 @@
 //! * [`dpop`], [`dpop_replay`], [`dpop_binding`] — proof of possession
 //!   (RFC 9449): checking a proof, remembering it, and where routes ask for it;
 //! * [`auth`] — the access-token extractor (Bearer and DPoP);
+//! * [`introspect`] — `POST /introspect` (RFC 7662): `/me`'s checks, asked for by another service;
 //! * [`routes`] — the application API;
 //! * [`startup`] — `Application::build`.
 
@@ -24,6 +25,7 @@ pub mod configuration;
 pub mod dpop;
 pub mod dpop_binding;
 pub mod dpop_replay;
+pub mod introspect;
 pub mod keys;
 pub mod refresh;
 pub mod revocation;
