@@ -73,6 +73,7 @@ enum Command {
 enum NodeStack {
     Session(Box<SessionServerConfig>),
     Jwt(Box<JwtServerConfig>),
+    Orders(Box<orders_service::OrdersConfig>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -361,6 +362,13 @@ async fn run_node(stack: NodeStack) -> anyhow::Result<()> {
         NodeStack::Jwt(mut config) => {
             config.node.handle_signals = true;
             jwt_server::Application::build(*config)
+                .await?
+                .run_until_stopped()
+                .await?;
+        }
+        NodeStack::Orders(mut config) => {
+            config.handle_signals = true;
+            orders_service::Application::build(*config)
                 .await?
                 .run_until_stopped()
                 .await?;
