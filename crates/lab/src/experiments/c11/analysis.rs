@@ -452,6 +452,13 @@ pub fn c11_verdict(s: &StolenSummary) -> Verdict {
                 Some(_) => {}
                 None => caveats.push(format!("a {} captured-proof replay did not run", round.alg)),
             }
+            match replay {
+                Some(r) if r.victim_status != 200 => caveats.push(format!(
+                    "the victim's own request with the captured {} proof ({} cache) answered {}, so its replay shows little",
+                    round.alg, r.cache, r.victim_status
+                )),
+                _ => {}
+            }
         }
     }
     if !session.before_logout.all_accepted() {
@@ -753,6 +760,11 @@ pub(crate) mod tests {
         s.dpop[1].victim = tally(&[(200, "jwt-1"), (401, "")]);
         assert!(
             matches!(c11_verdict(&s), Verdict::Inconclusive(m) if m.contains("victim's own EdDSA"))
+        );
+        let mut s = healthy();
+        s.dpop[1].node_cache.as_mut().unwrap().victim_status = 503;
+        assert!(
+            matches!(c11_verdict(&s), Verdict::HoldsWithCaveat(m) if m.contains("captured EdDSA proof (node cache) answered 503"))
         );
         let mut s = healthy();
         s.dpop[0].shared_cache = None;

@@ -83,3 +83,36 @@ impl DpopKey {
         jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| DpopKeyError(e.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use jwt_server::dpop::{verify, ProofRequest, ProofWindow};
+
+    use super::*;
+
+    /// The stand-in's proofs pass the server's own checks, and name its key.
+    #[test]
+    fn proofs_pass_the_servers_verification() {
+        for alg in [DpopAlg::Es256, DpopAlg::EdDsa] {
+            let key = DpopKey::generate(alg).unwrap();
+            let url = "http://127.0.0.1:8080/me";
+            let proof = key.proof("GET", url, Some("a.b.c")).unwrap();
+            let request = ProofRequest {
+                method: "GET",
+                url,
+                access_token: Some("a.b.c"),
+            };
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let verified = verify(&proof, &request, ProofWindow::default(), now).unwrap();
+            assert_eq!(verified.jkt, key.jkt(), "{alg:?}");
+            assert_ne!(
+                key.proof("GET", url, None).unwrap(),
+                proof,
+                "a fresh jti each time"
+            );
+        }
+    }
+}
