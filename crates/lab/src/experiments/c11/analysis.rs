@@ -9,8 +9,6 @@
 //! or a dropped connection says nothing about the credential, and a thief
 //! "refused" by a broken node must not read as a remedy that works.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -30,8 +28,10 @@ pub struct Tally {
     pub last_accepted_s: Option<f64>,
     /// The first 401, seconds from t = 0.
     pub first_refused_s: Option<f64>,
-    /// Status → count; 0 is "no answer" (connection failed or timed out).
-    pub statuses: BTreeMap<u16, u32>,
+    /// (status, count), by status; 0 is "no answer" (connection failed or
+    /// timed out). A list, not a map: JSON map keys are strings, which an
+    /// internally tagged [`crate::summaries::Summary`] cannot read back as numbers.
+    pub statuses: Vec<(u16, u32)>,
     /// The `x-node` of every accepted answer, in order.
     pub accepted_on: Vec<String>,
 }
@@ -39,7 +39,10 @@ pub struct Tally {
 impl Tally {
     pub fn record(&mut self, status: u16, at_s: f64, node: &str) {
         self.attempts += 1;
-        *self.statuses.entry(status).or_default() += 1;
+        match self.statuses.binary_search_by_key(&status, |(s, _)| *s) {
+            Ok(i) => self.statuses[i].1 += 1,
+            Err(i) => self.statuses.insert(i, (status, 1)),
+        }
         if (200..300).contains(&status) {
             self.accepted += 1;
             self.first_accepted_s.get_or_insert(at_s);
@@ -52,7 +55,15 @@ impl Tally {
 
     /// Authentication refusals (401).
     pub fn refused(&self) -> u32 {
-        self.statuses.get(&401).copied().unwrap_or(0)
+        self.count(401)
+    }
+
+    /// Answers with `status`.
+    pub fn count(&self, status: u16) -> u32 {
+        self.statuses
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or(0, |(_, n)| *n)
     }
 
     /// Answers that are neither an acceptance nor a 401: they say nothing
@@ -330,7 +341,8 @@ pub struct StolenSummary {
 
 /// The rule [`c11_verdict`] applies, as the report prints it.
 pub const RULE: &str = "A refusal counts only as a 401; any other answer (503, no answer) says nothing about the \
-    credential. Inconclusive when a phase did not run or a timed loop failed its load check, when the bearer \
+    credential. The does-not-hold findings are checked first, on whatever phases ran. \
+    Inconclusive when a phase did not run or a timed loop failed its load check, when the bearer \
     replay or the DPoP thief's attempts got answers other than 200 or 401, or when the victim's own DPoP requests \
     were not accepted (the binding then shows nothing). Does not hold when the thief was accepted with the \
     DPoP-bound token without the victim's key (as Bearer, with his own key's proof, or with no proof), when the \
@@ -343,18 +355,8 @@ pub const RULE: &str = "A refusal counts only as a 401; any other answer (503, n
 
 /// C11's rule (see [`RULE`]).
 pub fn c11_verdict(s: &StolenSummary) -> Verdict {
-    if !s.failed.is_empty() {
-        return Verdict::Inconclusive(s.failed.join("; "));
-    }
-    let (Some(session), Some(bearer), Some(payload)) = (&s.session, &s.bearer, &s.payload) else {
-        return Verdict::Inconclusive(
-            "a phase did not run (session cookie, bearer JWT or payload reading)".into(),
-        );
-    };
-    if s.dpop.is_empty() {
-        return Verdict::Inconclusive("the DPoP phase did not run".into());
-    }
-    // The findings that decide on their own, whatever else went wrong.
+    // First the findings that decide on their own, from whatever phases ran:
+    // a thief let in without the key stays a fact when a later loop fails.
     let stolen: Vec<String> = s
         .dpop
         .iter()
@@ -377,7 +379,7 @@ pub fn c11_verdict(s: &StolenSummary) -> Verdict {
             }
         ));
     }
-    if bearer.refused_while_live() {
+    if let Some(bearer) = s.bearer.as_ref().filter(|b| b.refused_while_live()) {
         return Verdict::DoesNotHold(match bearer.refused_after_exp_s() {
             Some(after) if after < -EXPIRY_SLACK_S => format!(
                 "the stolen bearer JWT was refused {:.1} s before its exp, {:.1} s after the logout",
@@ -390,10 +392,21 @@ pub fn c11_verdict(s: &StolenSummary) -> Verdict {
             ),
         });
     }
-    if !payload.readable() {
+    if s.payload.as_ref().is_some_and(|p| !p.readable()) {
         return Verdict::DoesNotHold(
             "no decoded payload named the user: the claims could not be read without a key".into(),
         );
+    }
+    if !s.failed.is_empty() {
+        return Verdict::Inconclusive(s.failed.join("; "));
+    }
+    let (Some(session), Some(bearer), Some(_)) = (&s.session, &s.bearer, &s.payload) else {
+        return Verdict::Inconclusive(
+            "a phase did not run (session cookie, bearer JWT or payload reading)".into(),
+        );
+    };
+    if s.dpop.is_empty() {
+        return Verdict::Inconclusive("the DPoP phase did not run".into());
     }
     // The remaining refusals must be 401s, and the victim must get in.
     let mut unrelated: Vec<String> = Vec::new();
@@ -604,6 +617,14 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_summary_reads_back_from_results_json() {
+        let summary = crate::summaries::Summary::Stolen(Box::new(healthy()));
+        let json = serde_json::to_string(&summary).unwrap();
+        let back: crate::summaries::Summary = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, summary);
+    }
+
+    #[test]
     fn the_bearer_replay_is_judged_against_its_own_exp() {
         let bearer = healthy().bearer.unwrap();
         // Logout at …002.2, first 401 13 s later: 0.2 s after exp.
@@ -684,9 +705,17 @@ pub(crate) mod tests {
             matches!(&verdict, Verdict::DoesNotHold(m) if m.contains("ES256 as Bearer: accepted 3 of 3") && m.ends_with("gave no key-bound token")),
             "{verdict:?}"
         );
+        let dpop_off = s;
         // Even one acceptance with the thief's own key is enough.
         let mut s = healthy();
         s.dpop[0].thief_own_key = tally(&[(401, ""), (200, "jwt-3")]);
+        assert!(matches!(c11_verdict(&s), Verdict::DoesNotHold(_)));
+        // As the run against a server without DPoP saw it: the DPoP cost
+        // loops were refused by the load check too. The thief's acceptance
+        // still decides.
+        let mut s = dpop_off;
+        s.failed
+            .push("cost of DPoP: invalid load run: 500 non-2xx answers".into());
         assert!(matches!(c11_verdict(&s), Verdict::DoesNotHold(_)));
     }
 

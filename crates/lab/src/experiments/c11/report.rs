@@ -136,6 +136,7 @@ pub fn expiry_table(b: &BearerReplay) -> Table {
             "logout before exp",
             "thief accepted after the logout",
             "last accepted after the logout",
+            "last accepted relative to exp",
             "first 401 after the logout",
             "first 401 relative to exp",
         ]
@@ -145,6 +146,8 @@ pub fn expiry_table(b: &BearerReplay) -> Table {
             format!("{:.1} s", b.exp as f64 - b.logout_at),
             b.after_logout.share_text(),
             s(b.accepted_after_logout_s()),
+            b.accepted_after_logout_s()
+                .map_or("—".into(), |v| format!("{:+.1} s", b.logout_at + v - b.exp as f64)),
             s(b.after_logout.first_refused_s),
             b.refused_after_exp_s()
                 .map_or("never refused".into(), |v| format!("{v:+.1} s")),
@@ -375,22 +378,45 @@ pub fn lesson(s: &StolenSummary) -> String {
             .iter()
             .fold((0, 0), |(a, n), t| (a + t.accepted, n + t.attempts));
         let algs: Vec<&str> = s.dpop.iter().map(|r| r.alg.as_str()).collect();
-        text.push(format!(
-            "Bound to the victim's key with DPoP ({} keys), the token got the thief {accepted} acceptances in {attempts} \
-             attempts without the key (as Bearer, with a proof of his own key, with no proof).",
-            algs.join(" and ")
-        ));
-        let sum = |pick: fn(&super::analysis::DpopRound) -> &Option<CapturedReplay>| {
-            let replays: Vec<&CapturedReplay> =
-                s.dpop.iter().filter_map(|r| pick(r).as_ref()).collect();
-            let accepted: u32 = replays.iter().map(|r| r.replays.accepted).sum();
-            let attempts: u32 = replays.iter().map(|r| r.replays.attempts).sum();
-            let nodes: Vec<String> = replays
+        if s.dpop.iter().all(|r| r.bound) {
+            text.push(format!(
+                "Bound to the victim's key with DPoP ({} keys), the token got the thief {accepted} acceptances in \
+                 {attempts} attempts without the key (as Bearer, with a proof of his own key, with no proof).",
+                algs.join(" and ")
+            ));
+        } else {
+            let types: Vec<String> = s
+                .dpop
                 .iter()
-                .filter(|r| r.replays.accepted > 0)
                 .map(|r| {
                     format!(
-                        "{} (the victim's original went to {})",
+                        "{} login: token_type {:?}, key-bound {}",
+                        r.alg, r.token_type, r.bound
+                    )
+                })
+                .collect();
+            text.push(format!(
+                "A login with a DPoP proof did not give a token bound to the key ({}); the thief got {accepted} \
+                 acceptances in {attempts} attempts with it without the key.",
+                types.join("; ")
+            ));
+        }
+        // Only replays whose original the server accepted say anything.
+        let sum = |pick: fn(&super::analysis::DpopRound) -> &Option<CapturedReplay>| {
+            let replays: Vec<(&str, &CapturedReplay)> = s
+                .dpop
+                .iter()
+                .filter_map(|round| pick(round).as_ref().map(|r| (round.alg.as_str(), r)))
+                .filter(|(_, r)| r.victim_status == 200)
+                .collect();
+            let accepted: u32 = replays.iter().map(|(_, r)| r.replays.accepted).sum();
+            let attempts: u32 = replays.iter().map(|(_, r)| r.replays.attempts).sum();
+            let nodes: Vec<String> = replays
+                .iter()
+                .filter(|(_, r)| r.replays.accepted > 0)
+                .map(|(alg, r)| {
+                    format!(
+                        "{} with the {alg} proof, whose original went to {}",
                         r.replays.nodes_text(),
                         r.victim_node
                     )
@@ -402,10 +428,17 @@ pub fn lesson(s: &StolenSummary) -> String {
         let (shared_ok, shared_n, shared_where) = sum(|r| &r.shared_cache);
         if node_n + shared_n > 0 {
             text.push(format!(
-                "But a captured request, token and proof together, sent again within the proof's minute, is not \
-                 stopped by the key: with per-node replay caches {node_ok} of {node_n} copies were accepted{}, because \
-                 a node cannot know what its neighbour saw; with the cache shared in Redis {shared_ok} of {shared_n}{}.",
-                if node_where.is_empty() { String::new() } else { format!(" on {}", node_where.join(", ")) },
+                "A captured request, token and proof together, sent again within the proof's minute, carries a valid \
+                 proof: with per-node replay caches {node_ok} of {node_n} copies were accepted{}; with the cache shared \
+                 in Redis {shared_ok} of {shared_n}{}.",
+                if node_where.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (on {}): a node that had not seen the original, and cannot know what its neighbour saw",
+                        node_where.join("; ")
+                    )
+                },
                 if shared_where.is_empty() { String::new() } else { format!(" (on {})", shared_where.join(", ")) },
             ));
         }
@@ -468,7 +501,7 @@ mod tests {
         let expiry = expiry_table(s.bearer.as_ref().unwrap());
         assert_eq!(
             expiry.rows[0],
-            ["12.8 s", "13 of 14", "12.0 s", "13.0 s", "+0.2 s"]
+            ["12.8 s", "13 of 14", "12.0 s", "-0.8 s", "13.0 s", "+0.2 s"]
         );
         let payload = payload_table(s.payload.as_ref().unwrap());
         let names: Vec<&str> = payload.rows.iter().map(|r| r[0].as_str()).collect();
@@ -517,7 +550,7 @@ mod tests {
             "sub alice, name Alice, roles [\"user\"], exp 1800000015",
             "held none of the user's data",
             "0 acceptances in 18 attempts without the key",
-            "with per-node replay caches 2 of 12 copies were accepted on jwt-2 (the victim's original went to jwt-1)",
+            "with per-node replay caches 2 of 12 copies were accepted (on jwt-2 with the ES256 proof, whose original went to jwt-1; jwt-2 with the EdDSA proof, whose original went to jwt-1): a node that had not seen",
             "with the cache shared in Redis 0 of 12.",
             "bearer p50 400 µs and 120 µs of node CPU; DPoP, shared replay cache p50 700 µs (1.75x the bearer's), node CPU 300 µs per request (2.50x)",
         ] {
