@@ -13,11 +13,15 @@
 //! nodes with it (`testkit` re-exports it), which is why it lives in a crate
 //! of its own rather than in test support. The servers never depend on it.
 //!
+//! [`dpop`] holds a client's DPoP key and makes its proofs, so a test or an
+//! experiment can use a proof-of-possession token as a real client would.
+//!
 //! [`response`] reads what an answer says about the credential and the
 //! node: the session cookie it sets, the `x-node` that served it.
 
 mod client;
 mod credential;
+pub mod dpop;
 pub mod response;
 
 pub use client::ApiClient;

@@ -31,6 +31,19 @@ pub enum ApiError {
     /// A bearer token that failed verification; `description` says which check.
     #[error("invalid token: {description}")]
     InvalidToken { description: String },
+    /// A DPoP proof (RFC 9449) that is missing where required, malformed,
+    /// stale, replayed or made with another key than the token's. At the
+    /// token endpoints (`/login`, `/token/refresh`) it is a 400 (§5); at a
+    /// resource, a 401 with a `DPoP` challenge (§7.1).
+    #[error("invalid DPoP proof: {description}")]
+    InvalidDpopProof {
+        at_resource: bool,
+        description: String,
+    },
+    /// An access token refused under the `DPoP` scheme, or a DPoP-bound
+    /// token presented as a bearer token (§7.2): the challenge names DPoP.
+    #[error("invalid token: {description}")]
+    InvalidDpopToken { description: String },
     /// Authenticated, but the roles do not allow this.
     #[error("{0}")]
     Forbidden(String),
@@ -80,7 +93,8 @@ impl ApiError {
         match self {
             Self::BadRequest { code, .. } | Self::Unauthorized { code, .. } => code,
             Self::MissingToken(_) => "missing_token",
-            Self::InvalidToken { .. } => "invalid_token",
+            Self::InvalidToken { .. } | Self::InvalidDpopToken { .. } => "invalid_token",
+            Self::InvalidDpopProof { .. } => "invalid_dpop_proof",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -101,13 +115,30 @@ impl ApiError {
     }
 }
 
+/// The DPoP proof algorithms the JWT server accepts, as its challenge lists them.
+pub const DPOP_ALGS: &str = "ES256 EdDSA";
+
+/// `text` with nothing that could end or escape a quoted-string of a header.
+fn quoted_safe(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
+        .collect()
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Unauthorized { .. } | Self::MissingToken(_) | Self::InvalidToken { .. } => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::Unauthorized { .. }
+            | Self::MissingToken(_)
+            | Self::InvalidToken { .. }
+            | Self::InvalidDpopToken { .. }
+            | Self::InvalidDpopProof {
+                at_resource: true, ..
+            } => StatusCode::UNAUTHORIZED,
+            Self::InvalidDpopProof {
+                at_resource: false, ..
+            } => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -135,14 +166,27 @@ impl ResponseError for ApiError {
                 response.insert_header(("www-authenticate", "Bearer realm=\"authlab\""));
             }
             Self::InvalidToken { description } => {
-                let description: String = description
-                    .chars()
-                    .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
-                    .collect();
+                let description = quoted_safe(description);
                 response.insert_header((
                     "www-authenticate",
                     format!(
                         "Bearer realm=\"authlab\", error=\"invalid_token\", error_description=\"{description}\""
+                    ),
+                ));
+            }
+            // RFC 9449 §7.1: the DPoP challenge lists the proof algorithms
+            // the server accepts, so a client can pick one.
+            Self::InvalidDpopToken { description }
+            | Self::InvalidDpopProof {
+                at_resource: true,
+                description,
+            } => {
+                let description = quoted_safe(description);
+                response.insert_header((
+                    "www-authenticate",
+                    format!(
+                        "DPoP realm=\"authlab\", algs=\"{DPOP_ALGS}\", error=\"{}\", error_description=\"{description}\"",
+                        self.code()
                     ),
                 ));
             }
@@ -203,6 +247,50 @@ mod tests {
             let body: ErrorBody = serde_json::from_slice(&bytes).unwrap();
             assert_eq!(body.error, code);
             assert!(!body.message.is_empty());
+        }
+    }
+
+    #[actix_web::test]
+    async fn dpop_errors_are_400_at_the_token_endpoint_and_401_with_a_dpop_challenge_elsewhere() {
+        let proof = |at_resource| ApiError::InvalidDpopProof {
+            at_resource,
+            description: "the \"jti\" was used before".into(),
+        };
+        let at_login = proof(false).error_response();
+        assert_eq!(at_login.status().as_u16(), 400);
+        assert!(at_login.headers().get("www-authenticate").is_none());
+
+        for (error, code) in [
+            (proof(true), "invalid_dpop_proof"),
+            (
+                ApiError::InvalidDpopToken {
+                    description: "bound token sent as bearer".into(),
+                },
+                "invalid_token",
+            ),
+        ] {
+            let response = error.error_response();
+            assert_eq!(response.status().as_u16(), 401);
+            let challenge = response
+                .headers()
+                .get("www-authenticate")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(challenge.starts_with("DPoP "), "{challenge}");
+            assert!(
+                challenge.contains(&format!("error=\"{code}\"")),
+                "{challenge}"
+            );
+            assert!(challenge.contains("algs=\"ES256 EdDSA\""), "{challenge}");
+            assert!(
+                !challenge.contains("\\"),
+                "quotes are dropped, not escaped: {challenge}"
+            );
+            let bytes = to_bytes(response.into_body()).await.unwrap();
+            let body: ErrorBody = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(body.error, code);
         }
     }
 }

@@ -307,6 +307,7 @@ pub fn long_lived_claims() -> AccessClaims {
         roles: vec!["user".into()],
         name: "Alice".into(),
         sid: "fuzz-seed-family".into(),
+        cnf: None,
     }
 }
 

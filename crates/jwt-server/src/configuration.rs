@@ -17,6 +17,32 @@ pub enum RevocationMode {
     Denylist,
 }
 
+/// Proof of possession (RFC 9449, `crate::dpop`): whether tokens are bound
+/// to a key the client holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DpopMode {
+    /// Bearer tokens only; a `DPoP` header is ignored, as RFC 9449 §5 asks
+    /// of a server that does not support it.
+    Off,
+    /// A login or refresh that sends a DPoP proof gets a token bound to its
+    /// key; one without gets a bearer token.
+    Optional,
+    /// No proof, no token: every token is bound.
+    Required,
+}
+
+/// Where the `jti` of every accepted DPoP proof is remembered
+/// (`crate::dpop_replay`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplayCacheMode {
+    /// In each node's memory: a proof replayed to another node passes there.
+    Node,
+    /// In the token store, shared by every node: a store write per request.
+    Shared,
+}
+
 #[derive(Debug, Clone, clap::Args, Serialize)]
 pub struct JwtServerConfig {
     #[command(flatten)]
@@ -77,6 +103,17 @@ pub struct JwtServerConfig {
     pub max_token_bytes: usize,
     #[arg(long, env = "AUTHLAB_REVOCATION", value_enum, default_value = "none")]
     pub revocation: RevocationMode,
+    /// Bind tokens to a key the client proves it holds (DPoP, RFC 9449).
+    #[arg(long, env = "AUTHLAB_DPOP", value_enum, default_value = "off")]
+    pub dpop: DpopMode,
+    /// Where accepted DPoP proofs are remembered, so none is used twice.
+    #[arg(
+        long,
+        env = "AUTHLAB_DPOP_REPLAY_CACHE",
+        value_enum,
+        default_value = "shared"
+    )]
+    pub dpop_replay_cache: ReplayCacheMode,
 }
 
 impl JwtServerConfig {
@@ -99,6 +136,8 @@ impl JwtServerConfig {
             leeway: tokens.leeway,
             max_token_bytes: tokens.max_token_bytes,
             revocation: RevocationMode::None,
+            dpop: DpopMode::Off,
+            dpop_replay_cache: ReplayCacheMode::Shared,
         }
     }
 

@@ -13,13 +13,16 @@
 //! * [`tokens`] — claims, signing, and every verification check (RFC 8725);
 //! * [`refresh`] — stateful refresh tokens: hashed, rotated, reuse-detected;
 //! * [`revocation`] — the optional denylist;
-//! * [`auth`] — the bearer-token extractor;
+//! * [`dpop`], [`dpop_replay`], [`dpop_binding`] — proof of possession
+//!   (RFC 9449): checking a proof, remembering it, and where routes ask for it;
+//! * [`auth`] — the access-token extractor (Bearer and DPoP);
 //! * [`routes`] — the application API;
 //! * [`startup`] — `Application::build`.
 
 pub mod auth;
 pub mod configuration;
 pub mod dpop;
+pub mod dpop_binding;
 pub mod dpop_replay;
 pub mod keys;
 pub mod refresh;
@@ -28,6 +31,6 @@ pub mod routes;
 pub mod startup;
 pub mod tokens;
 
-pub use configuration::{JwtServerConfig, RevocationMode};
+pub use configuration::{DpopMode, JwtServerConfig, ReplayCacheMode, RevocationMode};
 pub use keys::SigningAlgorithm;
 pub use startup::{Application, StartupError};

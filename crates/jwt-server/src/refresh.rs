@@ -17,6 +17,7 @@
 //! authlab:refresh:<sha256(token)>     -> "live|<family>|<user>" or "used|…"   PX refresh-ttl
 //! authlab:refresh-family:<family>     -> <user>   (exists while the login is alive)
 //! authlab:user-families:<user>        -> SET of families (logout everywhere)
+//! authlab:refresh-dpop:<family>       -> <jkt>    (a DPoP-bound login's key)
 //! ```
 
 use std::time::Duration;
@@ -40,8 +41,23 @@ fn family_key(family: &str) -> String {
     format!("authlab:refresh-family:{family}")
 }
 
+fn binding_key(family: &str) -> String {
+    format!("authlab:refresh-dpop:{family}")
+}
+
 fn user_families_key(user: &str) -> String {
     format!("authlab:user-families:{user}")
+}
+
+/// The family part of a token shaped like ours (`<16>.<43>`, alphanumeric).
+fn family_of(presented: &str) -> Option<&str> {
+    let shaped = presented.len() == 60
+        && presented.as_bytes()[16] == b'.'
+        && presented
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| i == 16 || b.is_ascii_alphanumeric());
+    shaped.then(|| &presented[..16])
 }
 
 /// A refresh token handed to a client, and the login it belongs to.
@@ -130,20 +146,37 @@ impl RefreshTokens {
         )
     }
 
+    /// Binds a login to a DPoP key: its refresh tokens need a proof by it.
+    pub async fn bind(&self, family: &str, jkt: &str) -> Result<(), StoreError> {
+        self.store
+            .run::<()>(
+                redis::cmd("SET")
+                    .arg(binding_key(family))
+                    .arg(jkt)
+                    .arg("PX")
+                    .arg(self.ttl_ms()),
+            )
+            .await
+    }
+
+    /// The DPoP key `presented`'s login is bound to, if any. Read without
+    /// spending the token.
+    pub async fn binding(&self, presented: &str) -> Result<Option<String>, StoreError> {
+        let Some(family) = family_of(presented) else {
+            return Ok(None);
+        };
+        self.store
+            .run(redis::cmd("GET").arg(binding_key(family)))
+            .await
+    }
+
     /// Spends `presented` and returns `(user, next token)`.
     pub async fn rotate(&self, presented: &str) -> Result<(String, RefreshToken), RefreshError> {
         // Reject anything that is not even shaped like our tokens before touching Redis.
-        let shaped = presented.len() == 60
-            && presented.as_bytes()[16] == b'.'
-            && presented
-                .bytes()
-                .enumerate()
-                .all(|(i, b)| i == 16 || b.is_ascii_alphanumeric());
-        if !shaped {
+        let Some(family) = family_of(presented) else {
             return Err(RefreshError::Invalid);
-        }
+        };
         let key = token_key(presented);
-        let family = &presented[..16];
         // SET … GET swaps in the "used" mark and returns what was there, in
         // one atomic step: of two concurrent uses, exactly one sees "live".
         let mut pipeline = redis::pipe();
@@ -180,6 +213,13 @@ impl RefreshTokens {
                 pipeline
                     .cmd("PEXPIRE")
                     .arg(family_key(family))
+                    .arg(self.ttl_ms())
+                    .ignore();
+                // A bound login's key lives as long as the login (a no-op
+                // for a bearer login, which has none).
+                pipeline
+                    .cmd("PEXPIRE")
+                    .arg(binding_key(family))
                     .arg(self.ttl_ms())
                     .ignore();
                 // The index must outlive every family in it, or revoke-all

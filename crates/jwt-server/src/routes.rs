@@ -33,21 +33,28 @@ pub struct TokenResponse {
     pub node: String,
 }
 
+/// Issues the access token of a login or refresh; `jkt` binds it to a DPoP key.
 fn token_response(
     state: &JwtState,
     user: &User,
     refresh: RefreshToken,
+    jkt: Option<&str>,
 ) -> Result<HttpResponse, ApiError> {
-    let (access_token, _) = state.tokens.issue(user, &refresh.family).map_err(|error| {
-        tracing::error!(%error, "cannot sign an access token");
-        ApiError::Internal
-    })?;
+    let (access_token, _) = state
+        .tokens
+        .issue_bound(user, &refresh.family, jkt)
+        .map_err(|error| {
+            tracing::error!(%error, "cannot sign an access token");
+            ApiError::Internal
+        })?;
     state.metrics.issued.with_label_values(&["access"]).inc();
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
         .json(TokenResponse {
             access_token,
-            token_type: "Bearer".into(),
+            // RFC 9449 §5: a bound token's type tells the client which
+            // scheme to send it with.
+            token_type: if jkt.is_some() { "DPoP" } else { "Bearer" }.into(),
             expires_in: state.tokens.settings().access_ttl.as_secs(),
             refresh_token: refresh.token,
             refresh_expires_in: state.refresh_ttl.as_secs(),
@@ -68,6 +75,9 @@ pub async fn login(
             format!("password longer than {MAX_PASSWORD_BYTES} bytes"),
         ));
     }
+    // The proof is checked before the password: a bad one costs a signature
+    // check, not an Argon2 hash, and uses up no login attempt.
+    let jkt = state.dpop.at_token_endpoint(&request).await?;
     // Throttled before the Argon2 verification: a refused attempt costs no hash.
     let Some(user) = state
         .throttle
@@ -81,8 +91,11 @@ pub async fn login(
         ));
     };
     let refresh = state.refresh.start_family(&user.username).await?;
+    if let Some(jkt) = &jkt {
+        state.refresh.bind(&refresh.family, jkt).await?;
+    }
     state.metrics.logins.with_label_values(&["ok"]).inc();
-    token_response(&state, &user, refresh)
+    token_response(&state, &user, refresh, jkt.as_deref())
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,10 +106,25 @@ pub struct RefreshRequest {
 /// Rotates the refresh token and issues a new access token with the user's
 /// *current* roles: the moment a role change reaches a token holder.
 pub async fn refresh(
+    request: HttpRequest,
     body: web::Json<RefreshRequest>,
     state: web::Data<JwtState>,
 ) -> Result<HttpResponse, ApiError> {
     let invalid_grant = |message: String| ApiError::bad_request("invalid_grant", message);
+    let jkt = state.dpop.at_token_endpoint(&request).await?;
+    // A login bound to a key stays bound (RFC 9449 §5): its refresh token is
+    // checked against the proof *before* it is spent, so a thief without the
+    // key cannot burn the holder's token and end the login.
+    let bound = state.refresh.binding(&body.refresh_token).await?;
+    if let Some(bound) = &bound {
+        if jkt.as_deref() != Some(bound.as_str()) {
+            return Err(ApiError::InvalidDpopProof {
+                at_resource: false,
+                description: "this refresh token is bound to a DPoP key: send a proof made with it"
+                    .into(),
+            });
+        }
+    }
     let (username, next) = match state.refresh.rotate(&body.refresh_token).await {
         Ok(rotated) => rotated,
         Err(RefreshError::Store(error)) => return Err(error.into()),
@@ -112,7 +140,8 @@ pub async fn refresh(
         return Err(invalid_grant("the user no longer exists".into()));
     };
     state.metrics.issued.with_label_values(&["refresh"]).inc();
-    token_response(&state, &user, next)
+    // A bearer login may not become bound halfway: the binding is the login's.
+    token_response(&state, &user, next, bound.as_deref())
 }
 
 pub async fn me(auth: Authenticated, state: web::Data<JwtState>) -> HttpResponse {

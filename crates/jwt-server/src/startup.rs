@@ -17,7 +17,9 @@ use authlab_core::{
 use prometheus::{IntCounter, IntCounterVec};
 
 use crate::{
-    configuration::{JwtServerConfig, RevocationMode},
+    configuration::{JwtServerConfig, ReplayCacheMode, RevocationMode},
+    dpop_binding::DpopPolicy,
+    dpop_replay::{NodeCache, ReplayCache},
     keys::{KeyError, KeySet, KeySetFile},
     refresh::RefreshTokens,
     revocation::WorkerDenylist,
@@ -60,6 +62,8 @@ pub struct JwtState {
     /// Checked before every password verification (`authlab_core::throttle`).
     pub throttle: Arc<LoginThrottle>,
     pub revocation: RevocationMode,
+    /// Proof of possession: off, or how proofs are asked for and remembered.
+    pub dpop: DpopPolicy,
     pub metrics: JwtMetrics,
 }
 
@@ -104,6 +108,19 @@ impl Application {
             metrics.store("token_store"),
         )?;
         let alg = keys.alg();
+        let replay_cache = match config.dpop_replay_cache {
+            ReplayCacheMode::Node => ReplayCache::Node(NodeCache::default()),
+            ReplayCacheMode::Shared => ReplayCache::Shared(token_store.per_worker()),
+        };
+        let dpop = DpopPolicy::new(
+            config.dpop,
+            replay_cache,
+            metrics.counter_vec(
+                "dpop_proofs_total",
+                "DPoP proofs checked, by outcome (ok, invalid, replayed, key_mismatch)",
+                &["outcome"],
+            )?,
+        );
         let state = web::Data::new(JwtState {
             node: NodeInfo::new(node.clone(), STACK),
             tokens: TokenService::new(keys, config.token_settings()),
@@ -112,6 +129,7 @@ impl Application {
             directory,
             throttle,
             revocation: config.revocation,
+            dpop,
             metrics: JwtMetrics {
                 logins: metrics.counter_vec(
                     "logins_total",
@@ -170,7 +188,7 @@ impl Application {
                 .default_service(web::to(http::not_found))
         });
         let running = base.serve(&config.node, server)?;
-        tracing::info!(node = running.node(), port = running.port(), %alg, revocation = ?config.revocation, "jwt server listening");
+        tracing::info!(node = running.node(), port = running.port(), %alg, revocation = ?config.revocation, dpop = ?config.dpop, "jwt server listening");
         Ok(Self(running))
     }
 }

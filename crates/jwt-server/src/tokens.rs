@@ -53,6 +53,17 @@ pub struct AccessClaims {
     /// The login (refresh-token family) this token belongs to, as OIDC's
     /// `sid`: logout revokes the family by it, no refresh token needed.
     pub sid: String,
+    /// Present when the token is bound to a key (DPoP, RFC 9449 §6): only a
+    /// request that proves possession of that key may use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// The `cnf` claim (RFC 7800) as DPoP uses it: the key's thumbprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// RFC 7638 SHA-256 thumbprint, base64url.
+    pub jkt: String,
 }
 
 impl AccessClaims {
@@ -296,6 +307,16 @@ impl TokenService {
 
     /// A fresh access token for `user`, valid from now for the access TTL.
     pub fn issue(&self, user: &User, sid: &str) -> Result<(String, AccessClaims), SignError> {
+        self.issue_bound(user, sid, None)
+    }
+
+    /// [`Self::issue`], bound to the key with thumbprint `jkt` when one is given.
+    pub fn issue_bound(
+        &self,
+        user: &User,
+        sid: &str,
+        jkt: Option<&str>,
+    ) -> Result<(String, AccessClaims), SignError> {
         let now = now_unix();
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
@@ -308,6 +329,9 @@ impl TokenService {
             roles: user.roles.clone(),
             name: user.name.clone(),
             sid: sid.to_owned(),
+            cnf: jkt.map(|jkt| Confirmation {
+                jkt: jkt.to_owned(),
+            }),
         };
         let token = self.sign(&claims)?;
         Ok((token, claims))
