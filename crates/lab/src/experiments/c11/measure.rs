@@ -12,7 +12,10 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use authlab_client::{node_of, session_cookie};
+use authlab_client::{
+    dpop::{DpopAlg, DpopKey},
+    node_of, session_cookie,
+};
 use authlab_core::directory::DEMO_PASSWORD;
 use base64::{
     engine::general_purpose::{STANDARD, URL_SAFE},
@@ -21,10 +24,7 @@ use base64::{
 use reqwest::{RequestBuilder, Response};
 use serde_json::{json, Value};
 
-use super::{
-    analysis::{BearerReplay, CapturedReplay, CookieReplay, CostTrial, DpopRound, Tally},
-    keys::{DpopAlg, DpopKey},
-};
+use super::analysis::{BearerReplay, CapturedReplay, CookieReplay, CostTrial, DpopRound, Tally};
 use crate::{
     experiments::{c6_verify::cpu_time, err, load_check},
     Cluster, LabError, Stack,

@@ -24,18 +24,17 @@
 //! rule, [`report`] turns them into tables, a chart and the lesson.
 
 pub mod analysis;
-mod keys;
 mod measure;
 mod report;
 
 use std::time::{Duration, Instant};
 
+use authlab_client::dpop::{DpopAlg, DpopKey};
 use jwt_server::RevocationMode;
 use serde_json::json;
 
 use self::{
     analysis::{c11_verdict, cost_summary, PayloadReading, StolenSummary, RULE},
-    keys::{DpopAlg, DpopKey},
     measure::{Parties, COST_SETUPS, NODE_CACHE, SHARED_CACHE, USERNAME, USER_DATA},
 };
 use super::{

@@ -357,9 +357,15 @@ pub fn lesson(s: &StolenSummary) -> String {
             .map(|n| format!("{n} {}", claim_text(&p.bearer_claims, n)))
             .collect();
         text.push(format!(
-            "Its payload read without any key ({}); the DPoP-bound token's just as well, with the key's thumbprint \
-             added: binding does not hide anything. The session cookie's {} bytes held {}.",
+            "Its payload read without any key ({}){}. The session cookie's {} bytes held {}.",
             if names.is_empty() { "no claims found".into() } else { names.join(", ") },
+            match &p.dpop_claims {
+                Some(claims) if claims["cnf"]["jkt"].is_string() => {
+                    "; the DPoP-bound token's just as well, with the key's thumbprint added: binding hides nothing"
+                }
+                Some(_) => "; the token of the DPoP login just as well",
+                None => "",
+            },
             p.cookie_bytes,
             if p.cookie_user_data.is_empty() {
                 "none of the user's data".to_owned()
