@@ -492,6 +492,17 @@ pub fn c11_verdict(s: &StolenSummary) -> Verdict {
             bearer.poll_window_s
         ));
     }
+    let shared: Vec<&CapturedReplay> = s
+        .dpop
+        .iter()
+        .filter_map(|r| r.shared_cache.as_ref())
+        .collect();
+    let shared_copies: u32 = shared.iter().map(|r| r.replays.attempts).sum();
+    if !caveats.is_empty() && shared_copies > 0 && shared.iter().all(|r| r.replays.all_refused()) {
+        caveats.push(format!(
+            "the shared replay cache refused all {shared_copies} copies"
+        ));
+    }
     if caveats.is_empty() {
         Verdict::Holds
     } else {
@@ -647,7 +658,10 @@ pub(crate) mod tests {
             "{note}"
         );
         assert!(note.contains("EdDSA"), "{note}");
-        assert!(!note.contains("shared replay cache"), "{note}");
+        assert!(
+            note.ends_with("; the shared replay cache refused all 12 copies"),
+            "{note}"
+        );
     }
 
     #[test]

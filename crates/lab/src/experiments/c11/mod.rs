@@ -191,7 +191,7 @@ impl Experiment for StolenToken {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 50 } else { 110 })
+        Duration::from_secs(if quick { 45 } else { 130 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {

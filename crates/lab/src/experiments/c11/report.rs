@@ -283,26 +283,26 @@ fn at(x: &str, t: &Tally) -> Point {
 pub fn chart(s: &StolenSummary) -> Chart {
     let mut plain = Vec::new();
     if let Some(c) = &s.session {
-        plain.push(at("cookie before logout", &c.before_logout));
-        plain.push(at("cookie after logout", &c.after_logout));
+        plain.push(at("cookie before", &c.before_logout));
+        plain.push(at("cookie after", &c.after_logout));
     }
     if let Some(b) = &s.bearer {
-        plain.push(at("JWT before logout", &b.before_logout));
-        plain.push(at("JWT after logout", &b.after_logout));
+        plain.push(at("JWT before", &b.before_logout));
+        plain.push(at("JWT after", &b.after_logout));
     }
     let mut series = vec![Series {
         name: "session cookie / bearer JWT".into(),
         points: plain,
     }];
     for round in &s.dpop {
-        let mut points: Vec<Point> = ["DPoP as Bearer", "DPoP own key", "DPoP no proof"]
+        let mut points: Vec<Point> = ["as Bearer", "own key", "no proof"]
             .iter()
             .zip(round.without_key())
             .map(|(x, (_, t))| at(x, t))
             .collect();
         for (x, r) in [
-            ("replay, node caches", &round.node_cache),
-            ("replay, shared", &round.shared_cache),
+            ("replay node", &round.node_cache),
+            ("replay shared", &round.shared_cache),
         ] {
             if let Some(r) = r {
                 points.push(at(x, &r.replays));
@@ -316,7 +316,7 @@ pub fn chart(s: &StolenSummary) -> Chart {
     Chart {
         title: "Share of the thief's requests accepted".into(),
         kind: ChartKind::Bars,
-        x_label: "what the thief sent".into(),
+        x_label: "what the thief sent: a cookie or bearer JWT before / after the logout; the DPoP-bound JWT without the key, or a captured proof (node or shared caches)".into(),
         y_label: "% accepted".into(),
         series,
     }
@@ -337,8 +337,14 @@ pub fn lesson(s: &StolenSummary) -> String {
     if let Some(b) = &s.bearer {
         let after = match (b.accepted_after_logout_s(), b.refused_after_exp_s()) {
             (Some(last), Some(exp)) => format!(
-                "it was still accepted {last:.1} s after the logout, and first refused {} its exp ({exp:+.1} s)",
-                if exp.abs() <= 1.0 { "at" } else if exp > 0.0 { "after" } else { "before" }
+                "it was still accepted {last:.1} s after the logout, and first refused {exp:+.1} s from its exp{}",
+                if (0.0..=2.0).contains(&exp) {
+                    ", at the first poll after it (polls 1 s apart; exp counts whole seconds)"
+                } else if exp < 0.0 {
+                    ", before it"
+                } else {
+                    ", well after it"
+                }
             ),
             (None, Some(exp)) => format!("it was refused at the first poll after the logout ({exp:+.1} s from its exp)"),
             (_, None) => format!("it was still accepted when polling ended, {:.0} s after the logout", b.poll_window_s),
@@ -552,7 +558,7 @@ mod tests {
         let text = lesson(&s);
         for expected in [
             "accepted 5 of 5 before the victim logged out and 0 of 5 right after: a session cookie is a bearer credential too",
-            "still accepted 12.0 s after the logout, and first refused at its exp (+0.2 s)",
+            "still accepted 12.0 s after the logout, and first refused +0.2 s from its exp, at the first poll after it",
             "sub alice, name Alice, roles [\"user\"], exp 1800000015",
             "held none of the user's data",
             "0 acceptances in 18 attempts without the key",
