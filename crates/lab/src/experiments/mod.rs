@@ -110,7 +110,7 @@ pub fn all() -> Vec<Box<dyn Experiment>> {
         Box::new(revocation::RoleDemotion),
         Box::new(c9_size::CredentialSize),
         Box::new(c10_sliding::Sliding),
-        Box::new(c11::StolenToken),
+        Box::new(c11::StolenToken::default()),
         Box::new(c12_attacks::Attacks::default()),
         Box::new(c13_memory::MemoryPerUser),
     ]

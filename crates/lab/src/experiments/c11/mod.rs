@@ -48,7 +48,18 @@ use crate::{
     Cluster, ClusterSpec, LabError, Stack,
 };
 
-pub struct StolenToken;
+pub struct StolenToken {
+    /// The JWT nodes' `--dpop` mode: `optional`, except in the test that
+    /// breaks the set-up on purpose (`off`: the "bound" token is a plain
+    /// bearer token, and the verdict must turn).
+    pub dpop: &'static str,
+}
+
+impl Default for StolenToken {
+    fn default() -> Self {
+        Self { dpop: "optional" }
+    }
+}
 
 /// Cost trials; the replay phases run once (their outcomes are statuses).
 const TRIALS: Trials = Trials::new(1, 5);
@@ -77,7 +88,7 @@ fn settings(quick: bool) -> Settings {
     }
 }
 
-fn spec(ctx: &RunContext, access_ttl: Duration) -> ClusterSpec {
+fn spec(ctx: &RunContext, dpop: &str, access_ttl: Duration) -> ClusterSpec {
     let mut spec = ClusterSpec::new(ctx.launcher.clone());
     // Four JWT nodes, two per replay cache; ClusterSpec.nodes counts per
     // stack, so the session stack gets four as well.
@@ -86,7 +97,7 @@ fn spec(ctx: &RunContext, access_ttl: Duration) -> ClusterSpec {
     spec.revocation = RevocationMode::None;
     spec.jwt_args = [
         "--dpop",
-        "optional",
+        dpop,
         "--access-ttl",
         &format!("{}s", access_ttl.as_secs()),
         // No grace after exp, so "accepted until exp" means exp.
@@ -201,7 +212,7 @@ impl Experiment for StolenToken {
             ctx.variant(
                 "starting a cluster: 4 JWT nodes with DPoP (2 per-node, 2 shared replay caches)",
             );
-            let cluster = Cluster::start(spec(ctx, set.access_ttl)).await?;
+            let cluster = Cluster::start(spec(ctx, self.dpop, set.access_ttl)).await?;
             let parties = Parties::new()?;
             let mut s = StolenSummary::default();
 
@@ -314,7 +325,7 @@ impl Experiment for StolenToken {
                            binding it to a key (DPoP) stop that?"
                     .into(),
                 setup: format!(
-                    "One cluster, 4 nodes per stack behind HAProxy (round-robin). JWT nodes: --dpop optional, access \
+                    "One cluster, 4 nodes per stack behind HAProxy (round-robin). JWT nodes: --dpop {}, access \
                      tokens of {} s, no leeway after exp, revocation none; jwt-1 and jwt-2 remember DPoP proofs in their \
                      own memory (--dpop-replay-cache node), jwt-3 and jwt-4 in Redis (shared). The victim is one client \
                      on 127.0.0.1 (User-Agent authlab-victim), the thief another bound to 127.0.0.2 (authlab-thief); \
@@ -329,6 +340,7 @@ impl Experiment for StolenToken {
                      and jwt-3 (DPoP, shared cache), {} sequential requests per loop (at most {} s), after a fresh login \
                      and 20 warm-up requests, proofs (ES256) signed before the clock starts; {trials} trial(s), the \
                      order rotating per trial; a loop with more than {:.1}% errors is refused.",
+                    self.dpop,
                     set.access_ttl.as_secs(),
                     measure::CAPTURED_REPLAYS,
                     set.cost_requests,
