@@ -233,10 +233,12 @@ fn ratio(s: &Option<Spread>) -> String {
 pub fn cost_table(c: &CostSummary) -> Table {
     Table {
         title: format!(
-            "GET /me straight to one JWT node, {} sequential requests per variant and trial, {} interleaved trial(s); \
+            "GET /me straight to one JWT node ({} build), {} sequential requests per variant and trial, {} interleaved trial(s); \
              DPoP proofs signed before the clock starts; node CPU from /proc/<pid>/stat (10 ms ticks). Medians (min–max); \
              ratios to the bearer variant of the same trial",
-            c.requests_per_trial, c.trials
+            if cfg!(debug_assertions) { "debug" } else { "release" },
+            c.requests_per_trial,
+            c.trials
         ),
         columns: ["variant", "node", "p50 µs", "p99 µs", "node CPU µs/request", "p50 ÷ bearer", "CPU ÷ bearer"]
             .map(String::from)
@@ -316,7 +318,7 @@ pub fn chart(s: &StolenSummary) -> Chart {
     Chart {
         title: "Share of the thief's requests accepted".into(),
         kind: ChartKind::Bars,
-        x_label: "what the thief sent: a cookie or bearer JWT before / after the logout; the DPoP-bound JWT without the key, or a captured proof (node or shared caches)".into(),
+        x_label: "cookie and JWT: before / after the logout; DPoP-bound JWT: without the key, captured proof".into(),
         y_label: "% accepted".into(),
         series,
     }
