@@ -202,7 +202,7 @@ impl Experiment for StolenToken {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 45 } else { 130 })
+        Duration::from_secs(if quick { 30 } else { 100 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {
