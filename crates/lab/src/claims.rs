@@ -73,7 +73,7 @@ pub const CLAIMS: [Claim; 15] = [
     Claim {
         id: "C11",
         statement: "A stolen token works for anyone until it expires, and its payload is readable.",
-        experiment: None,
+        experiment: Some("c11"),
     },
     Claim {
         id: "C12",
@@ -173,7 +173,7 @@ mod tests {
         assert!(matches!(c12.verdict, Verdict::HoldsWithCaveat(_)));
         let c11 = &rows[10];
         assert!(
-            matches!(&c11.verdict, Verdict::NotMeasured(why) if why.contains("no experiment")),
+            matches!(&c11.verdict, Verdict::NotMeasured(why) if why.contains("--only c12")),
             "{c11:?}"
         );
         let c5 = &rows[4];

@@ -22,6 +22,8 @@ pub enum Summary {
     Revocation(RevocationSummary),
     /// c9.
     Size(SizeSummary),
+    /// c11.
+    Stolen(Box<crate::experiments::c11::analysis::StolenSummary>),
     /// c12.
     Attacks(AttackSummary),
     /// c13.

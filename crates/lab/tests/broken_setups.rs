@@ -4,7 +4,9 @@
 //!
 //! * c7 with a "denylist" set-up that does not deny (revocation `none`);
 //! * c5 with a JWT stack that asks the store on every request (a denylist);
-//! * c12 with a JWT node whose clock leeway lets an expired token through.
+//! * c12 with a JWT node whose clock leeway lets an expired token through;
+//! * c11 with DPoP off on the JWT nodes (the "bound" token is a plain bearer
+//!   token, which the thief's copy then uses).
 //!
 //! Each runs the real experiment in quick mode, on real processes.
 
@@ -14,7 +16,7 @@ use std::time::Duration;
 
 use jwt_server::RevocationMode;
 use lab::{
-    experiments::{self, Attacks, Experiment, Revocation, ScaleOut},
+    experiments::{self, c11::StolenToken, Attacks, Experiment, Revocation, ScaleOut},
     results::{RunResults, Verdict},
 };
 
@@ -67,6 +69,15 @@ async fn c12_turns_when_the_server_accepts_an_expired_token() {
     .await;
     assert!(
         matches!(&verdict, Verdict::DoesNotHold(why) if why.starts_with("the real server accepted")),
+        "{verdict:?}"
+    );
+}
+
+#[tokio::test]
+async fn c11_turns_when_the_server_does_not_bind_tokens() {
+    let verdict = verdict_of(Box::new(StolenToken { dpop: "off" })).await;
+    assert!(
+        matches!(&verdict, Verdict::DoesNotHold(why) if why.contains("as Bearer: accepted 3 of 3")),
         "{verdict:?}"
     );
 }

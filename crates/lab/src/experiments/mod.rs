@@ -9,6 +9,7 @@
 
 mod behaviour;
 mod c10_sliding;
+pub mod c11;
 mod c12_attacks;
 mod c13_memory;
 pub mod c15_summary;
@@ -109,6 +110,7 @@ pub fn all() -> Vec<Box<dyn Experiment>> {
         Box::new(revocation::RoleDemotion),
         Box::new(c9_size::CredentialSize),
         Box::new(c10_sliding::Sliding),
+        Box::new(c11::StolenToken::default()),
         Box::new(c12_attacks::Attacks::default()),
         Box::new(c13_memory::MemoryPerUser),
     ]

@@ -1,0 +1,855 @@
+//! What c11 measured, as types, and the rule that judges C11 from them.
+//!
+//! Every phase of the experiment fills one part of [`StolenSummary`]; a phase
+//! that could not run leaves its part empty and says why in `failed`, so the
+//! rule can tell "refused" from "never tried". The rule ([`c11_verdict`]) is
+//! a pure function of the summary: the report prints [`RULE`] beside it.
+//!
+//! A refusal counts only when it is an authentication refusal (401): a 503
+//! or a dropped connection says nothing about the credential, and a thief
+//! "refused" by a broken node must not read as a remedy that works.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    experiments::c6_verify::{per_trial_ratios, Comparison},
+    results::Verdict,
+    summaries::Spread,
+};
+
+/// What a series of attempts with one credential got back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tally {
+    pub attempts: u32,
+    /// 2xx answers.
+    pub accepted: u32,
+    /// Seconds from the phase's t = 0 (said where the phase is described).
+    pub first_accepted_s: Option<f64>,
+    pub last_accepted_s: Option<f64>,
+    /// The first 401, seconds from t = 0.
+    pub first_refused_s: Option<f64>,
+    /// (status, count), by status; 0 is "no answer" (connection failed or
+    /// timed out). A list, not a map: JSON map keys are strings, which an
+    /// internally tagged [`crate::summaries::Summary`] cannot read back as numbers.
+    pub statuses: Vec<(u16, u32)>,
+    /// The `x-node` of every accepted answer, in order.
+    pub accepted_on: Vec<String>,
+}
+
+impl Tally {
+    pub fn record(&mut self, status: u16, at_s: f64, node: &str) {
+        self.attempts += 1;
+        match self.statuses.binary_search_by_key(&status, |(s, _)| *s) {
+            Ok(i) => self.statuses[i].1 += 1,
+            Err(i) => self.statuses.insert(i, (status, 1)),
+        }
+        if (200..300).contains(&status) {
+            self.accepted += 1;
+            self.first_accepted_s.get_or_insert(at_s);
+            self.last_accepted_s = Some(at_s);
+            self.accepted_on.push(node.to_owned());
+        } else if status == 401 {
+            self.first_refused_s.get_or_insert(at_s);
+        }
+    }
+
+    /// Authentication refusals (401).
+    pub fn refused(&self) -> u32 {
+        self.count(401)
+    }
+
+    /// Answers with `status`.
+    pub fn count(&self, status: u16) -> u32 {
+        self.statuses
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Answers that are neither an acceptance nor a 401: they say nothing
+    /// about the credential.
+    pub fn unrelated(&self) -> u32 {
+        self.attempts - self.accepted - self.refused()
+    }
+
+    pub fn all_accepted(&self) -> bool {
+        self.attempts > 0 && self.accepted == self.attempts
+    }
+
+    /// Every attempt refused for the credential (401), none for another reason.
+    pub fn all_refused(&self) -> bool {
+        self.attempts > 0 && self.refused() == self.attempts
+    }
+
+    /// `200×3, 401×2`.
+    pub fn statuses_text(&self) -> String {
+        if self.statuses.is_empty() {
+            return "no attempt".into();
+        }
+        self.statuses
+            .iter()
+            .map(|(status, n)| match status {
+                0 => format!("no answer×{n}"),
+                s => format!("{s}×{n}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// `3 of 5`.
+    pub fn share_text(&self) -> String {
+        format!("{} of {}", self.accepted, self.attempts)
+    }
+
+    /// The distinct nodes that accepted, in order of first acceptance.
+    pub fn nodes_text(&self) -> String {
+        let mut seen: Vec<&str> = Vec::new();
+        for node in &self.accepted_on {
+            if !seen.contains(&node.as_str()) {
+                seen.push(node);
+            }
+        }
+        if seen.is_empty() {
+            "—".into()
+        } else {
+            seen.join(", ")
+        }
+    }
+}
+
+/// Phase 1: the victim's session cookie in the thief's hands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CookieReplay {
+    /// Thief's `GET /me` with the cookie; t = 0 at the victim's login.
+    pub before_logout: Tally,
+    pub logout_status: u16,
+    /// The same after the victim's `POST /logout`; t = 0 at the logout's answer.
+    pub after_logout: Tally,
+}
+
+impl CookieReplay {
+    /// Accepted before the logout, refused (401) by every attempt after it.
+    pub fn as_expected(&self) -> bool {
+        self.before_logout.all_accepted() && self.after_logout.all_refused()
+    }
+}
+
+/// Phase 2: the victim's bearer JWT in the thief's hands (revocation `none`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BearerReplay {
+    pub access_ttl_s: u64,
+    /// The token's own `exp` (Unix seconds), read from its payload.
+    pub exp: u64,
+    /// Thief's `GET /me`; t = 0 at the victim's login.
+    pub before_logout: Tally,
+    pub logout_status: u16,
+    /// Unix seconds at the logout's answer.
+    pub logout_at: f64,
+    /// Thief's polls every second after the logout, until the first 401 or
+    /// the window; t = 0 at the logout's answer.
+    pub after_logout: Tally,
+    pub poll_window_s: f64,
+}
+
+/// How far a first refusal may come before `exp` and still be "at expiry":
+/// `exp` is whole seconds and the server compares whole seconds too.
+pub const EXPIRY_SLACK_S: f64 = 1.0;
+
+impl BearerReplay {
+    /// Unix seconds of the first 401 after the logout.
+    pub fn first_refused_at(&self) -> Option<f64> {
+        self.after_logout
+            .first_refused_s
+            .map(|s| self.logout_at + s)
+    }
+
+    /// The first refusal after the logout, in seconds after `exp` (negative:
+    /// before it).
+    pub fn refused_after_exp_s(&self) -> Option<f64> {
+        self.first_refused_at().map(|at| at - self.exp as f64)
+    }
+
+    /// Seconds after the logout that the thief was last accepted.
+    pub fn accepted_after_logout_s(&self) -> Option<f64> {
+        self.after_logout.last_accepted_s
+    }
+
+    /// Refused (401) while the token was live: before the logout, or after
+    /// it but clearly before `exp`.
+    pub fn refused_while_live(&self) -> bool {
+        self.before_logout.refused() > 0
+            || self
+                .refused_after_exp_s()
+                .is_some_and(|after| after < -EXPIRY_SLACK_S)
+    }
+}
+
+/// A captured proof sent again, exactly, through HAProxy to a pair of nodes
+/// sharing one kind of replay cache.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapturedReplay {
+    /// `node` or `shared`.
+    pub cache: String,
+    /// The nodes in HAProxy's rotation during the phase.
+    pub nodes: Vec<String>,
+    /// The victim's own request with the proof, and the node that took it.
+    pub victim_status: u16,
+    pub victim_node: String,
+    /// The thief's copies of the same request.
+    pub replays: Tally,
+}
+
+/// Phase 3, one key algorithm: a DPoP-bound token in the thief's hands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DpopRound {
+    pub alg: String,
+    pub login_status: u16,
+    /// `token_type` of the login's answer.
+    pub token_type: String,
+    /// The token's `cnf.jkt` is the victim key's thumbprint.
+    pub bound: bool,
+    /// The victim's own requests, with fresh proofs: the control.
+    pub victim: Tally,
+    /// The thief sends the token as `Authorization: Bearer`.
+    pub thief_bearer: Tally,
+    /// As `Authorization: DPoP` with a proof signed by his own key.
+    pub thief_own_key: Tally,
+    /// As `Authorization: DPoP` with no proof.
+    pub thief_no_proof: Tally,
+    pub node_cache: Option<CapturedReplay>,
+    pub shared_cache: Option<CapturedReplay>,
+}
+
+impl DpopRound {
+    /// The three ways to use the token without the key.
+    pub fn without_key(&self) -> [(&'static str, &Tally); 3] {
+        [
+            ("as Bearer", &self.thief_bearer),
+            ("as DPoP with his own key's proof", &self.thief_own_key),
+            ("as DPoP without a proof", &self.thief_no_proof),
+        ]
+    }
+}
+
+/// What a token and a session cookie tell whoever holds them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PayloadReading {
+    pub username: String,
+    /// The bearer token's payload, decoded with base64 alone.
+    pub bearer_claims: Option<serde_json::Value>,
+    /// The DPoP-bound token's, likewise.
+    pub dpop_claims: Option<serde_json::Value>,
+    /// The session cookie's value, bytes.
+    pub cookie_bytes: usize,
+    /// The user's username, name and roles found in the cookie's value or
+    /// in any base64 decoding of it.
+    pub cookie_user_data: Vec<String>,
+}
+
+impl PayloadReading {
+    /// A decoded payload names the user.
+    pub fn readable(&self) -> bool {
+        [&self.bearer_claims, &self.dpop_claims]
+            .into_iter()
+            .flatten()
+            .any(|claims| claims["sub"].as_str() == Some(self.username.as_str()))
+    }
+}
+
+/// One timed loop of `GET /me` straight to one node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostTrial {
+    pub variant: String,
+    pub node: String,
+    pub trial: usize,
+    pub requests: u64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    /// The node's CPU time (user + system, /proc/<pid>/stat) per request.
+    pub cpu_us: f64,
+}
+
+/// A variant over trials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostVariant {
+    pub name: String,
+    pub node: String,
+    pub p50_us: Spread,
+    pub p99_us: Spread,
+    pub cpu_us: Spread,
+    /// Per-trial ratio to the bearer variant of the same trial (none for bearer).
+    pub p50_ratio: Option<Spread>,
+    pub cpu_ratio: Option<Spread>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostSummary {
+    pub trials: usize,
+    pub requests_per_trial: u64,
+    /// Bearer first.
+    pub variants: Vec<CostVariant>,
+}
+
+/// The variants from per-trial loops, the first variant named being the
+/// baseline the others are divided by, trial by trial.
+pub fn cost_summary(names: &[(String, String)], trials: &[CostTrial]) -> CostSummary {
+    let of = |name: &str| -> Vec<&CostTrial> {
+        let mut of: Vec<&CostTrial> = trials.iter().filter(|t| t.variant == name).collect();
+        of.sort_by_key(|t| t.trial);
+        of
+    };
+    let figure =
+        |name: &str, f: fn(&CostTrial) -> f64| of(name).into_iter().map(f).collect::<Vec<f64>>();
+    let base = names.first().map(|(n, _)| n.clone()).unwrap_or_default();
+    let ratio = |name: &str, f: fn(&CostTrial) -> f64| {
+        (name != base)
+            .then(|| Comparison::of(&per_trial_ratios(&figure(name, f), &figure(&base, f))))
+            .flatten()
+            .map(|c| c.ratio)
+    };
+    CostSummary {
+        trials: trials.iter().map(|t| t.trial + 1).max().unwrap_or(0),
+        requests_per_trial: trials.iter().map(|t| t.requests).max().unwrap_or(0),
+        variants: names
+            .iter()
+            .filter(|(name, _)| !of(name).is_empty())
+            .map(|(name, node)| CostVariant {
+                name: name.clone(),
+                node: node.clone(),
+                p50_us: Spread::of(&figure(name, |t| t.p50_us)),
+                p99_us: Spread::of(&figure(name, |t| t.p99_us)),
+                cpu_us: Spread::of(&figure(name, |t| t.cpu_us)),
+                p50_ratio: ratio(name, |t| t.p50_us),
+                cpu_ratio: ratio(name, |t| t.cpu_us),
+            })
+            .collect(),
+    }
+}
+
+/// Everything c11 measured: the typed summary of the experiment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StolenSummary {
+    pub session: Option<CookieReplay>,
+    pub bearer: Option<BearerReplay>,
+    /// One round per key algorithm.
+    pub dpop: Vec<DpopRound>,
+    pub payload: Option<PayloadReading>,
+    pub cost: Option<CostSummary>,
+    /// What did not run or was refused by a load check, and why.
+    pub failed: Vec<String>,
+}
+
+/// The rule [`c11_verdict`] applies, as the report prints it.
+pub const RULE: &str = "A refusal counts only as a 401; any other answer (503, no answer) says nothing about the \
+    credential. The does-not-hold findings are checked first, on whatever phases ran. \
+    Inconclusive when a phase did not run or a timed loop failed its load check, when the bearer \
+    replay or the DPoP thief's attempts got answers other than 200 or 401, or when the victim's own DPoP requests \
+    were not accepted (the binding then shows nothing). Does not hold when the thief was accepted with the \
+    DPoP-bound token without the victim's key (as Bearer, with his own key's proof, or with no proof), when the \
+    stolen bearer JWT was refused while it was live (before the logout, or after it more than 1 s before its exp), \
+    or when the payload could not be read without a key. Holds when the stolen session cookie was accepted until \
+    the victim's logout and refused right after, the stolen bearer JWT was accepted until its exp, every attempt \
+    without the key was refused, and the payload named the user; with a caveat naming each replay of a captured \
+    proof a replay cache let through, and anything else that differed (a cookie refused before the logout or \
+    accepted after it, a token still accepted after its exp).";
+
+/// C11's rule (see [`RULE`]).
+pub fn c11_verdict(s: &StolenSummary) -> Verdict {
+    // First the findings that decide on their own, from whatever phases ran:
+    // a thief let in without the key stays a fact when a later loop fails.
+    let stolen: Vec<String> = s
+        .dpop
+        .iter()
+        .flat_map(|round| {
+            round
+                .without_key()
+                .into_iter()
+                .filter(|(_, t)| t.accepted > 0)
+                .map(move |(how, t)| format!("{} {how}: accepted {}", round.alg, t.share_text()))
+        })
+        .collect();
+    if !stolen.is_empty() {
+        return Verdict::DoesNotHold(format!(
+            "the DPoP-bound token was accepted from the thief without the victim's key ({}){}",
+            stolen.join("; "),
+            if s.dpop.iter().any(|r| !r.bound) {
+                ": the login gave no key-bound token"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(bearer) = s.bearer.as_ref().filter(|b| b.refused_while_live()) {
+        return Verdict::DoesNotHold(match bearer.refused_after_exp_s() {
+            Some(after) if after < -EXPIRY_SLACK_S => format!(
+                "the stolen bearer JWT was refused {:.1} s before its exp, {:.1} s after the logout",
+                -after,
+                bearer.after_logout.first_refused_s.unwrap_or_default()
+            ),
+            _ => format!(
+                "the stolen bearer JWT was refused before the logout ({})",
+                bearer.before_logout.statuses_text()
+            ),
+        });
+    }
+    if s.payload.as_ref().is_some_and(|p| !p.readable()) {
+        return Verdict::DoesNotHold(
+            "no decoded payload named the user: the claims could not be read without a key".into(),
+        );
+    }
+    if !s.failed.is_empty() {
+        return Verdict::Inconclusive(s.failed.join("; "));
+    }
+    let (Some(session), Some(bearer), Some(_)) = (&s.session, &s.bearer, &s.payload) else {
+        return Verdict::Inconclusive(
+            "a phase did not run (session cookie, bearer JWT or payload reading)".into(),
+        );
+    };
+    if s.dpop.is_empty() {
+        return Verdict::Inconclusive("the DPoP phase did not run".into());
+    }
+    // The remaining refusals must be 401s, and the victim must get in.
+    let mut unrelated: Vec<String> = Vec::new();
+    let mut check = |what: String, t: &Tally| {
+        if t.attempts == 0 || t.unrelated() > 0 {
+            unrelated.push(format!("{what}: {}", t.statuses_text()));
+        }
+    };
+    check(
+        "bearer replay before the logout".into(),
+        &bearer.before_logout,
+    );
+    check(
+        "bearer replay after the logout".into(),
+        &bearer.after_logout,
+    );
+    for round in &s.dpop {
+        for (how, t) in round.without_key() {
+            check(format!("{} thief {how}", round.alg), t);
+        }
+    }
+    if !unrelated.is_empty() {
+        return Verdict::Inconclusive(format!(
+            "answers other than 200 or 401 (or none at all), which say nothing about the credential: {}",
+            unrelated.join("; ")
+        ));
+    }
+    if let Some(round) = s.dpop.iter().find(|r| !r.victim.all_accepted()) {
+        return Verdict::Inconclusive(format!(
+            "the victim's own {} DPoP requests were not all accepted ({}): a binding that refuses its holder shows nothing",
+            round.alg,
+            round.victim.statuses_text()
+        ));
+    }
+    if !bearer.before_logout.all_accepted() {
+        return Verdict::Inconclusive(format!(
+            "the stolen bearer JWT was not accepted before the logout ({})",
+            bearer.before_logout.statuses_text()
+        ));
+    }
+
+    let mut caveats = Vec::new();
+    for round in &s.dpop {
+        for replay in [&round.node_cache, &round.shared_cache] {
+            match replay {
+                Some(r) if r.replays.accepted > 0 => caveats.push(format!(
+                    "with the {} replay cache, {} of {} exact copies of a captured {} proof and token were accepted (on {}; \
+                     the victim's original went to {})",
+                    if r.cache == "node" { "per-node" } else { "shared" },
+                    r.replays.accepted,
+                    r.replays.attempts,
+                    round.alg,
+                    r.replays.nodes_text(),
+                    r.victim_node,
+                )),
+                Some(_) => {}
+                None => caveats.push(format!("a {} captured-proof replay did not run", round.alg)),
+            }
+            match replay {
+                Some(r) if r.victim_status != 200 => caveats.push(format!(
+                    "the victim's own request with the captured {} proof ({} cache) answered {}, so its replay shows little",
+                    round.alg, r.cache, r.victim_status
+                )),
+                _ => {}
+            }
+        }
+    }
+    if !session.before_logout.all_accepted() {
+        caveats.push(format!(
+            "the stolen session cookie was not accepted before the logout ({})",
+            session.before_logout.statuses_text()
+        ));
+    }
+    if !session.after_logout.all_refused() {
+        caveats.push(format!(
+            "the stolen session cookie was not refused with 401 right after the logout ({})",
+            session.after_logout.statuses_text()
+        ));
+    }
+    if bearer.after_logout.first_refused_s.is_none() {
+        caveats.push(format!(
+            "the stolen bearer JWT was still accepted when polling ended, {:.0} s after the logout",
+            bearer.poll_window_s
+        ));
+    }
+    let shared: Vec<&CapturedReplay> = s
+        .dpop
+        .iter()
+        .filter_map(|r| r.shared_cache.as_ref())
+        .collect();
+    let shared_copies: u32 = shared.iter().map(|r| r.replays.attempts).sum();
+    if !caveats.is_empty() && shared_copies > 0 && shared.iter().all(|r| r.replays.all_refused()) {
+        caveats.push(format!(
+            "the shared replay cache refused all {shared_copies} copies"
+        ));
+    }
+    if caveats.is_empty() {
+        Verdict::Holds
+    } else {
+        Verdict::HoldsWithCaveat(caveats.join("; "))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    pub(crate) fn tally(answers: &[(u16, &str)]) -> Tally {
+        let mut t = Tally::default();
+        for (i, (status, node)) in answers.iter().enumerate() {
+            t.record(*status, i as f64, node);
+        }
+        t
+    }
+
+    fn ok(n: usize) -> Tally {
+        tally(&vec![(200, "jwt-1"); n])
+    }
+
+    fn refused(n: usize) -> Tally {
+        tally(&vec![(401, ""); n])
+    }
+
+    fn round(alg: &str) -> DpopRound {
+        DpopRound {
+            alg: alg.into(),
+            login_status: 200,
+            token_type: "DPoP".into(),
+            bound: true,
+            victim: ok(3),
+            thief_bearer: refused(3),
+            thief_own_key: refused(3),
+            thief_no_proof: refused(3),
+            node_cache: Some(CapturedReplay {
+                cache: "node".into(),
+                nodes: vec!["jwt-1".into(), "jwt-2".into()],
+                victim_status: 200,
+                victim_node: "jwt-1".into(),
+                replays: tally(&[
+                    (200, "jwt-2"),
+                    (401, ""),
+                    (401, ""),
+                    (401, ""),
+                    (401, ""),
+                    (401, ""),
+                ]),
+            }),
+            shared_cache: Some(CapturedReplay {
+                cache: "shared".into(),
+                nodes: vec!["jwt-3".into(), "jwt-4".into()],
+                victim_status: 200,
+                victim_node: "jwt-3".into(),
+                replays: refused(6),
+            }),
+        }
+    }
+
+    /// A quick run as the experiment should see it: 15 s tokens, logout 2 s
+    /// after login, refused at the first poll after exp.
+    pub(crate) fn healthy() -> StolenSummary {
+        let mut after_logout = Tally::default();
+        for s in 0..13 {
+            after_logout.record(200, s as f64, "jwt-2");
+        }
+        after_logout.record(401, 13.0, "");
+        StolenSummary {
+            session: Some(CookieReplay {
+                before_logout: tally(&[(200, "session-1"); 5]),
+                logout_status: 200,
+                after_logout: refused(5),
+            }),
+            bearer: Some(BearerReplay {
+                access_ttl_s: 15,
+                exp: 1_800_000_015,
+                before_logout: ok(5),
+                logout_status: 200,
+                logout_at: 1_800_000_002.2,
+                after_logout,
+                poll_window_s: 18.0,
+            }),
+            dpop: vec![round("ES256"), round("EdDSA")],
+            payload: Some(PayloadReading {
+                username: "alice".into(),
+                bearer_claims: Some(
+                    json!({"sub": "alice", "name": "Alice", "roles": ["user"], "exp": 1_800_000_015u64}),
+                ),
+                dpop_claims: Some(json!({"sub": "alice", "cnf": {"jkt": "abc"}})),
+                cookie_bytes: 130,
+                cookie_user_data: vec![],
+            }),
+            cost: None,
+            failed: vec![],
+        }
+    }
+
+    #[test]
+    fn tallies_count_refusals_apart_from_other_answers() {
+        let t = tally(&[
+            (200, "jwt-1"),
+            (200, "jwt-2"),
+            (401, ""),
+            (503, ""),
+            (0, ""),
+        ]);
+        assert_eq!(
+            (t.attempts, t.accepted, t.refused(), t.unrelated()),
+            (5, 2, 1, 2)
+        );
+        assert_eq!(t.first_accepted_s, Some(0.0));
+        assert_eq!(t.last_accepted_s, Some(1.0));
+        assert_eq!(t.first_refused_s, Some(2.0));
+        assert_eq!(t.statuses_text(), "no answer×1, 200×2, 401×1, 503×1");
+        assert_eq!(t.nodes_text(), "jwt-1, jwt-2");
+        assert!(!t.all_refused() && !t.all_accepted());
+        assert!(refused(2).all_refused());
+        assert!(!Tally::default().all_refused());
+    }
+
+    #[test]
+    fn the_summary_reads_back_from_results_json() {
+        let summary = crate::summaries::Summary::Stolen(Box::new(healthy()));
+        let json = serde_json::to_string(&summary).unwrap();
+        let back: crate::summaries::Summary = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, summary);
+    }
+
+    #[test]
+    fn the_bearer_replay_is_judged_against_its_own_exp() {
+        let bearer = healthy().bearer.unwrap();
+        // Logout at …002.2, first 401 13 s later: 0.2 s after exp.
+        assert!((bearer.refused_after_exp_s().unwrap() - 0.2).abs() < 1e-6);
+        assert_eq!(bearer.accepted_after_logout_s(), Some(12.0));
+        assert!(!bearer.refused_while_live());
+        let mut early = bearer.clone();
+        early.after_logout = tally(&[(200, "jwt-1"), (401, "")]);
+        assert!(early.refused_while_live());
+    }
+
+    #[test]
+    fn holds_with_the_per_node_caches_leak_as_caveat() {
+        let verdict = c11_verdict(&healthy());
+        let Verdict::HoldsWithCaveat(note) = &verdict else {
+            panic!("{verdict:?}");
+        };
+        assert!(
+            note.starts_with("with the per-node replay cache, 1 of 6 exact copies of a captured ES256 proof and token were accepted (on jwt-2; the victim's original went to jwt-1)"),
+            "{note}"
+        );
+        assert!(note.contains("EdDSA"), "{note}");
+        assert!(
+            note.ends_with("; the shared replay cache refused all 12 copies"),
+            "{note}"
+        );
+    }
+
+    #[test]
+    fn holds_without_caveat_when_no_replay_got_through() {
+        let mut s = healthy();
+        for round in &mut s.dpop {
+            if let Some(r) = &mut round.node_cache {
+                r.replays = refused(6);
+            }
+        }
+        assert_eq!(c11_verdict(&s), Verdict::Holds);
+    }
+
+    #[test]
+    fn other_differences_are_named_in_the_caveat() {
+        let mut s = healthy();
+        s.session.as_mut().unwrap().after_logout = ok(5);
+        let mut poll = Tally::default();
+        for t in 0..18 {
+            poll.record(200, t as f64, "jwt-1");
+        }
+        s.bearer.as_mut().unwrap().after_logout = poll;
+        s.dpop[1].shared_cache.as_mut().unwrap().replays = tally(&[(200, "jwt-4"), (401, "")]);
+        let Verdict::HoldsWithCaveat(note) = c11_verdict(&s) else {
+            panic!()
+        };
+        assert!(
+            note.contains("session cookie was not refused with 401 right after the logout (200×5)"),
+            "{note}"
+        );
+        assert!(
+            note.contains("still accepted when polling ended, 18 s after the logout"),
+            "{note}"
+        );
+        assert!(
+            note.contains("with the shared replay cache, 1 of 2 exact copies of a captured EdDSA"),
+            "{note}"
+        );
+    }
+
+    /// A broken set-up: DPoP off on the server. The "DPoP-bound" login gives
+    /// a plain bearer token, the thief's Bearer replay gets in, and the
+    /// victim's `Authorization: DPoP` is refused.
+    #[test]
+    fn dpop_off_on_the_server_does_not_hold() {
+        let mut s = healthy();
+        for round in &mut s.dpop {
+            round.token_type = "Bearer".into();
+            round.bound = false;
+            round.victim = refused(3);
+            round.thief_bearer = ok(3);
+        }
+        let verdict = c11_verdict(&s);
+        assert!(
+            matches!(&verdict, Verdict::DoesNotHold(m) if m.contains("ES256 as Bearer: accepted 3 of 3") && m.ends_with("gave no key-bound token")),
+            "{verdict:?}"
+        );
+        let dpop_off = s;
+        // Even one acceptance with the thief's own key is enough.
+        let mut s = healthy();
+        s.dpop[0].thief_own_key = tally(&[(401, ""), (200, "jwt-3")]);
+        assert!(matches!(c11_verdict(&s), Verdict::DoesNotHold(_)));
+        // As the run against a server without DPoP saw it: the DPoP cost
+        // loops were refused by the load check too. The thief's acceptance
+        // still decides.
+        let mut s = dpop_off;
+        s.failed
+            .push("cost of DPoP: invalid load run: 500 non-2xx answers".into());
+        assert!(matches!(c11_verdict(&s), Verdict::DoesNotHold(_)));
+    }
+
+    /// A broken set-up: every replay answered 503 (the nodes cannot reach
+    /// their store, say). Refused, but not for the credential: inconclusive.
+    #[test]
+    fn replays_refused_for_an_unrelated_reason_are_inconclusive() {
+        let mut s = healthy();
+        let unavailable = tally(&[(503, ""); 3]);
+        for round in &mut s.dpop {
+            round.thief_bearer = unavailable.clone();
+            round.thief_own_key = unavailable.clone();
+            round.thief_no_proof = unavailable.clone();
+        }
+        let verdict = c11_verdict(&s);
+        assert!(
+            matches!(&verdict, Verdict::Inconclusive(m) if m.contains("ES256 thief as Bearer: 503×3")),
+            "{verdict:?}"
+        );
+        let mut s = healthy();
+        s.bearer.as_mut().unwrap().before_logout = tally(&[(503, ""); 5]);
+        assert!(
+            matches!(c11_verdict(&s), Verdict::Inconclusive(m) if m.contains("before the logout: 503×5"))
+        );
+    }
+
+    #[test]
+    fn a_bearer_refused_while_live_does_not_hold() {
+        let mut s = healthy();
+        let bearer = s.bearer.as_mut().unwrap();
+        // Refused 3 s after the logout, 9.8 s before exp: a denylist, say.
+        bearer.after_logout = tally(&[(200, "jwt-1"), (200, "jwt-2"), (200, "jwt-1"), (401, "")]);
+        let verdict = c11_verdict(&s);
+        assert!(
+            matches!(&verdict, Verdict::DoesNotHold(m) if m.contains("refused 9.8 s before its exp, 3.0 s after the logout")),
+            "{verdict:?}"
+        );
+        let mut s = healthy();
+        s.bearer.as_mut().unwrap().before_logout = refused(5);
+        assert!(
+            matches!(c11_verdict(&s), Verdict::DoesNotHold(m) if m.contains("before the logout (401×5)"))
+        );
+    }
+
+    #[test]
+    fn an_unreadable_payload_does_not_hold() {
+        let mut s = healthy();
+        let payload = s.payload.as_mut().unwrap();
+        payload.bearer_claims = None;
+        payload.dpop_claims = Some(json!({"enc": "A256GCM"}));
+        assert!(matches!(c11_verdict(&s), Verdict::DoesNotHold(m) if m.contains("payload")));
+    }
+
+    #[test]
+    fn missing_phases_and_failed_loops_are_inconclusive() {
+        let mut s = healthy();
+        s.failed
+            .push("cost, DPoP (shared cache) on jwt-3: 1000 non-2xx answers".into());
+        assert!(matches!(c11_verdict(&s), Verdict::Inconclusive(m) if m.contains("1000 non-2xx")));
+        for strip in [
+            |s: &mut StolenSummary| s.session = None,
+            |s: &mut StolenSummary| s.bearer = None,
+            |s: &mut StolenSummary| s.payload = None,
+            |s: &mut StolenSummary| s.dpop.clear(),
+        ] {
+            let mut s = healthy();
+            strip(&mut s);
+            assert!(matches!(c11_verdict(&s), Verdict::Inconclusive(_)));
+        }
+        let mut s = healthy();
+        s.dpop[1].victim = tally(&[(200, "jwt-1"), (401, "")]);
+        assert!(
+            matches!(c11_verdict(&s), Verdict::Inconclusive(m) if m.contains("victim's own EdDSA"))
+        );
+        let mut s = healthy();
+        s.dpop[1].node_cache.as_mut().unwrap().victim_status = 503;
+        assert!(
+            matches!(c11_verdict(&s), Verdict::HoldsWithCaveat(m) if m.contains("captured EdDSA proof (node cache) answered 503"))
+        );
+        let mut s = healthy();
+        s.dpop[0].shared_cache = None;
+        assert!(
+            matches!(c11_verdict(&s), Verdict::HoldsWithCaveat(m) if m.contains("ES256 captured-proof replay did not run"))
+        );
+    }
+
+    #[test]
+    fn costs_are_divided_by_the_bearer_of_the_same_trial() {
+        let trial = |variant: &str, trial, p50_us, cpu_us| CostTrial {
+            variant: variant.into(),
+            node: "jwt-1".into(),
+            trial,
+            requests: 1000,
+            p50_us,
+            p99_us: p50_us * 2.0,
+            cpu_us,
+        };
+        let names = [
+            ("bearer".to_owned(), "jwt-1".to_owned()),
+            ("DPoP, node cache".to_owned(), "jwt-1".to_owned()),
+            ("DPoP, shared cache".to_owned(), "jwt-3".to_owned()),
+        ];
+        let trials = [
+            trial("bearer", 0, 400.0, 100.0),
+            trial("DPoP, node cache", 0, 600.0, 250.0),
+            trial("bearer", 1, 800.0, 100.0),
+            trial("DPoP, node cache", 1, 1000.0, 300.0),
+        ];
+        let cost = cost_summary(&names, &trials);
+        assert_eq!((cost.trials, cost.requests_per_trial), (2, 1000));
+        assert_eq!(
+            cost.variants.len(),
+            2,
+            "a variant with no trial is left out"
+        );
+        assert_eq!(cost.variants[0].p50_ratio, None);
+        let dpop = &cost.variants[1];
+        let p50 = dpop.p50_ratio.unwrap();
+        assert_eq!((p50.min, p50.max), (1.25, 1.5));
+        assert_eq!(dpop.cpu_ratio.unwrap().median, 3.0);
+        assert_eq!(dpop.p50_us.median, 1000.0);
+    }
+}

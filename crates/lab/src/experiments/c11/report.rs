@@ -1,0 +1,578 @@
+//! c11's tables, chart and lesson, from [`StolenSummary`] alone.
+
+use serde_json::Value;
+
+use super::analysis::{
+    BearerReplay, CapturedReplay, CostSummary, PayloadReading, StolenSummary, Tally,
+};
+use crate::{
+    results::{Chart, ChartKind, Point, Series, Table},
+    summaries::Spread,
+};
+
+/// `0.00–0.41 s`, or `—` when nothing was accepted.
+fn accepted_span(t: &Tally) -> String {
+    match (t.first_accepted_s, t.last_accepted_s) {
+        (Some(first), Some(last)) if (last - first).abs() < 0.005 => format!("{first:.2} s"),
+        (Some(first), Some(last)) => format!("{first:.2}–{last:.2} s"),
+        _ => "—".into(),
+    }
+}
+
+fn row(credential: &str, attempt: &str, t0: &str, t: &Tally) -> Vec<String> {
+    vec![
+        credential.into(),
+        attempt.into(),
+        t.share_text(),
+        t.statuses_text(),
+        if t.accepted > 0 {
+            format!("{} after {t0}", accepted_span(t))
+        } else {
+            "—".into()
+        },
+        t.nodes_text(),
+    ]
+}
+
+fn captured_row(alg: &str, r: &CapturedReplay) -> Vec<String> {
+    let cache = if r.cache == "node" {
+        "per-node"
+    } else {
+        "shared"
+    };
+    row(
+        &format!("DPoP-bound JWT ({alg})"),
+        &format!(
+            "exact copy of a captured request (token + proof) through {} ({cache} replay cache); the victim's original: {} on {}",
+            r.nodes.join(" and "),
+            r.victim_status,
+            if r.victim_node.is_empty() { "—" } else { &r.victim_node },
+        ),
+        "the original",
+        &r.replays,
+    )
+}
+
+/// Every attempt, by credential.
+pub fn replay_table(s: &StolenSummary) -> Table {
+    let mut rows = Vec::new();
+    if let Some(c) = &s.session {
+        rows.push(row(
+            "session cookie",
+            "thief, before the victim's logout",
+            "login",
+            &c.before_logout,
+        ));
+        rows.push(row(
+            "session cookie",
+            &format!(
+                "thief, right after the victim's logout (answered {})",
+                c.logout_status
+            ),
+            "logout",
+            &c.after_logout,
+        ));
+    }
+    if let Some(b) = &s.bearer {
+        rows.push(row(
+            "bearer JWT",
+            "thief, before the victim's logout",
+            "login",
+            &b.before_logout,
+        ));
+        rows.push(row(
+            "bearer JWT",
+            &format!(
+                "thief, every 1 s after the victim's logout (answered {}) until the first 401",
+                b.logout_status
+            ),
+            "logout",
+            &b.after_logout,
+        ));
+    }
+    for round in &s.dpop {
+        let credential = format!("DPoP-bound JWT ({})", round.alg);
+        rows.push(row(
+            &credential,
+            &format!(
+                "victim, her own key's fresh proofs (control; token_type {:?}, cnf.jkt {})",
+                round.token_type,
+                if round.bound { "hers" } else { "absent" }
+            ),
+            "login",
+            &round.victim,
+        ));
+        for (how, t) in round.without_key() {
+            rows.push(row(&credential, &format!("thief, {how}"), "login", t));
+        }
+        for r in [&round.node_cache, &round.shared_cache]
+            .into_iter()
+            .flatten()
+        {
+            rows.push(captured_row(&round.alg, r));
+        }
+    }
+    Table {
+        title: "What the thief (127.0.0.2, User-Agent authlab-thief, his own client) got with a copy of the victim's \
+                credential, GET /me through HAProxy"
+            .into(),
+        columns: ["credential", "who sends what", "accepted", "answers", "accepted from–to", "accepted on"]
+            .map(String::from)
+            .to_vec(),
+        rows,
+    }
+}
+
+/// The bearer token's life after the logout, against its own exp.
+pub fn expiry_table(b: &BearerReplay) -> Table {
+    let s = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{v:.1} s"));
+    Table {
+        title: format!(
+            "The stolen bearer JWT after the victim's logout (access token lifetime {} s; the thief polls every 1 s, for at \
+             most {:.0} s)",
+            b.access_ttl_s, b.poll_window_s
+        ),
+        columns: [
+            "logout before exp",
+            "thief accepted after the logout",
+            "last accepted after the logout",
+            "last accepted relative to exp",
+            "first 401 after the logout",
+            "first 401 relative to exp",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: vec![vec![
+            format!("{:.1} s", b.exp as f64 - b.logout_at),
+            b.after_logout.share_text(),
+            s(b.accepted_after_logout_s()),
+            b.accepted_after_logout_s()
+                .map_or("—".into(), |v| format!("{:+.1} s", b.logout_at + v - b.exp as f64)),
+            s(b.after_logout.first_refused_s),
+            b.refused_after_exp_s()
+                .map_or("never refused".into(), |v| format!("{v:+.1} s")),
+        ]],
+    }
+}
+
+fn claim_text(claims: &Option<Value>, name: &str) -> String {
+    match claims.as_ref().and_then(|c| c.get(name)) {
+        None => "—".into(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Every claim of either token, decoded with base64 alone.
+pub fn payload_table(p: &PayloadReading) -> Table {
+    let mut names: Vec<String> = Vec::new();
+    for claims in [&p.bearer_claims, &p.dpop_claims].into_iter().flatten() {
+        if let Some(object) = claims.as_object() {
+            for name in object.keys() {
+                if !names.contains(name) {
+                    names.push(name.clone());
+                }
+            }
+        }
+    }
+    Table {
+        title: "The captured tokens' payloads, read with a base64 decoder and no key".into(),
+        columns: ["claim", "bearer JWT", "DPoP-bound JWT"]
+            .map(String::from)
+            .to_vec(),
+        rows: names
+            .iter()
+            .map(|name| {
+                vec![
+                    name.clone(),
+                    claim_text(&p.bearer_claims, name),
+                    claim_text(&p.dpop_claims, name),
+                ]
+            })
+            .collect(),
+    }
+}
+
+pub fn cookie_table(p: &PayloadReading) -> Table {
+    Table {
+        title: "The session cookie, read the same way".into(),
+        columns: [
+            "value bytes",
+            "the user's data found in it (plain or base64-decoded)",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: vec![vec![
+            p.cookie_bytes.to_string(),
+            if p.cookie_user_data.is_empty() {
+                format!("none (looked for {})", super::measure::USER_DATA.join(", "))
+            } else {
+                p.cookie_user_data.join(", ")
+            },
+        ]],
+    }
+}
+
+/// `123 (110–140)` µs, one decimal below 10.
+fn us(s: &Spread) -> String {
+    if s.min == s.max {
+        format!("{:.0}", s.median)
+    } else {
+        format!("{:.0} ({:.0}–{:.0})", s.median, s.min, s.max)
+    }
+}
+
+fn ratio(s: &Option<Spread>) -> String {
+    match s {
+        None => "—".into(),
+        Some(r) if (r.max - r.min).abs() < 0.005 => format!("{:.2}x", r.median),
+        Some(r) => format!("{:.2}x ({:.2}–{:.2}x)", r.median, r.min, r.max),
+    }
+}
+
+pub fn cost_table(c: &CostSummary) -> Table {
+    Table {
+        title: format!(
+            "GET /me straight to one JWT node ({} build), {} sequential requests per variant and trial, {} interleaved trial(s); \
+             DPoP proofs signed before the clock starts; node CPU from /proc/<pid>/stat (10 ms ticks). Medians (min–max); \
+             ratios to the bearer variant of the same trial",
+            if cfg!(debug_assertions) { "debug" } else { "release" },
+            c.requests_per_trial,
+            c.trials
+        ),
+        columns: ["variant", "node", "p50 µs", "p99 µs", "node CPU µs/request", "p50 ÷ bearer", "CPU ÷ bearer"]
+            .map(String::from)
+            .to_vec(),
+        rows: c
+            .variants
+            .iter()
+            .map(|v| {
+                vec![
+                    v.name.clone(),
+                    v.node.clone(),
+                    us(&v.p50_us),
+                    us(&v.p99_us),
+                    us(&v.cpu_us),
+                    ratio(&v.p50_ratio),
+                    ratio(&v.cpu_ratio),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn percent(t: &Tally) -> Point {
+    Point {
+        x: String::new(),
+        y: if t.attempts == 0 {
+            0.0
+        } else {
+            100.0 * t.accepted as f64 / t.attempts as f64
+        },
+        low: None,
+        high: None,
+    }
+}
+
+fn at(x: &str, t: &Tally) -> Point {
+    Point {
+        x: x.into(),
+        ..percent(t)
+    }
+}
+
+/// The share of the thief's attempts accepted, per way of using the copy.
+pub fn chart(s: &StolenSummary) -> Chart {
+    let mut plain = Vec::new();
+    if let Some(c) = &s.session {
+        plain.push(at("cookie before", &c.before_logout));
+        plain.push(at("cookie after", &c.after_logout));
+    }
+    if let Some(b) = &s.bearer {
+        plain.push(at("JWT before", &b.before_logout));
+        plain.push(at("JWT after", &b.after_logout));
+    }
+    let mut series = vec![Series {
+        name: "session cookie / bearer JWT".into(),
+        points: plain,
+    }];
+    for round in &s.dpop {
+        let mut points: Vec<Point> = ["as Bearer", "own key", "no proof"]
+            .iter()
+            .zip(round.without_key())
+            .map(|(x, (_, t))| at(x, t))
+            .collect();
+        for (x, r) in [
+            ("replay node", &round.node_cache),
+            ("replay shared", &round.shared_cache),
+        ] {
+            if let Some(r) = r {
+                points.push(at(x, &r.replays));
+            }
+        }
+        series.push(Series {
+            name: format!("DPoP-bound, {} key", round.alg),
+            points,
+        });
+    }
+    Chart {
+        title: "Share of the thief's requests accepted".into(),
+        kind: ChartKind::Bars,
+        x_label: "cookie and JWT: before / after the logout; DPoP-bound JWT: without the key, captured proof".into(),
+        y_label: "% accepted".into(),
+        series,
+    }
+}
+
+/// The lesson: every figure from the summary, nothing the run did not show.
+pub fn lesson(s: &StolenSummary) -> String {
+    let mut text = Vec::new();
+    if let Some(c) = &s.session {
+        text.push(format!(
+            "From another address and client, the thief's copy of the session cookie was accepted {} before the victim \
+             logged out and {} right after: a session cookie is a bearer credential too, good for whoever sends it; the \
+             difference is that the server keeps the session, so the victim's logout ended the thief's copy at once.",
+            c.before_logout.share_text(),
+            c.after_logout.share_text()
+        ));
+    }
+    if let Some(b) = &s.bearer {
+        let after = match (b.accepted_after_logout_s(), b.refused_after_exp_s()) {
+            (Some(last), Some(exp)) => format!(
+                "it was still accepted {last:.1} s after the logout, and first refused {exp:+.1} s from its exp{}",
+                if (0.0..=2.0).contains(&exp) {
+                    ", at the first poll after it (polls 1 s apart; exp counts whole seconds)"
+                } else if exp < 0.0 {
+                    ", before it"
+                } else {
+                    ", well after it"
+                }
+            ),
+            (None, Some(exp)) => format!("it was refused at the first poll after the logout ({exp:+.1} s from its exp)"),
+            (_, None) => format!("it was still accepted when polling ended, {:.0} s after the logout", b.poll_window_s),
+        };
+        text.push(format!(
+            "The stolen bearer JWT ({} s lifetime, no revocation) was accepted {} before the logout; after it, {after}: \
+             nothing the victim or the server did could end it sooner.",
+            b.access_ttl_s,
+            b.before_logout.share_text()
+        ));
+    }
+    if let Some(p) = &s.payload {
+        let names: Vec<String> = ["sub", "name", "roles", "exp"]
+            .iter()
+            .filter(|n| p.bearer_claims.as_ref().and_then(|c| c.get(**n)).is_some())
+            .map(|n| format!("{n} {}", claim_text(&p.bearer_claims, n)))
+            .collect();
+        text.push(format!(
+            "Its payload read without any key ({}){}. The session cookie's {} bytes held {}.",
+            if names.is_empty() { "no claims found".into() } else { names.join(", ") },
+            match &p.dpop_claims {
+                Some(claims) if claims["cnf"]["jkt"].is_string() => {
+                    "; the DPoP-bound token's just as well, with the key's thumbprint added: binding hides nothing"
+                }
+                Some(_) => "; the token of the DPoP login just as well",
+                None => "",
+            },
+            p.cookie_bytes,
+            if p.cookie_user_data.is_empty() {
+                "none of the user's data".to_owned()
+            } else {
+                format!("the user's {}", p.cookie_user_data.join(", "))
+            }
+        ));
+    }
+    if !s.dpop.is_empty() {
+        let without: Vec<&Tally> = s
+            .dpop
+            .iter()
+            .flat_map(|r| r.without_key().map(|(_, t)| t))
+            .collect();
+        let (accepted, attempts) = without
+            .iter()
+            .fold((0, 0), |(a, n), t| (a + t.accepted, n + t.attempts));
+        let algs: Vec<&str> = s.dpop.iter().map(|r| r.alg.as_str()).collect();
+        if s.dpop.iter().all(|r| r.bound) {
+            text.push(format!(
+                "Bound to the victim's key with DPoP ({} keys), the token got the thief {accepted} acceptances in \
+                 {attempts} attempts without the key (as Bearer, with a proof of his own key, with no proof).",
+                algs.join(" and ")
+            ));
+        } else {
+            let types: Vec<String> = s
+                .dpop
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} login: token_type {:?}, key-bound {}",
+                        r.alg, r.token_type, r.bound
+                    )
+                })
+                .collect();
+            text.push(format!(
+                "A login with a DPoP proof did not give a token bound to the key ({}); the thief got {accepted} \
+                 acceptances in {attempts} attempts with it without the key.",
+                types.join("; ")
+            ));
+        }
+        // Only replays whose original the server accepted say anything.
+        let sum = |pick: fn(&super::analysis::DpopRound) -> &Option<CapturedReplay>| {
+            let replays: Vec<(&str, &CapturedReplay)> = s
+                .dpop
+                .iter()
+                .filter_map(|round| pick(round).as_ref().map(|r| (round.alg.as_str(), r)))
+                .filter(|(_, r)| r.victim_status == 200)
+                .collect();
+            let accepted: u32 = replays.iter().map(|(_, r)| r.replays.accepted).sum();
+            let attempts: u32 = replays.iter().map(|(_, r)| r.replays.attempts).sum();
+            let nodes: Vec<String> = replays
+                .iter()
+                .filter(|(_, r)| r.replays.accepted > 0)
+                .map(|(alg, r)| {
+                    format!(
+                        "{} with the {alg} proof, whose original went to {}",
+                        r.replays.nodes_text(),
+                        r.victim_node
+                    )
+                })
+                .collect();
+            (accepted, attempts, nodes)
+        };
+        let (node_ok, node_n, node_where) = sum(|r| &r.node_cache);
+        let (shared_ok, shared_n, shared_where) = sum(|r| &r.shared_cache);
+        if node_n + shared_n > 0 {
+            text.push(format!(
+                "A captured request, token and proof together, sent again within the proof's minute, carries a valid \
+                 proof: with per-node replay caches {node_ok} of {node_n} copies were accepted{}; with the cache shared \
+                 in Redis {shared_ok} of {shared_n}{}.",
+                if node_where.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (on {}): a node that had not seen the original, and cannot know what its neighbour saw",
+                        node_where.join("; ")
+                    )
+                },
+                if shared_where.is_empty() { String::new() } else { format!(" (on {})", shared_where.join(", ")) },
+            ));
+        }
+    }
+    if let Some(c) = &s.cost {
+        let find = |prefix: &str| c.variants.iter().find(|v| v.name.starts_with(prefix));
+        let bearer = find("bearer");
+        let parts: Vec<String> = c
+            .variants
+            .iter()
+            .filter(|v| v.p50_ratio.is_some())
+            .map(|v| {
+                format!(
+                    "{} p50 {} µs ({} the bearer's), node CPU {} µs per request ({})",
+                    v.name,
+                    us(&v.p50_us),
+                    ratio(&v.p50_ratio),
+                    us(&v.cpu_us),
+                    ratio(&v.cpu_ratio)
+                )
+            })
+            .collect();
+        if let Some(b) = bearer {
+            text.push(format!(
+                "The price, per GET /me straight to a node: bearer p50 {} µs and {} µs of node CPU; {}.",
+                us(&b.p50_us),
+                us(&b.cpu_us),
+                parts.join("; ")
+            ));
+        }
+    }
+    if !s.failed.is_empty() {
+        text.push(format!(
+            "Not measured in this run: {}.",
+            s.failed.join("; ")
+        ));
+    }
+    text.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiments::c11::analysis::{tests::healthy, CostVariant};
+
+    #[test]
+    fn the_tables_show_every_attempt() {
+        let s = healthy();
+        let table = replay_table(&s);
+        // 2 cookie + 2 bearer + 2 rounds × (control + 3 thief + 2 captured).
+        assert_eq!(table.rows.len(), 16);
+        assert_eq!(table.rows[0][2], "5 of 5");
+        assert_eq!(table.rows[3][4], "0.00–12.00 s after logout");
+        let node = table
+            .rows
+            .iter()
+            .find(|r| r[1].contains("per-node"))
+            .unwrap();
+        assert_eq!((node[2].as_str(), node[5].as_str()), ("1 of 6", "jwt-2"));
+        let expiry = expiry_table(s.bearer.as_ref().unwrap());
+        assert_eq!(
+            expiry.rows[0],
+            ["12.8 s", "13 of 14", "12.0 s", "-0.8 s", "13.0 s", "+0.2 s"]
+        );
+        let payload = payload_table(s.payload.as_ref().unwrap());
+        let names: Vec<&str> = payload.rows.iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(names, ["exp", "name", "roles", "sub", "cnf"]);
+        assert_eq!(payload.rows[2][1], r#"["user"]"#);
+        assert_eq!(payload.rows[4][2], r#"{"jkt":"abc"}"#);
+        assert!(cookie_table(s.payload.as_ref().unwrap()).rows[0][1].starts_with("none"));
+    }
+
+    #[test]
+    fn the_lesson_says_what_the_numbers_say() {
+        let mut s = healthy();
+        let spread = |v: f64| Spread {
+            median: v,
+            min: v,
+            max: v,
+        };
+        s.cost = Some(CostSummary {
+            trials: 1,
+            requests_per_trial: 1000,
+            variants: vec![
+                CostVariant {
+                    name: "bearer".into(),
+                    node: "jwt-1".into(),
+                    p50_us: spread(400.0),
+                    p99_us: spread(900.0),
+                    cpu_us: spread(120.0),
+                    p50_ratio: None,
+                    cpu_ratio: None,
+                },
+                CostVariant {
+                    name: "DPoP, shared replay cache".into(),
+                    node: "jwt-3".into(),
+                    p50_us: spread(700.0),
+                    p99_us: spread(1500.0),
+                    cpu_us: spread(300.0),
+                    p50_ratio: Some(spread(1.75)),
+                    cpu_ratio: Some(spread(2.5)),
+                },
+            ],
+        });
+        let text = lesson(&s);
+        for expected in [
+            "accepted 5 of 5 before the victim logged out and 0 of 5 right after: a session cookie is a bearer credential too",
+            "still accepted 12.0 s after the logout, and first refused +0.2 s from its exp, at the first poll after it",
+            "sub alice, name Alice, roles [\"user\"], exp 1800000015",
+            "held none of the user's data",
+            "0 acceptances in 18 attempts without the key",
+            "with per-node replay caches 2 of 12 copies were accepted (on jwt-2 with the ES256 proof, whose original went to jwt-1; jwt-2 with the EdDSA proof, whose original went to jwt-1): a node that had not seen",
+            "with the cache shared in Redis 0 of 12.",
+            "bearer p50 400 µs and 120 µs of node CPU; DPoP, shared replay cache p50 700 µs (1.75x the bearer's), node CPU 300 µs per request (2.50x)",
+        ] {
+            assert!(text.contains(expected), "{expected}\n{text}");
+        }
+        let chart = chart(&s);
+        assert_eq!(chart.series.len(), 3);
+        assert_eq!(chart.series[0].points[0].y, 100.0);
+        assert!((chart.series[1].points[3].y - 100.0 / 6.0).abs() < 1e-9);
+    }
+}
