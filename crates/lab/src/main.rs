@@ -179,6 +179,11 @@ struct UpArgs {
     alg: SigningAlgorithm,
     #[arg(long, value_enum, default_value = "none")]
     revocation: RevocationMode,
+    /// DPoP on the JWT nodes. `optional` by default: bearer logins work as
+    /// ever, and a client that sends a proof gets a key-bound token (the demo
+    /// of docs/dpop.md).
+    #[arg(long, value_enum, default_value = "optional")]
+    dpop: jwt_server::DpopMode,
     /// Start no orders service (by default one per variant: jwks,
     /// introspection, introspection-cached, gateway, as the stacks allow).
     #[arg(long)]
@@ -445,6 +450,15 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     spec.session_store = args.session_store;
     spec.alg = args.alg;
     spec.revocation = args.revocation;
+    spec.jwt_args.extend([
+        "--dpop".to_owned(),
+        match args.dpop {
+            jwt_server::DpopMode::Off => "off",
+            jwt_server::DpopMode::Optional => "optional",
+            jwt_server::DpopMode::Required => "required",
+        }
+        .to_owned(),
+    ]);
     // Always through the proxy, so latency can be changed from the prompt.
     spec.store_latency = Some(Latency {
         delay: args.store_latency,
