@@ -6,6 +6,7 @@
 //! experiment did not run, or failed, reads "not measured", never a number.
 
 use crate::{
+    experiments::c11::analysis::StolenSummary,
     results::{ClaimVerdict, ExperimentResult, Table, Verdict},
     summaries::{
         setups, AttackSummary, CapacitySummary, LatencySummary, MemorySummary, Outcome,
@@ -24,6 +25,7 @@ pub struct Sources<'a> {
     pub size: Option<&'a SizeSummary>,
     pub attacks: Option<&'a AttackSummary>,
     pub memory: Option<&'a MemorySummary>,
+    pub stolen: Option<&'a StolenSummary>,
 }
 
 impl<'a> Sources<'a> {
@@ -38,6 +40,7 @@ impl<'a> Sources<'a> {
                 ("c9", Some(Summary::Size(s))) => sources.size = Some(s),
                 ("c12", Some(Summary::Attacks(s))) => sources.attacks = Some(s),
                 ("c13", Some(Summary::Memory(s))) => sources.memory = Some(s),
+                ("c11", Some(Summary::Stolen(s))) => sources.stolen = Some(s),
                 _ => {}
             }
         }
@@ -53,6 +56,7 @@ impl<'a> Sources<'a> {
             self.size.is_some(),
             self.attacks.is_some(),
             self.memory.is_some(),
+            self.stolen.is_some(),
         ]
         .iter()
         .filter(|present| **present)
@@ -197,7 +201,73 @@ pub fn rows(s: &Sources<'_>) -> Vec<Row> {
             "c12",
         ),
     });
+    rows.push(stolen_row(s.stolen));
     rows
+}
+
+/// "A copied credential": what c11's thief got with each kind, from its tallies.
+fn stolen_row(stolen: Option<&StolenSummary>) -> Row {
+    const WHAT: &str = "a copied credential, replayed by another client";
+    let Some(stolen) = stolen else {
+        return row(WHAT, not_measured("c11"), not_measured("c11"), "c11");
+    };
+    let session = stolen.session.as_ref().map_or_else(
+        || not_measured("c11"),
+        |c| {
+            format!(
+                "accepted {} of {} times before the user's logout, refused {} of {} after it",
+                c.before_logout.accepted,
+                c.before_logout.attempts,
+                c.after_logout.refused(),
+                c.after_logout.attempts
+            )
+        },
+    );
+    let bearer = stolen.bearer.as_ref().map(|b| {
+        match (b.accepted_after_logout_s(), b.refused_after_exp_s()) {
+            (Some(after), Some(exp)) => format!(
+                "bearer: still accepted {after:.0} s after the logout, first refused {exp:+.1} s from its exp"
+            ),
+            (Some(after), None) => {
+                format!("bearer: still accepted {after:.0} s after the logout, never refused while polled")
+            }
+            (None, _) => "bearer: refused after the logout".to_owned(),
+        }
+    });
+    let bound: Vec<String> = stolen
+        .dpop
+        .iter()
+        .filter(|round| round.bound)
+        .map(|round| {
+            let tries = [&round.thief_bearer, &round.thief_own_key, &round.thief_no_proof];
+            let attempts: u32 = tries.iter().map(|t| t.attempts).sum();
+            let refused: u32 = tries.iter().map(|t| t.refused()).sum();
+            let leaked = |replay: &Option<crate::experiments::c11::analysis::CapturedReplay>| {
+                replay.as_ref().map_or_else(
+                    || "not measured".to_owned(),
+                    |r| format!("{} of {}", r.replays.accepted, r.replays.attempts),
+                )
+            };
+            format!(
+                "DPoP-bound ({}): refused {refused} of {attempts} without the key; a captured request replayed: \
+                 per-node cache let {} through, shared cache {}",
+                round.alg,
+                leaked(&round.node_cache),
+                leaked(&round.shared_cache)
+            )
+        })
+        .collect();
+    let jwt = bearer
+        .into_iter()
+        .chain(bound)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let jwt = if jwt.is_empty() {
+        not_measured("c11")
+    } else {
+        jwt
+    };
+    row(WHAT, session, jwt, "c11")
 }
 
 /// C15's rule, from facts of c7 and c5 (`None`: the experiment did not run).
@@ -323,6 +393,24 @@ fn lesson(s: &Sources<'_>) -> String {
             "Token checks are the price of that: a verifier without them accepted {} of {} forged tokens.",
             a.naive_accepted, a.corpus
         ));
+    }
+    if let Some((cookie, bearer)) = s
+        .stolen
+        .and_then(|st| st.session.as_ref().zip(st.bearer.as_ref()))
+    {
+        if cookie.before_logout.accepted > 0 && bearer.before_logout.accepted > 0 {
+            sentences.push(format!(
+                "Neither credential resists theft: another client's copy of the session cookie was accepted {} of {} \
+                 times until the logout, and a copy of the bearer JWT {} of {} times, then {} of {} polls after the \
+                 logout (c11); the difference is who can end it.",
+                cookie.before_logout.accepted,
+                cookie.before_logout.attempts,
+                bearer.before_logout.accepted,
+                bearer.before_logout.attempts,
+                bearer.after_logout.accepted,
+                bearer.after_logout.attempts
+            ));
+        }
     }
     if sentences.is_empty() {
         "Too few source experiments ran to say anything.".into()
@@ -517,5 +605,76 @@ mod tests {
             .unwrap();
         assert_eq!((ops[1].as_str(), ops[2].as_str()), ("1.00", "0.00"));
         assert!(rows.iter().find(|r| r[3] == "c9").unwrap()[1].starts_with("not measured"));
+    }
+
+    #[test]
+    fn the_stolen_credential_row_counts_what_the_thief_got() {
+        use crate::experiments::c11::analysis::{
+            BearerReplay, CapturedReplay, CookieReplay, DpopRound, Tally,
+        };
+        let tally = |accepted: u32, refused: u32| {
+            let mut t = Tally::default();
+            for i in 0..accepted {
+                t.record(200, f64::from(i), "n1");
+            }
+            for i in 0..refused {
+                t.record(401, f64::from(accepted + i), "n1");
+            }
+            t
+        };
+        let stolen = StolenSummary {
+            session: Some(CookieReplay {
+                before_logout: tally(5, 0),
+                logout_status: 200,
+                after_logout: tally(0, 5),
+            }),
+            bearer: Some(BearerReplay {
+                access_ttl_s: 15,
+                exp: 1_000_015,
+                before_logout: tally(5, 0),
+                logout_status: 200,
+                logout_at: 1_000_005.0,
+                after_logout: tally(10, 1),
+                poll_window_s: 20.0,
+            }),
+            dpop: vec![DpopRound {
+                alg: "ES256".into(),
+                login_status: 200,
+                token_type: "DPoP".into(),
+                bound: true,
+                victim: tally(3, 0),
+                thief_bearer: tally(0, 3),
+                thief_own_key: tally(0, 3),
+                thief_no_proof: tally(0, 3),
+                node_cache: Some(CapturedReplay {
+                    cache: "node".into(),
+                    nodes: vec!["jwt-1".into(), "jwt-2".into()],
+                    victim_status: 200,
+                    victim_node: "jwt-1".into(),
+                    replays: tally(1, 5),
+                }),
+                shared_cache: None,
+            }],
+            ..StolenSummary::default()
+        };
+        let r = stolen_row(Some(&stolen));
+        assert_eq!(
+            r[1],
+            "accepted 5 of 5 times before the user's logout, refused 5 of 5 after it"
+        );
+        assert!(
+            r[2].contains(
+                "bearer: still accepted 9 s after the logout, first refused +0.0 s from its exp"
+            ),
+            "{}",
+            r[2]
+        );
+        assert!(r[2].contains("refused 9 of 9 without the key"), "{}", r[2]);
+        assert!(
+            r[2].contains("per-node cache let 1 of 6 through, shared cache not measured"),
+            "{}",
+            r[2]
+        );
+        assert!(stolen_row(None)[1].starts_with("not measured"));
     }
 }
