@@ -10,7 +10,10 @@
 #   2. `up -d` until every service is healthy and `init` exited 0
 #   3. log in on both stacks through HAProxy's published ports; 30 requests per
 #      stack reach all three nodes (x-node names each container)
-#      and `authlab load` runs on each stack with no failed request
+#      and `authlab load` runs on each stack with no failed request; GET /orders
+#      answers alice through each orders port (session cookie value as Bearer
+#      on the introspection ones, the access token on jwks and the gateway),
+#      and the gateway refuses a garbage token itself
 #   4. scale the JWT stack to 5 nodes; HAProxy finds them by DNS and all 5 answer
 #   5. faults, without the Docker socket (`authlab fault`): a paused session
 #      store makes session /me answer 503 while JWT /me answers 200; once the
@@ -103,6 +106,18 @@ curl -sf -b "$jar" "$session_url/me" | grep -q '"user":"alice"' || fail "session
 access=$(curl -sf -H 'content-type: application/json' -d "$login_body" "$jwt_url/login" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 curl -sf -H "authorization: Bearer $access" "$jwt_url/me" | grep -q '"user":"alice"' || fail "JWT /me did not name alice"
+
+say "GET /orders through each orders service's port"
+session_value=$(awk '$6 == "authlab_session" {print $7}' "$jar")
+[ -n "$session_value" ] || fail "no authlab_session cookie in the jar"
+for pair in "$AUTHLAB_ORDERS_JWKS_PORT:$access" "$AUTHLAB_ORDERS_INTROSPECTION_PORT:$session_value" \
+            "$AUTHLAB_ORDERS_INTROSPECTION_CACHED_PORT:$session_value" "$AUTHLAB_ORDERS_GATEWAY_PORT:$access"; do
+  port=${pair%%:*} credential=${pair#*:}
+  body=$(curl -s -w ' %{http_code}' -H "authorization: Bearer $credential" "http://127.0.0.1:$port/orders")
+  case "$body" in *'alice'*' 200') echo "orders on :$port: 200 for alice" ;; *) fail "orders on :$port answered: $body" ;; esac
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'authorization: Bearer garbage' "http://127.0.0.1:$AUTHLAB_ORDERS_GATEWAY_PORT/orders")
+[ "$code" = 401 ] || fail "the gateway answered $code to a garbage token, expected 401"
 
 # Distinct x-node values over N requests.
 nodes_seen() {

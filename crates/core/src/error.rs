@@ -46,6 +46,10 @@ pub enum ApiError {
     /// server reconnects by itself when the store comes back.
     #[error("{what} is unavailable")]
     StoreUnavailable { what: &'static str },
+    /// A service this request needs (an introspection endpoint, a JWKS) is
+    /// unreachable or answered with an error. Transient, like a store outage.
+    #[error("{what} is unavailable")]
+    UpstreamUnavailable { what: &'static str },
     /// Login throttling: this client or this username has used its attempts
     /// for now. `retry_after` is in whole seconds, at least 1.
     #[error("{message}")]
@@ -87,6 +91,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::StoreUnavailable { .. } => "store_unavailable",
+            Self::UpstreamUnavailable { .. } => "upstream_unavailable",
             Self::TooManyAttempts { .. } => "too_many_attempts",
             Self::LoginBusy(_) => "login_busy",
             Self::Internal => "internal",
@@ -113,7 +118,9 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::StoreUnavailable { .. } | Self::LoginBusy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StoreUnavailable { .. }
+            | Self::UpstreamUnavailable { .. }
+            | Self::LoginBusy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -123,7 +130,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         match self {
             // Tells well-behaved clients this is transient.
-            Self::StoreUnavailable { .. } | Self::LoginBusy(_) => {
+            Self::StoreUnavailable { .. }
+            | Self::UpstreamUnavailable { .. }
+            | Self::LoginBusy(_) => {
                 response.insert_header(("retry-after", "1"));
             }
             Self::TooManyAttempts { retry_after, .. } => {

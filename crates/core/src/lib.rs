@@ -12,6 +12,7 @@
 //!   of their own so the session store can be stopped without stopping logins' lookups;
 //! * [`error`] — every failure as `{"error": code, "message": text}` with its status;
 //! * [`http`] — JSON extraction limits, 404/405 as JSON, `/health`, `/ready`, `x-node`;
+//! * [`introspection`] — RFC 7662 `POST /introspect`: client authentication, the form, the answer;
 //! * [`metrics`] — Prometheus families, including the store round-trip histogram;
 //! * [`password`] — Argon2id with a default and a load-test cost;
 //! * [`redis_client`] — the Redis client set-ups and why the choice matters;
@@ -26,6 +27,7 @@ pub mod directory;
 pub mod error;
 pub mod http;
 pub mod index;
+pub mod introspection;
 pub mod metrics;
 pub mod password;
 pub mod redis_client;

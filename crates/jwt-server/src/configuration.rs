@@ -77,6 +77,11 @@ pub struct JwtServerConfig {
     pub max_token_bytes: usize,
     #[arg(long, env = "AUTHLAB_REVOCATION", value_enum, default_value = "none")]
     pub revocation: RevocationMode,
+    /// The one client allowed to call `POST /introspect`, as `ID:SECRET`
+    /// (secret at least 16 bytes). Without it the endpoint refuses everyone.
+    #[arg(long, env = "AUTHLAB_INTROSPECTION_CLIENT", hide_env_values = true)]
+    #[serde(skip)]
+    pub introspection_client: Option<String>,
 }
 
 impl JwtServerConfig {
@@ -99,6 +104,7 @@ impl JwtServerConfig {
             leeway: tokens.leeway,
             max_token_bytes: tokens.max_token_bytes,
             revocation: RevocationMode::None,
+            introspection_client: None,
         }
     }
 
@@ -143,6 +149,9 @@ impl JwtServerConfig {
                 "issuer and audience must not be empty",
             ));
         }
+        authlab_core::introspection::ClientCredentials::from_option(
+            self.introspection_client.as_deref(),
+        )?;
         if self.keyset_file.is_none() && self.keyset_json.is_none() && self.hs256_secret.is_none() {
             return Err(ConfigError::invalid(
                 "keyset-file",

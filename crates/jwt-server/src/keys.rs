@@ -326,6 +326,47 @@ impl KeySetFile {
         let now = now_unix();
         self.keys.retain(|k| k.not_after.is_none_or(|t| t > now));
     }
+
+    /// The public half of key `kid` as PEM (`PUBLIC KEY`, X.509
+    /// SubjectPublicKeyInfo): what a verifier outside this crate, such as
+    /// HAProxy's `jwt_verify`, loads. `Ok(None)` for an unknown `kid`; an
+    /// error for HS256, whose key is a secret with no public half.
+    pub fn public_pem(&self, kid: &str) -> Result<Option<String>, KeyError> {
+        let Some(entry) = self.keys.iter().find(|k| k.kid == kid) else {
+            return Ok(None);
+        };
+        let bad = |reason: String| KeyError::BadKey {
+            kid: kid.into(),
+            reason,
+        };
+        let pkcs8 = pem_der(
+            kid,
+            entry
+                .private_pem
+                .as_deref()
+                .ok_or_else(|| bad("no private_pem, so no public key".into()))?,
+        )?;
+        let rejected = |e: aws_lc_rs::error::KeyRejected| bad(e.to_string());
+        let der = match self.alg {
+            SigningAlgorithm::Rs256 => RsaKeyPair::from_pkcs8(&pkcs8)
+                .map_err(rejected)?
+                .public_key()
+                .as_der(),
+            SigningAlgorithm::Es256 => {
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8)
+                    .map_err(rejected)?
+                    .public_key()
+                    .as_der()
+            }
+            SigningAlgorithm::EdDsa => Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pkcs8)
+                .map_err(rejected)?
+                .public_key()
+                .as_der(),
+            SigningAlgorithm::Hs256 => return Err(bad("HS256 has no public key".into())),
+        }
+        .map_err(|_| bad("cannot encode the public key".into()))?;
+        Ok(Some(pem("PUBLIC KEY", der.as_ref())))
+    }
 }
 
 /// A verification key parsed once, when the key set loads.

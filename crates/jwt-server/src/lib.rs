@@ -14,6 +14,7 @@
 //! * [`refresh`] — stateful refresh tokens: hashed, rotated, reuse-detected;
 //! * [`revocation`] — the optional denylist;
 //! * [`auth`] — the bearer-token extractor;
+//! * [`introspect`] — `POST /introspect` (RFC 7662): `/me`'s checks, asked for by another service;
 //! * [`routes`] — the application API;
 //! * [`startup`] — `Application::build`.
 
@@ -21,6 +22,7 @@ pub mod auth;
 pub mod configuration;
 pub mod dpop;
 pub mod dpop_replay;
+pub mod introspect;
 pub mod keys;
 pub mod refresh;
 pub mod revocation;

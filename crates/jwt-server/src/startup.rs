@@ -135,6 +135,12 @@ impl Application {
                 )?,
             },
         });
+        let introspection = Arc::new(authlab_core::introspection::IntrospectionEndpoint::new(
+            authlab_core::introspection::ClientCredentials::from_option(
+                config.introspection_client.as_deref(),
+            )?,
+            &metrics,
+        )?);
         let prometheus = metrics.http_middleware()?;
         let info = state.node.clone();
 
@@ -159,6 +165,7 @@ impl Application {
                 .service(http::resource("/orders").route(web::get().to(routes::orders)))
                 .service(http::resource("/logout").route(web::post().to(routes::logout)))
                 .service(http::resource("/logout/all").route(web::post().to(routes::logout_all)))
+                .service(crate::introspect::resource(introspection.clone()))
                 .service(http::resource("/admin/stats").route(web::get().to(routes::admin_stats)))
                 .service(
                     http::resource("/admin/users/{username}/roles")

@@ -6,7 +6,15 @@
 //!                     └── session-3 ─┘          ▲
 //!  :jwt_front ──────▶ ┌── jwt-1 … ───┬──────────┘
 //!  (HAProxy)          └──────────────┴──────────────▶ redis (user directory)
+//!
+//!  :orders_<variant>_front ──▶ orders-<variant> ──▶ :session_front/introspect
+//!                                               or  :jwt_front/.well-known/jwks.json
 //! ```
+//!
+//! The orders services ([`crate::orders`]) are optional: one node per
+//! [`OrdersVariant`] in [`ClusterSpec::orders`], each behind its own
+//! frontend. They reach the auth stacks through HAProxy, as any other
+//! service would, never a node directly.
 //!
 //! Every port is picked free at start; nothing is assumed to be running.
 //! Processes are owned: dropping the [`Cluster`] stops them all and removes
@@ -14,21 +22,30 @@
 //! started it, so even a killed `authlab` leaves no orphan. Start and change
 //! a cluster from one long-lived thread (the main thread, a test's thread).
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use authlab_core::{
     directory::{SeedArgs, SeedCommand},
     password::HashCost,
 };
-use jwt_server::{keys::KeySetFile, RevocationMode, SigningAlgorithm};
+use jwt_server::{
+    keys::{KeyError, KeySetFile},
+    tokens::TokenSettings,
+    RevocationMode, SigningAlgorithm,
+};
 use serde::Serialize;
 use session_server::StoreMode;
 use supervise::{free_port, RedisOptions, RedisServer};
 use tempfile::TempDir;
 
 use crate::{
-    haproxy::{Balance, Haproxy, HaproxyConfig, ServerEntry, ServerStats, StackEntry},
+    haproxy::{Balance, Haproxy, HaproxyConfig, JwtGateway, ServerEntry, ServerStats, StackEntry},
     latency::{Latency, LatencyProxy},
+    orders::{self, OrdersUpstreams, OrdersVariant},
     process::{NodeProcess, Stack},
     LabError,
 };
@@ -61,6 +78,13 @@ pub struct ClusterSpec {
     /// Extra flags for every session / JWT node (experiments tune TTLs this way).
     pub session_args: Vec<String>,
     pub jwt_args: Vec<String>,
+    /// Orders services to run, one node each, behind their own frontends.
+    /// They need their auth stack in `stacks` (the session stack for the
+    /// introspection variants, the JWT stack for the others) and, for the
+    /// gateway, an ES256 or RS256 key set.
+    pub orders: Vec<OrdersVariant>,
+    /// Extra flags for every orders node.
+    pub orders_args: Vec<String>,
 }
 
 impl ClusterSpec {
@@ -81,7 +105,33 @@ impl ClusterSpec {
             launcher,
             session_args: Vec::new(),
             jwt_args: Vec::new(),
+            orders: Vec::new(),
+            orders_args: Vec::new(),
         }
+    }
+
+    /// Why this spec's orders variants cannot run, if they cannot: checked
+    /// before anything starts.
+    pub fn check_orders(&self) -> Result<(), LabError> {
+        for (i, variant) in self.orders.iter().enumerate() {
+            if self.orders[..i].contains(variant) {
+                return Err(LabError::Config(format!(
+                    "orders variant {variant} listed twice"
+                )));
+            }
+            let stack = variant.auth_stack();
+            if !self.stacks.contains(&stack) {
+                return Err(LabError::Config(format!(
+                    "the {variant} orders variant needs the {stack} stack in the cluster"
+                )));
+            }
+            if stack == Stack::Jwt {
+                if let Some(reason) = variant.unsupported(self.alg) {
+                    return Err(LabError::Config(reason));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -89,19 +139,66 @@ pub struct Cluster {
     pub spec: ClusterSpec,
     session_nodes: Vec<NodeProcess>,
     jwt_nodes: Vec<NodeProcess>,
+    orders_nodes: Vec<(OrdersVariant, NodeProcess)>,
     haproxy: Haproxy,
+    /// What HAProxy runs on, kept to re-render it (new gateway keys).
+    haproxy_config: HaproxyConfig,
     proxy: Option<LatencyProxy>,
     store: RedisServer,
     directory: RedisServer,
     frontends: Vec<(Stack, u16)>,
+    orders_frontends: Vec<(OrdersVariant, u16)>,
     stats_port: u16,
     keyset: Option<PathBuf>,
+    introspection_secret: String,
     // Last, so it is removed after every process that wrote into it stopped.
     dir: TempDir,
 }
 
 fn url_for(address: SocketAddr, db: u8) -> String {
     format!("redis://{address}/{db}")
+}
+
+/// The `jwt_verify` frontend for the gateway variant, if the spec has it:
+/// one public-key file per usable `kid` of the key set at `keyset`, written
+/// under the cluster's directory.
+fn gateway_for(
+    spec: &ClusterSpec,
+    keyset: Option<&Path>,
+    dir: &Path,
+) -> Result<Option<JwtGateway>, LabError> {
+    if !spec.orders.contains(&OrdersVariant::Gateway) {
+        return Ok(None);
+    }
+    let path = keyset
+        .ok_or_else(|| LabError::Config("the gateway orders variant needs the jwt stack".into()))?;
+    let file = KeySetFile::read(path, false).map_err(|e| LabError::Config(e.to_string()))?;
+    let key_dir = dir.join("gateway-keys");
+    let files = orders::write_gateway_keys(&file, &key_dir, &key_dir.display().to_string())?;
+    let tokens = TokenSettings::default();
+    orders::gateway(
+        &OrdersVariant::Gateway.haproxy_name(),
+        &file,
+        files,
+        &tokens.issuer,
+        &tokens.audience,
+    )
+    .map(Some)
+}
+
+/// How long a key stays verify-only after it stopped signing: the JWT
+/// nodes' access-token lifetime (`--access-ttl` in `jwt_args`, else the
+/// server's default) plus a minute, so every token it signed runs out first.
+fn key_grace(jwt_args: &[String]) -> Duration {
+    let flag = jwt_args.iter().enumerate().find_map(|(i, arg)| {
+        arg.strip_prefix("--access-ttl=")
+            .map(str::to_owned)
+            .or_else(|| (arg == "--access-ttl").then(|| jwt_args.get(i + 1).cloned())?)
+    });
+    let ttl = flag
+        .and_then(|text| humantime::parse_duration(&text).ok())
+        .unwrap_or_else(|| TokenSettings::default().access_ttl);
+    ttl + Duration::from_secs(60)
 }
 
 /// Length of a generated cookie secret, comfortably over the nodes' 32-byte minimum.
@@ -126,6 +223,7 @@ impl Cluster {
                 spec.launcher.display()
             )));
         }
+        spec.check_orders()?;
         let dir = tempfile::Builder::new()
             .prefix("authlab-cluster-")
             .tempdir()
@@ -170,6 +268,8 @@ impl Cluster {
         };
 
         let cookie_secret = random_secret();
+        // The orders nodes' credential for /introspect on either stack.
+        let introspection_secret = random_secret();
         let common = |name: &str, port: u16| {
             let mut args =
                 crate::process::node_args(name, port, spec.workers_per_node, &directory.url(0));
@@ -189,7 +289,8 @@ impl Cluster {
                 let name = format!("{stack}-{i}");
                 let port = free_port()?;
                 let mut args = common(&name, port);
-                let mut env = Vec::new();
+                // In the environment, not argv: `ps` shows argv to every user.
+                let mut env = vec![orders::introspection_client_env(&introspection_secret)];
                 match stack {
                     Stack::Session => {
                         args.extend([
@@ -204,7 +305,6 @@ impl Cluster {
                             spec.nodes.to_string(),
                         ]);
                         args.extend(spec.session_args.iter().cloned());
-                        // In the environment, not argv: `ps` shows argv to every user.
                         env.push(("AUTHLAB_COOKIE_SECRET".into(), cookie_secret.clone()));
                     }
                     Stack::Jwt => {
@@ -246,8 +346,44 @@ impl Cluster {
             .iter()
             .map(|s| Ok((*s, free_port()?)))
             .collect::<Result<Vec<(Stack, u16)>, LabError>>()?;
+        let orders_frontends = spec
+            .orders
+            .iter()
+            .map(|v| Ok((*v, free_port()?)))
+            .collect::<Result<Vec<(OrdersVariant, u16)>, LabError>>()?;
         let stats_port = free_port()?;
-        let stacks = frontends
+        let front_url = |stack: Stack, path: &str| {
+            frontends
+                .iter()
+                .find(|(s, _)| *s == stack)
+                .map(|(_, port)| format!("http://127.0.0.1:{port}{path}"))
+        };
+        let tokens = TokenSettings::default();
+        let upstreams = OrdersUpstreams {
+            jwks_url: front_url(Stack::Jwt, "/.well-known/jwks.json"),
+            introspection_url: front_url(Stack::Session, "/introspect"),
+            issuer: tokens.issuer.clone(),
+            audience: tokens.audience.clone(),
+        };
+        let mut orders_nodes = Vec::new();
+        for (variant, _) in &orders_frontends {
+            let port = free_port()?;
+            let mut args = orders::node_args(*variant, port, spec.workers_per_node, &upstreams)?;
+            args.extend(spec.orders_args.iter().cloned());
+            let mut node = NodeProcess::with_subcommand(
+                "orders",
+                variant.node_name(),
+                port,
+                &spec.launcher,
+                args,
+                orders::introspection_env(*variant, &introspection_secret),
+                dir.path(),
+            );
+            node.spawn()?;
+            orders_nodes.push((*variant, node));
+        }
+
+        let mut stacks: Vec<StackEntry> = frontends
             .iter()
             .map(|(stack, port)| StackEntry {
                 name: stack.name().into(),
@@ -266,25 +402,53 @@ impl Cluster {
                 template: None,
             })
             .collect();
-        let config = HaproxyConfig::new(
+        stacks.extend(orders_frontends.iter().map(|(variant, port)| {
+            let node = orders_nodes
+                .iter()
+                .find(|(v, _)| v == variant)
+                .map(|(_, node)| node);
+            StackEntry {
+                name: variant.haproxy_name(),
+                port: *port,
+                servers: node
+                    .map(|node| ServerEntry {
+                        name: node.name.clone(),
+                        host: "127.0.0.1".into(),
+                        port: node.port,
+                    })
+                    .into_iter()
+                    .collect(),
+                template: None,
+            }
+        }));
+        let mut haproxy_config = HaproxyConfig::new(
             spec.balance,
             stats_port,
             dir.path().join("haproxy.sock"),
             stacks,
         );
-        let haproxy = Haproxy::start(&config, dir.path())?;
+        haproxy_config.gateway = gateway_for(&spec, keyset.as_deref(), dir.path())?;
+        let haproxy = Haproxy::start(&haproxy_config, dir.path())?;
+        // The jwks node may wait for its first key set, which comes through HAProxy.
+        for (_, node) in &mut orders_nodes {
+            node.wait_ready(&client, Duration::from_secs(30)).await?;
+        }
 
         let cluster = Self {
             spec,
             session_nodes,
             jwt_nodes,
+            orders_nodes,
             haproxy,
+            haproxy_config,
             proxy,
             store,
             directory,
             frontends,
+            orders_frontends,
             stats_port,
             keyset,
+            introspection_secret,
             dir,
         };
         cluster.wait_all_up(Duration::from_secs(15)).await?;
@@ -339,6 +503,28 @@ impl Cluster {
             .find(|(s, _)| *s == stack)
             .map(|(_, port)| format!("http://127.0.0.1:{port}{path}"))
             .ok_or_else(|| LabError::Config(format!("the cluster has no {stack} stack")))
+    }
+
+    /// `path` on the orders service `variant`, through its HAProxy frontend.
+    pub fn orders_url(&self, variant: OrdersVariant, path: &str) -> Result<String, LabError> {
+        self.orders_frontends
+            .iter()
+            .find(|(v, _)| *v == variant)
+            .map(|(_, port)| format!("http://127.0.0.1:{port}{path}"))
+            .ok_or_else(|| LabError::Config(format!("the cluster has no {variant} orders service")))
+    }
+
+    /// The orders node of `variant` (its direct URL, pid, `/metrics`).
+    pub fn orders_node(&self, variant: OrdersVariant) -> Option<&NodeProcess> {
+        self.orders_nodes
+            .iter()
+            .find(|(v, _)| *v == variant)
+            .map(|(_, node)| node)
+    }
+
+    /// The client id and secret `/introspect` accepts on both stacks.
+    pub fn introspection_client(&self) -> (&str, &str) {
+        (orders::INTROSPECTION_CLIENT_ID, &self.introspection_secret)
     }
 
     pub fn stats_url(&self) -> String {
@@ -415,6 +601,7 @@ impl Cluster {
         self.session_nodes
             .iter()
             .chain(&self.jwt_nodes)
+            .chain(self.orders_nodes.iter().map(|(_, node)| node))
             .filter_map(NodeProcess::pid)
             .chain(self.haproxy.pid())
             .chain(self.store.pid())
@@ -430,6 +617,7 @@ impl Cluster {
         self.session_nodes
             .iter_mut()
             .chain(self.jwt_nodes.iter_mut())
+            .chain(self.orders_nodes.iter_mut().map(|(_, node)| node))
             .find_map(NodeProcess::crashed)
     }
 
@@ -486,8 +674,74 @@ impl Cluster {
         self.proxy.as_ref().map(LatencyProxy::get)
     }
 
+    // ----- key rotation -----
+
+    /// Rotation step 1: adds a new key to the key set that every JWT node
+    /// (and the gateway) accepts but none signs with yet. Returns its `kid`.
+    pub async fn stage_key(&mut self) -> Result<String, LabError> {
+        self.rotate(KeySetFile::stage).await
+    }
+
+    /// Rotation step 2: the staged key signs from now on; the previous one
+    /// stays verify-only until its tokens have expired. Returns the new `kid`.
+    pub async fn activate_staged_key(&mut self) -> Result<String, LabError> {
+        let grace = key_grace(&self.spec.jwt_args);
+        self.rotate(|file| file.activate_staged(grace)).await
+    }
+
+    /// Rewrites the key-set file, then makes everyone read it: the gateway
+    /// first (it must accept a `kid` before any node signs with it), then
+    /// the JWT nodes one at a time, each drained and back up before the
+    /// next, so HAProxy always has nodes to serve from. A node that is down
+    /// on purpose stays down; it reads the new file when it is restarted.
+    async fn rotate(
+        &mut self,
+        step: impl FnOnce(&mut KeySetFile) -> Result<String, KeyError>,
+    ) -> Result<String, LabError> {
+        let path = self
+            .keyset
+            .clone()
+            .ok_or_else(|| LabError::Config("the cluster has no jwt stack".into()))?;
+        let mut file =
+            KeySetFile::read(&path, false).map_err(|e| LabError::Config(e.to_string()))?;
+        let kid = step(&mut file).map_err(|e| LabError::Config(e.to_string()))?;
+        file.write(&path).map_err(|e| LabError::Io(e.to_string()))?;
+        self.reload_gateway()?;
+        let client = reqwest::Client::new();
+        for index in 0..self.jwt_nodes.len() {
+            if !self.jwt_nodes[index].is_running() {
+                continue;
+            }
+            self.set_maintenance(Stack::Jwt, index, true)?;
+            let node = &mut self.jwt_nodes[index];
+            node.terminate(Duration::from_secs(3));
+            node.spawn()?;
+            node.wait_ready(&client, Duration::from_secs(30)).await?;
+            self.set_maintenance(Stack::Jwt, index, false)?;
+            self.wait_node_health(Stack::Jwt, index, true, Duration::from_secs(10))
+                .await?;
+        }
+        Ok(kid)
+    }
+
+    /// Re-renders the gateway's key files from the key set and reloads
+    /// HAProxy, which reads key files only when it starts. The reload
+    /// resets HAProxy's counters and maintenance states.
+    fn reload_gateway(&mut self) -> Result<(), LabError> {
+        if self.haproxy_config.gateway.is_none() {
+            return Ok(());
+        }
+        self.haproxy_config.gateway =
+            gateway_for(&self.spec, self.keyset.as_deref(), self.dir.path())?;
+        self.haproxy.reload(&self.haproxy_config, self.dir.path())
+    }
+
     /// Stops everything: nodes drain (SIGTERM), then HAProxy and Redis.
     pub fn shutdown(mut self) {
+        // The orders nodes first: they call the auth stacks, not the other way round.
+        for (_, node) in &mut self.orders_nodes {
+            node.terminate(Duration::from_secs(3));
+        }
         for node in self
             .session_nodes
             .iter_mut()

@@ -3,16 +3,26 @@
 //! What `authlab up` does in memory for its own processes, a compose
 //! project needs on a shared volume before the first replica starts: users
 //! in the directory, a cookie secret every session replica shares, a key
-//! set every JWT replica shares, and HAProxy's config. The init container
-//! runs at every `docker compose up`, so every step is safe to repeat:
+//! set every JWT replica shares, the orders services' introspection secret
+//! (which the auth replicas accept), the gateway's public-key files, and
+//! HAProxy's config. The init container runs at every `docker compose up`,
+//! so every step is safe to repeat:
 //!
 //! * the seed rewrites the same users (`UserDirectory::seed`), which also
 //!   puts back roles and passwords changed since;
-//! * the cookie secret and the key set are written only when absent:
-//!   replacing them would log every user out, and replicas started before
-//!   the init ran again would disagree with those started after;
-//! * `haproxy.cfg` is always rewritten, so changed flags (slots, balance,
-//!   ports) take effect at the next HAProxy start.
+//! * the cookie secret, the introspection secret and the key set are
+//!   written only when absent: replacing them would log every user out, and
+//!   replicas started before the init ran again would disagree with those
+//!   started after;
+//! * `haproxy.cfg` and the gateway's key files are always rewritten, so
+//!   changed flags (slots, balance, ports) and keys take effect at the next
+//!   HAProxy start.
+//!
+//! The key set is ES256 unless told otherwise: the orders gateway is
+//! HAProxy 2.6's `jwt_verify`, which has no EdDSA. A volume that already
+//! holds a key set of another algorithm keeps it (replacing keys would
+//! invalidate every token) and gets no gateway frontend; `docker compose
+//! down -v` starts over with ES256.
 //!
 //! Secrets and keys are created under a temporary name and renamed into
 //! place without replacing anything, so a crash halfway leaves no empty
@@ -29,18 +39,25 @@ use authlab_core::{
     directory::{SeedArgs, SeedCommand},
     password::HashCost,
 };
-use jwt_server::{keys::KeySetFile, SigningAlgorithm};
+use jwt_server::{keys::KeySetFile, tokens::TokenSettings, SigningAlgorithm};
 use session_server::configuration::MIN_COOKIE_SECRET_BYTES;
 
 use crate::{
     cluster::{random_secret, COOKIE_SECRET_LEN},
-    haproxy::{HaproxyConfig, StackEntry},
+    haproxy::{HaproxyConfig, JwtGateway, StackEntry},
+    orders::{self, OrdersVariant},
     Balance, LabError,
 };
 
 pub const COOKIE_SECRET_FILE: &str = "cookie-secret";
 pub const KEYS_FILE: &str = "jwt-keys.json";
 pub const HAPROXY_FILE: &str = "haproxy.cfg";
+/// The orders services' client secret for `/introspect` (client id `orders`).
+pub const INTROSPECTION_SECRET_FILE: &str = "introspection-secret";
+/// What the auth servers require of an introspection client's secret.
+const MIN_INTROSPECTION_SECRET_BYTES: usize = 16;
+/// Directory of the gateway's public keys, one `<kid>.pem` each.
+pub const GATEWAY_KEYS_DIR: &str = "gateway";
 
 /// Everything the init container is told, each flag with an `AUTHLAB_*` variable.
 #[derive(Debug, Clone, clap::Args)]
@@ -61,8 +78,9 @@ pub struct ComposeInit {
     /// How long to retry the seed while the user directory is not answering yet.
     #[arg(long, env = "AUTHLAB_DIRECTORY_WAIT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub directory_wait: Duration,
-    /// Algorithm of the JWT key set, when one is generated.
-    #[arg(long, env = "AUTHLAB_JWT_ALG", value_enum, default_value = "EdDSA")]
+    /// Algorithm of the JWT key set, when one is generated. ES256, because
+    /// the orders gateway (HAProxy 2.6's jwt_verify) cannot verify EdDSA.
+    #[arg(long, env = "AUTHLAB_JWT_ALG", value_enum, default_value = "ES256")]
     pub alg: SigningAlgorithm,
     /// Replicas each HAProxy backend can hold (`server-template` slots):
     /// the most `docker compose up --scale session=N` can use.
@@ -96,6 +114,37 @@ pub struct ComposeInit {
     /// HAProxy's runtime API (TCP), inside its container.
     #[arg(long, env = "AUTHLAB_RUNTIME_API_PORT", default_value_t = 9999)]
     pub runtime_api_port: u16,
+    /// No orders frontends (and no introspection secret or gateway keys).
+    #[arg(long, env = "AUTHLAB_NO_ORDERS")]
+    pub no_orders: bool,
+    /// HAProxy's frontend for the orders service verifying with the JWKS, inside its container.
+    #[arg(
+        long,
+        env = "AUTHLAB_ORDERS_JWKS_FRONTEND_PORT",
+        default_value_t = 8090
+    )]
+    pub orders_jwks_port: u16,
+    /// … for the orders service asking the session stack's /introspect.
+    #[arg(
+        long,
+        env = "AUTHLAB_ORDERS_INTROSPECTION_FRONTEND_PORT",
+        default_value_t = 8091
+    )]
+    pub orders_introspection_port: u16,
+    /// … for the one caching introspection answers.
+    #[arg(
+        long,
+        env = "AUTHLAB_ORDERS_INTROSPECTION_CACHED_FRONTEND_PORT",
+        default_value_t = 8092
+    )]
+    pub orders_introspection_cached_port: u16,
+    /// … for the one behind HAProxy's jwt_verify gateway.
+    #[arg(
+        long,
+        env = "AUTHLAB_ORDERS_GATEWAY_FRONTEND_PORT",
+        default_value_t = 8093
+    )]
+    pub orders_gateway_port: u16,
 }
 
 impl ComposeInit {
@@ -121,6 +170,16 @@ impl ComposeInit {
             ("--jwt-port", self.jwt_port),
             ("--stats-port", self.stats_port),
             ("--runtime-api-port", self.runtime_api_port),
+            ("--orders-jwks-port", self.orders_jwks_port),
+            (
+                "--orders-introspection-port",
+                self.orders_introspection_port,
+            ),
+            (
+                "--orders-introspection-cached-port",
+                self.orders_introspection_cached_port,
+            ),
+            ("--orders-gateway-port", self.orders_gateway_port),
         ];
         for (i, (flag, port)) in ports.iter().enumerate() {
             if *port == 0 {
@@ -135,29 +194,61 @@ impl ComposeInit {
         Ok(())
     }
 
-    /// The compose-mode HAProxy config these flags describe.
-    pub fn haproxy_config(&self) -> HaproxyConfig {
-        HaproxyConfig::compose(
-            self.balance,
-            self.stats_port,
-            self.runtime_api_port,
-            vec![
-                StackEntry::templated(
-                    "session",
-                    self.session_port,
-                    &self.session_service,
-                    self.node_port,
-                    self.slots,
-                ),
-                StackEntry::templated(
-                    "jwt",
-                    self.jwt_port,
-                    &self.jwt_service,
-                    self.node_port,
-                    self.slots,
-                ),
-            ],
-        )
+    /// Frontend port of an orders variant inside HAProxy's container.
+    pub fn orders_port(&self, variant: OrdersVariant) -> u16 {
+        match variant {
+            OrdersVariant::Jwks => self.orders_jwks_port,
+            OrdersVariant::Introspection => self.orders_introspection_port,
+            OrdersVariant::IntrospectionCached => self.orders_introspection_cached_port,
+            OrdersVariant::Gateway => self.orders_gateway_port,
+        }
+    }
+
+    /// The compose service of an orders variant: `orders-jwks`, …
+    pub fn orders_service(variant: OrdersVariant) -> String {
+        variant.node_name()
+    }
+
+    /// The compose-mode HAProxy config these flags describe; `gateway` is
+    /// the `jwt_verify` frontend, when the key set allows one.
+    pub fn haproxy_config(&self, gateway: Option<JwtGateway>) -> HaproxyConfig {
+        let mut stacks = vec![
+            StackEntry::templated(
+                "session",
+                self.session_port,
+                &self.session_service,
+                self.node_port,
+                self.slots,
+            ),
+            StackEntry::templated(
+                "jwt",
+                self.jwt_port,
+                &self.jwt_service,
+                self.node_port,
+                self.slots,
+            ),
+        ];
+        if !self.no_orders {
+            stacks.extend(
+                OrdersVariant::ALL
+                    .into_iter()
+                    // No gateway, no frontend: never an unguarded gateway-mode node.
+                    .filter(|v| *v != OrdersVariant::Gateway || gateway.is_some())
+                    .map(|variant| {
+                        StackEntry::templated(
+                            &variant.haproxy_name(),
+                            self.orders_port(variant),
+                            &Self::orders_service(variant),
+                            self.node_port,
+                            self.slots,
+                        )
+                    }),
+            );
+        }
+        let mut config =
+            HaproxyConfig::compose(self.balance, self.stats_port, self.runtime_api_port, stacks);
+        config.gateway = gateway.filter(|_| !self.no_orders);
+        config
     }
 
     /// Runs every step; returns one line per step, for the init container's log.
@@ -166,13 +257,17 @@ impl ComposeInit {
         self.validate()?;
         std::fs::create_dir_all(&self.config_dir)
             .map_err(|e| LabError::Io(format!("creating {}: {e}", self.config_dir.display())))?;
-        Ok(vec![
+        let mut lines = vec![
             self.seed().await?,
             self.cookie_secret()?,
+            self.introspection_secret()?,
             self.keys()?,
-            self.write_haproxy_config()?,
-            self.check_haproxy_config()?,
-        ])
+        ];
+        let (gateway, line) = self.gateway_keys()?;
+        lines.push(line);
+        lines.push(self.write_haproxy_config(gateway)?);
+        lines.push(self.check_haproxy_config()?);
+        Ok(lines)
     }
 
     async fn seed(&self) -> Result<String, LabError> {
@@ -205,6 +300,66 @@ impl ComposeInit {
         Ok(format!(
             "seeded {} demo users + {} load users",
             report.demo_users, report.load_users
+        ))
+    }
+
+    /// Always written, even with `--no-orders`: the auth replicas read it at
+    /// start, and an orders service added later must find the same one.
+    fn introspection_secret(&self) -> Result<String, LabError> {
+        let path = self.config_dir.join(INTROSPECTION_SECRET_FILE);
+        if path.exists() {
+            let secret = std::fs::read_to_string(&path)
+                .map_err(|e| LabError::Io(format!("reading {}: {e}", path.display())))?;
+            if secret.trim_end().len() < MIN_INTROSPECTION_SECRET_BYTES {
+                return Err(LabError::Config(format!(
+                    "{} holds fewer than {MIN_INTROSPECTION_SECRET_BYTES} bytes; delete it to have a new one written",
+                    path.display()
+                )));
+            }
+            return Ok(format!("kept existing {INTROSPECTION_SECRET_FILE}"));
+        }
+        let secret = random_secret();
+        create_new(&path, |file| file.write_all(secret.as_bytes()))?;
+        Ok(format!(
+            "wrote {INTROSPECTION_SECRET_FILE} (client id {}, {COOKIE_SECRET_LEN} random characters, mode 0600)",
+            orders::INTROSPECTION_CLIENT_ID
+        ))
+    }
+
+    /// One public-key PEM per `kid` of the key set into `gateway/`, readable
+    /// by HAProxy's user (they are public), and the gateway they make; none
+    /// when the key set's algorithm is one `jwt_verify` cannot verify.
+    fn gateway_keys(&self) -> Result<(Option<JwtGateway>, String), LabError> {
+        if self.no_orders {
+            return Ok((None, "no orders services (--no-orders)".into()));
+        }
+        let keys = KeySetFile::read(&self.config_dir.join(KEYS_FILE), false)
+            .map_err(|e| LabError::Config(e.to_string()))?;
+        if let Some(reason) = OrdersVariant::Gateway.unsupported(keys.alg) {
+            tracing::warn!(%reason, "no gateway frontend");
+            return Ok((
+                None,
+                format!("no gateway frontend: {reason}; `docker compose down -v` generates an ES256 key set"),
+            ));
+        }
+        let dir = self.config_dir.join(GATEWAY_KEYS_DIR);
+        let files = orders::write_gateway_keys(&keys, &dir, &dir.display().to_string())?;
+        for file in &files {
+            std::fs::set_permissions(&file.path, std::fs::Permissions::from_mode(0o644))
+                .map_err(|e| LabError::Io(format!("{}: {e}", file.path)))?;
+        }
+        let tokens = TokenSettings::default();
+        let count = files.len();
+        let gateway = orders::gateway(
+            &OrdersVariant::Gateway.haproxy_name(),
+            &keys,
+            files,
+            &tokens.issuer,
+            &tokens.audience,
+        )?;
+        Ok((
+            Some(gateway),
+            format!("wrote {count} public key(s) for the gateway into {GATEWAY_KEYS_DIR}/"),
         ))
     }
 
@@ -249,9 +404,9 @@ impl ComposeInit {
         ))
     }
 
-    fn write_haproxy_config(&self) -> Result<String, LabError> {
+    fn write_haproxy_config(&self, gateway: Option<JwtGateway>) -> Result<String, LabError> {
         let path = self.config_dir.join(HAPROXY_FILE);
-        let text = self.haproxy_config().render()?;
+        let text = self.haproxy_config(gateway).render()?;
         let mut staged = staging_file(&self.config_dir)?;
         let io = |e: std::io::Error| LabError::Io(format!("writing {}: {e}", path.display()));
         staged.write_all(text.as_bytes()).map_err(io)?;
@@ -261,8 +416,19 @@ impl ComposeInit {
             .set_permissions(std::fs::Permissions::from_mode(0o644))
             .map_err(io)?;
         staged.persist(&path).map_err(|e| io(e.error))?;
+        let orders = if self.no_orders {
+            String::new()
+        } else {
+            format!(
+                "; orders jwks :{}, introspection :{}, introspection-cached :{}, gateway :{}",
+                self.orders_jwks_port,
+                self.orders_introspection_port,
+                self.orders_introspection_cached_port,
+                self.orders_gateway_port
+            )
+        };
         Ok(format!(
-            "wrote {HAPROXY_FILE} (session :{}, jwt :{}, stats :{}, runtime API :{}; {} {} slots per stack)",
+            "wrote {HAPROXY_FILE} (session :{}, jwt :{}, stats :{}, runtime API :{}{orders}; {} {} slots per stack)",
             self.session_port,
             self.jwt_port,
             self.stats_port,

@@ -105,6 +105,71 @@ pub struct HaproxyConfig {
     /// Source address of HAProxy's connections to the nodes (`None`: the kernel's choice).
     pub source_address: Option<String>,
     pub stacks: Vec<StackEntry>,
+    /// `jwt_verify` in front of one of the stacks (the orders gateway).
+    pub gateway: Option<JwtGateway>,
+}
+
+/// A frontend where HAProxy itself verifies the bearer JWT before any
+/// server sees the request: signature (`jwt_verify` with the key file its
+/// `kid` names), `alg`, `exp`, `iss` and `aud`. Anything else about the
+/// token (revocation, roles, `nbf`) is not checked here.
+#[derive(Debug, Clone, Serialize)]
+pub struct JwtGateway {
+    /// The stack (frontend `<stack>_front`) this guards.
+    pub stack: String,
+    /// `ES256` or `RS256`: what HAProxy 2.6 can verify of the JWT server's algorithms.
+    pub alg: String,
+    pub issuer: String,
+    pub audience: String,
+    /// One public key per `kid` that may verify (active, staged, previous).
+    pub keys: Vec<GatewayKey>,
+}
+
+/// A public key file (PEM, SubjectPublicKeyInfo) HAProxy loads at start-up.
+#[derive(Debug, Clone, Serialize)]
+pub struct GatewayKey {
+    pub kid: String,
+    /// Path as HAProxy sees it (inside its container, in compose).
+    pub path: String,
+}
+
+impl JwtGateway {
+    /// Refuses what the template could not express safely: an algorithm
+    /// HAProxy 2.6 cannot verify, no key, or a `kid`/claim that would need
+    /// quoting inside the config.
+    pub fn validate(&self) -> Result<(), LabError> {
+        let refuse = |reason: String| Err(LabError::Config(format!("jwt gateway: {reason}")));
+        if !matches!(self.alg.as_str(), "ES256" | "RS256") {
+            return refuse(format!(
+                "HAProxy 2.6's jwt_verify cannot verify {} here; the gateway needs an ES256 or RS256 key set",
+                self.alg
+            ));
+        }
+        if self.keys.is_empty() {
+            return refuse("no verifying key".into());
+        }
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-:/".contains(&b))
+        };
+        for (what, value) in [("issuer", &self.issuer), ("audience", &self.audience)] {
+            if !plain(value) {
+                return refuse(format!(
+                    "{what} {value:?} has characters the config cannot hold"
+                ));
+            }
+        }
+        for key in &self.keys {
+            if !plain(&key.kid) || !plain(&key.path) {
+                return refuse(format!(
+                    "kid {:?} or its path has characters the config cannot hold",
+                    key.kid
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl HaproxyConfig {
@@ -125,6 +190,7 @@ impl HaproxyConfig {
             check_interval_ms: 500,
             source_address: Some(SOURCE_ADDRESS.into()),
             stacks,
+            gateway: None,
         }
     }
 
@@ -149,6 +215,15 @@ impl HaproxyConfig {
     }
 
     pub fn render(&self) -> Result<String, LabError> {
+        if let Some(gateway) = &self.gateway {
+            gateway.validate()?;
+            if !self.stacks.iter().any(|s| s.name == gateway.stack) {
+                return Err(LabError::Config(format!(
+                    "jwt gateway: no stack {} to guard",
+                    gateway.stack
+                )));
+            }
+        }
         if self.resolver.is_none() {
             if let Some(stack) = self.stacks.iter().find(|s| s.template.is_some()) {
                 return Err(LabError::Haproxy(format!(
@@ -217,11 +292,34 @@ pub struct Haproxy {
 impl Haproxy {
     /// Checks the config with `haproxy -c`, then starts it and waits for its socket.
     pub fn start(config: &HaproxyConfig, dir: &Path) -> Result<Self, LabError> {
+        let child = Self::spawn(config, dir, None)?;
+        let mut haproxy = Haproxy {
+            child: Some(child),
+            api: RuntimeApi::new(config.stats_socket.clone()),
+        };
+        haproxy.wait_serving(dir)?;
+        Ok(haproxy)
+    }
+
+    /// Writes and checks the config, then runs `haproxy -db -f` on it;
+    /// `replacing` is the pid of an HAProxy the new one takes over from.
+    fn spawn(
+        config: &HaproxyConfig,
+        dir: &Path,
+        replacing: Option<u32>,
+    ) -> Result<Child, LabError> {
         let path = dir.join("haproxy.cfg");
-        std::fs::write(&path, config.render()?)
+        let next = dir.join("haproxy.cfg.next");
+        std::fs::write(&next, config.render()?)
+            .map_err(|e| LabError::Io(format!("writing {}: {e}", next.display())))?;
+        // A rejected config never replaces the running one's file.
+        check_config(&next)?;
+        std::fs::rename(&next, &path)
             .map_err(|e| LabError::Io(format!("writing {}: {e}", path.display())))?;
-        check_config(&path)?;
-        let log = std::fs::File::create(dir.join("haproxy.log"))
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("haproxy.log"))
             .map_err(|e| LabError::Io(e.to_string()))?;
         let mut command = Command::new("haproxy");
         command
@@ -231,21 +329,62 @@ impl Haproxy {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
+        if let Some(pid) = replacing {
+            command.arg("-sf").arg(pid.to_string());
+        }
         supervise::die_with_parent(&mut command);
-        let child = command
+        command
             .spawn()
-            .map_err(|e| LabError::Haproxy(e.to_string()))?;
-        let mut haproxy = Haproxy {
-            child: Some(child),
-            api: RuntimeApi::new(config.stats_socket.clone()),
+            .map_err(|e| LabError::Haproxy(e.to_string()))
+    }
+
+    /// Reloads a changed config the way production does: a new HAProxy
+    /// starts on it (binding the same ports alongside, SO_REUSEPORT), then
+    /// tells the old one (`-sf`) to stop accepting and finish what it
+    /// serves. No connection is refused in between. Key files are read at
+    /// start-up, so this is how the gateway learns a new key. The
+    /// per-server counters start again from zero.
+    pub fn reload(&mut self, config: &HaproxyConfig, dir: &Path) -> Result<(), LabError> {
+        let old = self.child.take();
+        let child = match Self::spawn(config, dir, old.as_ref().map(Child::id)) {
+            Ok(child) => child,
+            Err(error) => {
+                self.child = old;
+                return Err(error);
+            }
         };
+        let new_pid = child.id();
+        self.child = Some(child);
+        let waited = self.wait_serving_as(dir, Some(new_pid));
+        if let Some(mut old) = old {
+            // Soft-stopped by the new process; bounded wait, then SIGKILL.
+            supervise::process::terminate(&mut old, Duration::from_secs(2));
+        }
+        waited
+    }
+
+    fn wait_serving(&mut self, dir: &Path) -> Result<(), LabError> {
+        self.wait_serving_as(dir, None)
+    }
+
+    /// Waits until the admin socket answers (from process `pid`, if given).
+    fn wait_serving_as(&mut self, dir: &Path, pid: Option<u32>) -> Result<(), LabError> {
         let mut last_error = String::new();
         for _ in 0..200 {
-            match haproxy.command("show info") {
-                Ok(_) => return Ok(haproxy),
+            match self.command("show info") {
+                Ok(info) => {
+                    let answered_by = info
+                        .lines()
+                        .find_map(|l| l.strip_prefix("Pid: "))
+                        .and_then(|p| p.trim().parse::<u32>().ok());
+                    if pid.is_none() || answered_by == pid {
+                        return Ok(());
+                    }
+                    last_error = format!("still answered by pid {answered_by:?}");
+                }
                 Err(error) => last_error = error.to_string(),
             }
-            if let Some(status) = haproxy.exited() {
+            if let Some(status) = self.exited() {
                 let log = std::fs::read_to_string(dir.join("haproxy.log")).unwrap_or_default();
                 return Err(LabError::Haproxy(format!(
                     "exited with {status}: {}",
@@ -435,6 +574,83 @@ mod tests {
         for absent in ["resolvers", "server-template", "ipv4@", "dynamic", "*:"] {
             assert!(!text.contains(absent), "{absent:?} in\n{text}");
         }
+    }
+
+    #[test]
+    fn a_gateway_renders_one_verify_line_per_kid_and_haproxy_loads_the_keys() {
+        use jwt_server::{keys::KeySetFile, SigningAlgorithm};
+        let dir = tempfile::tempdir().unwrap();
+        for alg in [SigningAlgorithm::Es256, SigningAlgorithm::Rs256] {
+            let mut keys = KeySetFile::generate(alg).unwrap();
+            keys.stage().unwrap();
+            let key_dir = dir.path().join(alg.name());
+            let files =
+                crate::orders::write_gateway_keys(&keys, &key_dir, &key_dir.display().to_string())
+                    .unwrap();
+            let mut config = config(Balance::Roundrobin);
+            config.stacks[0].name = "orders_gateway".into();
+            config.gateway = Some(
+                crate::orders::gateway("orders_gateway", &keys, files, "authlab", "authlab-api")
+                    .unwrap(),
+            );
+            let text = config.render().unwrap();
+            let (ok, output) = haproxy_check(&text);
+            assert!(ok, "{alg}:\n{text}\n{output}");
+            for key in &keys.keys {
+                let line = format!(
+                    "jwt_verify('{}','{}/{}.pem') if {{ var(txn.jwt_kid) -m str {} }}",
+                    alg.name(),
+                    key_dir.display(),
+                    key.kid,
+                    key.kid
+                );
+                assert!(text.contains(&line), "no {line:?} in\n{text}");
+            }
+            for check in [
+                "-m str authlab }",
+                "-m str authlab-api }",
+                "sub(txn.now) -m int gt 0",
+            ] {
+                assert!(text.contains(check), "no {check:?} in\n{text}");
+            }
+            // Only the guarded frontend verifies.
+            let mut plain = config.clone();
+            plain.gateway = None;
+            assert!(!plain.render().unwrap().contains("jwt_verify"));
+        }
+    }
+
+    #[test]
+    fn a_gateway_that_the_config_could_not_hold_is_refused() {
+        let gateway = JwtGateway {
+            stack: "session".into(),
+            alg: "ES256".into(),
+            issuer: "authlab".into(),
+            audience: "authlab-api".into(),
+            keys: vec![GatewayKey {
+                kid: "x' }".into(),
+                path: "/tmp/x.pem".into(),
+            }],
+        };
+        let mut config = config(Balance::Roundrobin);
+        config.gateway = Some(gateway.clone());
+        assert!(config.render().is_err());
+        config.gateway = Some(JwtGateway {
+            alg: "EdDSA".into(),
+            ..gateway.clone()
+        });
+        let error = config.render().unwrap_err().to_string();
+        assert!(error.contains("ES256"), "{error}");
+        config.gateway = Some(JwtGateway {
+            stack: "nowhere".into(),
+            keys: vec![GatewayKey {
+                kid: "k".into(),
+                path: "/tmp/k.pem".into(),
+            }],
+            ..gateway
+        });
+        let error = config.render().unwrap_err().to_string();
+        assert!(error.contains("no stack nowhere"), "{error}");
     }
 
     #[test]

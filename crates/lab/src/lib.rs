@@ -17,6 +17,7 @@ pub mod haproxy;
 pub mod latency;
 pub mod load;
 pub mod naive;
+pub mod orders;
 pub mod probe;
 pub mod process;
 pub mod report;
@@ -29,6 +30,7 @@ pub mod wrk;
 pub use cluster::{Cluster, ClusterSpec};
 pub use haproxy::Balance;
 pub use latency::Latency;
+pub use orders::OrdersVariant;
 pub use process::Stack;
 
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use authlab_core::{directory::DEMO_PASSWORD, telemetry, throttle::Switch};
 use clap::{Parser, Subcommand};
 use jwt_server::{JwtServerConfig, RevocationMode, SigningAlgorithm};
-use lab::{Balance, Cluster, ClusterSpec, Latency, Stack};
+use lab::{Balance, Cluster, ClusterSpec, Latency, OrdersVariant, Stack};
 use session_server::{SessionServerConfig, StoreMode};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
@@ -73,6 +73,7 @@ enum Command {
 enum NodeStack {
     Session(Box<SessionServerConfig>),
     Jwt(Box<JwtServerConfig>),
+    Orders(Box<orders_service::OrdersConfig>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -172,10 +173,16 @@ struct UpArgs {
     balance: Balance,
     #[arg(long, value_enum, default_value = "redis")]
     session_store: StoreMode,
-    #[arg(long, value_enum, default_value = "EdDSA")]
+    /// JWT signing algorithm. ES256 by default because the orders gateway
+    /// needs it: HAProxy 2.6's jwt_verify has no EdDSA.
+    #[arg(long, value_enum, default_value = "ES256")]
     alg: SigningAlgorithm,
     #[arg(long, value_enum, default_value = "none")]
     revocation: RevocationMode,
+    /// Start no orders service (by default one per variant: jwks,
+    /// introspection, introspection-cached, gateway, as the stacks allow).
+    #[arg(long)]
+    no_orders: bool,
     /// Latency added to every round trip between the nodes and the session store.
     #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
     store_latency: Duration,
@@ -359,6 +366,13 @@ async fn run_node(stack: NodeStack) -> anyhow::Result<()> {
                 .run_until_stopped()
                 .await?;
         }
+        NodeStack::Orders(mut config) => {
+            config.handle_signals = true;
+            orders_service::Application::build(*config)
+                .await?
+                .run_until_stopped()
+                .await?;
+        }
     }
     Ok(())
 }
@@ -398,6 +412,27 @@ fn stacks(choice: StackChoice) -> Vec<Stack> {
     }
 }
 
+/// The orders variants `authlab up` can start on these stacks, and why the
+/// others are left out.
+fn orders_for(stacks: &[Stack], alg: SigningAlgorithm) -> (Vec<OrdersVariant>, Vec<String>) {
+    let mut variants = Vec::new();
+    let mut skipped = Vec::new();
+    for variant in OrdersVariant::ALL {
+        let stack = variant.auth_stack();
+        if !stacks.contains(&stack) {
+            skipped.push(format!("orders {variant}: it needs the {stack} stack"));
+        } else if let Some(reason) = (stack == Stack::Jwt)
+            .then(|| variant.unsupported(alg))
+            .flatten()
+        {
+            skipped.push(format!("orders {variant}: {reason}"));
+        } else {
+            variants.push(variant);
+        }
+    }
+    (variants, skipped)
+}
+
 fn launcher() -> anyhow::Result<PathBuf> {
     std::env::current_exe().context("locating the authlab binary")
 }
@@ -418,6 +453,13 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     spec.store_persistence = args.store_persistence;
     spec.seed_users = args.users;
     spec.login_throttle = args.login_throttle == Switch::On;
+    if !args.no_orders {
+        let (variants, skipped) = orders_for(&spec.stacks, spec.alg);
+        for reason in skipped {
+            eprintln!("not starting {reason}");
+        }
+        spec.orders = variants;
+    }
     let (doctor, ok) = lab::doctor::report();
     if !ok {
         eprint!("{doctor}");
@@ -489,9 +531,19 @@ fn print_table(cluster: &Cluster) {
             println!("{:<24} {url}", format!("{stack} stack (HAProxy)"));
         }
     }
+    for variant in &cluster.spec.orders {
+        if let Ok(url) = cluster.orders_url(*variant, "/orders") {
+            println!("{:<24} {url}", format!("orders {variant}"));
+        }
+    }
     println!("{:<24} {}", "HAProxy stats", cluster.stats_url());
     for stack in [Stack::Session, Stack::Jwt] {
         for node in cluster.nodes(stack) {
+            println!("{:<24} {}", format!("  node {}", node.name), node.url(""));
+        }
+    }
+    for variant in &cluster.spec.orders {
+        if let Some(node) = cluster.orders_node(*variant) {
             println!("{:<24} {}", format!("  node {}", node.name), node.url(""));
         }
     }
@@ -526,6 +578,19 @@ fn print_table(cluster: &Cluster) {
         println!("\n# JWT stack: the token is the credential");
         println!("token=$(curl -s -H 'content-type: application/json' -d '{{\"username\":\"alice\",\"password\":\"{DEMO_PASSWORD}\"}}' {url}/login | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')");
         println!("curl -si -H \"authorization: Bearer $token\" {url}/me | grep -E 'x-node|user'");
+    }
+    let orders = |variant| cluster.orders_url(variant, "/orders").ok();
+    if let Some(url) = orders(OrdersVariant::Introspection) {
+        println!("\n# orders, asking the session stack per request (/introspect): the cookie's value as Bearer");
+        println!(
+            "curl -si -H \"authorization: Bearer $(grep authlab_session jar | cut -f7)\" {url}"
+        );
+    }
+    for variant in [OrdersVariant::Jwks, OrdersVariant::Gateway] {
+        if let Some(url) = orders(variant) {
+            println!("\n# orders {variant}: the access token");
+            println!("curl -si -H \"authorization: Bearer $token\" {url}");
+        }
     }
     println!("\ntype `help` for faults (store stop, kill session-2, latency 2ms, …); Ctrl-C stops everything");
 }

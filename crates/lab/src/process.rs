@@ -1,7 +1,7 @@
 //! Server nodes as child processes: started, killed and restarted on purpose.
 //!
-//! A node is `authlab node session|jwt <flags>`: the same binary the user
-//! runs, re-executed with the flags of one server. (`Application::build` is
+//! A node is `authlab node session|jwt|orders <flags>`: the same binary the
+//! user runs, re-executed with the flags of one server. (`Application::build` is
 //! shared with `session-server` and `jwt-server`, so a node here is the real
 //! server, not a stand-in.) A node killed by a fault is *expected* to be down;
 //! one that dies by itself is not, and `Cluster` watches for the difference.
@@ -44,7 +44,9 @@ impl std::fmt::Display for Stack {
 }
 
 pub struct NodeProcess {
-    pub stack: Stack,
+    /// `authlab node <subcommand>`: a stack's name, or `orders` (a service
+    /// behind the auth stacks, not a stack of its own).
+    pub subcommand: &'static str,
     /// Server name in HAProxy and value of `x-node`: `session-1`, `jwt-2`, ...
     pub name: String,
     pub port: u16,
@@ -67,9 +69,22 @@ impl NodeProcess {
         env: Vec<(String, String)>,
         dir: &Path,
     ) -> Self {
+        Self::with_subcommand(stack.name(), name, port, launcher, args, env, dir)
+    }
+
+    /// A node of any `authlab node` subcommand (`orders`, …).
+    pub fn with_subcommand(
+        subcommand: &'static str,
+        name: String,
+        port: u16,
+        launcher: &Path,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        dir: &Path,
+    ) -> Self {
         Self {
             log: dir.join(format!("{name}.log")),
-            stack,
+            subcommand,
             name,
             port,
             launcher: launcher.to_owned(),
@@ -101,7 +116,7 @@ impl NodeProcess {
         let mut command = Command::new(&self.launcher);
         command
             .arg("node")
-            .arg(self.stack.name())
+            .arg(self.subcommand)
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env(

@@ -51,14 +51,19 @@ async fn sets_up_once_and_keeps_secrets_on_every_later_run() {
         [
             "seeded 3 demo users + 50 load users",
             "wrote cookie-secret (48 random characters, mode 0600)",
-            "wrote jwt-keys.json (one EdDSA key, mode 0600)",
-            "wrote haproxy.cfg (session :8080, jwt :8081, stats :8404, runtime API :9999; 10 roundrobin slots per stack)",
+            "wrote introspection-secret (client id orders, 48 random characters, mode 0600)",
+            "wrote jwt-keys.json (one ES256 key, mode 0600)",
+            "wrote 1 public key(s) for the gateway into gateway/",
+            "wrote haproxy.cfg (session :8080, jwt :8081, stats :8404, runtime API :9999; orders jwks :8090, introspection :8091, introspection-cached :8092, gateway :8093; 10 roundrobin slots per stack)",
             "checked haproxy.cfg with haproxy -c: valid",
         ]
     );
     let secret_path = dir.join("cookie-secret");
     let keys_path = dir.join("jwt-keys.json");
     let config_path = dir.join("haproxy.cfg");
+    let introspection_path = dir.join("introspection-secret");
+    assert_eq!(mode(&introspection_path), 0o600);
+    assert!(std::fs::read_to_string(&introspection_path).unwrap().len() >= 16);
     let secret = std::fs::read(&secret_path).unwrap();
     let keys = std::fs::read(&keys_path).unwrap();
     assert_eq!(secret.len(), 48);
@@ -77,9 +82,31 @@ async fn sets_up_once_and_keeps_secrets_on_every_later_run() {
     session.cluster_nodes = 3;
     session.validate().unwrap();
     let key_set = KeySetFile::read(&keys_path, false).unwrap();
-    assert_eq!(key_set.alg, jwt_server::SigningAlgorithm::EdDsa);
+    assert_eq!(key_set.alg, jwt_server::SigningAlgorithm::Es256);
     let config = std::fs::read_to_string(&config_path).unwrap();
     assert!(config.contains("server-template session 10 session:8080 check resolvers docker"));
+    for service in [
+        "orders-jwks",
+        "orders-introspection",
+        "orders-introspection-cached",
+        "orders-gateway",
+    ] {
+        assert!(
+            config.contains(&format!(
+                "server-template {} 10 {service}:8080 check",
+                service.replace('-', "_")
+            )),
+            "{service}:\n{config}"
+        );
+    }
+    // The gateway's key: public, readable by HAProxy's user, named in the config.
+    let kid = &key_set.keys[0].kid;
+    let pem = dir.join("gateway").join(format!("{kid}.pem"));
+    assert_eq!(mode(&pem), 0o644);
+    assert!(std::fs::read_to_string(&pem)
+        .unwrap()
+        .starts_with("-----BEGIN PUBLIC KEY-----"));
+    assert!(config.contains(&format!("jwt_verify('ES256','{}')", pem.display())));
 
     // The users are in the directory.
     let alice: Option<String> =
@@ -97,8 +124,10 @@ async fn sets_up_once_and_keeps_secrets_on_every_later_run() {
         [
             "seeded 3 demo users + 50 load users",
             "kept existing cookie-secret",
-            "kept existing jwt-keys.json (EdDSA)",
-            "wrote haproxy.cfg (session :8080, jwt :8081, stats :8404, runtime API :9999; 10 roundrobin slots per stack)",
+            "kept existing introspection-secret",
+            "kept existing jwt-keys.json (ES256)",
+            "wrote 1 public key(s) for the gateway into gateway/",
+            "wrote haproxy.cfg (session :8080, jwt :8081, stats :8404, runtime API :9999; orders jwks :8090, introspection :8091, introspection-cached :8092, gateway :8093; 10 roundrobin slots per stack)",
             "skipped checking haproxy.cfg: no haproxy on PATH (HAProxy checks it as it starts)",
         ]
     );
@@ -110,7 +139,34 @@ async fn sets_up_once_and_keeps_secrets_on_every_later_run() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(names.len(), 5, "{names:?}");
+}
+
+#[tokio::test]
+async fn an_eddsa_key_set_it_keeps_gets_no_gateway_frontend() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    // A volume from before the gateway: its key set is kept, tokens stay valid.
+    KeySetFile::generate(jwt_server::SigningAlgorithm::EdDsa)
+        .unwrap()
+        .write(&dir.path().join("jwt-keys.json"))
+        .unwrap();
+    let lines = compose_init(dir.path(), &redis.url(0), None);
+    assert!(
+        lines.contains(&"kept existing jwt-keys.json (EdDSA)".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("no gateway frontend:") && l.contains("down -v")),
+        "{lines:?}"
+    );
+    let config = std::fs::read_to_string(dir.path().join("haproxy.cfg")).unwrap();
+    assert!(config.contains("frontend orders_jwks_front"), "{config}");
+    // Never a frontend to a gateway-mode node that nothing guards.
+    assert!(!config.contains("orders_gateway"), "{config}");
+    assert!(!config.contains("jwt_verify"), "{config}");
 }
 
 #[test]

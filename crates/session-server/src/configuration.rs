@@ -3,7 +3,10 @@
 use std::{path::PathBuf, time::Duration};
 
 use actix_web::cookie::Key;
-use authlab_core::config::{validate_redis_url, ConfigError, NodeArgs, RedisClientArgs};
+use authlab_core::{
+    config::{validate_redis_url, ConfigError, NodeArgs, RedisClientArgs},
+    introspection::ClientCredentials,
+};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -66,6 +69,11 @@ pub struct SessionServerConfig {
     #[arg(long, env = "AUTHLAB_ABSOLUTE_TTL", default_value = "12h", value_parser = humantime::parse_duration)]
     #[serde(with = "authlab_core::config::duration_serde")]
     pub absolute_ttl: Duration,
+    /// The one client allowed to call `POST /introspect`, as `ID:SECRET`
+    /// (secret at least 16 bytes). Without it the endpoint refuses everyone.
+    #[arg(long, env = "AUTHLAB_INTROSPECTION_CLIENT", hide_env_values = true)]
+    #[serde(skip)]
+    pub introspection_client: Option<String>,
 }
 
 pub const MIN_COOKIE_SECRET_BYTES: usize = 32;
@@ -84,6 +92,7 @@ impl SessionServerConfig {
             secure_cookie: false,
             idle_ttl: Duration::from_secs(30 * 60),
             absolute_ttl: Duration::from_secs(12 * 3600),
+            introspection_client: None,
         }
     }
 
@@ -102,6 +111,7 @@ impl SessionServerConfig {
                 "must be at least --idle-ttl",
             ));
         }
+        ClientCredentials::from_option(self.introspection_client.as_deref())?;
         if self.cluster_nodes == 0 {
             return Err(ConfigError::invalid("cluster-nodes", "must be at least 1"));
         }

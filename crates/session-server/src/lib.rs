@@ -12,10 +12,12 @@
 //! * [`configuration`] — flags, and the start-up checks (a cluster needs a shared cookie secret);
 //! * [`store`] — the Redis and per-node memory session stores, with a user → sessions index;
 //! * [`session`] — the typed session and the `AuthenticatedUser` extractor;
+//! * [`introspect`] — `POST /introspect` (RFC 7662): is this cookie a live session? Read-only;
 //! * [`routes`] — the application API;
 //! * [`startup`] — `Application::build`, middleware order, and store outages as 503s.
 
 pub mod configuration;
+pub mod introspect;
 pub mod routes;
 pub mod session;
 pub mod startup;

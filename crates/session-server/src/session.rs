@@ -22,8 +22,8 @@ use authlab_core::{directory::User, error::ApiError};
 
 use crate::store::{ROLES_FIELD, USER_FIELD};
 
-const NAME_FIELD: &str = "name";
-const LOGIN_AT_FIELD: &str = "login_at_ms";
+pub(crate) const NAME_FIELD: &str = "name";
+pub(crate) const LOGIN_AT_FIELD: &str = "login_at_ms";
 
 /// Session lifetimes. The store's TTL enforces the idle one; the extractor
 /// enforces the absolute one from the login time kept in the session.

@@ -28,6 +28,7 @@ use authlab_core::{
     config::ConfigError,
     error::ApiError,
     http::{self, NodeInfo},
+    introspection::{ClientCredentials, IntrospectionEndpoint},
     metrics::MetricsError,
     redis_client::{RedisStore, StoreError},
     server::{NodeBase, RunningNode, ServerError},
@@ -35,6 +36,7 @@ use authlab_core::{
 
 use crate::{
     configuration::{SessionServerConfig, StoreMode},
+    introspect,
     routes::{self, SessionMetrics},
     session::SessionSettings,
     store::{MemorySessions, RedisSessions, SessionBackend},
@@ -100,6 +102,14 @@ impl Application {
             idle_ttl: config.idle_ttl,
             absolute_ttl: config.absolute_ttl,
         };
+        let introspection = Arc::new(introspect::Introspection {
+            endpoint: IntrospectionEndpoint::new(
+                ClientCredentials::from_option(config.introspection_client.as_deref())?,
+                &metrics,
+            )?,
+            cookie_key: cookie_key.clone(),
+            settings,
+        });
         let info = NodeInfo::new(node.clone(), STACK);
         let secure = config.secure_cookie;
 
@@ -131,6 +141,7 @@ impl Application {
                 .service(http::resource("/orders").route(web::get().to(routes::orders)))
                 .service(http::resource("/logout").route(web::post().to(routes::logout)))
                 .service(http::resource("/logout/all").route(web::post().to(routes::logout_all)))
+                .service(introspect::resource(introspection.clone()))
                 .service(http::resource("/admin/stats").route(web::get().to(routes::admin_stats)))
                 .service(
                     http::resource("/admin/users/{username}/roles")

@@ -45,7 +45,8 @@ pub const USER_FIELD: &str = "user";
 /// The session-state entry holding the user's roles.
 pub const ROLES_FIELD: &str = "roles";
 
-type SessionState = HashMap<String, String>;
+/// actix-session's state: each value JSON-encoded.
+pub type SessionState = HashMap<String, String>;
 
 fn session_key_name(key: &str) -> String {
     format!("authlab:session:{key}")
@@ -112,6 +113,19 @@ impl SessionBackend {
                 store.absolute_ttl,
             ))),
             SessionBackend::Memory(store) => SessionBackend::Memory(store.clone()),
+        }
+    }
+
+    /// Reads a session without touching it: no TTL slide, no write. This is
+    /// what introspection needs (a resource service asking about a session
+    /// must not keep it alive on the user's behalf); the request path uses
+    /// [`SessionStore::load`], which slides the idle TTL.
+    ///
+    /// Returns the state and how long the store keeps it at most (its idle TTL left).
+    pub async fn peek(&self, key: &str) -> Result<Option<(SessionState, Duration)>, StoreError> {
+        match self {
+            SessionBackend::Redis(store) => store.peek(key).await,
+            SessionBackend::Memory(store) => Ok(store.peek(key)),
         }
     }
 
@@ -222,6 +236,24 @@ impl RedisSessions {
             .map_err(|e| LoadError::Other(e.into()))?;
         raw.map(|raw| serde_json::from_str(&raw).map_err(|e| LoadError::Deserialization(e.into())))
             .transpose()
+    }
+
+    /// `GET` and `PTTL` in one round trip: both read-only, so the idle TTL is left as it is.
+    async fn peek(&self, key: &str) -> Result<Option<(SessionState, Duration)>, StoreError> {
+        let name = session_key_name(key);
+        let mut pipeline = redis::pipe();
+        pipeline.cmd("GET").arg(&name).cmd("PTTL").arg(&name);
+        let (raw, ttl_ms): (Option<String>, i64) = self.redis.run(&pipeline).await?;
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        let state = serde_json::from_str(&raw).map_err(|e| StoreError::Data {
+            store: self.redis.name(),
+            reason: e.to_string(),
+        })?;
+        // -1 (no expiry) cannot happen for keys this store writes; treat it as the idle TTL.
+        let left = u64::try_from(ttl_ms).map_or(self.idle_ttl, Duration::from_millis);
+        Ok(Some((state, left)))
     }
 
     async fn save(&self, state: &SessionState, ttl_ms: u64) -> Result<String, StoreError> {
@@ -437,6 +469,15 @@ impl MemorySessions {
             }
             None => None,
         }
+    }
+
+    fn peek(&self, key: &str) -> Option<(SessionState, Duration)> {
+        let now = Instant::now();
+        self.lock()
+            .sessions
+            .get(key)
+            .filter(|entry| entry.expires_at > now)
+            .map(|entry| (entry.state.clone(), entry.expires_at - now))
     }
 
     fn insert(&self, key: String, state: SessionState) {

@@ -1,0 +1,119 @@
+//! The orders services in a lab cluster: real auth nodes, real orders nodes
+//! (`authlab node orders`), a real HAProxy with the `jwt_verify` gateway.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use jwt_server::SigningAlgorithm;
+use lab::{Cluster, ClusterSpec, OrdersVariant, Stack};
+use reqwest::StatusCode;
+use serde_json::Value;
+use testkit::{Credential, TestClient};
+
+fn spec(orders: Vec<OrdersVariant>) -> ClusterSpec {
+    let mut spec = ClusterSpec::new(env!("CARGO_BIN_EXE_authlab").into());
+    spec.nodes = 2;
+    spec.seed_users = 0;
+    spec.alg = SigningAlgorithm::Es256;
+    spec.orders = orders;
+    spec
+}
+
+/// The session cookie's value: what a service presents as the Bearer token.
+fn cookie_value(credential: &Credential) -> String {
+    match credential {
+        Credential::Cookie(pair) => pair.split_once('=').unwrap().1.to_owned(),
+        Credential::Bearer(_) => panic!("not a cookie"),
+    }
+}
+
+async fn orders_of(client: &TestClient, url: &str, token: &str) -> (StatusCode, Value) {
+    let response = client
+        .get(url, Some(&Credential::Bearer(token.to_owned())))
+        .await;
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test]
+async fn every_orders_variant_serves_the_logged_in_user_and_refuses_garbage() {
+    let mut cluster = Cluster::start(spec(OrdersVariant::ALL.to_vec()))
+        .await
+        .unwrap();
+    let client = TestClient::new();
+    let session = client
+        .session_login(&cluster.url(Stack::Session, "").unwrap(), "alice")
+        .await;
+    let (_, tokens) = client
+        .jwt_login(&cluster.url(Stack::Jwt, "").unwrap(), "bob")
+        .await;
+    let session_token = cookie_value(&session);
+
+    for variant in OrdersVariant::ALL {
+        let url = cluster.orders_url(variant, "/orders").unwrap();
+        let (token, user) = match variant.auth_stack() {
+            Stack::Session => (session_token.as_str(), "alice"),
+            Stack::Jwt => (tokens.access_token.as_str(), "bob"),
+        };
+        let (status, body) = orders_of(&client, &url, token).await;
+        assert_eq!(status, StatusCode::OK, "{variant}: {body}");
+        assert!(body.to_string().contains(user), "{variant}: {body}");
+
+        let (status, body) = orders_of(&client, &url, "garbage").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{variant}: {body}");
+        assert_eq!(body["error"], "invalid_token", "{variant}: {body}");
+
+        let node = cluster.orders_node(variant).unwrap();
+        assert_eq!(node.name, format!("orders-{variant}"));
+        assert!(node.pid().is_some());
+    }
+    assert!(cluster.crashed().is_none());
+    cluster.shutdown();
+}
+
+#[tokio::test]
+async fn a_key_rotation_reaches_the_gateway_without_a_refused_token() {
+    let mut cluster = Cluster::start(spec(vec![OrdersVariant::Gateway]))
+        .await
+        .unwrap();
+    let client = TestClient::new();
+    let jwt = cluster.url(Stack::Jwt, "").unwrap();
+    let gateway = cluster
+        .orders_url(OrdersVariant::Gateway, "/orders")
+        .unwrap();
+    let (_, old) = client.jwt_login(&jwt, "alice").await;
+
+    let staged = cluster.stage_key().await.unwrap();
+    let active = cluster.activate_staged_key().await.unwrap();
+    assert_eq!(staged, active);
+    let (_, new) = client.jwt_login(&jwt, "alice").await;
+    let kid = jsonwebtoken::decode_header(&new.access_token)
+        .unwrap()
+        .kid
+        .unwrap();
+    assert_eq!(kid, active, "nodes sign with the new key");
+
+    // The gateway knows the new key, and the old one during its grace period.
+    for token in [&new.access_token, &old.access_token] {
+        let (status, body) = orders_of(&client, &gateway, token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert!(cluster.crashed().is_none());
+    cluster.shutdown();
+}
+
+#[tokio::test]
+async fn a_gateway_on_an_eddsa_cluster_is_refused_before_anything_starts() {
+    let mut spec = spec(vec![OrdersVariant::Gateway]);
+    spec.alg = SigningAlgorithm::EdDsa;
+    let error = Cluster::start(spec).await.err().unwrap().to_string();
+    assert!(error.contains("jwt_verify"), "{error}");
+
+    let mut spec = self::spec(vec![OrdersVariant::Introspection]);
+    spec.stacks = vec![Stack::Jwt];
+    let error = Cluster::start(spec).await.err().unwrap().to_string();
+    assert!(error.contains("needs the session stack"), "{error}");
+}

@@ -1,0 +1,180 @@
+//! Building and running the service: [`Application::build`] binds (port 0
+//! works), fetches the JWKS once in JWKS mode (a failure is not fatal: the
+//! node answers 503 until a fetch succeeds), and hands back the port before
+//! anything is served. Same shape as the two auth servers' `Application`.
+
+use std::{net::TcpListener, sync::Arc, time::Duration};
+
+use actix_web::{
+    dev::{Server, ServerHandle},
+    web, App, HttpServer,
+};
+use authlab_core::{
+    config::ConfigError,
+    http::{self, NodeInfo},
+    introspection::ClientCredentials,
+    metrics::{Metrics, MetricsError},
+};
+
+use crate::{
+    configuration::{Mode, OrdersConfig},
+    credential::{OrdersMetrics, Verifier},
+    introspection::{IntrospectionSettings, IntrospectionVerifier},
+    jwks::{JwksSettings, JwksVerifier},
+    routes::{self, OrdersState, Upstream},
+};
+
+pub const STACK: &str = "orders";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+/// The client for JWKS and introspection calls. No proxy from the
+/// environment: the auth service is addressed directly. No redirects: a
+/// JWKS or an introspection endpoint that redirects is misconfigured, and
+/// following it would send client credentials elsewhere.
+fn upstream_client(timeout: Duration) -> Result<reqwest::Client, StartupError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .map_err(|e| StartupError::Client(e.to_string()))
+}
+
+/// A running orders node.
+pub struct Application {
+    port: u16,
+    node: String,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(config: OrdersConfig) -> Result<Self, StartupError> {
+        config.validate()?;
+        let address = format!("{}:{}", config.host, config.port);
+        let bind_error = |source| StartupError::Bind {
+            address: address.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&address).map_err(bind_error)?;
+        let port = listener.local_addr().map_err(bind_error)?.port();
+        let node = config.node_name.clone();
+        let metrics = Metrics::new(&node)?;
+        let orders_metrics = OrdersMetrics::register(&metrics)?;
+        let http = upstream_client(config.upstream_timeout)?;
+        let verifier = match config.mode {
+            Mode::Jwks => {
+                let jwks = Arc::new(JwksVerifier::new(
+                    JwksSettings {
+                        url: config.jwks_url.clone().unwrap_or_default(),
+                        issuer: config.issuer.clone(),
+                        audience: config.audience.clone(),
+                        leeway: config.leeway,
+                        refetch_cooldown: config.jwks_refetch_cooldown,
+                        max_stale: config.jwks_max_stale,
+                    },
+                    orders_metrics.clone(),
+                ));
+                jwks.refresh(&http).await;
+                Verifier::Jwks(jwks)
+            }
+            Mode::Introspection => {
+                let client = ClientCredentials::new(
+                    config
+                        .introspection_client_id
+                        .as_deref()
+                        .unwrap_or_default(),
+                    config
+                        .introspection_client_secret
+                        .as_deref()
+                        .unwrap_or_default(),
+                )?;
+                Verifier::Introspection(Arc::new(IntrospectionVerifier::new(
+                    IntrospectionSettings {
+                        url: config.introspection_url.clone().unwrap_or_default(),
+                        client,
+                        cache_ttl: config.introspection_cache_ttl,
+                    },
+                    orders_metrics.clone(),
+                )))
+            }
+            Mode::Gateway => {
+                tracing::warn!(
+                    "gateway mode: tokens are decoded, not verified; this node must be reachable only through the verifying gateway"
+                );
+                Verifier::Gateway
+            }
+        };
+        let info = NodeInfo::new(node.clone(), STACK);
+        let state = web::Data::new(OrdersState {
+            mode: config.mode,
+            verifier,
+            metrics: orders_metrics,
+            node: info.clone(),
+        });
+        let prometheus = metrics.http_middleware()?;
+        let timeout = config.upstream_timeout;
+
+        let server = HttpServer::new(move || {
+            // The start-up client proved building one works; a worker that
+            // still fails to build its own shares it rather than panic.
+            let worker_http = upstream_client(timeout).unwrap_or_else(|_| http.clone());
+            App::new()
+                .wrap(info.header())
+                .wrap(prometheus.clone())
+                .app_data(state.clone())
+                .app_data(web::Data::new(Upstream(worker_http)))
+                .app_data(web::Data::new(info.clone()))
+                .service(http::resource("/health").route(web::get().to(http::health)))
+                .service(http::resource("/ready").route(web::get().to(routes::ready)))
+                .service(http::resource("/orders").route(web::get().to(routes::orders)))
+                .default_service(web::to(http::not_found))
+        });
+        let mut server = server
+            .listen(listener)
+            .map_err(bind_error)?
+            .workers(config.workers)
+            .shutdown_timeout(config.shutdown_timeout.as_secs());
+        if !config.handle_signals {
+            server = server.disable_signals();
+        }
+        tracing::info!(%node, port, mode = config.mode.name(), "orders service listening");
+        Ok(Self {
+            port,
+            node,
+            server: server.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Stops the server from outside (tests; SIGTERM does the same in production).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped; SIGTERM/SIGINT drain in-flight requests first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
