@@ -8,6 +8,8 @@
 //! build instead of silently turning into "not measured" or, worse, into
 //! another number.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// One experiment's summary, tagged by what it measured.
@@ -259,6 +261,8 @@ pub struct MemorySummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DownstreamSummary {
     pub trials: usize,
+    /// How long `introspection-cached` keeps an active answer (s).
+    pub cache_ttl_s: f64,
     /// Latency at a fixed offered load, throughput, auth-service calls per
     /// request: one entry per route that produced valid runs.
     pub routes: Vec<DownstreamRoute>,
@@ -346,6 +350,9 @@ pub struct OutageRoute {
     pub healed_s: Vec<Option<f64>>,
     /// Length of the outage per trial (s).
     pub down_s: Vec<f64>,
+    /// The failed answers of every trial's loop by status (`0`: no answer
+    /// within the timeout, or a refused connection).
+    pub failed_answers: BTreeMap<u16, u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,8 +11,6 @@ mod behaviour;
 mod c10_sliding;
 mod c12_attacks;
 mod c13_memory;
-// Not registered until the measurement's cluster API (c14-gateway) is merged.
-#[allow(dead_code)]
 mod c14;
 pub mod c15_summary;
 mod c1_affinity;
@@ -114,6 +112,7 @@ pub fn all() -> Vec<Box<dyn Experiment>> {
         Box::new(c10_sliding::Sliding),
         Box::new(c12_attacks::Attacks::default()),
         Box::new(c13_memory::MemoryPerUser),
+        Box::new(c14::Downstream),
     ]
 }
 

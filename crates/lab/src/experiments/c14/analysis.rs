@@ -7,6 +7,8 @@
 //! a JWKS node that fetches keys for every request, an "outage" during which
 //! the auth service kept answering.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::pace::{LoopRecord, SecondCount};
@@ -36,6 +38,9 @@ pub const INTROSPECTION_MIN_DOWN_PCT: f64 = 50.0;
 /// The stopped stack's own `/health` must fail this often during the outage,
 /// or there was no outage to judge by.
 pub const OUTAGE_CONFIRMED_PCT: f64 = 90.0;
+/// A route that still served a full second into the outage hid it: the
+/// uncached introspection fails in the second the session nodes die.
+pub const HID_OUTAGE_S: f64 = 1.0;
 
 /// The routes every verdict needs, measured under load.
 const NEEDED_UNDER_LOAD: [OrdersRoute; 4] = [
@@ -158,6 +163,7 @@ pub fn healed_after(per_second: &[SecondCount], restart_s: f64) -> Option<f64> {
 /// The summary of every trial's runs.
 pub fn summarize(
     trials: usize,
+    cache_ttl_s: f64,
     load: &[LoadSample],
     outages: &[OutageSample],
     rotations: &[RotationSample],
@@ -230,6 +236,14 @@ pub fn summarize(
                     .map(|(o, r)| healed_after(&r.record.per_second, o.restart_s))
                     .collect(),
                 down_s: runs.iter().map(|(o, _)| o.restart_s - o.stop_s).collect(),
+                failed_answers: runs
+                    .iter()
+                    .flat_map(|(_, r)| &r.record.statuses)
+                    .filter(|(status, _)| !(200..300).contains(*status))
+                    .fold(BTreeMap::new(), |mut sum, (status, n)| {
+                        *sum.entry(*status).or_default() += n;
+                        sum
+                    }),
             })
         })
         .collect();
@@ -271,6 +285,7 @@ pub fn summarize(
 
     DownstreamSummary {
         trials,
+        cache_ttl_s,
         routes,
         outage,
         auth_probes,
@@ -279,8 +294,20 @@ pub fn summarize(
     }
 }
 
-/// "after 2.4 s" / "did not fail": how long a route served into the outage,
-/// over its trials (the earliest failure, the one a user meets first).
+/// How long a route kept serving into the outage: its earliest failing
+/// second over the trials (the one a user meets first), or the whole outage
+/// when it never failed.
+pub fn served_s(route: &OutageRoute) -> f64 {
+    route
+        .first_failing_s
+        .iter()
+        .flatten()
+        .copied()
+        .reduce(f64::min)
+        .unwrap_or_else(|| Spread::of(&route.down_s).median)
+}
+
+/// "failing after 2.4 s" / "did not fail in 8 s of outage", over the trials.
 pub fn served_for(route: &OutageRoute) -> String {
     let failed: Vec<f64> = route.first_failing_s.iter().flatten().copied().collect();
     let down = Spread::of(&route.down_s);
@@ -305,8 +332,8 @@ pub const C14_RULE: &str = "inconclusive when a load run failed the load check (
     JWKS variant made more than 0.01 auth-service calls per request or failed more than 1% of its \
     requests while the JWT stack was down, or when introspection made fewer than 0.99 calls per \
     request or failed fewer than 50% of its requests while the session stack was down. \
-    Otherwise holds, with a caveat when the cached introspection failed fewer than 50% of its \
-    requests during the outage (its cache hid it), when the JWKS variant's p50 was not below \
+    Otherwise holds, with a caveat when the cached introspection kept serving a second or more into \
+    the outage or failed fewer than 50% of its requests during it (its cache hid the outage), when the JWKS variant's p50 was not below \
     introspection's in every trial (within the spread), or when the key rotation failed a request \
     or was not measured. Figures are medians over the trials; the latency comparison uses the \
     range.";
@@ -390,13 +417,18 @@ pub fn c14_verdict(s: &DownstreamSummary) -> Verdict {
     }
 
     let mut caveats = Vec::new();
-    if cached.down_pct.median < INTROSPECTION_MIN_DOWN_PCT {
+    let cached_calls = s
+        .route(OrdersRoute::IntrospectionCached)
+        .map_or(f64::NAN, calls);
+    if served_s(cached) >= HID_OUTAGE_S || cached.down_pct.median < INTROSPECTION_MIN_DOWN_PCT {
         caveats.push(format!(
-            "cached introspection failed only {:.0}% of its requests during the {:.0} s outage ({}): a cache \
-             hides an outage for its TTL, as it would hide a logout",
-            cached.down_pct.median,
+            "with active answers cached {:.0} s, introspection made {cached_calls:.3} calls per request and \
+             hid the first {:.1} s of the {:.0} s outage ({:.0}% of its requests failed while down): a cache \
+             trades calls for answers up to its TTL old",
+            s.cache_ttl_s,
+            served_s(cached),
             Spread::of(&cached.down_s).median,
-            served_for(cached)
+            cached.down_pct.median,
         ));
     }
     if !jwks.p50_ms.below(&intro.p50_ms) {
@@ -465,15 +497,18 @@ pub(super) mod tests {
             first_failing_s: vec![first],
             healed_s: vec![Some(1.0)],
             down_s: vec![8.0],
+            failed_answers: BTreeMap::from([(503, 10)]),
         }
     }
 
     /// The numbers of a set-up that works as designed: JWKS never asks and
-    /// keeps serving, introspection asks every time and fails, the cache
-    /// fails after its TTL, the rotation is clean.
+    /// keeps serving, introspection asks every time and fails, the rotation
+    /// is clean; and a cache that ran out at once (as if its TTL were under
+    /// a second), so that no caveat applies.
     pub(crate) fn healthy() -> DownstreamSummary {
         DownstreamSummary {
             trials: 1,
+            cache_ttl_s: 5.0,
             routes: vec![
                 route(OrdersRoute::JwtStack, 1.0, None),
                 route(OrdersRoute::Jwks, 1.2, Some(0.0)),
@@ -484,7 +519,12 @@ pub(super) mod tests {
             outage: vec![
                 outage(OrdersRoute::Jwks, "jwt", 0.0, None),
                 outage(OrdersRoute::Introspection, "session", 100.0, Some(0.0)),
-                outage(OrdersRoute::IntrospectionCached, "session", 62.0, Some(3.0)),
+                outage(
+                    OrdersRoute::IntrospectionCached,
+                    "session",
+                    100.0,
+                    Some(0.0),
+                ),
                 outage(OrdersRoute::Gateway, "jwt", 0.0, None),
             ],
             auth_probes: vec![
@@ -659,10 +699,12 @@ pub(super) mod tests {
 
     #[test]
     fn a_cache_that_hides_the_outage_is_a_caveat() {
+        // The quick run of 2026-11-26: failing from 4.0 s into an 8.6 s outage.
         let mut s = healthy();
         set_outage(&mut s, OrdersRoute::IntrospectionCached, |r| {
-            r.down_pct = one(12.0);
-            r.first_failing_s = vec![Some(5.4)];
+            r.down_pct = one(62.9);
+            r.first_failing_s = vec![Some(4.0)];
+            r.down_s = vec![8.6];
         });
         let verdict = c14_verdict(&s);
         assert!(
@@ -670,10 +712,24 @@ pub(super) mod tests {
             "{verdict:?}"
         );
         assert!(
-            note(&verdict)
-                .contains("12% of its requests during the 8 s outage (failing after 5.4 s)"),
+            note(&verdict).contains(
+                "cached 5 s, introspection made 0.020 calls per request and hid the first 4.0 s of the 9 s \
+                 outage (63% of its requests failed while down)"
+            ),
             "{verdict:?}"
         );
+        // A cache that outlived the outage.
+        set_outage(&mut s, OrdersRoute::IntrospectionCached, |r| {
+            r.down_pct = one(12.0);
+            r.first_failing_s = vec![None];
+        });
+        assert!(note(&c14_verdict(&s)).contains("hid the first 8.6 s"));
+        // One that ran out within the first second hid nothing.
+        set_outage(&mut s, OrdersRoute::IntrospectionCached, |r| {
+            r.down_pct = one(97.0);
+            r.first_failing_s = vec![Some(0.9)];
+        });
+        assert_eq!(c14_verdict(&s), Verdict::Holds);
     }
 
     #[test]
@@ -814,7 +870,7 @@ pub(super) mod tests {
                 ),
             }],
         }];
-        let s = summarize(3, &samples, &outages, &[]);
+        let s = summarize(3, 5.0, &samples, &outages, &[]);
         let jwks = s.route(OrdersRoute::Jwks).unwrap();
         assert_eq!(
             (jwks.p50_ms.median, jwks.p50_ms.min, jwks.p50_ms.max),

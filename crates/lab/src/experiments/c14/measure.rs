@@ -65,12 +65,7 @@ pub(super) async fn start(ctx: &RunContext, plan: &Plan) -> Result<Cluster, LabE
     spec.nodes = plan.nodes;
     spec.alg = SigningAlgorithm::Es256;
     spec.seed_users = plan.users.max(plan.new_logins);
-    spec.orders = vec![
-        OrdersVariant::Jwks,
-        OrdersVariant::Introspection,
-        OrdersVariant::IntrospectionCached,
-        OrdersVariant::Gateway,
-    ];
+    spec.orders = OrdersVariant::ALL.to_vec();
     Cluster::start(spec).await
 }
 

@@ -40,12 +40,23 @@
 //! [`report`] writes the tables, the chart and the lesson.
 
 mod analysis;
+mod measure;
 mod pace;
 mod report;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::schedule::Trials;
+use authlab_client::ApiClient;
+use serde_json::json;
+
+use super::{
+    schedule::{self, Trials},
+    Experiment, Outcome, RunContext,
+};
+use crate::{
+    results::{ClaimVerdict, ExperimentResult},
+    summaries::{DownstreamSummary, OrdersRoute, Summary},
+};
 
 const TRIALS: Trials = Trials::new(1, 3);
 
@@ -106,6 +117,103 @@ impl Plan {
             cache_ttl: s(5),
             timeout: s(3),
         }
+    }
+}
+
+pub struct Downstream;
+
+impl Experiment for Downstream {
+    fn id(&self) -> &'static str {
+        "c14"
+    }
+
+    fn title(&self) -> &'static str {
+        "Another service checks the user: JWKS, introspection, a gateway"
+    }
+
+    fn claims(&self) -> &'static [&'static str] {
+        &["C14"]
+    }
+
+    fn estimate(&self, quick: bool) -> Duration {
+        Duration::from_secs(if quick { 70 } else { 220 })
+    }
+
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let plan = Plan::new(ctx.quick);
+            ctx.variant("starting a cluster with the orders service in four modes");
+            let mut cluster = measure::start(ctx, &plan).await?;
+            let client = ApiClient::new();
+
+            let load = schedule::run(
+                ctx,
+                &OrdersRoute::ALL,
+                plan.trials,
+                |route| format!("{}: a paced loop, then wrk", route.label()),
+                async |route, trial| {
+                    measure::load_run(&cluster, &client, &plan, *route, trial).await
+                },
+            )
+            .await?
+            .into_iter()
+            .map(|m| m.value)
+            .collect::<Vec<_>>();
+            let outages = schedule::run(
+                ctx,
+                &["auth services down"],
+                plan.trials,
+                |what| format!("{what} under a paced loop on every route"),
+                async |_, trial| measure::outage(&mut cluster, &client, &plan, trial).await,
+            )
+            .await?
+            .into_iter()
+            .map(|m| m.value)
+            .collect::<Vec<_>>();
+            let rotations = schedule::run(
+                ctx,
+                &["key rotation"],
+                plan.trials,
+                |what| format!("{what} under a paced loop on the JWKS and gateway routes"),
+                async |_, trial| measure::rotation(&mut cluster, &client, &plan, trial).await,
+            )
+            .await?
+            .into_iter()
+            .map(|m| m.value)
+            .collect::<Vec<_>>();
+            cluster.shutdown();
+
+            let summary: DownstreamSummary = analysis::summarize(
+                plan.trials,
+                plan.cache_ttl.as_secs_f64(),
+                &load,
+                &outages,
+                &rotations,
+            );
+            Ok(ExperimentResult {
+                id: "c14".into(),
+                title: self.title().into(),
+                claims: vec!["C14".into()],
+                question: "Can another service check a JWT on its own, while with a session it has to ask the auth \
+                           service on every request, and what does each depend on?"
+                    .into(),
+                setup: setup(&plan),
+                verdicts: vec![ClaimVerdict {
+                    claim: "C14".into(),
+                    verdict: analysis::c14_verdict(&summary),
+                    rule: analysis::C14_RULE.into(),
+                    evidence: report::evidence(&summary),
+                }],
+                tables: report::tables(&summary, &plan),
+                chart: Some(report::chart(&outages)),
+                lesson: report::lesson(&summary, &plan),
+                summary: Some(Summary::Downstream(summary)),
+                raw: json!({ "load": load, "outages": outages, "rotations": rotations }),
+                seconds: started.elapsed().as_secs_f64(),
+                error: None,
+            })
+        })
     }
 }
 

@@ -75,24 +75,6 @@ impl LoopRecord {
     pub fn errors(&self) -> u64 {
         self.per_second.iter().map(|s| s.errors).sum()
     }
-
-    /// The non-2xx statuses, as "503: 12, no answer: 3", for evidence.
-    pub fn error_statuses(&self) -> String {
-        let shown: Vec<String> = self
-            .statuses
-            .iter()
-            .filter(|(status, _)| !(200..300).contains(*status))
-            .map(|(status, n)| match status {
-                0 => format!("no answer: {n}"),
-                s => format!("{s}: {n}"),
-            })
-            .collect();
-        if shown.is_empty() {
-            "none".into()
-        } else {
-            shown.join(", ")
-        }
-    }
 }
 
 /// The value at quantile `q` (0–1) of `sorted`, nearest rank; 0 for none.
@@ -236,10 +218,6 @@ mod tests {
         assert!((15..=21).contains(&offered), "{record:?}");
         assert_eq!(record.errors(), record.requests());
         assert_eq!(record.statuses.get(&0), Some(&record.requests()));
-        assert_eq!(
-            record.error_statuses(),
-            format!("no answer: {}", record.requests())
-        );
         assert_eq!((record.p50_ms, record.p99_ms), (0.0, 0.0));
     }
 

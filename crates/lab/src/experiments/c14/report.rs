@@ -131,11 +131,12 @@ pub fn tables(s: &DownstreamSummary, plan: &Plan) -> Vec<Table> {
     let mut outage = Table {
         title: format!(
             "Auth service down: every node of both auth stacks killed {} s into a paced loop of {} requests/s per \
-             route, restarted after {} (ready and up in HAProxy); % of requests failed by phase, median (min–max) \
-             over {} trial(s). The probe rows are the stopped stacks' own /health through HAProxy: the proof that \
-             they were down.",
+             route, restarted {} s later and back (ready, up in HAProxy) {} after the kill; % of requests failed by \
+             phase, median (min–max) over {} trial(s). The probe rows are the stopped stacks' own /health through \
+             HAProxy: the proof that they were down.",
             plan.before.as_secs(),
             plan.outage_rate,
+            plan.down.as_secs(),
             spread(&down, 1, " s"),
             s.trials
         ),
@@ -147,6 +148,7 @@ pub fn tables(s: &DownstreamSummary, plan: &Plan) -> Vec<Table> {
             "after restart",
             "served into the outage",
             "first error-free second after restart",
+            "failed answers (status: count)",
         ]
         .map(String::from)
         .to_vec(),
@@ -157,7 +159,7 @@ pub fn tables(s: &DownstreamSummary, plan: &Plan) -> Vec<Table> {
             Some(o) => outage_row(o),
             None => {
                 let mut row = vec![route.label().to_owned()];
-                row.extend(std::iter::repeat_n(NOT_MEASURED.to_owned(), 6));
+                row.extend(std::iter::repeat_n(NOT_MEASURED.to_owned(), 7));
                 row
             }
         });
@@ -168,6 +170,7 @@ pub fn tables(s: &DownstreamSummary, plan: &Plan) -> Vec<Table> {
             probe.stack.clone(),
             "—".into(),
             spread(&probe.down_error_pct, 1, "%"),
+            "—".into(),
             "—".into(),
             "—".into(),
             "—".into(),
@@ -232,7 +235,23 @@ fn outage_row(o: &OutageRoute) -> Vec<String> {
         spread(&o.after_pct, 1, "%"),
         served_for(o),
         seconds(&o.healed_s),
+        answers(&o.failed_answers),
     ]
+}
+
+/// "503: 320, no answer: 4", or "none".
+fn answers(failed: &BTreeMap<u16, u64>) -> String {
+    if failed.is_empty() {
+        return "none".into();
+    }
+    failed
+        .iter()
+        .map(|(status, n)| match status {
+            0 => format!("no answer: {n}"),
+            s => format!("{s}: {n}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Error rate per second of each route through the outage: per second the
@@ -358,7 +377,8 @@ pub fn lesson(s: &DownstreamSummary, plan: &Plan) -> String {
          failed {} of its requests while every JWT node was down. The one that introspected session cookies made {} \
          calls per request and failed {} while the session nodes were down. Caching active introspection answers \
          for {} s cut that to {} calls per request; during the outage the cached route failed {} of its requests \
-         ({}), which is also how long a session ended at the auth service would still be accepted downstream. \
+         ({}): while its answers last, the cache does not ask, so it would also keep accepting a session ended at \
+         the auth service for up to its TTL (a fact of the set-up, not measured here). \
          Latency at {} requests/s (p50): JWKS {}, introspection {}, cached {}, gateway {}, the JWT stack's own \
          /orders {}.",
         calls_of(s, OrdersRoute::Jwks),
@@ -434,6 +454,7 @@ mod tests {
         assert_eq!(tables[1].rows.len(), 6);
         assert_eq!(tables[1].rows[2][3], NOT_MEASURED);
         assert_eq!(tables[1].rows[4][0], "jwt stack's own /health (probe)");
+        assert_eq!(tables[1].rows[0][7], "503: 10");
         assert_eq!(tables[2].rows[3][1], "1");
     }
 
@@ -452,7 +473,7 @@ mod tests {
         );
         assert!(lesson.contains("cut that to 0.020 calls"), "{lesson}");
         assert!(
-            lesson.contains("failed 62.0% of its requests (failing after 3.0 s)"),
+            lesson.contains("failed 100.0% of its requests (failing after 0.0 s)"),
             "{lesson}"
         );
         assert!(
@@ -471,6 +492,7 @@ mod tests {
         // Nothing measured: every figure says so, none is invented.
         let empty = DownstreamSummary {
             trials: 1,
+            cache_ttl_s: 5.0,
             routes: Vec::new(),
             outage: Vec::new(),
             auth_probes: Vec::new(),
