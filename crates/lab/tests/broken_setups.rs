@@ -4,7 +4,9 @@
 //!
 //! * c7 with a "denylist" set-up that does not deny (revocation `none`);
 //! * c5 with a JWT stack that asks the store on every request (a denylist);
-//! * c12 with a JWT node whose clock leeway lets an expired token through.
+//! * c12 with a JWT node whose clock leeway lets an expired token through;
+//! * c14 with an "outage" that leaves the auth nodes running: the
+//!   introspection route keeps answering, and the verdict must not hold.
 //!
 //! Each runs the real experiment in quick mode, on real processes.
 
@@ -14,7 +16,7 @@ use std::time::Duration;
 
 use jwt_server::RevocationMode;
 use lab::{
-    experiments::{self, Attacks, Experiment, Revocation, ScaleOut},
+    experiments::{self, Attacks, Downstream, Experiment, Revocation, ScaleOut},
     results::{RunResults, Verdict},
 };
 
@@ -67,6 +69,18 @@ async fn c12_turns_when_the_server_accepts_an_expired_token() {
     .await;
     assert!(
         matches!(&verdict, Verdict::DoesNotHold(why) if why.starts_with("the real server accepted")),
+        "{verdict:?}"
+    );
+}
+
+#[tokio::test]
+async fn c14_turns_when_the_auth_service_is_not_really_stopped() {
+    let verdict = verdict_of(Box::new(Downstream {
+        stop_auth_service: false,
+    }))
+    .await;
+    assert!(
+        matches!(&verdict, Verdict::Inconclusive(why) if why.contains("it was not down")),
         "{verdict:?}"
     );
 }

@@ -25,6 +25,7 @@ mod revocation;
 pub mod schedule;
 
 pub use c12_attacks::Attacks;
+pub use c14::Downstream;
 pub use capacity::ScaleOut;
 pub use revocation::Revocation;
 
@@ -112,7 +113,7 @@ pub fn all() -> Vec<Box<dyn Experiment>> {
         Box::new(c10_sliding::Sliding),
         Box::new(c12_attacks::Attacks::default()),
         Box::new(c13_memory::MemoryPerUser),
-        Box::new(c14::Downstream),
+        Box::new(c14::Downstream::default()),
     ]
 }
 

@@ -120,7 +120,20 @@ impl Plan {
     }
 }
 
-pub struct Downstream;
+pub struct Downstream {
+    /// Whether the outage really stops the auth nodes: `false` only in the
+    /// test that runs the experiment with an "outage" that leaves them
+    /// running, to see the verdict refuse to hold.
+    pub stop_auth_service: bool,
+}
+
+impl Default for Downstream {
+    fn default() -> Self {
+        Self {
+            stop_auth_service: true,
+        }
+    }
+}
 
 impl Experiment for Downstream {
     fn id(&self) -> &'static str {
@@ -165,7 +178,10 @@ impl Experiment for Downstream {
                 &["auth services down"],
                 plan.trials,
                 |what| format!("{what} under a paced loop on every route"),
-                async |_, trial| measure::outage(&mut cluster, &client, &plan, trial).await,
+                async |_, trial| {
+                    measure::outage(&mut cluster, &client, &plan, self.stop_auth_service, trial)
+                        .await
+                },
             )
             .await?
             .into_iter()
