@@ -149,7 +149,7 @@ impl Experiment for Downstream {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 70 } else { 220 })
+        Duration::from_secs(if quick { 55 } else { 220 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {

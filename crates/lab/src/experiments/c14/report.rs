@@ -324,10 +324,14 @@ pub fn evidence(s: &DownstreamSummary) -> String {
         || "rotation not measured".into(),
         |r| {
             format!(
-                "rotation: {} of {} JWKS requests failed, JWKS fetches per trial {:?}",
+                "rotation: {} of {} JWKS requests failed, JWKS fetches per trial: {}",
                 r.old_failed + r.new_failed,
                 r.old_requests + r.new_requests,
                 r.jwks_fetches
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         },
     );
