@@ -525,35 +525,35 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
 
 fn print_table(cluster: &Cluster) {
     println!();
-    println!("{:<24} WHERE", "WHAT");
+    println!("{:<32} WHERE", "WHAT");
     for stack in [Stack::Session, Stack::Jwt] {
         if let Ok(url) = cluster.url(stack, "") {
-            println!("{:<24} {url}", format!("{stack} stack (HAProxy)"));
+            println!("{:<32} {url}", format!("{stack} stack (HAProxy)"));
         }
     }
     for variant in &cluster.spec.orders {
         if let Ok(url) = cluster.orders_url(*variant, "/orders") {
-            println!("{:<24} {url}", format!("orders {variant}"));
+            println!("{:<32} {url}", format!("orders {variant}"));
         }
     }
-    println!("{:<24} {}", "HAProxy stats", cluster.stats_url());
+    println!("{:<32} {}", "HAProxy stats", cluster.stats_url());
     for stack in [Stack::Session, Stack::Jwt] {
         for node in cluster.nodes(stack) {
-            println!("{:<24} {}", format!("  node {}", node.name), node.url(""));
+            println!("{:<32} {}", format!("  node {}", node.name), node.url(""));
         }
     }
     for variant in &cluster.spec.orders {
         if let Some(node) = cluster.orders_node(*variant) {
-            println!("{:<24} {}", format!("  node {}", node.name), node.url(""));
+            println!("{:<32} {}", format!("  node {}", node.name), node.url(""));
         }
     }
-    println!("{:<24} {}", "user directory", cluster.directory_url());
+    println!("{:<32} {}", "user directory", cluster.directory_url());
     println!(
-        "{:<24} {} (sessions db 0, tokens db 1)",
+        "{:<32} {} (sessions db 0, tokens db 1)",
         "session store",
         cluster.store_url(0)
     );
-    println!("{:<24} {}", "logs and configs", cluster.dir().display());
+    println!("{:<32} {}", "logs and configs", cluster.dir().display());
     println!();
     println!("users: alice, bob (role user), carol (user, admin); password {DEMO_PASSWORD}");
     if cluster.spec.login_throttle {
