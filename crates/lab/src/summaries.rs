@@ -8,8 +8,6 @@
 //! build instead of silently turning into "not measured" or, worse, into
 //! another number.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 /// One experiment's summary, tagged by what it measured.
@@ -350,9 +348,11 @@ pub struct OutageRoute {
     pub healed_s: Vec<Option<f64>>,
     /// Length of the outage per trial (s).
     pub down_s: Vec<f64>,
-    /// The failed answers of every trial's loop by status (`0`: no answer
-    /// within the timeout, or a refused connection).
-    pub failed_answers: BTreeMap<u16, u64>,
+    /// The failed answers of every trial's loop, `(status, count)` by
+    /// status (`0`: no answer within the timeout, or a refused connection).
+    /// Pairs, not a map: [`Summary`] is internally tagged, and serde reads
+    /// the keys of a map inside such an enum back only as strings.
+    pub failed_answers: Vec<(u16, u64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

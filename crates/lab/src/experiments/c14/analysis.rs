@@ -243,7 +243,9 @@ pub fn summarize(
                     .fold(BTreeMap::new(), |mut sum, (status, n)| {
                         *sum.entry(*status).or_default() += n;
                         sum
-                    }),
+                    })
+                    .into_iter()
+                    .collect(),
             })
         })
         .collect();
@@ -479,7 +481,7 @@ pub(super) mod tests {
         DownstreamRoute {
             route,
             p50_ms: one(p50),
-            p99_ms: one(p50 * 3.0),
+            p99_ms: one(p50 * 4.0),
             saturated_rps: one(1_000.0),
             calls_per_request: calls.map(one),
             auth_side_per_request: calls.map(one),
@@ -497,7 +499,7 @@ pub(super) mod tests {
             first_failing_s: vec![first],
             healed_s: vec![Some(1.0)],
             down_s: vec![8.0],
-            failed_answers: BTreeMap::from([(503, 10)]),
+            failed_answers: vec![(503, 10)],
         }
     }
 
@@ -567,6 +569,17 @@ pub(super) mod tests {
 
     fn note(verdict: &Verdict) -> &str {
         verdict.note().unwrap_or("")
+    }
+
+    #[test]
+    fn the_summary_reads_back_from_results_json() {
+        // As `results.json` holds it: inside the internally tagged Summary.
+        let summary = crate::summaries::Summary::Downstream(healthy());
+        let json = serde_json::to_string(&summary).unwrap();
+        assert_eq!(
+            serde_json::from_str::<crate::summaries::Summary>(&json).unwrap(),
+            summary
+        );
     }
 
     #[test]

@@ -240,7 +240,7 @@ fn outage_row(o: &OutageRoute) -> Vec<String> {
 }
 
 /// "503: 320, no answer: 4", or "none".
-fn answers(failed: &BTreeMap<u16, u64>) -> String {
+fn answers(failed: &[(u16, u64)]) -> String {
     if failed.is_empty() {
         return "none".into();
     }
