@@ -89,7 +89,7 @@ pub const CLAIMS: [Claim; 15] = [
         id: "C14",
         statement:
             "Other services verify a JWT locally; a session needs a call to the auth service.",
-        experiment: None,
+        experiment: Some("c14"),
     },
     Claim {
         id: "C15",

@@ -28,6 +28,8 @@ pub enum Summary {
     Attacks(AttackSummary),
     /// c13.
     Memory(MemorySummary),
+    /// c14.
+    Downstream(DownstreamSummary),
 }
 
 /// c4: `/me` at a fixed offered load, per store delay setting.
@@ -249,6 +251,148 @@ pub struct MemorySummary {
     pub session_bytes_per_login: f64,
     /// Refresh tokens: what a JWT login leaves in the store.
     pub jwt_bytes_per_login: f64,
+}
+
+/// c14: how a downstream service (orders) learns who is calling.
+///
+/// Figures are medians (with the range) over the trials; a route whose runs
+/// were all refused by the load check has no figures and is named in
+/// `invalid_runs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DownstreamSummary {
+    pub trials: usize,
+    /// How long `introspection-cached` keeps an active answer (s).
+    pub cache_ttl_s: f64,
+    /// Latency at a fixed offered load, throughput, auth-service calls per
+    /// request: one entry per route that produced valid runs.
+    pub routes: Vec<DownstreamRoute>,
+    /// The auth services stopped under a steady request loop.
+    pub outage: Vec<OutageRoute>,
+    /// The stopped stacks' own `/health` during the outage: the proof that
+    /// the outage was one.
+    pub auth_probes: Vec<AuthProbe>,
+    pub rotation: Option<RotationFigures>,
+    /// Load runs the load check refused, each with its reason.
+    pub invalid_runs: Vec<String>,
+}
+
+/// Where a `GET /orders` goes: the JWT stack's own route (no downstream
+/// hop, the baseline) or the orders service in one of its modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OrdersRoute {
+    /// The JWT stack's own `/orders`: no downstream service at all.
+    JwtStack,
+    /// Verifies the JWT itself with keys fetched from the JWKS endpoint.
+    Jwks,
+    /// Asks the session server's `/introspect` on every request.
+    Introspection,
+    /// Asks `/introspect`, caching active answers for a few seconds.
+    IntrospectionCached,
+    /// Trusts HAProxy, which verified the JWT with a key file.
+    Gateway,
+}
+
+impl OrdersRoute {
+    pub const ALL: [OrdersRoute; 5] = [
+        OrdersRoute::JwtStack,
+        OrdersRoute::Jwks,
+        OrdersRoute::Introspection,
+        OrdersRoute::IntrospectionCached,
+        OrdersRoute::Gateway,
+    ];
+
+    /// As the report names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            OrdersRoute::JwtStack => "JWT stack's own /orders (baseline)",
+            OrdersRoute::Jwks => "orders, JWKS",
+            OrdersRoute::Introspection => "orders, introspection",
+            OrdersRoute::IntrospectionCached => "orders, introspection cached",
+            OrdersRoute::Gateway => "orders behind the HAProxy gateway",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DownstreamRoute {
+    pub route: OrdersRoute,
+    /// `GET /orders` at a fixed offered load (ms).
+    pub p50_ms: Spread,
+    pub p99_ms: Spread,
+    /// Requests/s at saturation (wrk).
+    pub saturated_rps: Spread,
+    /// Auth-service calls per `GET /orders`, as the orders node counted
+    /// them (`orders_upstream_requests_total`); `None` for the baseline,
+    /// which is the auth service.
+    pub calls_per_request: Option<Spread>,
+    /// The same, as the auth nodes counted them (introspections answered,
+    /// JWKS documents served); `None` for the baseline.
+    pub auth_side_per_request: Option<Spread>,
+    /// Trials whose runs passed the load check.
+    pub valid_trials: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutageRoute {
+    pub route: OrdersRoute,
+    /// The stack this route depends on, which was stopped (`jwt`, `session`).
+    pub depends_on: String,
+    /// % of requests failed before the stop, while down, after the restart.
+    pub before_pct: Spread,
+    pub down_pct: Spread,
+    pub after_pct: Spread,
+    /// Per trial: seconds from the stop to the first second with at least
+    /// half the requests failed; `None` when it never came.
+    pub first_failing_s: Vec<Option<f64>>,
+    /// Per trial: seconds from the restart to the end of the first second
+    /// without errors; `None` when the run ended first.
+    pub healed_s: Vec<Option<f64>>,
+    /// Length of the outage per trial (s).
+    pub down_s: Vec<f64>,
+    /// The failed answers of every trial's loop, `(status, count)` by
+    /// status (`0`: no answer within the timeout, or a refused connection).
+    /// Pairs, not a map: [`Summary`] is internally tagged, and serde reads
+    /// the keys of a map inside such an enum back only as strings.
+    pub failed_answers: Vec<(u16, u64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthProbe {
+    pub stack: String,
+    /// % of the stack's own `GET /health` (through HAProxy) that failed
+    /// while it was meant to be down.
+    pub down_error_pct: Spread,
+}
+
+/// The JWKS variant through a key rotation (stage, activate, new logins).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RotationFigures {
+    pub trials: usize,
+    /// Old-kid tokens during the rotation, then new-kid tokens after it, on
+    /// the JWKS variant.
+    pub old_requests: u64,
+    pub old_failed: u64,
+    pub new_requests: u64,
+    pub new_failed: u64,
+    /// Logins after the activation, and how many carried the new kid.
+    pub new_logins: usize,
+    pub new_logins_with_new_kid: usize,
+    /// Per trial: JWKS fetches the orders node made during the rotation.
+    pub jwks_fetches: Vec<u64>,
+    /// The gateway variant through the same rotation (old and new tokens).
+    pub gateway_requests: u64,
+    pub gateway_failed: u64,
+}
+
+impl DownstreamSummary {
+    pub fn route(&self, route: OrdersRoute) -> Option<&DownstreamRoute> {
+        self.routes.iter().find(|r| r.route == route)
+    }
+
+    pub fn outage(&self, route: OrdersRoute) -> Option<&OutageRoute> {
+        self.outage.iter().find(|r| r.route == route)
+    }
 }
 
 #[cfg(test)]

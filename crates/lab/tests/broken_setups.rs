@@ -7,6 +7,8 @@
 //! * c12 with a JWT node whose clock leeway lets an expired token through;
 //! * c11 with DPoP off on the JWT nodes (the "bound" token is a plain bearer
 //!   token, which the thief's copy then uses).
+//! * c14 with an "outage" that leaves the auth nodes running: the
+//!   introspection route keeps answering, and the verdict must not hold.
 //!
 //! Each runs the real experiment in quick mode, on real processes.
 
@@ -16,7 +18,7 @@ use std::time::Duration;
 
 use jwt_server::RevocationMode;
 use lab::{
-    experiments::{self, c11::StolenToken, Attacks, Experiment, Revocation, ScaleOut},
+    experiments::{self, c11::StolenToken, Attacks, Downstream, Experiment, Revocation, ScaleOut},
     results::{RunResults, Verdict},
 };
 
@@ -78,6 +80,18 @@ async fn c11_turns_when_the_server_does_not_bind_tokens() {
     let verdict = verdict_of(Box::new(StolenToken { dpop: "off" })).await;
     assert!(
         matches!(&verdict, Verdict::DoesNotHold(why) if why.contains("as Bearer: accepted 3 of 3")),
+        "{verdict:?}"
+    );
+}
+
+#[tokio::test]
+async fn c14_turns_when_the_auth_service_is_not_really_stopped() {
+    let verdict = verdict_of(Box::new(Downstream {
+        stop_auth_service: false,
+    }))
+    .await;
+    assert!(
+        matches!(&verdict, Verdict::Inconclusive(why) if why.contains("it was not down")),
         "{verdict:?}"
     );
 }

@@ -12,6 +12,7 @@ mod c10_sliding;
 pub mod c11;
 mod c12_attacks;
 mod c13_memory;
+mod c14;
 pub mod c15_summary;
 mod c1_affinity;
 mod c2_sticky;
@@ -25,6 +26,7 @@ mod revocation;
 pub mod schedule;
 
 pub use c12_attacks::Attacks;
+pub use c14::Downstream;
 pub use capacity::ScaleOut;
 pub use revocation::Revocation;
 
@@ -113,6 +115,7 @@ pub fn all() -> Vec<Box<dyn Experiment>> {
         Box::new(c11::StolenToken::default()),
         Box::new(c12_attacks::Attacks::default()),
         Box::new(c13_memory::MemoryPerUser),
+        Box::new(c14::Downstream::default()),
     ]
 }
 

@@ -1,0 +1,572 @@
+//! c14's measurement: the cluster, and the three kinds of runs the analysis
+//! reads. Every loop here is bounded in time (see [`pace`]), and every
+//! figure is read from a process of the cluster: the orders nodes' and auth
+//! nodes' `/metrics`, the answers the loops and wrk got.
+
+use std::{
+    sync::atomic::{AtomicBool, Ordering},
+    time::{Duration, Instant},
+};
+
+use authlab_client::{session_cookie, ApiClient};
+use authlab_core::directory::LOAD_PASSWORD;
+use futures::future::join_all;
+use jwt_server::SigningAlgorithm;
+
+use super::{
+    analysis::{LoadSample, OutageSample, ProbeLoop, RotationSample, RouteLoop},
+    pace::{self, Pace},
+    Plan,
+};
+use crate::{
+    experiments::{err, load_check, RunContext},
+    orders::OrdersVariant,
+    summaries::OrdersRoute,
+    wrk::{self, WrkRun},
+    Cluster, ClusterSpec, LabError, Stack,
+};
+
+/// However slow the restarts, a loop stops offering requests after this.
+const LOOP_BOUND: Duration = Duration::from_secs(90);
+/// Requests outstanding at once per loop: at 40–100 requests/s and
+/// milliseconds per answer a handful would do; an outage whose requests
+/// hang until the timeout needs more, and still has a ceiling.
+const IN_FLIGHT: usize = 64;
+
+/// The orders-service variant behind a route; `None` for the JWT stack's own `/orders`.
+fn variant(route: OrdersRoute) -> Option<OrdersVariant> {
+    match route {
+        OrdersRoute::JwtStack => None,
+        OrdersRoute::Jwks => Some(OrdersVariant::Jwks),
+        OrdersRoute::Introspection => Some(OrdersVariant::Introspection),
+        OrdersRoute::IntrospectionCached => Some(OrdersVariant::IntrospectionCached),
+        OrdersRoute::Gateway => Some(OrdersVariant::Gateway),
+    }
+}
+
+/// The auth stack whose credentials a route takes, and which it depends on.
+fn depends_on(route: OrdersRoute) -> Stack {
+    match route {
+        OrdersRoute::Introspection | OrdersRoute::IntrospectionCached => Stack::Session,
+        OrdersRoute::JwtStack | OrdersRoute::Jwks | OrdersRoute::Gateway => Stack::Jwt,
+    }
+}
+
+/// `GET /orders` of a route, through HAProxy.
+fn orders_url(cluster: &Cluster, route: OrdersRoute) -> Result<String, LabError> {
+    match variant(route) {
+        None => cluster.url(Stack::Jwt, "/orders"),
+        Some(v) => cluster.orders_url(v, "/orders"),
+    }
+}
+
+pub(super) async fn start(ctx: &RunContext, plan: &Plan) -> Result<Cluster, LabError> {
+    let mut spec = ClusterSpec::new(ctx.launcher.clone());
+    spec.nodes = plan.nodes;
+    spec.alg = SigningAlgorithm::Es256;
+    spec.seed_users = plan.users.max(plan.new_logins);
+    spec.orders = OrdersVariant::ALL.to_vec();
+    Cluster::start(spec).await
+}
+
+/// `Authorization` header values of `users` fresh logins (`user0`, …) on
+/// `stack`: the access token, or the session cookie's value, as a bearer.
+async fn authorizations(
+    client: &ApiClient,
+    cluster: &Cluster,
+    stack: Stack,
+    users: usize,
+) -> Result<Vec<String>, LabError> {
+    let base = cluster.url(stack, "")?;
+    let mut values = Vec::with_capacity(users);
+    for i in 0..users {
+        let response = client
+            .login_response(&base, &format!("user{i}"), LOAD_PASSWORD)
+            .await;
+        if !response.status().is_success() {
+            return Err(err(format!(
+                "login of user{i} on {stack}: {}",
+                response.status()
+            )));
+        }
+        let token = match stack {
+            Stack::Session => session_cookie(&response, session_server::COOKIE_NAME)
+                .and_then(|pair| pair.split_once('=').map(|(_, value)| value.to_owned()))
+                .ok_or_else(|| err("the session login set no cookie"))?,
+            Stack::Jwt => {
+                let body: serde_json::Value = response.json().await.map_err(err)?;
+                body["access_token"]
+                    .as_str()
+                    .ok_or_else(|| err("the JWT login returned no access_token"))?
+                    .to_owned()
+            }
+        };
+        values.push(format!("Bearer {token}"));
+    }
+    Ok(values)
+}
+
+/// The sum of every sample of counter `name` whose labels include all of
+/// `labels`, in a Prometheus text exposition. A name matches exactly or
+/// after a namespace (`authlab_` + `name`).
+pub(super) fn counter(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let end = line.find(['{', ' '])?;
+            let metric = &line[..end];
+            if metric != name && !metric.ends_with(&format!("_{name}")) {
+                return None;
+            }
+            let (label_text, value) = match line[end..].strip_prefix('{') {
+                Some(rest) => rest.split_once('}')?,
+                None => ("", &line[end..]),
+            };
+            labels
+                .iter()
+                .all(|(k, v)| label_text.contains(&format!("{k}=\"{v}\"")))
+                .then(|| value.split_whitespace().next()?.parse::<f64>().ok())
+                .flatten()
+        })
+        .sum()
+}
+
+async fn scrape(http: &reqwest::Client, url: &str) -> Result<String, LabError> {
+    let response = http
+        .get(url)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .map_err(|e| err(format!("{url}: {e}")))?;
+    if !response.status().is_success() {
+        return Err(err(format!("{url}: {}", response.status())));
+    }
+    response.text().await.map_err(err)
+}
+
+/// What the route's orders node has asked the auth service so far (every
+/// kind and outcome); `None` for the baseline.
+async fn orders_calls(
+    http: &reqwest::Client,
+    cluster: &Cluster,
+    route: OrdersRoute,
+) -> Result<Option<f64>, LabError> {
+    let Some(v) = variant(route) else {
+        return Ok(None);
+    };
+    let node = cluster
+        .orders_node(v)
+        .ok_or_else(|| err(format!("the cluster has no {} orders node", v.name())))?;
+    let text = scrape(http, &node.url("/metrics")).await?;
+    Ok(Some(counter(&text, "orders_upstream_requests_total", &[])))
+}
+
+/// What the auth nodes have answered so far that only a downstream service
+/// asks for: introspections (both stacks) and JWKS documents (JWT stack).
+async fn auth_side_calls(
+    http: &reqwest::Client,
+    cluster: &Cluster,
+    route: OrdersRoute,
+) -> Result<Option<f64>, LabError> {
+    if variant(route).is_none() {
+        return Ok(None);
+    }
+    let mut total = 0.0;
+    for stack in [Stack::Session, Stack::Jwt] {
+        for node in cluster.nodes(stack) {
+            let text = scrape(http, &node.url("/metrics")).await?;
+            total += counter(&text, "introspection_requests_total", &[]);
+            total += counter(
+                &text,
+                "http_requests_total",
+                &[("endpoint", "/.well-known/jwks.json")],
+            );
+        }
+    }
+    Ok(Some(total))
+}
+
+fn checked(run: &str, requests: u64, non_2xx: u64, socket_errors: u64) -> Option<String> {
+    load_check::check(
+        run,
+        load_check::Answers {
+            requests,
+            non_2xx,
+            socket_errors,
+        },
+    )
+    .err()
+    .map(|e| e.to_string())
+}
+
+/// One route in one trial: fresh logins, the paced loop, wrk, the counters around both.
+pub(super) async fn load_run(
+    cluster: &Cluster,
+    client: &ApiClient,
+    plan: &Plan,
+    route: OrdersRoute,
+    trial: usize,
+) -> Result<LoadSample, LabError> {
+    let credentials = authorizations(client, cluster, depends_on(route), plan.users).await?;
+    let url = orders_url(cluster, route)?;
+    let http = reqwest::Client::new();
+    let calls_before = orders_calls(&http, cluster, route).await?;
+    let auth_before = auth_side_calls(&http, cluster, route).await?;
+    let fixed = pace::run(
+        &http,
+        &url,
+        &credentials,
+        Pace {
+            rate: plan.fixed_rate,
+            in_flight: IN_FLIGHT,
+            timeout: plan.timeout,
+            max: plan.fixed_time,
+        },
+        Instant::now(),
+        &AtomicBool::new(false),
+    )
+    .await;
+    let lines: Vec<String> = credentials
+        .iter()
+        .map(|value| format!("Authorization: {value}"))
+        .collect();
+    let (wrk_url, duration, connections) = (url.clone(), plan.wrk_time, plan.wrk_connections);
+    let wrk = tokio::task::spawn_blocking(move || {
+        wrk::run(&WrkRun {
+            url: &wrk_url,
+            credentials: &lines,
+            threads: 2,
+            connections,
+            duration,
+        })
+    })
+    .await
+    .map_err(err)??;
+    let calls_after = orders_calls(&http, cluster, route).await?;
+    let auth_after = auth_side_calls(&http, cluster, route).await?;
+    let delta = |before: Option<f64>, after: Option<f64>| Some(after? - before?);
+    let refusals: Vec<String> = [
+        checked(
+            &format!("{} (paced loop)", route.label()),
+            fixed.requests(),
+            fixed.errors(),
+            0,
+        ),
+        checked(
+            &format!("{} (wrk)", route.label()),
+            wrk.requests,
+            wrk.non_2xx,
+            wrk.socket_errors,
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Ok(LoadSample {
+        route,
+        trial,
+        invalid: (!refusals.is_empty()).then(|| refusals.join("; ")),
+        calls: delta(calls_before, calls_after),
+        auth_side_calls: delta(auth_before, auth_after),
+        fixed,
+        wrk,
+    })
+}
+
+/// Kills every node of both auth stacks `plan.before` into the loops,
+/// restarts them `plan.down` later and waits until HAProxy has them all up
+/// again; returns (stop, restart) on the loops' timeline. With `really`
+/// false it only waits (the broken set-up of the end-to-end test).
+async fn stop_and_restart(
+    cluster: &mut Cluster,
+    plan: &Plan,
+    really: bool,
+    started: Instant,
+) -> Result<(f64, f64), LabError> {
+    let stacks = if really {
+        vec![Stack::Jwt, Stack::Session]
+    } else {
+        Vec::new()
+    };
+    tokio::time::sleep(plan.before).await;
+    let stop_s = started.elapsed().as_secs_f64();
+    for &stack in &stacks {
+        for i in 0..cluster.nodes(stack).len() {
+            cluster.kill_node(stack, i)?;
+        }
+    }
+    tokio::time::sleep(plan.down).await;
+    for &stack in &stacks {
+        for i in 0..cluster.nodes(stack).len() {
+            cluster.restart_node(stack, i).await?;
+        }
+    }
+    for &stack in &stacks {
+        for i in 0..cluster.nodes(stack).len() {
+            cluster
+                .wait_node_health(stack, i, true, Duration::from_secs(20))
+                .await?;
+        }
+    }
+    let restart_s = started.elapsed().as_secs_f64();
+    tokio::time::sleep(plan.after).await;
+    Ok((stop_s, restart_s))
+}
+
+/// Both auth services down under a paced loop on every orders route.
+pub(super) async fn outage(
+    cluster: &mut Cluster,
+    client: &ApiClient,
+    plan: &Plan,
+    stop_auth_service: bool,
+    trial: usize,
+) -> Result<OutageSample, LabError> {
+    let jwt = authorizations(client, cluster, Stack::Jwt, plan.users).await?;
+    let session = authorizations(client, cluster, Stack::Session, plan.users).await?;
+    let routes = [
+        OrdersRoute::Jwks,
+        OrdersRoute::Introspection,
+        OrdersRoute::IntrospectionCached,
+        OrdersRoute::Gateway,
+    ];
+    let targets = routes
+        .iter()
+        .map(|&route| {
+            let credentials = match depends_on(route) {
+                Stack::Jwt => &jwt,
+                Stack::Session => &session,
+            };
+            Ok((route, orders_url(cluster, route)?, credentials))
+        })
+        .collect::<Result<Vec<_>, LabError>>()?;
+    let probes = [Stack::Jwt, Stack::Session]
+        .into_iter()
+        .map(|stack| Ok((stack, cluster.url(stack, "/health")?)))
+        .collect::<Result<Vec<_>, LabError>>()?;
+    let http = reqwest::Client::new();
+    let stop = AtomicBool::new(false);
+    let pace = |rate| Pace {
+        rate,
+        in_flight: IN_FLIGHT,
+        timeout: plan.timeout,
+        max: LOOP_BOUND,
+    };
+    let started = Instant::now();
+    let route_loops = join_all(targets.iter().map(|(_, url, credentials)| {
+        pace::run(
+            &http,
+            url,
+            credentials,
+            pace(plan.outage_rate),
+            started,
+            &stop,
+        )
+    }));
+    let probe_loops = join_all(
+        probes
+            .iter()
+            .map(|(_, url)| pace::run(&http, url, &[], pace(plan.probe_rate), started, &stop)),
+    );
+    let faults = async {
+        let times = stop_and_restart(cluster, plan, stop_auth_service, started).await;
+        // Also on an error: the loops must not run on to their bound.
+        stop.store(true, Ordering::Relaxed);
+        times
+    };
+    let (route_records, probe_records, times) = tokio::join!(route_loops, probe_loops, faults);
+    let (stop_s, restart_s) = times?;
+    Ok(OutageSample {
+        trial,
+        stop_s,
+        restart_s,
+        routes: targets
+            .iter()
+            .zip(route_records)
+            .map(|((route, _, _), record)| RouteLoop {
+                route: *route,
+                depends_on: depends_on(*route),
+                record,
+            })
+            .collect(),
+        probes: probes
+            .iter()
+            .zip(probe_records)
+            .map(|((stack, _), record)| ProbeLoop {
+                stack: *stack,
+                record,
+            })
+            .collect(),
+    })
+}
+
+/// The `kid` in the header of a bearer token, if it has one.
+fn kid_of(authorization: &str) -> Option<String> {
+    let token = authorization.strip_prefix("Bearer ")?;
+    jsonwebtoken::decode_header(token).ok()?.kid
+}
+
+/// The JWKS fetches the JWKS orders node has made so far.
+async fn jwks_fetches(http: &reqwest::Client, cluster: &Cluster) -> Result<u64, LabError> {
+    let node = cluster
+        .orders_node(OrdersVariant::Jwks)
+        .ok_or_else(|| err("the cluster has no jwks orders node"))?;
+    let text = scrape(http, &node.url("/metrics")).await?;
+    Ok(counter(&text, "orders_upstream_requests_total", &[("kind", "jwks")]) as u64)
+}
+
+/// A key rotation while the JWKS and gateway routes serve old tokens, then
+/// new logins' tokens on both.
+pub(super) async fn rotation(
+    cluster: &mut Cluster,
+    client: &ApiClient,
+    plan: &Plan,
+    trial: usize,
+) -> Result<RotationSample, LabError> {
+    let old = authorizations(client, cluster, Stack::Jwt, plan.users).await?;
+    let jwks_url = orders_url(cluster, OrdersRoute::Jwks)?;
+    let gateway_url = orders_url(cluster, OrdersRoute::Gateway)?;
+    let http = reqwest::Client::new();
+    let fetches_before = jwks_fetches(&http, cluster).await?;
+    let stop = AtomicBool::new(false);
+    let pace = |max| Pace {
+        rate: plan.rotation_rate,
+        in_flight: IN_FLIGHT,
+        timeout: plan.timeout,
+        max,
+    };
+    let started = Instant::now();
+    let old_loops = futures::future::join(
+        pace::run(&http, &jwks_url, &old, pace(LOOP_BOUND), started, &stop),
+        pace::run(&http, &gateway_url, &old, pace(LOOP_BOUND), started, &stop),
+    );
+    let steps = async {
+        let result = async {
+            let staged_kid = cluster.stage_key().await?;
+            let active_kid = cluster.activate_staged_key().await?;
+            let new = authorizations(client, cluster, Stack::Jwt, plan.new_logins).await?;
+            let with_new_kid = new
+                .iter()
+                .filter(|a| kid_of(a).as_deref() == Some(active_kid.as_str()))
+                .count();
+            let never = AtomicBool::new(false);
+            let (jwks_new, gateway_new) = tokio::join!(
+                pace::run(
+                    &http,
+                    &jwks_url,
+                    &new,
+                    pace(plan.after_rotation),
+                    started,
+                    &never
+                ),
+                pace::run(
+                    &http,
+                    &gateway_url,
+                    &new,
+                    pace(plan.after_rotation),
+                    started,
+                    &never
+                ),
+            );
+            Ok::<_, LabError>((
+                staged_kid,
+                active_kid,
+                new.len(),
+                with_new_kid,
+                jwks_new,
+                gateway_new,
+            ))
+        }
+        .await;
+        stop.store(true, Ordering::Relaxed);
+        result
+    };
+    let ((jwks_old, gateway_old), steps) = tokio::join!(old_loops, steps);
+    let (staged_kid, active_kid, new_logins, new_logins_with_new_kid, jwks_new, gateway_new) =
+        steps?;
+    let fetches_after = jwks_fetches(&http, cluster).await?;
+    Ok(RotationSample {
+        trial,
+        staged_kid,
+        active_kid,
+        new_logins,
+        new_logins_with_new_kid,
+        jwks_old,
+        gateway_old,
+        jwks_new,
+        gateway_new,
+        jwks_fetches: fetches_after.saturating_sub(fetches_before),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const METRICS: &str = "\
+# HELP authlab_orders_upstream_requests_total Calls to the auth service
+# TYPE authlab_orders_upstream_requests_total counter
+authlab_orders_upstream_requests_total{kind=\"jwks\",node=\"orders-jwks\",outcome=\"ok\"} 1
+authlab_orders_upstream_requests_total{kind=\"jwks\",node=\"orders-jwks\",outcome=\"error\"} 2
+authlab_orders_upstream_requests_total{kind=\"introspection\",node=\"orders-jwks\",outcome=\"ok\"} 40
+authlab_http_requests_total{endpoint=\"/.well-known/jwks.json\",method=\"GET\",node=\"jwt-1\",status=\"200\"} 3
+authlab_http_requests_total{endpoint=\"/me\",method=\"GET\",node=\"jwt-1\",status=\"200\"} 300
+introspection_requests_total{result=\"active\"} 7
+introspection_requests_total 5
+";
+
+    #[test]
+    fn counters_are_summed_over_the_matching_samples() {
+        assert_eq!(
+            counter(METRICS, "orders_upstream_requests_total", &[]),
+            43.0
+        );
+        assert_eq!(
+            counter(
+                METRICS,
+                "orders_upstream_requests_total",
+                &[("kind", "jwks")]
+            ),
+            3.0
+        );
+        assert_eq!(
+            counter(
+                METRICS,
+                "http_requests_total",
+                &[("endpoint", "/.well-known/jwks.json")]
+            ),
+            3.0
+        );
+        // Without a namespace and without labels too.
+        assert_eq!(counter(METRICS, "introspection_requests_total", &[]), 12.0);
+        assert_eq!(counter(METRICS, "requests_total_missing", &[]), 0.0);
+        // A name must match whole, not as a prefix.
+        assert_eq!(counter(METRICS, "orders_upstream_requests", &[]), 0.0);
+    }
+
+    #[test]
+    fn the_kid_is_read_from_a_bearer_token_header() {
+        let header = jsonwebtoken::Header {
+            kid: Some("k-2".into()),
+            ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256)
+        };
+        let token = jsonwebtoken::encode(
+            &header,
+            &serde_json::json!({"sub": "a"}),
+            &jsonwebtoken::EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+        )
+        .unwrap();
+        assert_eq!(kid_of(&format!("Bearer {token}")).as_deref(), Some("k-2"));
+        assert_eq!(kid_of(&token), None);
+        assert_eq!(kid_of("Bearer not-a-jwt"), None);
+    }
+
+    #[test]
+    fn every_orders_route_has_a_variant_and_depends_on_its_stack() {
+        for route in OrdersRoute::ALL {
+            assert_eq!(variant(route).is_none(), route == OrdersRoute::JwtStack);
+        }
+        assert_eq!(depends_on(OrdersRoute::IntrospectionCached), Stack::Session);
+        assert_eq!(depends_on(OrdersRoute::Gateway), Stack::Jwt);
+    }
+}
