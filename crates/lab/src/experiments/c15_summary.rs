@@ -9,8 +9,8 @@ use crate::{
     experiments::c11::analysis::StolenSummary,
     results::{ClaimVerdict, ExperimentResult, Table, Verdict},
     summaries::{
-        setups, AttackSummary, CapacitySummary, LatencySummary, MemorySummary, Outcome,
-        RevocationSummary, SizeSummary, Summary,
+        setups, AttackSummary, CapacitySummary, DownstreamSummary, LatencySummary, MemorySummary,
+        OrdersRoute, Outcome, RevocationSummary, SizeSummary, Summary,
     },
 };
 
@@ -26,6 +26,7 @@ pub struct Sources<'a> {
     pub attacks: Option<&'a AttackSummary>,
     pub memory: Option<&'a MemorySummary>,
     pub stolen: Option<&'a StolenSummary>,
+    pub downstream: Option<&'a DownstreamSummary>,
 }
 
 impl<'a> Sources<'a> {
@@ -41,6 +42,7 @@ impl<'a> Sources<'a> {
                 ("c12", Some(Summary::Attacks(s))) => sources.attacks = Some(s),
                 ("c13", Some(Summary::Memory(s))) => sources.memory = Some(s),
                 ("c11", Some(Summary::Stolen(s))) => sources.stolen = Some(s),
+                ("c14", Some(Summary::Downstream(s))) => sources.downstream = Some(s),
                 _ => {}
             }
         }
@@ -57,6 +59,7 @@ impl<'a> Sources<'a> {
             self.attacks.is_some(),
             self.memory.is_some(),
             self.stolen.is_some(),
+            self.downstream.is_some(),
         ]
         .iter()
         .filter(|present| **present)
@@ -202,7 +205,43 @@ pub fn rows(s: &Sources<'_>) -> Vec<Row> {
         ),
     });
     rows.push(stolen_row(s.stolen));
+    rows.push(downstream_row(s.downstream));
     rows
+}
+
+/// "Another service checks the credential": c14's calls per request and
+/// errors while the auth service was down, session by introspection and JWT
+/// by JWKS.
+fn downstream_row(downstream: Option<&DownstreamSummary>) -> Row {
+    const WHAT: &str = "another service checks the credential";
+    let Some(d) = downstream else {
+        return row(WHAT, not_measured("c14"), not_measured("c14"), "c14");
+    };
+    let cell = |route: OrdersRoute, how: &str| {
+        let calls = d
+            .route(route)
+            .and_then(|r| r.calls_per_request.as_ref())
+            .map_or_else(
+                || "calls not measured".to_owned(),
+                |c| format!("{:.2} auth-service calls per request", c.median),
+            );
+        let down = d.outage(route).map_or_else(
+            || "outage not measured".to_owned(),
+            |o| {
+                format!(
+                    "{:.0}% of requests failed while it was down",
+                    o.down_pct.median
+                )
+            },
+        );
+        format!("{how}: {calls}, {down}")
+    };
+    row(
+        WHAT,
+        cell(OrdersRoute::Introspection, "introspection"),
+        cell(OrdersRoute::Jwks, "JWKS"),
+        "c14",
+    )
 }
 
 /// "A copied credential": what c11's thief got with each kind, from its tallies.
