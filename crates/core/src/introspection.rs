@@ -236,8 +236,10 @@ pub struct IntrospectionEndpoint {
 }
 
 impl IntrospectionEndpoint {
-    /// Registers `introspection_requests_total{result}` (the name the C14
-    /// contract fixes, so it has no `authlab_` prefix).
+    /// Registers `introspection_requests_total{result}`: the same name on
+    /// both auth stacks, without the `authlab_` prefix of their own families,
+    /// because it is an interface the orders service's docs and the lab's
+    /// c14 share.
     pub fn new(client: Option<ClientCredentials>, metrics: &Metrics) -> Result<Self, MetricsError> {
         let requests = IntCounterVec::new(
             Opts::new(

@@ -299,7 +299,7 @@ mod tests {
     }
 
     #[test]
-    fn names_follow_the_contract() {
+    fn names_are_the_ones_haproxy_compose_and_the_report_use() {
         let names: Vec<_> = OrdersVariant::ALL.iter().map(|v| v.name()).collect();
         assert_eq!(
             names,

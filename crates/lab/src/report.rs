@@ -103,7 +103,7 @@ mod tests {
         assert!(md.contains("**holds with a caveat** | [c12](#c12)"), "{md}");
         assert!(
             md.contains("| C11 |")
-                && md.contains("**not measured in this run** |  | no experiment measures it yet"),
+                && md.contains("**not measured in this run** |  | its experiment c11 was not selected (--only c12)"),
             "every claim has a row: {md}"
         );
         assert!(md.contains("![c](c12.svg)"));

@@ -94,8 +94,9 @@ impl Verifier {
     }
 }
 
-/// The families the C14 contract names (so without the `authlab_` prefix
-/// the stacks' own families carry).
+/// The orders service's metric families, named without the `authlab_`
+/// prefix the stacks' own families carry: c14 reads them by these names
+/// (docs/downstream.md lists them).
 #[derive(Clone)]
 pub struct OrdersMetrics {
     /// `orders_upstream_requests_total{kind="jwks"|"introspection",outcome="ok"|"error"}`

@@ -328,10 +328,15 @@ pub fn chart(s: &StolenSummary) -> Chart {
 pub fn lesson(s: &StolenSummary) -> String {
     let mut text = Vec::new();
     if let Some(c) = &s.session {
+        let ending = if c.after_logout.all_refused() {
+            "the difference is that the server keeps the session, so the victim's logout ended the thief's copy at once"
+        } else {
+            "and here the victim's logout did not end the thief's copy on every attempt"
+        };
         text.push(format!(
             "From another address and client, the thief's copy of the session cookie was accepted {} before the victim \
-             logged out and {} right after: a session cookie is a bearer credential too, good for whoever sends it; the \
-             difference is that the server keeps the session, so the victim's logout ended the thief's copy at once.",
+             logged out and {} right after: a session cookie is a bearer credential too, good for whoever sends it; \
+             {ending}.",
             c.before_logout.share_text(),
             c.after_logout.share_text()
         ));

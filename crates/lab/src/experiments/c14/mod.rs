@@ -88,7 +88,7 @@ struct Plan {
     new_logins: usize,
     /// How long the new tokens are sent after the activation.
     after_rotation: Duration,
-    /// `introspection-cached`'s TTL, as the cluster starts it (contract §3).
+    /// `introspection-cached`'s TTL, as the cluster starts it (`crate::orders`).
     cache_ttl: Duration,
     /// Per request; above `orders`' 2 s upstream timeout, so a slow upstream
     /// shows as the orders node's 503, not as the loop giving up.
