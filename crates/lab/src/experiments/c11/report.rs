@@ -325,6 +325,9 @@ pub fn chart(s: &StolenSummary) -> Chart {
 }
 
 /// The lesson: every figure from the summary, nothing the run did not show.
+/// How late after `exp` a first refusal still reads as "at expiry".
+const AT_EXPIRY_S: f64 = 2.5;
+
 pub fn lesson(s: &StolenSummary) -> String {
     let mut text = Vec::new();
     if let Some(c) = &s.session {
@@ -345,7 +348,10 @@ pub fn lesson(s: &StolenSummary) -> String {
         let after = match (b.accepted_after_logout_s(), b.refused_after_exp_s()) {
             (Some(last), Some(exp)) => format!(
                 "it was still accepted {last:.1} s after the logout, and first refused {exp:+.1} s from its exp{}",
-                if (0.0..=2.0).contains(&exp) {
+                // exp is whole seconds and the polls are 1 s apart, so the
+                // first refused poll lands up to 2 s after exp, plus the
+                // poll's own time in flight.
+                if (0.0..=AT_EXPIRY_S).contains(&exp) {
                     ", at the first poll after it (polls 1 s apart; exp counts whole seconds)"
                 } else if exp < 0.0 {
                     ", before it"
