@@ -59,6 +59,30 @@ const MAX_JWKS_BYTES: usize = 256 * 1024;
 const UPSTREAM: &str = "jwks";
 const UNAVAILABLE: &str = "JWKS";
 
+/// What [`JwksVerifier::refresh`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refresh {
+    /// Fetched the set now.
+    Fetched,
+    /// Another request fetched it while this one waited: its result counts.
+    Shared,
+    /// A fetch started less than a cooldown ago; none was made.
+    Cooldown,
+    /// The fetch failed (twice for a connection error): cached keys kept.
+    Failed,
+}
+
+/// Why one fetch of the JWKS failed.
+#[derive(Debug, thiserror::Error)]
+enum FetchError {
+    /// No answer: the request could not be sent or the connection dropped.
+    #[error("{0}")]
+    Send(String),
+    /// An answer that is not a usable JWKS document.
+    #[error("{0}")]
+    Document(String),
+}
+
 /// What a JWKS-mode node is configured with.
 #[derive(Debug, Clone)]
 pub struct JwksSettings {
@@ -183,24 +207,24 @@ impl JwksVerifier {
             return Err(unauthorized("token type must be at+jwt"));
         }
         let kid = header.kid.ok_or_else(|| unauthorized("token has no kid"))?;
-        let mut refetched = false;
+        let mut refetched = None;
         let key = loop {
-            match self.lookup(&kid) {
-                Lookup::Fresh(key) => break key,
-                Lookup::Stale(key) => {
+            match (self.lookup(&kid), refetched) {
+                (Lookup::Fresh(key), _) => break key,
+                (Lookup::Stale(key), _) => {
                     self.refresh_in_background(http);
                     break key;
                 }
-                Lookup::Unknown if !refetched => {
-                    self.refresh(http).await;
-                    refetched = true;
+                (Lookup::Unknown | Lookup::Unusable, None) => {
+                    refetched = Some(self.refresh(http).await);
                 }
-                Lookup::Unknown => return Err(unauthorized("unknown signing key")),
-                Lookup::Unusable if !refetched => {
-                    self.refresh(http).await;
-                    refetched = true;
+                // The issuer could not be asked about this kid: it may be a
+                // key it started signing with a moment ago, so the honest
+                // answer is "try again", not "your token is bad".
+                (Lookup::Unknown, Some(Refresh::Failed)) | (Lookup::Unusable, Some(_)) => {
+                    return Err(VerifyError::Unavailable(UNAVAILABLE))
                 }
-                Lookup::Unusable => return Err(VerifyError::Unavailable(UNAVAILABLE)),
+                (Lookup::Unknown, Some(_)) => return Err(unauthorized("unknown signing key")),
             }
         };
         jsonwebtoken::decode::<Claims>(token, &key.key, &key.validation)
@@ -272,43 +296,53 @@ impl JwksVerifier {
     /// Fetches the set again, unless another request just did (then its
     /// result is ours too) or the last fetch started less than a cooldown
     /// ago. Failures keep the cached keys; they are counted and logged.
-    pub async fn refresh(&self, http: &reqwest::Client) {
+    pub async fn refresh(&self, http: &reqwest::Client) -> Refresh {
         let seen = self.fetches_done.load(Ordering::Acquire);
         let mut last_start = self.fetch.lock().await;
         if self.fetches_done.load(Ordering::Acquire) != seen {
-            return;
+            return Refresh::Shared;
         }
         if last_start.is_some_and(|at| at.elapsed() < self.settings.refetch_cooldown) {
-            return;
+            return Refresh::Cooldown;
         }
         *last_start = Some(Instant::now());
-        let result = self.fetch_once(http).await;
+        let mut result = self.fetch_once(http).await;
         self.metrics.upstream(UPSTREAM, result.is_ok());
-        match result {
+        // A pooled keep-alive connection the other side has just closed (a
+        // load balancer reloading, say) fails before any byte is answered;
+        // one fresh attempt tells that apart from an issuer that is down.
+        if matches!(&result, Err(FetchError::Send(_))) {
+            result = self.fetch_once(http).await;
+            self.metrics.upstream(UPSTREAM, result.is_ok());
+        }
+        let outcome = match result {
             Ok((keys, fresh_for)) => {
                 tracing::info!(url = %self.settings.url, keys = keys.len(), ?fresh_for, "JWKS fetched");
                 let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
                 cache.keys = keys;
                 cache.fresh_until = Some(Instant::now() + fresh_for);
+                Refresh::Fetched
             }
             Err(error) => {
-                tracing::warn!(url = %self.settings.url, %error, "JWKS fetch failed; keeping the cached keys")
+                tracing::warn!(url = %self.settings.url, %error, "JWKS fetch failed; keeping the cached keys");
+                Refresh::Failed
             }
-        }
+        };
         self.fetches_done.fetch_add(1, Ordering::AcqRel);
+        outcome
     }
 
     async fn fetch_once(
         &self,
         http: &reqwest::Client,
-    ) -> Result<(HashMap<String, Arc<CachedKey>>, Duration), String> {
+    ) -> Result<(HashMap<String, Arc<CachedKey>>, Duration), FetchError> {
         let response = http
             .get(&self.settings.url)
             .send()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| FetchError::Send(e.to_string()))?;
         if !response.status().is_success() {
-            return Err(format!("HTTP {}", response.status()));
+            return Err(FetchError::Document(format!("HTTP {}", response.status())));
         }
         let fresh_for = max_age(
             response
@@ -322,13 +356,17 @@ impl JwksVerifier {
             .content_length()
             .is_some_and(|length| length > MAX_JWKS_BYTES as u64)
         {
-            return Err("JWKS document too large".into());
+            return Err(FetchError::Document("JWKS document too large".into()));
         }
-        let body = response.bytes().await.map_err(|e| e.to_string())?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| FetchError::Document(e.to_string()))?;
         if body.len() > MAX_JWKS_BYTES {
-            return Err("JWKS document too large".into());
+            return Err(FetchError::Document("JWKS document too large".into()));
         }
-        let set: JwkSet = serde_json::from_slice(&body).map_err(|e| format!("not a JWKS: {e}"))?;
+        let set: JwkSet = serde_json::from_slice(&body)
+            .map_err(|e| FetchError::Document(format!("not a JWKS: {e}")))?;
         Ok((self.usable_keys(&set), fresh_for))
     }
 

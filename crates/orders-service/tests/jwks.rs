@@ -156,6 +156,36 @@ async fn cached_keys_keep_verifying_with_the_issuer_down() {
     );
 }
 
+/// A token with a kid the cache does not know, while the issuer is down:
+/// the refetch fails (twice: a fetch that got no answer is retried once),
+/// so the service cannot tell a new key from a forged kid and says 503, not
+/// 401. Once the issuer answers, the same kind of token gets its 401.
+#[tokio::test]
+async fn an_unknown_kid_the_issuer_could_not_be_asked_about_is_503() {
+    let env = TestEnv::start().await;
+    let client = TestClient::new();
+    let keys = key_set(SigningAlgorithm::Es256);
+    let jwt = jwt_node(&env, &keys, 0).await;
+    let port = jwt.port;
+    let orders = orders_for_jwt(&jwt, Duration::from_millis(50)).await;
+    let (_, tokens) = client.jwt_login(&jwt.base(), "alice").await;
+    assert_orders_of(orders.orders(&client, &tokens.access_token).await, "alice").await;
+    jwt.stop().await;
+
+    let stranger = signed_with(&key_set(SigningAlgorithm::Es256), |_| {});
+    assert_unavailable(orders.orders(&client, &stranger).await).await;
+    assert_eq!(
+        orders.upstream(&client, "jwks", "error").await,
+        2,
+        "a fetch that got no answer is tried once more"
+    );
+
+    let _jwt = jwt_node(&env, &keys, port).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_unauthorized(orders.orders(&client, &stranger).await).await;
+    assert_orders_of(orders.orders(&client, &tokens.access_token).await, "alice").await;
+}
+
 #[tokio::test]
 async fn a_node_that_never_got_keys_answers_503_not_401() {
     let client = TestClient::new();
