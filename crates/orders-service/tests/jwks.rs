@@ -171,6 +171,8 @@ async fn an_unknown_kid_the_issuer_could_not_be_asked_about_is_503() {
     let (_, tokens) = client.jwt_login(&jwt.base(), "alice").await;
     assert_orders_of(orders.orders(&client, &tokens.access_token).await, "alice").await;
     jwt.stop().await;
+    // Past the cooldown of the fetch the service made at start-up.
+    tokio::time::sleep(Duration::from_millis(100)).await;
 
     let stranger = signed_with(&key_set(SigningAlgorithm::Es256), |_| {});
     assert_unavailable(orders.orders(&client, &stranger).await).await;
