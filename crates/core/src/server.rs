@@ -133,6 +133,13 @@ pub struct RunningNode {
 }
 
 impl RunningNode {
+    /// A node from a server already listening on `port`: for a service that
+    /// binds with settings of its own rather than [`NodeBase`]'s (the orders
+    /// service has no user directory).
+    pub fn new(port: u16, node: String, server: Server) -> Self {
+        Self { port, node, server }
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }

@@ -5,15 +5,13 @@
 
 use std::{net::TcpListener, sync::Arc, time::Duration};
 
-use actix_web::{
-    dev::{Server, ServerHandle},
-    web, App, HttpServer,
-};
+use actix_web::{web, App, HttpServer};
 use authlab_core::{
     config::ConfigError,
     http::{self, NodeInfo},
     introspection::ClientCredentials,
     metrics::{Metrics, MetricsError},
+    server::RunningNode,
 };
 
 use crate::{
@@ -55,12 +53,9 @@ fn upstream_client(timeout: Duration) -> Result<reqwest::Client, StartupError> {
         .map_err(|e| StartupError::Client(e.to_string()))
 }
 
-/// A running orders node.
-pub struct Application {
-    port: u16,
-    node: String,
-    server: Server,
-}
+/// A running orders node: `port()`, `node()`, `handle()` come from
+/// [`RunningNode`], as for the two auth servers.
+pub struct Application(RunningNode);
 
 impl Application {
     pub async fn build(config: OrdersConfig) -> Result<Self, StartupError> {
@@ -153,28 +148,19 @@ impl Application {
             server = server.disable_signals();
         }
         tracing::info!(%node, port, mode = config.mode.name(), "orders service listening");
-        Ok(Self {
-            port,
-            node,
-            server: server.run(),
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    pub fn node(&self) -> &str {
-        &self.node
-    }
-
-    /// Stops the server from outside (tests; SIGTERM does the same in production).
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+        Ok(Self(RunningNode::new(port, node, server.run())))
     }
 
     /// Serves until stopped; SIGTERM/SIGINT drain in-flight requests first.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        self.0.run_until_stopped().await
+    }
+}
+
+impl std::ops::Deref for Application {
+    type Target = RunningNode;
+
+    fn deref(&self) -> &RunningNode {
+        &self.0
     }
 }

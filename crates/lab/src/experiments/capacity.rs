@@ -41,36 +41,14 @@ pub(super) async fn credentials(
     cluster: &Cluster,
     stack: Stack,
 ) -> Result<Vec<String>, LabError> {
-    let base = cluster.url(stack, "")?;
-    let mut lines = Vec::with_capacity(USERS);
-    for i in 0..USERS {
-        let response = client
-            .login_response(&base, &format!("user{i}"), LOAD_PASSWORD)
-            .await;
-        if !response.status().is_success() {
-            return Err(err(format!(
-                "login of user{i} on {stack}: {}",
-                response.status()
-            )));
-        }
-        lines.push(match stack {
-            Stack::Session => format!(
-                "Cookie: {}",
-                session_cookie(&response, session_server::COOKIE_NAME)
-                    .ok_or_else(|| err("no cookie"))?
-            ),
-            Stack::Jwt => {
-                let body: serde_json::Value = response.json().await.map_err(err)?;
-                format!(
-                    "Authorization: Bearer {}",
-                    body["access_token"]
-                        .as_str()
-                        .ok_or_else(|| err("no token"))?
-                )
-            }
-        });
-    }
-    Ok(lines)
+    Ok(log_in_load_users(client, cluster, stack, USERS)
+        .await?
+        .into_iter()
+        .map(|credential| match credential {
+            LoadCredential::Cookie(pair) => format!("Cookie: {pair}"),
+            LoadCredential::Token(token) => format!("Authorization: Bearer {token}"),
+        })
+        .collect())
 }
 
 /// One wrk run with the cluster's CPU and store-command accounting around it.

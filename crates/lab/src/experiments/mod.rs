@@ -22,6 +22,7 @@ pub(crate) mod c6_verify;
 mod c9_size;
 mod capacity;
 pub mod load_check;
+mod logins;
 mod revocation;
 pub mod schedule;
 

@@ -77,33 +77,11 @@ async fn authorizations(
     stack: Stack,
     users: usize,
 ) -> Result<Vec<String>, LabError> {
-    let base = cluster.url(stack, "")?;
-    let mut values = Vec::with_capacity(users);
-    for i in 0..users {
-        let response = client
-            .login_response(&base, &format!("user{i}"), LOAD_PASSWORD)
-            .await;
-        if !response.status().is_success() {
-            return Err(err(format!(
-                "login of user{i} on {stack}: {}",
-                response.status()
-            )));
-        }
-        let token = match stack {
-            Stack::Session => session_cookie(&response, session_server::COOKIE_NAME)
-                .and_then(|pair| pair.split_once('=').map(|(_, value)| value.to_owned()))
-                .ok_or_else(|| err("the session login set no cookie"))?,
-            Stack::Jwt => {
-                let body: serde_json::Value = response.json().await.map_err(err)?;
-                body["access_token"]
-                    .as_str()
-                    .ok_or_else(|| err("the JWT login returned no access_token"))?
-                    .to_owned()
-            }
-        };
-        values.push(format!("Bearer {token}"));
-    }
-    Ok(values)
+    Ok(log_in_load_users(client, cluster, stack, users)
+        .await?
+        .iter()
+        .map(|credential| format!("Bearer {}", credential.bearer_value()))
+        .collect())
 }
 
 /// The sum of every sample of counter `name` whose labels include all of
