@@ -11,9 +11,8 @@
 
 use std::{collections::BTreeMap, time::Duration, time::Instant};
 
-use authlab_client::{session_cookie, ApiClient};
+use authlab_client::ApiClient;
 use authlab_core::{
-    directory::LOAD_PASSWORD,
     metrics::Metrics,
     redis_client::{RedisClientArgs, RedisStore},
 };
@@ -27,6 +26,7 @@ use super::{
     Experiment, Outcome, RunContext,
 };
 use crate::{
+    experiments::logins::{log_in_load_users, LoadCredential},
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
     summaries::{CapacityPoint, CapacitySummary, Spread, Summary},
     wrk::{self, WrkResult, WrkRun},

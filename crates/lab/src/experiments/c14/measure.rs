@@ -8,8 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use authlab_client::{session_cookie, ApiClient};
-use authlab_core::directory::LOAD_PASSWORD;
+use authlab_client::ApiClient;
 use futures::future::join_all;
 use jwt_server::SigningAlgorithm;
 
@@ -19,7 +18,7 @@ use super::{
     Plan,
 };
 use crate::{
-    experiments::{err, load_check, RunContext},
+    experiments::{err, load_check, logins::log_in_load_users, RunContext},
     orders::OrdersVariant,
     summaries::OrdersRoute,
     wrk::{self, WrkRun},
