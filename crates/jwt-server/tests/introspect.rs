@@ -5,15 +5,13 @@
 use std::time::Duration;
 
 use jwt_server::{
-    keys::{KeySet, KeySetFile},
-    tokens::{now_unix, TokenService, TokenSettings},
-    JwtServerConfig, RevocationMode, SigningAlgorithm,
+    keys::KeySetFile, tokens::now_unix, JwtServerConfig, RevocationMode, SigningAlgorithm,
 };
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use testkit::{
     http::json as read_json,
-    nodes::{key_set, spawn_jwt_node},
+    nodes::{key_set, signed_with, spawn_jwt_node},
     TestClient, TestEnv, TestNode,
 };
 
@@ -47,22 +45,6 @@ async fn ask(client: &TestClient, node: &TestNode, token: &str) -> Value {
     let (status, body): (_, Value) = read_json(response).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
-}
-
-/// A token signed with the node's own key but with claims of our choosing.
-fn signed_with(
-    keys: &KeySetFile,
-    edit: impl FnOnce(&mut jwt_server::tokens::AccessClaims),
-) -> String {
-    let service = TokenService::new(KeySet::from_file(keys).unwrap(), TokenSettings::default());
-    let user = authlab_core::directory::User {
-        username: "alice".into(),
-        name: "Alice".into(),
-        roles: vec!["user".into()],
-    };
-    let (_, mut claims) = service.issue(&user, "family").unwrap();
-    edit(&mut claims);
-    service.sign(&claims).unwrap()
 }
 
 #[tokio::test]

@@ -11,14 +11,10 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use common::{
     assert_orders_of, assert_unauthorized, assert_unavailable, config, spawn, OrdersNode,
 };
-use jwt_server::{
-    keys::{KeySet, KeySetFile},
-    tokens::{now_unix, AccessClaims, TokenService, TokenSettings},
-    SigningAlgorithm,
-};
+use jwt_server::{keys::KeySetFile, tokens::now_unix, SigningAlgorithm};
 use orders_service::Mode;
 use testkit::{
-    nodes::{key_set, spawn_jwt_node},
+    nodes::{key_set, signed_with, spawn_jwt_node},
     TestClient, TestEnv, TestNode,
 };
 
@@ -33,19 +29,6 @@ async fn orders_for_jwt(jwt: &TestNode, cooldown: Duration) -> OrdersNode {
     config.jwks_url = Some(jwt.url("/.well-known/jwks.json"));
     config.jwks_refetch_cooldown = cooldown;
     spawn(config).await
-}
-
-/// A token signed with `keys`' active key, claims edited.
-fn signed_with(keys: &KeySetFile, edit: impl FnOnce(&mut AccessClaims)) -> String {
-    let service = TokenService::new(KeySet::from_file(keys).unwrap(), TokenSettings::default());
-    let user = authlab_core::directory::User {
-        username: "alice".into(),
-        name: "Alice".into(),
-        roles: vec!["user".into()],
-    };
-    let (_, mut claims) = service.issue(&user, "family").unwrap();
-    edit(&mut claims);
-    service.sign(&claims).unwrap()
 }
 
 #[tokio::test]

@@ -113,6 +113,29 @@ pub fn key_set(alg: SigningAlgorithm) -> jwt_server::keys::KeySetFile {
     jwt_server::keys::KeySetFile::generate(alg).expect("key generation")
 }
 
+/// Alice's access token signed with `keys`' active key, its claims edited
+/// first: a genuine signature on claims a test chooses (expired, another
+/// audience, …).
+pub fn signed_with(
+    keys: &jwt_server::keys::KeySetFile,
+    edit: impl FnOnce(&mut jwt_server::tokens::AccessClaims),
+) -> String {
+    use jwt_server::{
+        keys::KeySet,
+        tokens::{TokenService, TokenSettings},
+    };
+    let keys = KeySet::from_file(keys).expect("a usable key set");
+    let service = TokenService::new(keys, TokenSettings::default());
+    let user = authlab_core::directory::User {
+        username: "alice".into(),
+        name: "Alice".into(),
+        roles: vec!["user".into()],
+    };
+    let (_, mut claims) = service.issue(&user, "family").expect("signing");
+    edit(&mut claims);
+    service.sign(&claims).expect("signing")
+}
+
 /// Builds the real JWT application on a free port and serves it in the background.
 pub async fn spawn_jwt_node(config: JwtServerConfig) -> TestNode {
     let app = jwt_server::Application::build(config)
