@@ -43,10 +43,13 @@ use supervise::{free_port, RedisOptions, RedisServer};
 use tempfile::TempDir;
 
 use crate::{
-    haproxy::{Balance, Haproxy, HaproxyConfig, JwtGateway, ServerEntry, ServerStats, StackEntry},
+    haproxy::{
+        Balance, BindTls, Haproxy, HaproxyConfig, JwtGateway, ServerEntry, ServerStats, StackEntry,
+    },
     latency::{Latency, LatencyProxy},
     orders::{self, OrdersUpstreams, OrdersVariant},
     process::{NodeProcess, Stack},
+    tls::{Frontend, LabCa, SERVER_NAMES},
     LabError,
 };
 
@@ -89,6 +92,11 @@ pub struct ClusterSpec {
     pub orders: Vec<OrdersVariant>,
     /// Extra flags for every orders node.
     pub orders_args: Vec<String>,
+    /// What HAProxy's frontends speak to clients: clear text, or TLS with a
+    /// certificate from a CA the cluster generates (ALPN `h2,http/1.1` with
+    /// `h2`). The nodes always get HTTP/1.1 in clear text; with TLS the
+    /// session cookie is marked `Secure`.
+    pub frontend: Frontend,
 }
 
 impl ClusterSpec {
@@ -112,6 +120,7 @@ impl ClusterSpec {
             jwt_node_args: Vec::new(),
             orders: Vec::new(),
             orders_args: Vec::new(),
+            frontend: Frontend::CLEAR,
         }
     }
 
@@ -155,6 +164,8 @@ pub struct Cluster {
     orders_frontends: Vec<(OrdersVariant, u16)>,
     stats_port: u16,
     keyset: Option<PathBuf>,
+    /// The CA clients must trust when the frontends speak TLS.
+    ca_pem: Option<String>,
     introspection_secret: String,
     // Last, so it is removed after every process that wrote into it stopped.
     dir: TempDir,
@@ -229,6 +240,7 @@ impl Cluster {
             )));
         }
         spec.check_orders()?;
+        spec.frontend.validate()?;
         let dir = tempfile::Builder::new()
             .prefix("authlab-cluster-")
             .tempdir()
@@ -272,6 +284,14 @@ impl Cluster {
             None
         };
 
+        let tls = if spec.frontend.tls {
+            let ca = LabCa::generate(&SERVER_NAMES)?;
+            let files = ca.write(&dir.path().join("tls"))?;
+            Some((ca, files))
+        } else {
+            None
+        };
+
         let cookie_secret = random_secret();
         // The orders nodes' credential for /introspect on either stack.
         let introspection_secret = random_secret();
@@ -309,6 +329,10 @@ impl Cluster {
                             "--cluster-nodes".into(),
                             spec.nodes.to_string(),
                         ]);
+                        if spec.frontend.tls {
+                            // Browsers then never send it over clear text.
+                            args.push("--secure-cookie".into());
+                        }
                         args.extend(spec.session_args.iter().cloned());
                         env.push(("AUTHLAB_COOKIE_SECRET".into(), cookie_secret.clone()));
                     }
@@ -364,7 +388,7 @@ impl Cluster {
             frontends
                 .iter()
                 .find(|(s, _)| *s == stack)
-                .map(|(_, port)| format!("http://127.0.0.1:{port}{path}"))
+                .map(|(_, port)| format!("{}://127.0.0.1:{port}{path}", spec.frontend.scheme()))
         };
         let tokens = TokenSettings::default();
         let upstreams = OrdersUpstreams {
@@ -377,6 +401,9 @@ impl Cluster {
         for (variant, _) in &orders_frontends {
             let port = free_port()?;
             let mut args = orders::node_args(*variant, port, spec.workers_per_node, &upstreams)?;
+            if let Some((_, files)) = &tls {
+                args.extend(["--upstream-ca".into(), files.ca.display().to_string()]);
+            }
             args.extend(spec.orders_args.iter().cloned());
             let mut node = NodeProcess::with_subcommand(
                 "orders",
@@ -436,6 +463,9 @@ impl Cluster {
             stacks,
         );
         haproxy_config.gateway = gateway_for(&spec, keyset.as_deref(), dir.path())?;
+        haproxy_config.tls = tls.as_ref().and_then(|(_, files)| {
+            BindTls::for_frontend(spec.frontend, &files.server.display().to_string())
+        });
         let haproxy = Haproxy::start(&haproxy_config, dir.path())?;
         // The jwks node may wait for its first key set, which comes through HAProxy.
         for (_, node) in &mut orders_nodes {
@@ -456,6 +486,7 @@ impl Cluster {
             orders_frontends,
             stats_port,
             keyset,
+            ca_pem: tls.map(|(ca, _)| ca.ca_pem),
             introspection_secret,
             dir,
         };
@@ -505,12 +536,43 @@ impl Cluster {
         }
     }
 
+    /// `path` on `stack`'s HAProxy frontend: `https://` when it speaks TLS.
     pub fn url(&self, stack: Stack, path: &str) -> Result<String, LabError> {
+        let port = self.frontend_port(stack)?;
+        Ok(format!(
+            "{}://127.0.0.1:{port}{path}",
+            self.spec.frontend.scheme()
+        ))
+    }
+
+    /// The port of `stack`'s HAProxy frontend.
+    pub fn frontend_port(&self, stack: Stack) -> Result<u16, LabError> {
         self.frontends
             .iter()
             .find(|(s, _)| *s == stack)
-            .map(|(_, port)| format!("http://127.0.0.1:{port}{path}"))
+            .map(|(_, port)| *port)
             .ok_or_else(|| LabError::Config(format!("the cluster has no {stack} stack")))
+    }
+
+    /// The generated CA (PEM) when the frontends speak TLS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// The generated CA's file (for `curl --cacert`) when the frontends speak TLS.
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.ca_pem
+            .as_ref()
+            .map(|_| self.dir.path().join("tls").join(crate::tls::CA_FILE))
+    }
+
+    /// A client for this cluster's frontends: it trusts the cluster's CA
+    /// (and no other) when they speak TLS.
+    pub fn client_builder(&self) -> Result<reqwest::ClientBuilder, LabError> {
+        match &self.ca_pem {
+            Some(ca) => crate::tls::client_trusting(ca),
+            None => Ok(reqwest::Client::builder()),
+        }
     }
 
     /// `path` on the orders service `variant`, through its HAProxy frontend.
@@ -518,7 +580,7 @@ impl Cluster {
         self.orders_frontends
             .iter()
             .find(|(v, _)| *v == variant)
-            .map(|(_, port)| format!("http://127.0.0.1:{port}{path}"))
+            .map(|(_, port)| format!("{}://127.0.0.1:{port}{path}", self.spec.frontend.scheme()))
             .ok_or_else(|| LabError::Config(format!("the cluster has no {variant} orders service")))
     }
 

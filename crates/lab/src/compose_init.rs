@@ -44,8 +44,9 @@ use session_server::configuration::MIN_COOKIE_SECRET_BYTES;
 
 use crate::{
     cluster::{random_secret, COOKIE_SECRET_LEN},
-    haproxy::{HaproxyConfig, JwtGateway, StackEntry},
+    haproxy::{BindTls, HaproxyConfig, JwtGateway, StackEntry},
     orders::{self, OrdersVariant},
+    tls::{Frontend, LabCa, SERVER_NAMES},
     Balance, LabError,
 };
 
@@ -145,11 +146,29 @@ pub struct ComposeInit {
         default_value_t = 8093
     )]
     pub orders_gateway_port: u16,
+    /// TLS at HAProxy's frontends, with a CA and certificate generated anew
+    /// into `<config-dir>/tls/` at every start (clients trust `tls/ca.pem`).
+    #[arg(long, env = "AUTHLAB_TLS")]
+    pub tls: bool,
+    /// Offer HTTP/2 in ALPN (`h2,http/1.1`); needs --tls.
+    #[arg(long, env = "AUTHLAB_H2")]
+    pub h2: bool,
 }
 
+/// Directory of the generated CA and HAProxy's certificate.
+pub const TLS_DIR: &str = "tls";
+
 impl ComposeInit {
+    fn frontend(&self) -> Frontend {
+        Frontend {
+            tls: self.tls,
+            h2: self.h2,
+        }
+    }
+
     fn validate(&self) -> Result<(), LabError> {
         let invalid = |reason: String| Err(LabError::Config(reason));
+        self.frontend().validate()?;
         if self.slots == 0 {
             return invalid("--slots must be at least 1".into());
         }
@@ -248,6 +267,15 @@ impl ComposeInit {
         let mut config =
             HaproxyConfig::compose(self.balance, self.stats_port, self.runtime_api_port, stacks);
         config.gateway = gateway.filter(|_| !self.no_orders);
+        config.tls = BindTls::for_frontend(
+            self.frontend(),
+            &self
+                .config_dir
+                .join(TLS_DIR)
+                .join(crate::tls::SERVER_FILE)
+                .display()
+                .to_string(),
+        );
         config
     }
 
@@ -265,6 +293,7 @@ impl ComposeInit {
         ];
         let (gateway, line) = self.gateway_keys()?;
         lines.push(line);
+        lines.push(self.certificates()?);
         lines.push(self.write_haproxy_config(gateway)?);
         lines.push(self.check_haproxy_config()?);
         Ok(lines)
@@ -401,6 +430,33 @@ impl ComposeInit {
         Ok(format!(
             "wrote {KEYS_FILE} (one {} key, mode 0600)",
             self.alg
+        ))
+    }
+
+    /// A new CA and server certificate at every start with TLS (nothing
+    /// depends on keeping them, unlike the keys and secrets); without TLS,
+    /// none left from an earlier start, so no container mistakes their
+    /// presence for TLS being on.
+    fn certificates(&self) -> Result<String, LabError> {
+        let dir = self.config_dir.join(TLS_DIR);
+        if !self.tls {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)
+                    .map_err(|e| LabError::Io(format!("removing {}: {e}", dir.display())))?;
+            }
+            return Ok("TLS off: the frontends speak clear text".into());
+        }
+        let files = LabCa::generate(&SERVER_NAMES)?.write(&dir)?;
+        // HAProxy's container runs as another user: it must be able to read
+        // the key. It is a throwaway key, made for this start, for a CA
+        // nothing outside this project trusts, on a volume only the
+        // project's containers mount.
+        std::fs::set_permissions(&files.server, std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| LabError::Io(format!("{}: {e}", files.server.display())))?;
+        Ok(format!(
+            "generated a CA and HAProxy's certificate into {TLS_DIR}/ ({}); clients trust {TLS_DIR}/{}",
+            self.frontend().describe(),
+            crate::tls::CA_FILE
         ))
     }
 

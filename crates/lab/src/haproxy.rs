@@ -107,6 +107,27 @@ pub struct HaproxyConfig {
     pub stacks: Vec<StackEntry>,
     /// `jwt_verify` in front of one of the stacks (the orders gateway).
     pub gateway: Option<JwtGateway>,
+    /// TLS on every stack's frontend (the stats page stays clear text).
+    pub tls: Option<BindTls>,
+}
+
+/// What a TLS `bind` line needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct BindTls {
+    /// Certificate then key, one PEM file, as HAProxy sees its path.
+    pub crt: String,
+    /// ALPN offer, e.g. `h2,http/1.1`.
+    pub alpn: String,
+}
+
+impl BindTls {
+    /// The bind options of `frontend`, or `None` for clear text.
+    pub fn for_frontend(frontend: crate::tls::Frontend, crt: &str) -> Option<Self> {
+        frontend.alpn().map(|alpn| Self {
+            crt: crt.into(),
+            alpn: alpn.into(),
+        })
+    }
 }
 
 /// A frontend where HAProxy itself verifies the bearer JWT before any
@@ -191,6 +212,7 @@ impl HaproxyConfig {
             source_address: Some(SOURCE_ADDRESS.into()),
             stacks,
             gateway: None,
+            tls: None,
         }
     }
 
@@ -221,6 +243,18 @@ impl HaproxyConfig {
                 return Err(LabError::Config(format!(
                     "jwt gateway: no stack {} to guard",
                     gateway.stack
+                )));
+            }
+        }
+        if let Some(tls) = &self.tls {
+            let plain = |s: &str| {
+                !s.is_empty()
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._-/,".contains(&b))
+            };
+            if !plain(&tls.crt) || !plain(&tls.alpn) {
+                return Err(LabError::Config(format!(
+                    "tls: {tls:?} has characters the config cannot hold"
                 )));
             }
         }
@@ -651,6 +685,45 @@ mod tests {
         });
         let error = config.render().unwrap_err().to_string();
         assert!(error.contains("no stack nowhere"), "{error}");
+    }
+
+    #[test]
+    fn tls_frontends_bind_with_the_certificate_and_alpn_and_haproxy_loads_it() {
+        use crate::tls::{Frontend, LabCa, SERVER_NAMES};
+        let dir = tempfile::tempdir().unwrap();
+        let files = LabCa::generate(&SERVER_NAMES)
+            .unwrap()
+            .write(dir.path())
+            .unwrap();
+        let crt = files.server.display().to_string();
+        for (frontend, alpn) in [
+            (Frontend { tls: true, h2: true }, "h2,http/1.1"),
+            (
+                Frontend {
+                    tls: true,
+                    h2: false,
+                },
+                "http/1.1",
+            ),
+        ] {
+            let mut config = config(Balance::Roundrobin);
+            config.tls = BindTls::for_frontend(frontend, &crt);
+            let text = config.render().unwrap();
+            let (ok, output) = haproxy_check(&text);
+            assert!(ok, "{text}\n{output}");
+            let bind = format!("bind 127.0.0.1:9001 ssl crt {crt} alpn {alpn}\n");
+            assert!(text.contains(&bind), "no {bind:?} in\n{text}");
+            assert!(text.contains("http-request set-header X-Forwarded-Proto https"));
+            // The stats page stays clear text.
+            assert!(text.contains("bind 127.0.0.1:9000\n"), "{text}");
+        }
+        assert!(BindTls::for_frontend(Frontend::CLEAR, &crt).is_none());
+        let mut bad = config(Balance::Roundrobin);
+        bad.tls = Some(BindTls {
+            crt: "/tmp/x.pem alpn h2 verify none".into(),
+            alpn: "h2".into(),
+        });
+        assert!(bad.render().is_err());
     }
 
     #[test]

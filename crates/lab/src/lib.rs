@@ -25,6 +25,7 @@ pub mod results;
 pub mod runtime_api;
 pub mod soak;
 pub mod summaries;
+pub mod tls;
 pub mod wrk;
 
 pub use cluster::{Cluster, ClusterSpec};

@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use authlab_core::{directory::DEMO_PASSWORD, telemetry, throttle::Switch};
 use clap::{Parser, Subcommand};
 use jwt_server::{JwtServerConfig, RevocationMode, SigningAlgorithm};
-use lab::{Balance, Cluster, ClusterSpec, Latency, OrdersVariant, Stack};
+use lab::{tls::Frontend, Balance, Cluster, ClusterSpec, Latency, OrdersVariant, Stack};
 use session_server::{SessionServerConfig, StoreMode};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
@@ -204,6 +204,14 @@ struct UpArgs {
     /// before pointing a load generator that logs in many users at the cluster.
     #[arg(long, value_enum, default_value = "on")]
     login_throttle: Switch,
+    /// Terminate TLS at HAProxy, with a certificate from a CA generated for
+    /// this cluster (its file is printed; pass it to `curl --cacert`). The
+    /// session cookie is then marked Secure.
+    #[arg(long)]
+    tls: bool,
+    /// Offer HTTP/2 in the TLS handshake (ALPN h2,http/1.1); needs --tls.
+    #[arg(long, requires = "tls")]
+    h2: bool,
 }
 
 #[tokio::main]
@@ -467,6 +475,10 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     spec.store_persistence = args.store_persistence;
     spec.seed_users = args.users;
     spec.login_throttle = args.login_throttle == Switch::On;
+    spec.frontend = Frontend {
+        tls: args.tls,
+        h2: args.h2,
+    };
     if !args.no_orders {
         let (variants, skipped) = orders_for(&spec.stacks, spec.alg);
         for reason in skipped {
@@ -568,6 +580,18 @@ fn print_table(cluster: &Cluster) {
         cluster.store_url(0)
     );
     println!("{:<32} {}", "logs and configs", cluster.dir().display());
+    println!(
+        "{:<32} {}",
+        "frontends speak",
+        cluster.spec.frontend.describe()
+    );
+    let ca = cluster.ca_file();
+    if let Some(ca) = &ca {
+        println!("{:<32} {}", "CA to trust (generated)", ca.display());
+    }
+    let cacert = ca
+        .map(|ca| format!(" --cacert {}", ca.display()))
+        .unwrap_or_default();
     println!();
     println!("users: alice, bob (role user), carol (user, admin); password {DEMO_PASSWORD}");
     if cluster.spec.login_throttle {
@@ -585,25 +609,25 @@ fn print_table(cluster: &Cluster) {
     }
     if let Ok(url) = cluster.url(Stack::Session, "") {
         println!("\n# session stack: the cookie jar carries the session id");
-        println!("curl -s -c jar -H 'content-type: application/json' -d '{{\"username\":\"alice\",\"password\":\"{DEMO_PASSWORD}\"}}' {url}/login");
-        println!("curl -si -b jar {url}/me | grep -E 'x-node|user'");
+        println!("curl{cacert} -s -c jar -H 'content-type: application/json' -d '{{\"username\":\"alice\",\"password\":\"{DEMO_PASSWORD}\"}}' {url}/login");
+        println!("curl{cacert} -si -b jar {url}/me | grep -E 'x-node|user'");
     }
     if let Ok(url) = cluster.url(Stack::Jwt, "") {
         println!("\n# JWT stack: the token is the credential");
-        println!("token=$(curl -s -H 'content-type: application/json' -d '{{\"username\":\"alice\",\"password\":\"{DEMO_PASSWORD}\"}}' {url}/login | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')");
-        println!("curl -si -H \"authorization: Bearer $token\" {url}/me | grep -E 'x-node|user'");
+        println!("token=$(curl{cacert} -s -H 'content-type: application/json' -d '{{\"username\":\"alice\",\"password\":\"{DEMO_PASSWORD}\"}}' {url}/login | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')");
+        println!("curl{cacert} -si -H \"authorization: Bearer $token\" {url}/me | grep -E 'x-node|user'");
     }
     let orders = |variant| cluster.orders_url(variant, "/orders").ok();
     if let Some(url) = orders(OrdersVariant::Introspection) {
         println!("\n# orders, asking the session stack per request (/introspect): the cookie's value as Bearer");
         println!(
-            "curl -si -H \"authorization: Bearer $(grep authlab_session jar | cut -f7)\" {url}"
+            "curl{cacert} -si -H \"authorization: Bearer $(grep authlab_session jar | cut -f7)\" {url}"
         );
     }
     for variant in [OrdersVariant::Jwks, OrdersVariant::Gateway] {
         if let Some(url) = orders(variant) {
             println!("\n# orders {variant}: the access token");
-            println!("curl -si -H \"authorization: Bearer $token\" {url}");
+            println!("curl{cacert} -si -H \"authorization: Bearer $token\" {url}");
         }
     }
     println!("\ntype `help` for faults (store stop, kill session-2, latency 2ms, …); Ctrl-C stops everything");

@@ -54,6 +54,7 @@ async fn sets_up_once_and_keeps_secrets_on_every_later_run() {
             "wrote introspection-secret (client id orders, 48 random characters, mode 0600)",
             "wrote jwt-keys.json (one ES256 key, mode 0600)",
             "wrote 1 public key(s) for the gateway into gateway/",
+            "TLS off: the frontends speak clear text",
             "wrote haproxy.cfg (session :8080, jwt :8081, stats :8404, runtime API :9999; orders jwks :8090, introspection :8091, introspection-cached :8092, gateway :8093; 10 roundrobin slots per stack)",
             "checked haproxy.cfg with haproxy -c: valid",
         ]
@@ -127,6 +128,7 @@ async fn sets_up_once_and_keeps_secrets_on_every_later_run() {
             "kept existing introspection-secret",
             "kept existing jwt-keys.json (ES256)",
             "wrote 1 public key(s) for the gateway into gateway/",
+            "TLS off: the frontends speak clear text",
             "wrote haproxy.cfg (session :8080, jwt :8081, stats :8404, runtime API :9999; orders jwks :8090, introspection :8091, introspection-cached :8092, gateway :8093; 10 roundrobin slots per stack)",
             "skipped checking haproxy.cfg: no haproxy on PATH (HAProxy checks it as it starts)",
         ]
@@ -185,4 +187,55 @@ fn refuses_a_short_secret_it_would_otherwise_keep() {
     assert!(stderr.contains("fewer than 32 bytes"), "{stderr}");
     assert!(!stderr.contains("too short"), "{stderr}");
     assert!(!dir.path().join("jwt-keys.json").exists());
+}
+
+#[test]
+fn with_tls_it_generates_a_certificate_each_start_and_haproxy_binds_with_it() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_authlab"))
+            .args(["compose-init", "--users", "0", "--config-dir"])
+            .arg(dir.path())
+            .args(["--user-directory-url", &redis.url(0)])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned()
+                + &String::from_utf8_lossy(&output.stderr),
+        )
+    };
+    let (ok, out) = run(&["--tls", "--h2"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("generated a CA and HAProxy's certificate into tls/ (TLS, ALPN h2,http/1.1)"),
+        "{out}"
+    );
+    assert!(out.contains("checked haproxy.cfg with haproxy -c: valid"), "{out}");
+    let tls = dir.path().join("tls");
+    let config = std::fs::read_to_string(dir.path().join("haproxy.cfg")).unwrap();
+    let bind = format!(
+        "bind *:8081 ssl crt {} alpn h2,http/1.1\n",
+        tls.join("haproxy.pem").display()
+    );
+    assert!(config.contains(&bind), "{config}");
+    // HAProxy's container user reads the key; the stats page stays clear.
+    assert_eq!(mode(&tls.join("haproxy.pem")), 0o644);
+    assert!(config.contains("bind *:8404\n"), "{config}");
+    let first_ca = std::fs::read_to_string(tls.join("ca.pem")).unwrap();
+
+    // A new certificate at every start; none left once TLS is off.
+    assert!(run(&["--tls"]).0);
+    assert_ne!(
+        std::fs::read_to_string(tls.join("ca.pem")).unwrap(),
+        first_ca
+    );
+    let (ok, out) = run(&[]);
+    assert!(ok && out.contains("TLS off"), "{out}");
+    assert!(!tls.exists());
+    // HTTP/2 is offered in the TLS handshake: without TLS it is refused.
+    let (ok, out) = run(&["--h2"]);
+    assert!(!ok && out.contains("needs --tls"), "{out}");
 }

@@ -93,6 +93,10 @@ pub struct OrdersConfig {
     #[arg(long, env = "AUTHLAB_ORDERS_UPSTREAM_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
     #[serde(with = "duration_serde")]
     pub upstream_timeout: Duration,
+    /// PEM file of a CA to trust for https:// upstreams, instead of none:
+    /// the lab's own CA when HAProxy's frontends speak TLS.
+    #[arg(long, env = "AUTHLAB_ORDERS_UPSTREAM_CA")]
+    pub upstream_ca: Option<std::path::PathBuf>,
     /// How long a SIGTERM waits for in-flight requests.
     #[arg(long, env = "AUTHLAB_ORDERS_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     #[serde(with = "duration_serde")]
@@ -138,6 +142,7 @@ impl OrdersConfig {
             introspection_client_secret: None,
             introspection_cache_ttl: Duration::ZERO,
             upstream_timeout: Duration::from_secs(2),
+            upstream_ca: None,
             shutdown_timeout: Duration::from_secs(1),
             handle_signals: false,
         }

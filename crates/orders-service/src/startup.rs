@@ -43,8 +43,17 @@ pub enum StartupError {
 /// environment: the auth service is addressed directly. No redirects: a
 /// JWKS or an introspection endpoint that redirects is misconfigured, and
 /// following it would send client credentials elsewhere.
-fn upstream_client(timeout: Duration) -> Result<reqwest::Client, StartupError> {
-    reqwest::Client::builder()
+/// Over https it trusts `ca` only, when given (the lab's own CA), else no
+/// root at all: this service talks to the auth stacks and nobody else.
+fn upstream_client(
+    timeout: Duration,
+    ca: Option<&reqwest::Certificate>,
+) -> Result<reqwest::Client, StartupError> {
+    let mut builder = reqwest::Client::builder().tls_built_in_root_certs(false);
+    if let Some(ca) = ca {
+        builder = builder.add_root_certificate(ca.clone());
+    }
+    builder
         .timeout(timeout)
         .connect_timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
@@ -70,7 +79,19 @@ impl Application {
         let node = config.node_name.clone();
         let metrics = Metrics::new(&node)?;
         let orders_metrics = OrdersMetrics::register(&metrics)?;
-        let http = upstream_client(config.upstream_timeout)?;
+        let ca = config
+            .upstream_ca
+            .as_ref()
+            .map(|path| {
+                std::fs::read(path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|pem| {
+                        reqwest::Certificate::from_pem(&pem).map_err(|e| e.to_string())
+                    })
+                    .map_err(|e| StartupError::Client(format!("{}: {e}", path.display())))
+            })
+            .transpose()?;
+        let http = upstream_client(config.upstream_timeout, ca.as_ref())?;
         let verifier = match config.mode {
             Mode::Jwks => {
                 let jwks = Arc::new(JwksVerifier::new(
@@ -127,7 +148,7 @@ impl Application {
         let server = HttpServer::new(move || {
             // The start-up client proved building one works; a worker that
             // still fails to build its own shares it rather than panic.
-            let worker_http = upstream_client(timeout).unwrap_or_else(|_| http.clone());
+            let worker_http = upstream_client(timeout, ca.as_ref()).unwrap_or_else(|_| http.clone());
             App::new()
                 .wrap(info.header())
                 .wrap(prometheus.clone())

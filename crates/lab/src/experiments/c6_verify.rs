@@ -35,7 +35,7 @@ use serde_json::json;
 use supervise::RedisServer;
 
 use super::{
-    err,
+    connection_cost, err,
     schedule::{self, Trials},
     Experiment, Outcome, RunContext,
 };
@@ -385,7 +385,7 @@ impl Experiment for VerifyCost {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 14 } else { 60 })
+        Duration::from_secs(if quick { 35 } else { 100 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {
@@ -637,7 +637,36 @@ impl Experiment for VerifyCost {
                 ));
             }
             let verdict = c6_verdict(&judged);
-            let lesson = lesson(&judged, &lookup_wait, lookup_cpu.as_ref());
+            let mut lesson = lesson(&judged, &lookup_wait, lookup_cpu.as_ref());
+            let mut tables = vec![table];
+
+            // The third cost in a request's path: the connection, at HAProxy.
+            let connection_trials = connection_cost::TRIALS.count(ctx.quick);
+            let connections = connection_cost::measure(ctx, connection_trials).await;
+            match &connections {
+                Ok(costs) => {
+                    let verify_cpu: Vec<(&str, f64)> = judged
+                        .iter()
+                        .zip(variants.iter().enumerate().filter(|(_, v)| v.alg.is_some()))
+                        .map(|(j, (i, _))| (j.alg, Spread::of(&cpu[i]).median))
+                        .collect();
+                    lesson += " ";
+                    lesson += &costs.sentence(&verify_cpu);
+                    evidence.push(format!(
+                        "HAProxy CPU per new TLS connection {:.0} µs (full handshake), {:.0} µs (resumed), per \
+                         kept-alive request {:.0} µs (HTTP/1.1)",
+                        costs.spread(connection_cost::Connection::FullHandshake).median,
+                        costs.spread(connection_cost::Connection::Resumed).median,
+                        costs.spread(connection_cost::Connection::KeptAliveHttp1).median
+                    ));
+                    tables.push(costs.table(connection_trials));
+                }
+                Err(error) => {
+                    lesson += &format!(
+                        " The connection costs at the load balancer could not be measured in this run: {error}."
+                    );
+                }
+            }
             let build = if cfg!(debug_assertions) {
                 "debug (unoptimized) build: run a release build for real figures"
             } else {
@@ -665,7 +694,12 @@ impl Experiment for VerifyCost {
                      trial, after {} warm-up operations each. CPU: {cores} threads verifying, or {CONCURRENT_LOOKUPS} \
                      concurrent lookups, for {:.1} s per variant, {load_trials} trials, the order rotating per trial; \
                      CPU time of this process (and of redis-server for lookups) divided by operations. Each \
-                     algorithm's figure is divided by the lookup's from the same trial.",
+                     algorithm's figure is divided by the lookup's from the same trial. Then, beside it, what a \
+                     connection costs at the load balancer: a one-node JWT cluster with TLS at HAProxy (ALPN \
+                     h2,http/1.1, ECDSA P-256 certificate from a CA generated for the run), and HAProxy's CPU time \
+                     (its thread's scheduler account) per new connection fetching /health (openssl s_time -new: full \
+                     handshake; -reuse: resumed session) and per request on one kept-alive connection (h2load, \
+                     HTTP/1.1 and HTTP/2), {connection_trials} trials, the order rotating per trial.",
                     ops / 10,
                     load_for.as_secs_f64()
                 ),
@@ -675,7 +709,7 @@ impl Experiment for VerifyCost {
                     rule: RULE.into(),
                     evidence: evidence.join("; "),
                 }],
-                tables: vec![table],
+                tables,
                 chart: Some(Chart {
                     title: "Microseconds per operation".into(),
                     kind: ChartKind::Bars,
@@ -695,7 +729,9 @@ impl Experiment for VerifyCost {
                     })).collect::<Vec<_>>(),
                     "ops": ops, "trials": trials, "load_trials": load_trials,
                     "load_seconds": load_for.as_secs_f64(), "cores": cores,
-                    "concurrent_lookups": CONCURRENT_LOOKUPS, "session_bytes": SESSION_BYTES, "build": build
+                    "concurrent_lookups": CONCURRENT_LOOKUPS, "session_bytes": SESSION_BYTES, "build": build,
+                    "connections": connections.as_ref().ok(),
+                    "connections_error": connections.as_ref().err().map(ToString::to_string),
                 }),
                 seconds: started.elapsed().as_secs_f64(),
                 error: None,

@@ -20,6 +20,7 @@ mod c3_outage;
 mod c4_latency;
 pub(crate) mod c6_verify;
 mod c9_size;
+mod connection_cost;
 mod capacity;
 pub mod load_check;
 mod logins;
