@@ -12,11 +12,12 @@
 //! What a count includes: every byte of TCP payload, so TLS records and
 //! handshakes, the HTTP/2 connection preface, SETTINGS, WINDOW_UPDATE and
 //! GOAWAY frames, HTTP/1 heads and bodies. What it does not: TCP and IP
-//! headers, SYN/FIN/ACK segments and retransmissions. On loopback those are
-//! a fixed ~52 bytes per segment (20 IP + 32 TCP with timestamps) and depend
-//! on how the kernel cuts segments, not on the protocol; they are the same
-//! for a session cookie and a token of the same length, so C9 leaves them
-//! out rather than guess them.
+//! headers, and segments without payload (SYN, FIN, bare ACKs). Those cost
+//! ~52 bytes a segment (20 IP + 32 TCP with timestamps), and how many
+//! segments a request takes is the kernel's choice and the path's MTU: on
+//! loopback's 64 KiB MTU a request is one segment, on a 1,500-byte network a
+//! 4 KB token is three. A relay sees neither, so C9 leaves them out rather
+//! than guess them, and says so beside its figures.
 //!
 //! Counts are live: each direction adds what it relayed as soon as it has
 //! written it on, so a reader never waits for a connection to close to see
@@ -58,17 +59,6 @@ pub struct WireBytes {
     pub to_server: u64,
     /// From the server to the client.
     pub to_client: u64,
-}
-
-impl WireBytes {
-    /// `self - earlier`, each field (saturating: never below zero).
-    pub fn minus(&self, earlier: &WireBytes) -> WireBytes {
-        WireBytes {
-            connections: self.connections.saturating_sub(earlier.connections),
-            to_server: self.to_server.saturating_sub(earlier.to_server),
-            to_client: self.to_client.saturating_sub(earlier.to_client),
-        }
-    }
 }
 
 /// Shared by the listener, the relays and [`WireCounter::take`].
@@ -126,6 +116,7 @@ impl WireCounter {
             // Owned by this task: aborting it (on drop) drops the set, and
             // that aborts every relay.
             let mut relays = JoinSet::new();
+            // Runs for the counter's lifetime: dropping it aborts this task.
             loop {
                 let (client, _) = match listener.accept().await {
                     Ok(accepted) => accepted,
@@ -246,6 +237,9 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut buffer = vec![0u8; 16 * 1024];
+    // Ends at EOF or an error; a peer that does neither is cut off by the
+    // frontend's idle timeouts (HAProxy's `timeout client`/`server`) or
+    // when the counter is dropped, which aborts every relay.
     loop {
         let n = from.read(&mut buffer).await?;
         if n == 0 {
