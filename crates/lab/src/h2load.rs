@@ -299,6 +299,28 @@ time to 1st byte:      575us       575us       575us         0us   100.00%
 req/s           :    4421.54     4421.54     4421.54        0.00   100.00%
 ";
 
+    /// Over TLS (ALPN h2, self-signed certificate, not verified).
+    const TLS_H2_OK: &str = "starting benchmark...
+spawning thread #0: 1 total client(s). 3 total requests
+TLS Protocol: TLSv1.3
+Cipher: TLS_AES_256_GCM_SHA384
+Server Temp Key: X25519 253 bits
+Application protocol: h2
+progress: 33% done
+progress: 66% done
+progress: 100% done
+
+finished in 3.80ms, 789.89 req/s, 50.91KB/s
+requests: 3 total, 3 started, 3 done, 3 succeeded, 0 failed, 0 errored, 0 timeout
+status codes: 3 2xx, 0 3xx, 0 4xx, 0 5xx
+traffic: 198B (198) total, 69B (69) headers (space savings 57.41%), 45B (45) data
+                     min         max         mean         sd        +/- sd
+time for request:       45us       181us        93us        76us    66.67%
+time for connect:     2.96ms      2.96ms      2.96ms         0us   100.00%
+time to 1st byte:     3.24ms      3.24ms      3.24ms         0us   100.00%
+req/s           :     854.76      854.76      854.76        0.00   100.00%
+";
+
     /// Two 401s: answered, yet "failed" to h2load.
     const H2C_401: &str = "starting benchmark...
 spawning thread #0: 1 total client(s). 2 total requests
@@ -357,6 +379,10 @@ req/s           :       0.00        0.00        0.00        0.00   100.00%
         assert_eq!(
             parse(H2C_OK).unwrap(),
             report(3, (3, 0, 0), [3, 0, 0, 0], "h2c")
+        );
+        assert_eq!(
+            parse(TLS_H2_OK).unwrap(),
+            report(3, (3, 0, 0), [3, 0, 0, 0], "h2")
         );
         assert_eq!(
             parse(H1_OK).unwrap(),
