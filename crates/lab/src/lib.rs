@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod experiments;
 pub mod fault;
 pub mod flood;
+pub mod h2load;
 pub mod haproxy;
 pub mod latency;
 pub mod load;
@@ -26,6 +27,8 @@ pub mod runtime_api;
 pub mod soak;
 pub mod summaries;
 pub mod tls;
+pub mod wire;
+pub mod wire_cost;
 pub mod wrk;
 
 pub use cluster::{Cluster, ClusterSpec};
