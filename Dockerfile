@@ -56,7 +56,7 @@ CMD ["authlab", "--help"]
 FROM runtime AS lab
 USER root
 RUN apt-get update \
- && apt-get install -y --no-install-recommends redis-server haproxy wrk \
+ && apt-get install -y --no-install-recommends redis-server haproxy wrk nghttp2-client openssl \
  && rm -rf /var/lib/apt/lists/*
 USER authlab
 CMD ["authlab", "run", "--quick", "--out", "/reports"]

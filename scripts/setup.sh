@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs the programs authlab's tests and experiments run for real:
-# redis-server (user directory and session store), haproxy (load balancer)
-# and wrk (capacity measurements). Only what is missing is installed.
+# redis-server (user directory and session store), haproxy (load balancer),
+# wrk (capacity measurements), h2load from nghttp2-client (bytes on the wire
+# over HTTP/1.1 and HTTP/2) and openssl (TLS handshakes, `s_time`). Only
+# what is missing is installed.
 set -euo pipefail
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 

@@ -4,7 +4,7 @@
 # machine whose Docker engine cannot pull anything (no image registry).
 #
 # debootstrap makes a minimal Debian bookworm root file system holding
-# redis-server, haproxy and wrk (the same packages and versions the host's
+# redis-server, haproxy, wrk, h2load (nghttp2-client) and openssl (the same packages and versions the host's
 # tests use), `docker import` turns it into a base image, and the legacy
 # builder (which, unlike BuildKit, never asks a registry about a FROM image
 # it already has) adds the little each stand-in needs on top.
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 mirror=${AUTHLAB_OFFLINE_MIRROR:-http://deb.debian.org/debian}
-packages=redis-server,haproxy,wrk,ca-certificates
+packages=redis-server,haproxy,wrk,nghttp2-client,openssl,ca-certificates
 hash=$( (cat build-base.sh redis.Dockerfile haproxy.Dockerfile; echo "$packages") | sha256sum | cut -c1-12)
 base=authlab-offline/base:$hash
 

@@ -46,6 +46,18 @@ pub fn programs() -> Vec<Program> {
             version: version_of("wrk", "--version").filter(|v| v.starts_with("wrk")),
             install: "sudo apt-get install -y wrk",
         },
+        Program {
+            name: "h2load",
+            needed_for: "bytes on the wire per request over HTTP/1.1 and HTTP/2 (c9), kept-alive requests (c6)",
+            version: version_of("h2load", "--version"),
+            install: "sudo apt-get install -y nghttp2-client",
+        },
+        Program {
+            name: "openssl",
+            needed_for: "TLS handshakes at HAProxy, full and resumed (c6)",
+            version: version_of("openssl", "version"),
+            install: "sudo apt-get install -y openssl",
+        },
     ]
 }
 

@@ -697,7 +697,13 @@ mod tests {
             .unwrap();
         let crt = files.server.display().to_string();
         for (frontend, alpn) in [
-            (Frontend { tls: true, h2: true }, "h2,http/1.1"),
+            (
+                Frontend {
+                    tls: true,
+                    h2: true,
+                },
+                "h2,http/1.1",
+            ),
             (
                 Frontend {
                     tls: true,

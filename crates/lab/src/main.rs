@@ -615,7 +615,9 @@ fn print_table(cluster: &Cluster) {
     if let Ok(url) = cluster.url(Stack::Jwt, "") {
         println!("\n# JWT stack: the token is the credential");
         println!("token=$(curl{cacert} -s -H 'content-type: application/json' -d '{{\"username\":\"alice\",\"password\":\"{DEMO_PASSWORD}\"}}' {url}/login | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')");
-        println!("curl{cacert} -si -H \"authorization: Bearer $token\" {url}/me | grep -E 'x-node|user'");
+        println!(
+            "curl{cacert} -si -H \"authorization: Bearer $token\" {url}/me | grep -E 'x-node|user'"
+        );
     }
     let orders = |variant| cluster.orders_url(variant, "/orders").ok();
     if let Some(url) = orders(OrdersVariant::Introspection) {

@@ -232,6 +232,23 @@ pub struct SizeSummary {
     pub cookie_header_bytes: u64,
     /// The whole `Authorization: Bearer` header line of a fresh login's token.
     pub login_jwt_header_bytes: u64,
+    /// On the wire, per protocol (empty in results written before it was measured).
+    #[serde(default)]
+    pub wire: Vec<WireFacts>,
+}
+
+/// A credential's bytes on the wire per request, per protocol, at login.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireFacts {
+    pub protocol: String,
+    pub http2: bool,
+    /// Session cookie: bytes to the server per request above the same
+    /// request without it.
+    pub cookie: f64,
+    /// The login JWT as `Authorization: Bearer`.
+    pub bearer: f64,
+    /// The same JWT in a cookie.
+    pub jwt_cookie: f64,
 }
 
 /// c12: the attack corpus against the real server and the naive verifier.

@@ -120,17 +120,17 @@ impl LabCa {
     pub fn generate(names: &[&str]) -> Result<Self, LabError> {
         let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(tls_error)?;
         ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        ca.distinguished_name
-            .push(DnType::CommonName, "authlab lab CA (generated, not trusted anywhere else)");
+        ca.distinguished_name.push(
+            DnType::CommonName,
+            "authlab lab CA (generated, not trusted anywhere else)",
+        );
         ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let authority =
-            CertifiedIssuer::self_signed(ca, KeyPair::generate().map_err(tls_error)?)
-                .map_err(tls_error)?;
+        let authority = CertifiedIssuer::self_signed(ca, KeyPair::generate().map_err(tls_error)?)
+            .map_err(tls_error)?;
 
-        let mut server = CertificateParams::new(
-            names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>(),
-        )
-        .map_err(tls_error)?;
+        let mut server =
+            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+                .map_err(tls_error)?;
         server
             .distinguished_name
             .push(DnType::CommonName, "authlab HAProxy");
@@ -195,7 +195,10 @@ mod tests {
             h2: false,
         };
         assert_eq!(tls.alpn(), Some("http/1.1"));
-        let h2 = Frontend { tls: true, h2: true };
+        let h2 = Frontend {
+            tls: true,
+            h2: true,
+        };
         assert_eq!((h2.alpn(), h2.scheme()), (Some("h2,http/1.1"), "https"));
         assert!(h2.validate().is_ok());
     }

@@ -213,7 +213,10 @@ fn with_tls_it_generates_a_certificate_each_start_and_haproxy_binds_with_it() {
         out.contains("generated a CA and HAProxy's certificate into tls/ (TLS, ALPN h2,http/1.1)"),
         "{out}"
     );
-    assert!(out.contains("checked haproxy.cfg with haproxy -c: valid"), "{out}");
+    assert!(
+        out.contains("checked haproxy.cfg with haproxy -c: valid"),
+        "{out}"
+    );
     let tls = dir.path().join("tls");
     let config = std::fs::read_to_string(dir.path().join("haproxy.cfg")).unwrap();
     let bind = format!(

@@ -146,7 +146,12 @@ async fn without_h2_alpn_offers_only_http_1_1_and_clear_text_keeps_cookies_plain
         &clear.url(Stack::Session, "/login").unwrap(),
     )
     .await;
-    let cookie = response.headers().get(SET_COOKIE).unwrap().to_str().unwrap();
+    let cookie = response
+        .headers()
+        .get(SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap();
     assert!(!cookie.contains("Secure"), "{cookie}");
     clear.shutdown();
 }

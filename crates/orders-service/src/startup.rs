@@ -85,9 +85,7 @@ impl Application {
             .map(|path| {
                 std::fs::read(path)
                     .map_err(|e| e.to_string())
-                    .and_then(|pem| {
-                        reqwest::Certificate::from_pem(&pem).map_err(|e| e.to_string())
-                    })
+                    .and_then(|pem| reqwest::Certificate::from_pem(&pem).map_err(|e| e.to_string()))
                     .map_err(|e| StartupError::Client(format!("{}: {e}", path.display())))
             })
             .transpose()?;
@@ -148,7 +146,8 @@ impl Application {
         let server = HttpServer::new(move || {
             // The start-up client proved building one works; a worker that
             // still fails to build its own shares it rather than panic.
-            let worker_http = upstream_client(timeout, ca.as_ref()).unwrap_or_else(|_| http.clone());
+            let worker_http =
+                upstream_client(timeout, ca.as_ref()).unwrap_or_else(|_| http.clone());
             App::new()
                 .wrap(info.header())
                 .wrap(prometheus.clone())

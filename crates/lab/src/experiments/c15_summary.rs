@@ -160,6 +160,28 @@ pub fn rows(s: &Sources<'_>) -> Vec<Row> {
         "c8",
     ));
     rows.push(match s.size {
+        // On the wire, per protocol: what the credential adds to each request.
+        Some(z) if !z.wire.is_empty() => {
+            let per = |figure: &dyn Fn(&crate::summaries::WireFacts) -> String| {
+                z.wire
+                    .iter()
+                    .map(|w| format!("{}: {}", w.protocol, figure(w)))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            row(
+                "credential bytes on the wire per request, at login",
+                per(&|w| format!("{:.0} B", w.cookie)),
+                per(&|w| {
+                    if w.http2 {
+                        format!("{:.0} B (in a cookie: {:.0} B)", w.bearer, w.jwt_cookie)
+                    } else {
+                        format!("{:.0} B", w.bearer)
+                    }
+                }),
+                "c9",
+            )
+        }
         Some(z) => row(
             "credential header bytes per request, at login",
             format!("{} B", z.cookie_header_bytes),

@@ -32,10 +32,15 @@ use jwt_server::{
 use serde::Serialize;
 use serde_json::json;
 
-use super::{err, Experiment, Outcome, RunContext};
+use super::{
+    c9_wire::{self, wire_facts, Carrier, Probe, Protocol, WireRow},
+    err, Experiment, Outcome, RunContext,
+};
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
-    summaries::{SizeSummary, Summary},
+    summaries::{SizeSummary, Summary, WireFacts},
+    tls::Frontend,
+    wire_cost::{IndexThreshold, StatusClass},
     Cluster, ClusterSpec, LabError, Stack,
 };
 
@@ -504,12 +509,10 @@ pub fn findings(rows: &[ProbeRow]) -> Findings {
 }
 
 /// The figures C9's rule reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SizeFacts {
-    pub cookie_header_bytes: usize,
-    pub login_jwt_header_bytes: usize,
-    /// The smallest `Authorization` header of every token minted or issued.
-    pub smallest_jwt_header_bytes: usize,
+    /// Per protocol: what each credential at login added per request, on the wire.
+    pub wire: Vec<WireFacts>,
     pub delivered: usize,
     pub largest_delivered_token_bytes: usize,
     pub node_limit: Option<Refusal>,
@@ -520,16 +523,22 @@ pub struct SizeFacts {
 pub fn c9_rule() -> String {
     let statuses = HEAD_REFUSALS.map(|s| s.to_string()).join(", ");
     format!(
-        "not measured when no probe token reached HAProxy or the node; otherwise does not hold when some \
-         token's Authorization header (any algorithm and permission count minted, or the login token) was not \
-         larger than the session's Cookie header; otherwise inconclusive when some probe was refused in a way \
+        "not measured when no probe token reached HAProxy or the node, or no request was measured on the wire; \
+         a credential's cost on a protocol is the bytes client → server per request on a kept-alive connection \
+         with it, minus the same request's without it (on the wire, through the lab's counting relay); \
+         otherwise does not hold when on no protocol measured did the login token as Authorization cost more \
+         than the session cookie; otherwise inconclusive when some probe was refused in a way \
          no size limit explains (the node answered other than 200 or its token-size check's 401, an answer \
          without x-node was neither a hang-up nor one of {statuses}, HAProxy's counter could not say whether it \
          forwarded, or the request timed out); otherwise holds when a header size limit (HAProxy refusing \
-         without picking the node, or the node's HTTP parser refusing without x-node) refused some size sent \
-         and the login token's header is at least {MUCH_BIGGER}x the cookie's; holds with a caveat, naming \
-         each, when no header size limit refused any size sent (no layer refused, or only the node's own \
-         token-size limit did) or the login token's header is under {MUCH_BIGGER}x the cookie's."
+         without picking the node, or the node's HTTP parser refusing without x-node) refused some size sent, \
+         on every protocol the login token as Authorization cost at least {MUCH_BIGGER}x the cookie (taken as \
+         at least 1 byte), and on every HTTP/2 protocol the same token in a cookie did too; holds with a \
+         caveat, naming each, when no header size limit refused any size sent (no layer refused, or only the \
+         node's own token-size limit did), on some protocol the bearer token cost under {MUCH_BIGGER}x the \
+         cookie, or on some HTTP/2 protocol the token in a cookie cost under {MUCH_BIGGER}x the session \
+         cookie (HPACK indexed it: the bearer token's cost there comes from the client never indexing \
+         Authorization, not from the token's size)."
     )
 }
 
@@ -540,10 +549,19 @@ pub fn c9_verdict(facts: &SizeFacts) -> Verdict {
             "no probe token reached HAProxy or the node, so no size limit was tried".into(),
         );
     }
-    if facts.smallest_jwt_header_bytes <= facts.cookie_header_bytes {
+    if facts.wire.is_empty() {
+        return Verdict::NotMeasured("no request was measured on the wire".into());
+    }
+    if facts.wire.iter().all(|w| w.bearer <= w.cookie) {
         return Verdict::DoesNotHold(format!(
-            "a token's header ({} B) was not larger than the session cookie's ({} B)",
-            facts.smallest_jwt_header_bytes, facts.cookie_header_bytes
+            "on no protocol did the login token as Authorization cost more on the wire than the session \
+             cookie: {}",
+            facts
+                .wire
+                .iter()
+                .map(|w| format!("{} {:.1} B vs {:.1} B", w.protocol, w.bearer, w.cookie))
+                .collect::<Vec<_>>()
+                .join("; ")
         ));
     }
     if let Some(refusal) = &facts.unexplained {
@@ -566,11 +584,24 @@ pub fn c9_verdict(facts: &SizeFacts) -> Verdict {
             ),
         });
     }
-    let ratio = facts.login_jwt_header_bytes as f64 / facts.cookie_header_bytes.max(1) as f64;
-    if ratio < MUCH_BIGGER {
-        caveats.push(format!(
-            "at login the token is only {ratio:.1}x the cookie; it is the claims that make it big"
-        ));
+    for w in &facts.wire {
+        let ratio = w.bearer / w.cookie.max(1.0);
+        if ratio < MUCH_BIGGER {
+            caveats.push(format!(
+                "on {} the token as Authorization cost only {ratio:.1}x the cookie per request ({:.1} B vs {:.1} B)",
+                w.protocol, w.bearer, w.cookie
+            ));
+        }
+    }
+    for w in facts.wire.iter().filter(|w| w.http2) {
+        if w.jwt_cookie < MUCH_BIGGER * w.cookie.max(1.0) {
+            caveats.push(format!(
+                "on {} the same token in a cookie cost {:.1} B per request against the session cookie's {:.1} B: \
+                 HPACK indexed it, so the bearer token's {:.1} B there come from the client never indexing \
+                 Authorization, not from the token's size",
+                w.protocol, w.jwt_cookie, w.cookie, w.bearer
+            ));
+        }
     }
     if caveats.is_empty() {
         Verdict::Holds
@@ -591,21 +622,18 @@ struct Measured {
     /// Header bytes per [`GROWTH_ROLES`] entry, per [`GROWTH_ALGORITHMS`] entry.
     growth: Vec<Vec<usize>>,
     probes: Vec<ProbeRow>,
+    /// Every request measured on the wire, clear-text and TLS clusters.
+    wire: Vec<WireRow>,
+    /// The longest cookie value h2load's encoder still indexed.
+    threshold: Option<IndexThreshold>,
+    /// Requests per kept-alive run.
+    wire_requests: u32,
 }
 
 impl Measured {
     fn facts(&self, found: &Findings) -> SizeFacts {
         SizeFacts {
-            cookie_header_bytes: self.cookie_bytes,
-            login_jwt_header_bytes: self.login_bytes,
-            smallest_jwt_header_bytes: self
-                .growth
-                .iter()
-                .flatten()
-                .copied()
-                .chain([self.login_bytes])
-                .min()
-                .unwrap_or(self.login_bytes),
+            wire: wire_facts(&self.wire),
             delivered: found.delivered,
             largest_delivered_token_bytes: found.largest_delivered,
             node_limit: found.node_limit.clone(),
@@ -649,7 +677,13 @@ impl Measured {
              limit above (plus sizes doubling from 1 KiB), are each sent to GET /me through HAProxy and straight \
              to the node. The refusing layer is read from evidence: x-node on the answer (set only by the node's \
              application), the node's JSON error code and message, and HAProxy's per-server pick counter \
-             (unchanged: HAProxy answered without forwarding).",
+             (unchanged: HAProxy answered without forwarding). Then bytes on the wire: h2load (nghttp2-client) \
+             sends each credential to GET /me through a counting TCP relay of the lab's in front of HAProxy's \
+             frontend, over HTTP/1.1 and HTTP/2 (prior knowledge) in clear text, then over HTTP/1.1 and HTTP/2 \
+             to a second, identical cluster with TLS at HAProxy (ALPN h2,http/1.1, a certificate from a CA \
+             generated for the run); per request = (a run of 1 + {wire_n} requests on one connection − a run of \
+             1) ÷ {wire_n}, each run's answers checked first. Last, the longest cookie value h2load's encoder \
+             still indexes, by bisection over 64–8192 bytes.",
             nodes = self.nodes,
             s = if self.nodes == 1 { "" } else { "s" },
             token = l.node_token_bytes,
@@ -664,6 +698,7 @@ impl Measured {
             n = self.probes.len(),
             alg = self.alg,
             span = self.probe_span(),
+            wire_n = self.wire_requests,
         )
     }
 
@@ -700,7 +735,7 @@ impl Measured {
             found.unexplained.as_ref().map_or_else(|| "none".into(), Refusal::describe),
             or_none(&found.through_first),
             or_none(&found.straight_first),
-        )
+        ) + &wire_evidence(&wire_facts(&self.wire))
     }
 
     fn lesson(&self, found: &Findings) -> String {
@@ -760,6 +795,7 @@ impl Measured {
             (Some(_), None) => format!(" No header size limit was reached up to {largest} token bytes."),
             (None, None) => String::new(),
         };
+        text += &c9_wire::sentences(&wire_facts(&self.wire), self.threshold.as_ref());
         text + " Keep tokens small: put a role in them, not a permission list."
     }
 
@@ -842,7 +878,11 @@ impl Measured {
                 })
                 .collect(),
         };
-        vec![per_thousand, growth, probes]
+        let mut tables = vec![per_thousand, growth, probes];
+        if let Some(threshold) = &self.threshold {
+            tables.extend(c9_wire::tables(&self.wire, threshold, self.wire_requests));
+        }
+        tables
     }
 
     fn chart(&self) -> Chart {
@@ -942,6 +982,125 @@ fn probe_roles(minter: &Minter, limits: &Limits) -> Result<Vec<usize>, LabError>
     Ok(roles)
 }
 
+/// What c9 sends on the wire on each protocol: each stack's request
+/// without a credential, the credentials issued at login, and the tokens of
+/// the growth table (as Authorization, answered 200 up to the node's limit
+/// and 401 beyond, and in a cookie, which the JWT server never reads: 401).
+fn wire_probes(
+    cookie: &str,
+    login_token: &str,
+    minter: &Minter,
+    node_limit: usize,
+) -> Result<Vec<Probe>, LabError> {
+    let probe = |stack, carrier, roles, credential: &str, expected| Probe {
+        stack,
+        carrier,
+        roles,
+        credential: credential.to_owned(),
+        expected,
+    };
+    let mut probes = vec![
+        probe(
+            Stack::Session,
+            Carrier::Nothing,
+            None,
+            "",
+            StatusClass::ClientError,
+        ),
+        probe(
+            Stack::Session,
+            Carrier::SessionCookie,
+            None,
+            cookie,
+            StatusClass::Success,
+        ),
+        probe(
+            Stack::Jwt,
+            Carrier::Nothing,
+            None,
+            "",
+            StatusClass::ClientError,
+        ),
+        probe(
+            Stack::Jwt,
+            Carrier::Bearer,
+            None,
+            login_token,
+            StatusClass::Success,
+        ),
+        probe(
+            Stack::Jwt,
+            Carrier::JwtCookie,
+            None,
+            login_token,
+            StatusClass::ClientError,
+        ),
+    ];
+    for &roles in &GROWTH_ROLES[1..] {
+        let token = minter.token(roles)?;
+        let bearer = if token.len() <= node_limit {
+            StatusClass::Success
+        } else {
+            StatusClass::ClientError
+        };
+        probes.push(probe(
+            Stack::Jwt,
+            Carrier::Bearer,
+            Some(roles),
+            &token,
+            bearer,
+        ));
+        probes.push(probe(
+            Stack::Jwt,
+            Carrier::JwtCookie,
+            Some(roles),
+            &token,
+            StatusClass::ClientError,
+        ));
+    }
+    Ok(probes)
+}
+
+/// Logs alice in on `cluster`, then measures [`wire_probes`] on `protocols`.
+async fn measure_wire(
+    cluster: &Cluster,
+    ctx: &RunContext,
+    protocols: &[Protocol],
+) -> Result<Vec<WireRow>, LabError> {
+    let http = cluster.client_builder()?.build().map_err(err)?;
+    let client = ApiClient::with_client(http);
+    let Credential::Cookie(cookie) = client
+        .session_login(&cluster.url(Stack::Session, "")?, "alice")
+        .await
+    else {
+        return Err(err("no session cookie"));
+    };
+    let (_, login) = client
+        .jwt_login(&cluster.url(Stack::Jwt, "")?, "alice")
+        .await;
+    let keys = cluster
+        .keyset_path()
+        .map(|path| KeySetFile::read(path, false))
+        .transpose()
+        .map_err(err)?
+        .ok_or_else(|| err("cluster has no key set"))?;
+    let probes = wire_probes(
+        &cookie,
+        &login.access_token,
+        &Minter::new(&keys)?,
+        node_token_limit(&cluster.spec.jwt_args)?,
+    )?;
+    ctx.variant(format!(
+        "bytes on the wire: {}",
+        protocols
+            .iter()
+            .map(|p| p.label())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    c9_wire::measure(cluster, protocols, &probes, c9_wire::requests(ctx.quick)).await
+}
+
 async fn measure(cluster: &Cluster, ctx: &RunContext) -> Result<Measured, LabError> {
     let client = ApiClient::new();
     let Credential::Cookie(cookie) = client
@@ -1016,6 +1175,9 @@ async fn measure(cluster: &Cluster, ctx: &RunContext) -> Result<Measured, LabErr
             straight,
         });
     }
+    let wire = measure_wire(cluster, ctx, &Protocol::CLEAR).await?;
+    ctx.variant("where HTTP/2's encoder stops indexing a cookie");
+    let threshold = c9_wire::cookie_threshold(cluster).await?;
     Ok(Measured {
         nodes: cluster.spec.nodes,
         alg: cluster.spec.alg,
@@ -1025,7 +1187,28 @@ async fn measure(cluster: &Cluster, ctx: &RunContext) -> Result<Measured, LabErr
         login_roles: login.roles.len(),
         growth,
         probes,
+        wire,
+        threshold: Some(threshold),
+        wire_requests: c9_wire::requests(ctx.quick),
     })
+}
+
+/// The wire figures in the evidence line, per protocol.
+fn wire_evidence(wire: &[WireFacts]) -> String {
+    if wire.is_empty() {
+        return "; nothing measured on the wire".into();
+    }
+    let per = wire
+        .iter()
+        .map(|w| {
+            format!(
+                "{} {:.1} / {:.1} / {:.1} B",
+                w.protocol, w.cookie, w.bearer, w.jwt_cookie
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("; on the wire per request (session cookie / login token as Authorization / in a cookie): {per}")
 }
 
 impl Experiment for CredentialSize {
@@ -1041,8 +1224,8 @@ impl Experiment for CredentialSize {
         &["C9"]
     }
 
-    fn estimate(&self, _quick: bool) -> Duration {
-        Duration::from_secs(10)
+    fn estimate(&self, quick: bool) -> Duration {
+        Duration::from_secs(if quick { 40 } else { 70 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {
@@ -1055,10 +1238,21 @@ impl Experiment for CredentialSize {
                 "starting a cluster ({} node per stack)",
                 spec.nodes
             ));
-            let cluster = Cluster::start(spec).await?;
+            let cluster = Cluster::start(spec.clone()).await?;
             let measured = measure(&cluster, ctx).await;
             cluster.shutdown();
-            let m = measured?;
+            let mut m = measured?;
+
+            // As deployed: TLS at HAProxy, HTTP/2 offered in ALPN.
+            spec.frontend = Frontend {
+                tls: true,
+                h2: true,
+            };
+            ctx.variant("starting a cluster with TLS and HTTP/2 at HAProxy");
+            let tls = Cluster::start(spec).await?;
+            let measured = measure_wire(&tls, ctx, &Protocol::TLS).await;
+            tls.shutdown();
+            m.wire.extend(measured?);
 
             let found = findings(&m.probes);
             let facts = m.facts(&found);
@@ -1080,6 +1274,7 @@ impl Experiment for CredentialSize {
                 summary: Some(Summary::Size(SizeSummary {
                     cookie_header_bytes: m.cookie_bytes as u64,
                     login_jwt_header_bytes: m.login_bytes as u64,
+                    wire: wire_facts(&m.wire),
                 })),
                 raw: json!({
                     "growth": GROWTH_ROLES.iter().zip(&m.growth).map(|(roles, sizes)| json!({"roles": roles, "cookie": m.cookie_bytes, "jwt": sizes})).collect::<Vec<_>>(),
@@ -1093,6 +1288,9 @@ impl Experiment for CredentialSize {
                     "cookie_header_bytes": m.cookie_bytes,
                     "login_jwt_header_bytes": m.login_bytes,
                     "login_roles": m.login_roles,
+                    "wire": m.wire,
+                    "wire_requests": m.wire_requests,
+                    "cookie_index_threshold": m.threshold,
                 }),
                 seconds: started.elapsed().as_secs_f64(),
                 error: None,
@@ -1172,6 +1370,33 @@ mod tests {
         ]
     }
 
+    /// A protocol's five login rows: each stack bare (40 B), then each
+    /// credential adding the bytes given.
+    fn wire(protocol: Protocol, cookie: f64, bearer: f64, jwt_cookie: f64) -> Vec<WireRow> {
+        let row = |stack, carrier, extra: f64| WireRow {
+            protocol,
+            stack,
+            carrier,
+            roles: None,
+            credential_bytes: 100,
+            expected: StatusClass::Success,
+            cost: crate::wire_cost::WireCost {
+                first: crate::wire::WireBytes::default(),
+                to_server_per_request: 40.0 + extra,
+                to_client_per_request: 150.0,
+                requests: 50,
+                protocol: "test".into(),
+            },
+        };
+        vec![
+            row(Stack::Session, Carrier::Nothing, 0.0),
+            row(Stack::Session, Carrier::SessionCookie, cookie),
+            row(Stack::Jwt, Carrier::Nothing, 0.0),
+            row(Stack::Jwt, Carrier::Bearer, bearer),
+            row(Stack::Jwt, Carrier::JwtCookie, jwt_cookie),
+        ]
+    }
+
     fn measured(probes: Vec<ProbeRow>) -> Measured {
         Measured {
             nodes: 1,
@@ -1190,6 +1415,9 @@ mod tests {
             login_roles: 1,
             growth: vec![vec![330, 360, 640], vec![13_650, 13_680, 13_960]],
             probes,
+            wire: wire(Protocol::Http1Clear, 95.0, 430.0, 445.0),
+            threshold: None,
+            wire_requests: 50,
         }
     }
 
@@ -1335,17 +1563,58 @@ mod tests {
     }
 
     #[test]
-    fn verdict_does_not_hold_when_a_token_is_not_bigger_than_the_cookie() {
+    fn verdict_does_not_hold_when_the_token_costs_no_more_on_the_wire_than_the_cookie() {
+        // A broken set-up: a fat session cookie (say, the whole user record
+        // signed into it), bigger than the token on every protocol.
         let mut m = measured(default_rows());
-        m.cookie_bytes = 400; // a fat cookie, larger than the HS256 token with no permissions
+        m.wire = wire(Protocol::Http1Clear, 500.0, 430.0, 445.0);
+        m.wire.extend(wire(Protocol::Http2Tls, 480.0, 330.0, 1.0));
         let facts = m.facts(&findings(&m.probes));
-        assert_eq!(facts.smallest_jwt_header_bytes, 330);
         assert_eq!(
             c9_verdict(&facts),
             Verdict::DoesNotHold(
-                "a token's header (330 B) was not larger than the session cookie's (400 B)".into()
+                "on no protocol did the login token as Authorization cost more on the wire than the session \
+                 cookie: HTTP/1.1 430.0 B vs 500.0 B; HTTP/2 + TLS 330.0 B vs 480.0 B"
+                    .into()
             )
         );
+        // Nothing measured on the wire: no verdict from header sizes alone.
+        m.wire.clear();
+        assert!(matches!(
+            c9_verdict(&m.facts(&findings(&m.probes))),
+            Verdict::NotMeasured(n) if n.contains("on the wire")
+        ));
+    }
+
+    #[test]
+    fn on_http2_an_indexed_token_turns_the_verdict_into_a_caveat() {
+        // As measured with nghttp2: the cookie and the token in a cookie are
+        // indexed, the bearer token is not.
+        let mut m = measured(default_rows());
+        m.wire.extend(wire(Protocol::Http2Tls, 1.0, 330.0, 1.5));
+        let verdict = c9_verdict(&m.facts(&findings(&m.probes)));
+        assert_eq!(
+            verdict,
+            Verdict::HoldsWithCaveat(
+                "on HTTP/2 + TLS the same token in a cookie cost 1.5 B per request against the session cookie's \
+                 1.0 B: HPACK indexed it, so the bearer token's 330.0 B there come from the client never indexing \
+                 Authorization, not from the token's size"
+                    .into()
+            )
+        );
+        // A client that indexes Authorization too: the bearer token is cheap as well.
+        let mut m = measured(default_rows());
+        m.wire.extend(wire(Protocol::Http2Tls, 1.0, 1.5, 1.5));
+        let verdict = c9_verdict(&m.facts(&findings(&m.probes)));
+        assert!(
+            matches!(&verdict, Verdict::HoldsWithCaveat(n)
+                if n.starts_with("on HTTP/2 + TLS the token as Authorization cost only 1.5x the cookie per request (1.5 B vs 1.0 B)")),
+            "{verdict:?}"
+        );
+        // A token past the encoder's table limit costs its size in a cookie too: no caveat.
+        let mut m = measured(default_rows());
+        m.wire.extend(wire(Protocol::Http2Tls, 1.0, 3300.0, 3290.0));
+        assert_eq!(c9_verdict(&m.facts(&findings(&m.probes))), Verdict::Holds);
     }
 
     #[test]
@@ -1385,15 +1654,14 @@ mod tests {
                 "no layer refused any size sent, up to 8190 token bytes".into()
             )
         );
-        // Login token under 3x the cookie, header limit reached.
+        // Login token under 3x the cookie on the wire, header limit reached.
         let mut m = measured(default_rows());
-        m.login_bytes = 250;
-        m.growth = vec![vec![200]];
+        m.wire = wire(Protocol::Http1Clear, 95.0, 250.0, 260.0);
         let facts = m.facts(&findings(&m.probes));
         assert_eq!(
             c9_verdict(&facts),
             Verdict::HoldsWithCaveat(
-                "at login the token is only 2.6x the cookie; it is the claims that make it big"
+                "on HTTP/1.1 the token as Authorization cost only 2.6x the cookie per request (250.0 B vs 95.0 B)"
                     .into()
             )
         );
@@ -1402,7 +1670,10 @@ mod tests {
     #[test]
     fn the_rule_text_states_the_threshold_the_code_uses() {
         let rule = c9_rule();
-        assert!(rule.contains("at least 3x the cookie's") && rule.contains("under 3x"));
+        assert!(
+            rule.contains("at least 3x the cookie (taken as at least 1 byte)")
+                && rule.contains("under 3x")
+        );
         assert!(rule.contains("one of 400, 413, 414, 431"));
     }
 
