@@ -20,9 +20,11 @@
 #      pause ends the same cookie works again; a store that dies (SHUTDOWN
 #      NOSAVE) comes back empty by its restart policy and the session stack
 #      serves new logins again, no node restarted
-#   6. the lab profile runs `authlab run --quick --only c1,c7` in a container
+#   6. TLS and HTTP/2 at HAProxy (AUTHLAB_TLS, AUTHLAB_H2): h2 by ALPN, a
+#      Secure cookie, orders services over https;
+#   7. the lab profile runs `authlab run --quick --only c1,c7` in a container
 #      and its report appears on the host, owned by the uid it was given
-#   7. `down -v` leaves no container, network or volume of the project
+#   8. `down -v` leaves no container, network or volume of the project
 #
 # Ports and the subnet are chosen free for this run; the project name is
 # unique, so a demo already running on this machine is not touched.
@@ -235,6 +237,37 @@ login_eventually "$jar3" "$user2_body"
 [ "$(restarts)" = "$nodes_before" ] || fail "a node restarted during stop/start"
 echo "store started: the old session is gone (401), a new login works, no node restarted"
 rm -f "$jar3"
+
+say "TLS and HTTP/2 at HAProxy: AUTHLAB_TLS=true AUTHLAB_H2=true docker compose up -d --force-recreate"
+# HAProxy reads its config when it starts: switching TLS on for a running
+# project recreates its containers (the volume, keys and secrets stay).
+AUTHLAB_TLS=true AUTHLAB_H2=true compose up -d --force-recreate
+wait_healthy "$project" 240
+ca=$(mktemp)
+docker cp "$(compose ps -q haproxy)":/authlab/config/tls/ca.pem "$ca"
+https_session="https://127.0.0.1:$session_port" https_jwt="https://127.0.0.1:$jwt_port"
+jar4=$(mktemp)
+head=$(curl -s --cacert "$ca" -D - -o /dev/null -c "$jar4" -H 'content-type: application/json' -d "$login_body" "$https_session/login" | tr -d '\r')
+echo "$head" | grep -q '^HTTP/2 200' || fail "session login over TLS did not answer 200 over HTTP/2: $head"
+echo "$head" | grep -i '^set-cookie: authlab_session=' | grep -q '; Secure' || fail "the session cookie is not Secure behind TLS: $head"
+curl -sf --cacert "$ca" -b "$jar4" "$https_session/me" | grep -q '"user":"alice"' || fail "session /me over TLS did not name alice"
+access=$(curl -sf --cacert "$ca" -H 'content-type: application/json' -d "$login_body" "$https_jwt/login" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+version=$(curl -s --cacert "$ca" -o /dev/null -w '%{http_version} %{http_code}' -H "authorization: Bearer $access" "$https_jwt/me")
+[ "$version" = "2 200" ] || fail "JWT /me over TLS answered (HTTP version, status) $version, expected 2 200"
+version=$(curl -s --http1.1 --cacert "$ca" -o /dev/null -w '%{http_version} %{http_code}' -H "authorization: Bearer $access" "$https_jwt/me")
+[ "$version" = "1.1 200" ] || fail "an HTTP/1.1 client over TLS got $version, expected 1.1 200"
+# The orders services reach the stacks over https, trusting the generated CA.
+session_value=$(awk '$6 == "authlab_session" {print $7}' "$jar4")
+for pair in "$AUTHLAB_ORDERS_JWKS_PORT:$access" "$AUTHLAB_ORDERS_INTROSPECTION_PORT:$session_value"; do
+  port=${pair%%:*} credential=${pair#*:}
+  body=$(curl -s --cacert "$ca" -w ' %{http_code}' -H "authorization: Bearer $credential" "https://127.0.0.1:$port/orders")
+  case "$body" in *'alice'*' 200') echo "orders over TLS on :$port: 200 for alice" ;; *) fail "orders over TLS on :$port answered: $body" ;; esac
+done
+# A client that does not trust the generated CA refuses the certificate.
+if curl -s -o /dev/null "$https_jwt/health"; then fail "curl accepted HAProxy's certificate without the CA"; fi
+echo "TLS: HTTP/2 by ALPN, HTTP/1.1 on request, Secure cookie, orders over https; the certificate needs the generated CA"
+rm -f "$ca" "$jar4"
 
 say "the lab profile: authlab run --quick --only c1,c7 in a container"
 reports_dir=$(mktemp -d)

@@ -28,6 +28,12 @@ async fn login(client: &reqwest::Client, url: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// Status and HTTP version of `GET url` with a bearer token.
+async fn bearer_get(client: &reqwest::Client, url: &str, token: &str) -> (StatusCode, Version) {
+    let response = client.get(url).bearer_auth(token).send().await.unwrap();
+    (response.status(), response.version())
+}
+
 #[tokio::test]
 async fn both_stacks_answer_over_tls_and_alpn_picks_h2() {
     let cluster = tls_cluster(true).await;
@@ -70,26 +76,15 @@ async fn both_stacks_answer_over_tls_and_alpn_picks_h2() {
         .await
         .unwrap();
     let token = body["access_token"].as_str().unwrap().to_owned();
-    let me = client
-        .get(format!("{jwt}/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        (me.status(), me.version()),
+        bearer_get(&client, &format!("{jwt}/me"), &token).await,
         (StatusCode::OK, Version::HTTP_2)
     );
 
     // The orders services reach the stacks through the TLS frontends too:
     // they trust the cluster's CA, and nothing else.
-    let orders = client
-        .get(cluster.orders_url(OrdersVariant::Jwks, "/orders").unwrap())
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(orders.status(), StatusCode::OK);
+    let orders = cluster.orders_url(OrdersVariant::Jwks, "/orders").unwrap();
+    assert_eq!(bearer_get(&client, &orders, &token).await.0, StatusCode::OK);
 
     // ALPN offers HTTP/1.1 as well, for clients that want it.
     let h1 = cluster
@@ -98,14 +93,8 @@ async fn both_stacks_answer_over_tls_and_alpn_picks_h2() {
         .http1_only()
         .build()
         .unwrap();
-    let me = h1
-        .get(format!("{jwt}/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        (me.status(), me.version()),
+        bearer_get(&h1, &format!("{jwt}/me"), &token).await,
         (StatusCode::OK, Version::HTTP_11)
     );
 

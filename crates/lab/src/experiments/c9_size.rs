@@ -26,6 +26,7 @@ use clap::Parser;
 use jsonwebtoken::{EncodingKey, Header};
 use jwt_server::{
     keys::KeySetFile,
+    routes::TokenResponse,
     tokens::{now_unix, Rejection},
     JwtServerConfig, SigningAlgorithm,
 };
@@ -1061,14 +1062,10 @@ fn wire_probes(
     Ok(probes)
 }
 
-/// Logs alice in on `cluster`, then measures [`wire_probes`] on `protocols`.
-async fn measure_wire(
-    cluster: &Cluster,
-    ctx: &RunContext,
-    protocols: &[Protocol],
-) -> Result<Vec<WireRow>, LabError> {
-    let http = cluster.client_builder()?.build().map_err(err)?;
-    let client = ApiClient::with_client(http);
+/// Alice's session cookie (`name=value`) and JWT login on `cluster`,
+/// through its frontends (over TLS when they speak it).
+async fn alice(cluster: &Cluster) -> Result<(String, TokenResponse), LabError> {
+    let client = ApiClient::with_client(cluster.client_builder()?.build().map_err(err)?);
     let Credential::Cookie(cookie) = client
         .session_login(&cluster.url(Stack::Session, "")?, "alice")
         .await
@@ -1078,16 +1075,31 @@ async fn measure_wire(
     let (_, login) = client
         .jwt_login(&cluster.url(Stack::Jwt, "")?, "alice")
         .await;
+    Ok((cookie, login))
+}
+
+/// Mints tokens with the key `cluster`'s JWT nodes sign with.
+fn cluster_minter(cluster: &Cluster) -> Result<Minter, LabError> {
     let keys = cluster
         .keyset_path()
         .map(|path| KeySetFile::read(path, false))
         .transpose()
         .map_err(err)?
         .ok_or_else(|| err("cluster has no key set"))?;
+    Minter::new(&keys)
+}
+
+/// Logs alice in on `cluster`, then measures [`wire_probes`] on `protocols`.
+async fn measure_wire(
+    cluster: &Cluster,
+    ctx: &RunContext,
+    protocols: &[Protocol],
+) -> Result<Vec<WireRow>, LabError> {
+    let (cookie, login) = alice(cluster).await?;
     let probes = wire_probes(
         &cookie,
         &login.access_token,
-        &Minter::new(&keys)?,
+        &cluster_minter(cluster)?,
         node_token_limit(&cluster.spec.jwt_args)?,
     )?;
     ctx.variant(format!(
@@ -1102,16 +1114,7 @@ async fn measure_wire(
 }
 
 async fn measure(cluster: &Cluster, ctx: &RunContext) -> Result<Measured, LabError> {
-    let client = ApiClient::new();
-    let Credential::Cookie(cookie) = client
-        .session_login(&cluster.url(Stack::Session, "")?, "alice")
-        .await
-    else {
-        return Err(err("no session cookie"));
-    };
-    let (_, login) = client
-        .jwt_login(&cluster.url(Stack::Jwt, "")?, "alice")
-        .await;
+    let (cookie, login) = alice(cluster).await?;
 
     ctx.variant("credential bytes as claims grow");
     let minters: Vec<Minter> = GROWTH_ALGORITHMS
@@ -1134,13 +1137,7 @@ async fn measure(cluster: &Cluster, ctx: &RunContext) -> Result<Measured, LabErr
 
     ctx.variant("sending tokens of growing size through HAProxy and straight to the node");
     let limits = read_limits(cluster)?;
-    let keys = cluster
-        .keyset_path()
-        .map(|path| KeySetFile::read(path, false))
-        .transpose()
-        .map_err(err)?
-        .ok_or_else(|| err("cluster has no key set"))?;
-    let minter = Minter::new(&keys)?;
+    let minter = cluster_minter(cluster)?;
     let node = cluster
         .nodes(Stack::Jwt)
         .first()
@@ -1373,21 +1370,7 @@ mod tests {
     /// A protocol's five login rows: each stack bare (40 B), then each
     /// credential adding the bytes given.
     fn wire(protocol: Protocol, cookie: f64, bearer: f64, jwt_cookie: f64) -> Vec<WireRow> {
-        let row = |stack, carrier, extra: f64| WireRow {
-            protocol,
-            stack,
-            carrier,
-            roles: None,
-            credential_bytes: 100,
-            expected: StatusClass::Success,
-            cost: crate::wire_cost::WireCost {
-                first: crate::wire::WireBytes::default(),
-                to_server_per_request: 40.0 + extra,
-                to_client_per_request: 150.0,
-                requests: 50,
-                protocol: "test".into(),
-            },
-        };
+        let row = |stack, carrier, extra: f64| c9_wire::row(protocol, stack, carrier, 40.0 + extra);
         vec![
             row(Stack::Session, Carrier::Nothing, 0.0),
             row(Stack::Session, Carrier::SessionCookie, cookie),

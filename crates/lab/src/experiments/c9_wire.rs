@@ -400,28 +400,29 @@ pub fn tables(rows: &[WireRow], threshold: &IndexThreshold, n: u32) -> Vec<Table
     out
 }
 
+/// A measured row with the given bytes to the server per request, for tests.
+#[cfg(test)]
+pub(super) fn row(protocol: Protocol, stack: Stack, carrier: Carrier, to_server: f64) -> WireRow {
+    WireRow {
+        protocol,
+        stack,
+        carrier,
+        roles: None,
+        credential_bytes: 100,
+        expected: StatusClass::Success,
+        cost: WireCost {
+            first: crate::wire::WireBytes::default(),
+            to_server_per_request: to_server,
+            to_client_per_request: 100.0,
+            requests: 10,
+            protocol: protocol.negotiated().into(),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::WireBytes;
-
-    fn row(protocol: Protocol, stack: Stack, carrier: Carrier, to_server: f64) -> WireRow {
-        WireRow {
-            protocol,
-            stack,
-            carrier,
-            roles: None,
-            credential_bytes: 100,
-            expected: StatusClass::Success,
-            cost: WireCost {
-                first: WireBytes::default(),
-                to_server_per_request: to_server,
-                to_client_per_request: 100.0,
-                requests: 10,
-                protocol: protocol.negotiated().into(),
-            },
-        }
-    }
 
     #[test]
     fn a_credentials_cost_is_its_request_minus_the_bare_one() {
