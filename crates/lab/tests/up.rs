@@ -51,8 +51,13 @@ impl Drop for Up {
 }
 
 fn start_up() -> (Up, Vec<String>) {
+    start_up_with(&[])
+}
+
+fn start_up_with(extra: &[&str]) -> (Up, Vec<String>) {
     let child = Command::new(env!("CARGO_BIN_EXE_authlab"))
         .args(["up", "--nodes", "2", "--users", "0"])
+        .args(extra)
         .env("RUST_BACKTRACE", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -144,4 +149,51 @@ fn even_a_killed_authlab_leaves_no_orphans() {
         Vec::<u32>::new(),
         "orphans after SIGKILL"
     );
+}
+
+#[test]
+fn with_tls_and_h2_the_table_is_https_and_names_the_ca_that_curl_needs() {
+    let (mut up, lines) = start_up_with(&["--tls", "--h2", "--stack", "jwt", "--no-orders"]);
+    let table = lines.concat();
+    let jwt = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("jwt stack (HAProxy)"))
+        .map(|rest| rest.trim().to_owned())
+        .expect("the table names the JWT stack");
+    assert!(jwt.starts_with("https://127.0.0.1:"), "{table}");
+    assert!(
+        table.contains("frontends speak") && table.contains("TLS, ALPN h2,http/1.1"),
+        "{table}"
+    );
+    let ca = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("CA to trust (generated)"))
+        .map(|rest| std::path::PathBuf::from(rest.trim()))
+        .expect("the table names the CA file");
+    assert!(std::fs::read_to_string(&ca)
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----"));
+    // The curl lines it prints pass that CA.
+    assert!(
+        table.contains(&format!("curl --cacert {} -si", ca.display())),
+        "{table}"
+    );
+    // And curl, given it, speaks HTTP/2 to the stack.
+    let output = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{http_code}",
+            "--cacert",
+        ])
+        .arg(&ca)
+        .arg(format!("{jwt}/health"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "2 200");
+    let child = &mut up.0;
+    nix::sys::signal::kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    assert!(child.wait().unwrap().success());
 }

@@ -651,7 +651,7 @@ impl Experiment for VerifyCost {
                         .map(|(j, (i, _))| (j.alg, Spread::of(&cpu[i]).median))
                         .collect();
                     lesson += " ";
-                    lesson += &costs.sentence(&verify_cpu);
+                    lesson += &costs.sentence(&verify_cpu, lookup_cpu.as_ref().map(|c| c.median));
                     evidence.push(format!(
                         "HAProxy CPU per new TLS connection {:.0} µs (full handshake), {:.0} µs (resumed), per \
                          kept-alive request {:.0} µs (HTTP/1.1)",

@@ -1222,7 +1222,7 @@ impl Experiment for CredentialSize {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 40 } else { 70 })
+        Duration::from_secs(if quick { 10 } else { 25 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {

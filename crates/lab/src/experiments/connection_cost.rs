@@ -393,7 +393,7 @@ impl ConnectionCosts {
 
     /// Sets the handshake beside the signature checks' CPU (`(alg, µs)`
     /// medians, measured by c6 in the same run); every number from the run.
-    pub fn sentence(&self, verify_cpu: &[(&str, f64)]) -> String {
+    pub fn sentence(&self, verify_cpu: &[(&str, f64)], lookup_cpu: Option<f64>) -> String {
         let full = self.handshake_extra(Connection::FullHandshake);
         let resumed = self.handshake_extra(Connection::Resumed);
         let mut text = format!(
@@ -414,6 +414,12 @@ impl ConnectionCosts {
                 " That handshake is {to_high:.0}x the CPU of the costliest signature check above ({} {:.1} µs) and {to_low:.0}x the cheapest ({} {:.1} µs).",
                 high.0, high.1, low.0, low.1
             );
+            if let Some(lookup) = lookup_cpu.filter(|l| *l > 0.0) {
+                text += &format!(
+                    " It is {:.0}x the CPU of a store lookup ({lookup:.1} µs).",
+                    full.median / lookup
+                );
+            }
             text += if to_high >= DWARFS {
                 " A client that opens a new connection per request pays far more for the handshake than for any signature check; with kept-alive connections the handshake is paid once, and the check is what each request adds."
             } else if to_low >= DWARFS {
@@ -488,22 +494,26 @@ mod tests {
     #[test]
     fn the_sentence_says_dwarfs_only_when_the_numbers_do() {
         let verify = [("HS256", 2.0), ("RS256", 60.0)];
-        let text = costs(1040.0).sentence(&verify);
+        let text = costs(1040.0).sentence(&verify, Some(20.0));
         assert!(text.contains("the full handshake adds 1000 µs"), "{text}");
         assert!(
             text.contains("17x the CPU of the costliest signature check above (RS256 60.0 µs)"),
             "{text}"
         );
         assert!(text.contains("pays far more for the handshake"), "{text}");
-        let text = costs(400.0).sentence(&verify);
+        assert!(
+            text.contains("It is 50x the CPU of a store lookup (20.0 µs)."),
+            "{text}"
+        );
+        let text = costs(400.0).sentence(&verify, None);
         assert!(
             text.contains("dwarfs the cheapest check, but the costliest comes within 10x"),
             "{text}"
         );
-        let text = costs(60.0).sentence(&[("HS256", 10.0)]);
+        let text = costs(60.0).sentence(&[("HS256", 10.0)], None);
         assert!(text.contains("same order"), "{text}");
         // No verification measured: no comparison is made.
-        let text = costs(1040.0).sentence(&[]);
+        let text = costs(1040.0).sentence(&[], Some(20.0));
         assert!(!text.contains("signature check"), "{text}");
         let table = costs(1040.0).table(1);
         assert!(table.title.contains("TLSv1.3"));
