@@ -537,24 +537,7 @@ async fn relay(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    async fn echo_server() -> SocketAddr {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let mut buffer = [0u8; 1024];
-                    while let Ok(n) = stream.read(&mut buffer).await {
-                        if n == 0 || stream.write_all(&buffer[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-        });
-        address
-    }
+    use crate::test_net::echo_server;
 
     async fn round_trip(address: SocketAddr, stream: &mut TcpStream) -> Duration {
         let _ = address;

@@ -26,6 +26,8 @@ pub mod results;
 pub mod runtime_api;
 pub mod soak;
 pub mod summaries;
+#[cfg(test)]
+mod test_net;
 pub mod tls;
 pub mod wire;
 pub mod wire_cost;

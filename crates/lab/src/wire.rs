@@ -257,6 +257,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_net::echo_server;
 
     const WAIT: Duration = Duration::from_secs(5);
 
@@ -273,24 +274,6 @@ mod tests {
                     stream.read_to_end(&mut request).await.unwrap();
                     stream.write_all(&reply).await.unwrap();
                     stream.shutdown().await.unwrap();
-                });
-            }
-        });
-        address
-    }
-
-    async fn echo_server() -> SocketAddr {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let mut buffer = [0u8; 1024];
-                    while let Ok(n @ 1..) = stream.read(&mut buffer).await {
-                        if stream.write_all(&buffer[..n]).await.is_err() {
-                            break;
-                        }
-                    }
                 });
             }
         });

@@ -219,15 +219,22 @@ pub async fn cookie_threshold(cluster: &Cluster) -> Result<IndexThreshold, LabEr
     index_threshold(&counter, &base, "cookie", 64, 8_192, 20).await
 }
 
+/// The distinct values of `key` over `rows`, in the order they first
+/// appear (the order the run measured them in).
+fn first_seen<T: PartialEq>(rows: &[WireRow], key: impl Fn(&WireRow) -> T) -> Vec<T> {
+    let mut seen = Vec::new();
+    for value in rows.iter().map(key) {
+        if !seen.contains(&value) {
+            seen.push(value);
+        }
+    }
+    seen
+}
+
 /// What each credential added per request, from the measured rows (login
 /// credentials only: rows without `roles`).
 pub fn wire_facts(rows: &[WireRow]) -> Vec<WireFacts> {
-    let mut protocols: Vec<Protocol> = Vec::new();
-    for row in rows {
-        if !protocols.contains(&row.protocol) {
-            protocols.push(row.protocol);
-        }
-    }
+    let protocols = first_seen(rows, |r| r.protocol);
     protocols
         .into_iter()
         .filter_map(|protocol| {
@@ -304,21 +311,10 @@ fn bytes(value: f64) -> String {
 
 /// The report's tables of the wire measurement.
 pub fn tables(rows: &[WireRow], threshold: &IndexThreshold, n: u32) -> Vec<Table> {
-    let mut protocols: Vec<Protocol> = Vec::new();
-    for row in rows {
-        if !protocols.contains(&row.protocol) {
-            protocols.push(row.protocol);
-        }
-    }
+    let protocols = first_seen(rows, |r| r.protocol);
     // A row per request kind; the clear-text and TLS clusters issue
     // credentials of their own, whose lengths may differ by a few bytes.
-    let mut kinds: Vec<(Stack, Carrier, Option<usize>)> = Vec::new();
-    for row in rows {
-        let kind = (row.stack, row.carrier, row.roles);
-        if !kinds.contains(&kind) {
-            kinds.push(kind);
-        }
-    }
+    let kinds = first_seen(rows, |r| (r.stack, r.carrier, r.roles));
     let name = |(stack, carrier, roles): (Stack, Carrier, Option<usize>)| {
         let lengths: Vec<usize> = rows
             .iter()

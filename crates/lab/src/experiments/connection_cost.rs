@@ -77,23 +77,28 @@ pub struct ConnectionCosts {
 }
 
 impl ConnectionCosts {
-    pub fn spread(&self, connection: Connection) -> Spread {
-        let index = Connection::ALL
+    /// The per-trial figures of `connection`.
+    fn micros_of(&self, connection: Connection) -> &[f64] {
+        Connection::ALL
             .iter()
             .position(|c| *c == connection)
-            .unwrap_or(0);
-        Spread::of(self.micros.get(index).map_or(&[][..], Vec::as_slice))
+            .and_then(|index| self.micros.get(index))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub fn spread(&self, connection: Connection) -> Spread {
+        Spread::of(self.micros_of(connection))
     }
 
     /// What a handshake adds to a request, per trial: the new connection's
     /// cost minus the HTTP/1.1 kept-alive request's of the same trial.
     pub fn handshake_extra(&self, connection: Connection) -> Spread {
-        let index = |c| Connection::ALL.iter().position(|x| *x == c).unwrap_or(0);
-        let (with, without) = (
-            &self.micros[index(connection)],
-            &self.micros[index(Connection::KeptAliveHttp1)],
-        );
-        let extra: Vec<f64> = with.iter().zip(without).map(|(a, b)| a - b).collect();
+        let extra: Vec<f64> = self
+            .micros_of(connection)
+            .iter()
+            .zip(self.micros_of(Connection::KeptAliveHttp1))
+            .map(|(with, without)| with - without)
+            .collect();
         Spread::of(&extra)
     }
 }
