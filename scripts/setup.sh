@@ -2,9 +2,15 @@
 # Installs the programs authlab's tests and experiments run for real:
 # redis-server (user directory and session store), haproxy (load balancer),
 # wrk (capacity measurements), h2load from nghttp2-client (bytes on the wire
-# over HTTP/1.1 and HTTP/2) and openssl (TLS handshakes, `s_time`). Only
-# what is missing is installed.
+# over HTTP/1.1 and HTTP/2) and openssl (TLS handshakes, `s_time`); with
+# `--browser`, also chromium and chromium-driver (the console's browser test,
+# which scripts/test.sh runs). Only what is missing is installed.
 set -euo pipefail
+
+browser=0
+if [ "${1:-}" = "--browser" ]; then
+  browser=1
+fi
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
@@ -14,6 +20,11 @@ command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+if [ "$browser" = 1 ]; then
+  # The console's browser test: headless chromium driven over WebDriver.
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -159,6 +159,8 @@ pub struct Cluster {
     haproxy_config: HaproxyConfig,
     proxy: Option<LatencyProxy>,
     store: RedisServer,
+    /// Frozen by [`Cluster::pause_store`].
+    store_paused: bool,
     directory: RedisServer,
     frontends: Vec<(Stack, u16)>,
     orders_frontends: Vec<(OrdersVariant, u16)>,
@@ -481,6 +483,7 @@ impl Cluster {
             haproxy_config,
             proxy,
             store,
+            store_paused: false,
             directory,
             frontends,
             orders_frontends,
@@ -695,6 +698,10 @@ impl Cluster {
 
     /// Stops the session store. Without persistence its data is gone.
     pub fn stop_store(&mut self) {
+        // A frozen process would not see the signal that stops it.
+        if self.store_paused {
+            let _ = self.resume_store();
+        }
         self.store.stop();
     }
 
@@ -704,6 +711,35 @@ impl Cluster {
             self.store.restart()?;
         }
         Ok(())
+    }
+
+    /// Freezes the session store (SIGSTOP): it still accepts connections
+    /// but answers nothing, as a store stuck in a long pause or on a dead
+    /// network path would. [`resume_store`](Self::resume_store) thaws it with
+    /// every key intact.
+    pub fn pause_store(&mut self) -> Result<(), LabError> {
+        self.signal_store(nix::sys::signal::Signal::SIGSTOP)?;
+        self.store_paused = true;
+        Ok(())
+    }
+
+    pub fn resume_store(&mut self) -> Result<(), LabError> {
+        self.signal_store(nix::sys::signal::Signal::SIGCONT)?;
+        self.store_paused = false;
+        Ok(())
+    }
+
+    pub fn store_paused(&self) -> bool {
+        self.store_paused
+    }
+
+    fn signal_store(&self, signal: nix::sys::signal::Signal) -> Result<(), LabError> {
+        let pid = self
+            .store
+            .pid()
+            .ok_or_else(|| LabError::Config("the session store is not running".into()))?;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal)
+            .map_err(|e| LabError::Io(format!("signalling the session store: {e}")))
     }
 
     pub fn restart_store(&mut self) -> Result<(), LabError> {
@@ -727,6 +763,22 @@ impl Cluster {
     pub fn set_maintenance(&self, stack: Stack, index: usize, on: bool) -> Result<(), LabError> {
         let name = self.node(stack, index)?.name.clone();
         self.haproxy.set_maintenance(&stack.backend(), &name, on)
+    }
+
+    /// Sets a node's administrative state in HAProxy (`ready`, `drain`, `maint`).
+    pub fn set_node_state(
+        &self,
+        stack: Stack,
+        index: usize,
+        state: crate::runtime_api::ServerState,
+    ) -> Result<(), LabError> {
+        let name = self.node(stack, index)?.name.clone();
+        self.haproxy.set_state(&stack.backend(), &name, state)
+    }
+
+    /// The runtime API of this cluster's HAProxy, for a reader on another task.
+    pub fn runtime_api(&self) -> crate::runtime_api::RuntimeApi {
+        self.haproxy.api().clone()
     }
 
     /// Changes the injected store latency (needs a cluster started with `store_latency`).
@@ -777,6 +829,32 @@ impl Cluster {
         let kid = step(&mut file).map_err(|e| LabError::Config(e.to_string()))?;
         file.write(&path).map_err(|e| LabError::Io(e.to_string()))?;
         self.reload_gateway()?;
+        self.restart_jwt_nodes_in_turn().await?;
+        Ok(kid)
+    }
+
+    /// Switches the JWT nodes between no revocation and the denylist: each
+    /// node is restarted in turn with the new `--revocation`, as a key
+    /// rotation restarts them.
+    pub async fn set_revocation(&mut self, mode: RevocationMode) -> Result<(), LabError> {
+        if self.jwt_nodes.is_empty() {
+            return Err(LabError::Config("the cluster has no jwt stack".into()));
+        }
+        let value = match mode {
+            RevocationMode::None => "none",
+            RevocationMode::Denylist => "denylist",
+        };
+        for node in &mut self.jwt_nodes {
+            node.set_flag("--revocation", value);
+        }
+        self.spec.revocation = mode;
+        self.restart_jwt_nodes_in_turn().await
+    }
+
+    /// Restarts every running JWT node, one at a time, each drained and back
+    /// up before the next, so HAProxy always has nodes to serve from. A node
+    /// that is down on purpose stays down.
+    async fn restart_jwt_nodes_in_turn(&mut self) -> Result<(), LabError> {
         let client = reqwest::Client::new();
         for index in 0..self.jwt_nodes.len() {
             if !self.jwt_nodes[index].is_running() {
@@ -791,7 +869,7 @@ impl Cluster {
             self.wait_node_health(Stack::Jwt, index, true, Duration::from_secs(10))
                 .await?;
         }
-        Ok(kid)
+        Ok(())
     }
 
     /// Re-renders the gateway's key files from the key set and reloads

@@ -212,6 +212,19 @@ struct UpArgs {
     /// Offer HTTP/2 in the TLS handshake (ALPN h2,http/1.1); needs --tls.
     #[arg(long, requires = "tls")]
     h2: bool,
+    /// Port of the web console (0: any free port; the URL is printed first).
+    #[arg(long, default_value_t = 0)]
+    console_port: u16,
+    /// Address the console listens on. Loopback by default: its buttons
+    /// break the cluster, so only this machine should reach them.
+    #[arg(long, default_value = "127.0.0.1")]
+    console_bind: std::net::IpAddr,
+    /// The run whose report the console's controls link to.
+    #[arg(long, default_value = "reports/latest")]
+    console_report: PathBuf,
+    /// Serve no console (the table and the prompt only).
+    #[arg(long, conflicts_with_all = ["console_port", "console_bind"])]
+    no_console: bool,
 }
 
 #[tokio::main]
@@ -501,7 +514,20 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     eprintln!("starting {} node(s) per stack …", spec.nodes);
     let mut cluster = Cluster::start(spec).await?;
-    print_table(&cluster);
+    let (controller, mut requests) = lab::console::Controller::channel();
+    let console = if args.no_console {
+        None
+    } else {
+        let config = lab::console::ConsoleConfig {
+            bind: args.console_bind,
+            port: args.console_port,
+            report_dir: args.console_report.clone(),
+        };
+        let facts = lab::console::ClusterFacts::of(&cluster)?;
+        Some(lab::console::Console::start(config, facts, controller).await?)
+    };
+    let mut console_open = console.is_some();
+    print_table(&cluster, console.as_ref());
 
     // First Ctrl-C: orderly shutdown. A second one during it: kill at once.
     let pids = cluster.pids();
@@ -519,6 +545,15 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
                     break Err(anyhow::anyhow!("stopping the cluster: {reason}"));
                 }
             }
+            // The console's controls: carried out here, by the task that
+            // owns the cluster's processes.
+            request = requests.recv(), if console_open => match request {
+                Some(request) => {
+                    let outcome = lab::console::carry_out(&mut cluster, request.action).await;
+                    let _ = request.reply.send(outcome);
+                }
+                None => console_open = false,
+            },
             line = lines.next_line(), if stdin_open => match line {
                 Ok(Some(line)) => match handle(&mut cluster, line.trim()).await {
                     Ok(Prompt::Continue) => {}
@@ -544,14 +579,20 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         }
     });
     eprintln!("stopping the cluster (Ctrl-C again to kill at once) …");
+    if let Some(console) = console {
+        console.stop().await;
+    }
     cluster.shutdown();
     eprintln!("stopped; nothing left running");
     outcome
 }
 
-fn print_table(cluster: &Cluster) {
+fn print_table(cluster: &Cluster, console: Option<&lab::console::Console>) {
     println!();
     println!("{:<32} WHERE", "WHAT");
+    if let Some(console) = console {
+        println!("{:<32} {}", "console (open in a browser)", console.url());
+    }
     for stack in [Stack::Session, Stack::Jwt] {
         if let Ok(url) = cluster.url(stack, "") {
             println!("{:<32} {url}", format!("{stack} stack (HAProxy)"));

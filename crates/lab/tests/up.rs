@@ -84,6 +84,27 @@ fn start_up_with(extra: &[&str]) -> (Up, Vec<String>) {
     panic!("authlab up never printed its table: {lines:?}");
 }
 
+/// The status line a plain `GET url` gets (the console is clear-text HTTP on loopback).
+fn get_status(url: &str) -> String {
+    use std::io::{Read, Write};
+    let address = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("not an http URL: {url}"));
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET / HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
 fn wait_gone(pids: &[u32], timeout: Duration) -> Vec<u32> {
     let deadline = Instant::now() + timeout;
     loop {
@@ -113,6 +134,16 @@ fn ctrl_c_stops_every_process_and_removes_the_temp_dir() {
             "missing {expected:?} in:\n{table}"
         );
     }
+    // The console comes first: it is where a demo starts.
+    let first = lines
+        .iter()
+        .find(|l| !l.trim().is_empty() && !l.starts_with("WHAT"))
+        .unwrap();
+    let console = first
+        .strip_prefix("console (open in a browser)")
+        .unwrap_or_else(|| panic!("the first row is not the console: {first:?}"))
+        .trim();
+    assert_eq!(get_status(console), "HTTP/1.1 200 OK", "GET {console}");
     let children = descendants(child.id());
     assert!(
         children.len() >= 7,
@@ -153,8 +184,19 @@ fn even_a_killed_authlab_leaves_no_orphans() {
 
 #[test]
 fn with_tls_and_h2_the_table_is_https_and_names_the_ca_that_curl_needs() {
-    let (mut up, lines) = start_up_with(&["--tls", "--h2", "--stack", "jwt", "--no-orders"]);
+    let (mut up, lines) = start_up_with(&[
+        "--tls",
+        "--h2",
+        "--stack",
+        "jwt",
+        "--no-orders",
+        "--no-console",
+    ]);
     let table = lines.concat();
+    assert!(
+        !table.contains("console"),
+        "--no-console still lists one:\n{table}"
+    );
     let jwt = lines
         .iter()
         .find_map(|l| l.strip_prefix("jwt stack (HAProxy)"))

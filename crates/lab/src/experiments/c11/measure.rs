@@ -372,13 +372,9 @@ pub const COST_SETUPS: [CostSetup; 3] = [
     },
 ];
 
-/// The `q` quantile (0–1) of sorted samples, nearest rank.
-pub fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
+/// The `q` quantile (0–1) of sorted samples, nearest rank; 0 for none.
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    crate::quantile::nearest_rank(sorted, q).unwrap_or(0.0)
 }
 
 /// One timed loop: a fresh login (and, for DPoP, every proof signed before
@@ -488,14 +484,5 @@ mod tests {
             ["alice", "user"]
         );
         assert_eq!(user_data_in("name=Alice", &USER_DATA), ["Alice"]);
-    }
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let sorted: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&sorted, 0.5), 50.0);
-        assert_eq!(percentile(&sorted, 0.99), 99.0);
-        assert_eq!(percentile(&[7.0], 0.99), 7.0);
-        assert_eq!(percentile(&[], 0.5), 0.0);
     }
 }

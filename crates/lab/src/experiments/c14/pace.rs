@@ -78,12 +78,8 @@ impl LoopRecord {
 }
 
 /// The value at quantile `q` (0–1) of `sorted`, nearest rank; 0 for none.
-pub fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    crate::quantile::nearest_rank(sorted, q).unwrap_or(0.0)
 }
 
 /// Offers `GET url` at `pace.rate` until `stop` is set or `pace.max` has
@@ -180,16 +176,6 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let values: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&values, 0.5), 50.0);
-        assert_eq!(percentile(&values, 0.99), 99.0);
-        assert_eq!(percentile(&values, 1.0), 100.0);
-        assert_eq!(percentile(&[3.0], 0.99), 3.0);
-        assert_eq!(percentile(&[], 0.5), 0.0);
-    }
 
     #[tokio::test]
     async fn a_loop_against_a_closed_port_is_bounded_and_counts_every_failure() {

@@ -1,0 +1,236 @@
+//! The page: HTML rendered on the server from a template, a small script
+//! that keeps it live, a style sheet. No build step and nothing fetched from
+//! elsewhere: a teacher needs `authlab` and a browser, nothing else.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+use minijinja::{context, Environment, Value};
+use serde::Serialize;
+
+use super::{
+    controls::{ControlInfo, CONTROLS, STORE_LATENCIES_MS},
+    load::{LoadSettings, MAX_RATE, MAX_USERS},
+    Shared, Snapshot,
+};
+use crate::Stack;
+
+const TEMPLATE: &str = include_str!("../../templates/console.html.j2");
+pub(super) const SCRIPT: &str = include_str!("../../assets/console/console.js");
+pub(super) const STYLE: &str = include_str!("../../assets/console/console.css");
+
+/// Which experiment of the latest run answers each claim, so a control can
+/// link to the section of the report that measured what it shows.
+pub(crate) struct ReportLinks {
+    dir: PathBuf,
+    by_claim: BTreeMap<String, String>,
+}
+
+impl ReportLinks {
+    /// Reads `dir/results.json`; no links when there is no readable report.
+    pub fn read(dir: &Path) -> Self {
+        let by_claim = std::fs::read(dir.join("results.json"))
+            .ok()
+            .filter(|_| dir.join("report.html").is_file())
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .map(|results| claims_to_experiments(&results))
+            .unwrap_or_default();
+        Self {
+            dir: dir.to_owned(),
+            by_claim,
+        }
+    }
+
+    /// The report section answering `claim`, if the latest run has one.
+    pub fn link(&self, claim: &str) -> Option<String> {
+        self.by_claim
+            .get(claim)
+            .map(|id| format!("/report/report.html#{id}"))
+    }
+
+    /// A file of the report directory the console may serve, with its type:
+    /// the report and its charts, by plain file name only.
+    pub fn file(&self, name: &str) -> Option<(PathBuf, &'static str)> {
+        if self.by_claim.is_empty()
+            || name.contains('/')
+            || name.contains('\\')
+            || name.starts_with('.')
+        {
+            return None;
+        }
+        let content_type = match Path::new(name).extension()?.to_str()? {
+            "html" => "text/html; charset=utf-8",
+            "svg" => "image/svg+xml",
+            "png" => "image/png",
+            "md" => "text/markdown; charset=utf-8",
+            "json" => "application/json",
+            _ => return None,
+        };
+        Some((self.dir.join(name), content_type))
+    }
+}
+
+/// `claim id → experiment id` from a run's `results.json`.
+fn claims_to_experiments(results: &serde_json::Value) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    for experiment in results["experiments"].as_array().into_iter().flatten() {
+        let Some(id) = experiment["id"].as_str() else {
+            continue;
+        };
+        for verdict in experiment["verdicts"].as_array().into_iter().flatten() {
+            if let Some(claim) = verdict["claim"].as_str() {
+                map.entry(claim.to_owned()).or_insert_with(|| id.to_owned());
+            }
+        }
+    }
+    map
+}
+
+#[derive(Serialize)]
+struct ControlView {
+    #[serde(flatten)]
+    info: ControlInfo,
+    link: Option<String>,
+}
+
+#[derive(Serialize)]
+struct StackPanel {
+    id: &'static str,
+    title: &'static str,
+    explain: &'static str,
+    nodes: Vec<String>,
+}
+
+fn panel(stack: Stack, nodes: Vec<String>) -> StackPanel {
+    match stack {
+        Stack::Session => StackPanel {
+            id: "session",
+            title: "Session stack",
+            explain: "An opaque cookie; every node looks the session up in the shared store on every request.",
+            nodes,
+        },
+        Stack::Jwt => StackPanel {
+            id: "jwt",
+            title: "JWT stack",
+            explain: "A signed token; every node checks the signature alone and asks no one.",
+            nodes,
+        },
+    }
+}
+
+/// JSON that can sit inside a `<script type="application/json">` element:
+/// nothing in it can close the element or open a comment.
+fn embeddable_json(value: &impl Serialize) -> Result<String, serde_json::Error> {
+    Ok(serde_json::to_string(value)?
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026"))
+}
+
+/// The whole page, with `snapshot` already in it (the script takes over
+/// from there).
+pub(super) fn render(shared: &Shared, snapshot: &Snapshot) -> Result<String, minijinja::Error> {
+    let mut env = Environment::new();
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.add_template("console.html", TEMPLATE)?;
+    let controls: BTreeMap<&str, ControlView> = CONTROLS
+        .iter()
+        .map(|info| {
+            (
+                info.action,
+                ControlView {
+                    info: info.clone(),
+                    link: shared.report.link(info.claim),
+                },
+            )
+        })
+        .collect();
+    let stacks: Vec<StackPanel> = shared
+        .facts
+        .frontends
+        .iter()
+        .map(|(stack, _)| {
+            panel(
+                *stack,
+                shared
+                    .facts
+                    .nodes
+                    .iter()
+                    .filter(|n| n.stack == *stack)
+                    .map(|n| n.name.clone())
+                    .collect(),
+            )
+        })
+        .collect();
+    let initial = embeddable_json(snapshot).map_err(|e| {
+        minijinja::Error::new(minijinja::ErrorKind::BadSerialization, e.to_string())
+    })?;
+    let defaults = LoadSettings::default();
+    env.get_template("console.html")?.render(context! {
+        csrf => &shared.csrf,
+        stacks => stacks,
+        has_jwt => shared.facts.has(Stack::Jwt),
+        has_session => shared.facts.has(Stack::Session),
+        controls => controls,
+        latencies => STORE_LATENCIES_MS,
+        recent => super::window::RECENT,
+        span => super::window::SPAN,
+        max_users => MAX_USERS.min(shared.facts.seeded_users),
+        max_rate => MAX_RATE,
+        default_users => defaults.users.min(shared.facts.seeded_users),
+        default_rate => defaults.rate,
+        report => shared.report.link("C1").is_some(),
+        initial => Value::from_safe_string(initial),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_point_at_the_experiment_that_judged_them() {
+        let results = serde_json::json!({"experiments": [
+            {"id": "c3", "verdicts": [{"claim": "C3"}]},
+            {"id": "c15", "verdicts": [{"claim": "C15"}]},
+        ]});
+        let map = claims_to_experiments(&results);
+        assert_eq!(map.get("C3").map(String::as_str), Some("c3"));
+        assert_eq!(map.len(), 2);
+    }
+
+    #[test]
+    fn only_plain_report_files_are_served() {
+        let links = ReportLinks {
+            dir: PathBuf::from("/r"),
+            by_claim: [("C1".to_owned(), "c1".to_owned())].into(),
+        };
+        assert!(links.file("report.html").is_some());
+        assert!(links.file("c3.svg").is_some());
+        for bad in [
+            "../etc/passwd",
+            "a/b.svg",
+            ".hidden.html",
+            "run.sh",
+            "noext",
+        ] {
+            assert!(links.file(bad).is_none(), "{bad} was served");
+        }
+        let none = ReportLinks {
+            dir: PathBuf::from("/r"),
+            by_claim: BTreeMap::new(),
+        };
+        assert!(none.file("report.html").is_none());
+    }
+
+    #[test]
+    fn embedded_json_cannot_close_its_script_element() {
+        let json = embeddable_json(&serde_json::json!({"x": "</script><!--"})).unwrap();
+        assert!(!json.contains('<'));
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["x"], "</script><!--");
+    }
+}
