@@ -8,7 +8,8 @@
 #   offline_images BIN_DIR   builds (or reuses) every image the compose file
 #                            names; prints the base image's name
 #   free_ports_and_subnet    exports the AUTHLAB_*_PORT variables (free
-#                            loopback ports, the orders services' included),
+#                            loopback ports, the orders services' and the
+#                            console's included),
 #                            AUTHLAB_SUBNET and AUTHLAB_HAPROXY_IP
 #   project_healthy PROJECT  every container healthy, `init` exited 0
 #   wait_healthy PROJECT SECONDS
@@ -32,7 +33,7 @@ free_ports_and_subnet() {
   local ports third used
   read -r -a ports < <(python3 - <<'PY'
 import socket
-socks = [socket.socket() for _ in range(9)]
+socks = [socket.socket() for _ in range(10)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))
@@ -42,6 +43,7 @@ PY
   export AUTHLAB_HAPROXY_API_PORT=${ports[3]} AUTHLAB_STORE_PORT=${ports[4]}
   export AUTHLAB_ORDERS_JWKS_PORT=${ports[5]} AUTHLAB_ORDERS_INTROSPECTION_PORT=${ports[6]}
   export AUTHLAB_ORDERS_INTROSPECTION_CACHED_PORT=${ports[7]} AUTHLAB_ORDERS_GATEWAY_PORT=${ports[8]}
+  export AUTHLAB_CONSOLE_PORT=${ports[9]}
   used=$(docker network inspect $(docker network ls -q) --format '{{range .IPAM.Config}}{{.Subnet}} {{end}}' 2>/dev/null || true)
   for third in $(seq 200 250); do
     case " $used " in *" 172.31.$third.0/24 "*) continue ;; esac

@@ -15,7 +15,11 @@
 #      on the introspection ones, the access token on jwks and the gateway),
 #      and the gateway refuses a garbage token itself
 #   4. scale the JWT stack to 5 nodes; HAProxy finds them by DNS and all 5 answer
-#   5. faults, without the Docker socket (`authlab fault`): a paused session
+#   5. the console (`console` service): it finds the 5 JWT replicas in
+#      HAProxy's stats, runs its load, shows the session stack FAILING and the
+#      JWT stack SERVING while it pauses the store, and takes a node out and
+#      back through HAProxy; then faults without the Docker socket
+#      (`authlab fault`): a paused session
 #      store makes session /me answer 503 while JWT /me answers 200; once the
 #      pause ends the same cookie works again; a store that dies (SHUTDOWN
 #      NOSAVE) comes back empty by its restart policy and the session stack
@@ -159,6 +163,43 @@ until [ "$("$authlab" fault --haproxy-api "127.0.0.1:$api_port" servers | grep -
   sleep 1
 done
 check_spread jwt "$jwt_url" 5 -H "authorization: Bearer $access"
+
+say "the console: both stacks live; a paused store turns the session side only"
+console_url="http://127.0.0.1:$AUTHLAB_CONSOLE_PORT/"
+token=$(curl -sf "$console_url" | python3 -c 'import re,sys; print(re.search(r"name=\"csrf-token\" content=\"([^\"]+)\"", sys.stdin.read()).group(1))') \
+  || fail "the console's page did not answer with a token"
+console_control() { # json body; prints the answer and its status
+  curl -s -w ' %{http_code}' --max-time 10 -H 'content-type: application/json' -H "x-csrf-token: $token" -d "$1" "${console_url}api/control"
+}
+console_until() { # python condition on s (snapshot), h (health per stack), nodes (stack -> [(name, state)]); seconds
+  local deadline=$(( $(date +%s) + $2 ))
+  until curl -sf --max-time 5 "${console_url}api/state" | python3 -c "
+import json, sys
+s = json.load(sys.stdin)
+h = {x['stack']: x['health'] for x in s['stacks']}
+nodes = {x['stack']: [(n['name'], n['state']) for n in x['nodes']] for x in s['stacks']}
+sys.exit(0 if ($1) else 1)"; do
+    [ "$(date +%s)" -lt "$deadline" ] || { curl -s "${console_url}api/state" | head -c 1500; echo; fail "console: not within $2 s: $1"; }
+    sleep 0.5
+  done
+}
+# The replicas scaled in above, found again in HAProxy's stats.
+console_until "len(nodes['jwt']) == 5 and all(state.startswith('UP') for _, state in nodes['jwt'])" 15
+[ "$(console_control '{"action":"store-latency","ms":5}' | tail -c 3)" = 409 ] || fail "the compose console accepted store latency"
+case "$(console_control '{"action":"load-start","users":4,"rate":4}')" in *' 200') ;; *) fail "the console refused to start its load" ;; esac
+console_until "h['session'] == 'serving' and h['jwt'] == 'serving'" 20
+case "$(console_control '{"action":"store-pause"}')" in *' 200') ;; *) fail "the console could not pause the store" ;; esac
+console_until "h['session'] == 'failing' and h['jwt'] == 'serving'" 10
+echo "console: store paused; session FAILING, JWT SERVING"
+console_until "h['session'] == 'serving' and s['store']['reading']['reachability'] == 'up'" 40
+echo "console: the pause ran out; session SERVING again"
+node=$(curl -sf "${console_url}api/state" | python3 -c 'import json,sys; print([x for x in json.load(sys.stdin)["stacks"] if x["stack"] == "session"][0]["nodes"][0]["name"])')
+case "$(console_control "{\"action\":\"node-kill\",\"node\":\"$node\"}")" in *' 200') ;; *) fail "the console could not take $node out" ;; esac
+console_until "dict(nodes['session'])['$node'].startswith('MAINT')" 5
+console_control "{\"action\":\"node-restart\",\"node\":\"$node\"}" >/dev/null
+console_until "dict(nodes['session'])['$node'].startswith('UP')" 10
+echo "console: $node taken out through HAProxy (MAINT) and put back (UP)"
+console_control '{"action":"load-stop"}' >/dev/null
 
 # After a store outage each node reconnects on its next request, so the
 # stack is whole again within a second or two, not at once: retry a login

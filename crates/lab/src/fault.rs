@@ -117,7 +117,7 @@ pub fn split_server(name: &str) -> Result<(&str, &str), LabError> {
 }
 
 /// A template slot DNS has not given an address: there is no replica behind it.
-fn is_empty_slot(server: &ServerStats) -> bool {
+pub(crate) fn is_empty_slot(server: &ServerStats) -> bool {
     server.status.contains("(resolution)")
 }
 
@@ -158,14 +158,14 @@ pub fn server_table(servers: &[ServerStats], all: bool) -> Vec<String> {
 }
 
 /// The session store, reached as any Redis client would.
-struct Store {
+pub(crate) struct Store {
     client: redis::Client,
     /// `host:port`, never the URL: it may hold a password.
     address: String,
 }
 
 impl Store {
-    fn new(url: &str) -> Result<Self, LabError> {
+    pub(crate) fn new(url: &str) -> Result<Self, LabError> {
         let client = redis::Client::open(url)
             .map_err(|e| LabError::Config(format!("--store-url is not a Redis URL: {e}")))?;
         let address = client.get_connection_info().addr.to_string();
@@ -187,7 +187,7 @@ impl Store {
         Ok(connection)
     }
 
-    fn pause(&self, duration: Duration) -> Result<String, LabError> {
+    pub(crate) fn pause(&self, duration: Duration) -> Result<String, LabError> {
         let millis = duration.as_millis();
         if millis == 0 {
             return Err(LabError::Config(
@@ -207,7 +207,7 @@ impl Store {
         ))
     }
 
-    fn crash(&self) -> Result<String, LabError> {
+    pub(crate) fn crash(&self) -> Result<String, LabError> {
         match redis::cmd("SHUTDOWN")
             .arg("NOSAVE")
             .query::<()>(&mut self.connect()?)

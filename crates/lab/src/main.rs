@@ -58,6 +58,10 @@ enum Command {
     /// Break the docker-compose demo on purpose: pause or crash the session
     /// store, drain or stop nodes through HAProxy (no Docker socket needed).
     Fault(lab::fault::FaultArgs),
+    /// The web console over a deployment authlab did not start: the
+    /// docker-compose demo (its `console` service runs this), driven through
+    /// HAProxy's runtime API and the session store, no Docker socket.
+    Console(Box<lab::console::compose::ComposeConsoleArgs>),
     /// A bounded goose run of the browse scenario against a deployment you
     /// name: requests, errors, req/s, p50/p99; fails if any request failed.
     Load(lab::load::LoadArgs),
@@ -373,7 +377,35 @@ async fn main() -> anyhow::Result<()> {
             telemetry::init("warn,lab=info");
             up(args).await
         }
+        Command::Console(args) => {
+            telemetry::init("warn,lab=info");
+            console(*args).await
+        }
     }
+}
+
+async fn console(args: lab::console::compose::ComposeConsoleArgs) -> anyhow::Result<()> {
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    eprintln!(
+        "waiting for HAProxy at {} to name the nodes …",
+        args.haproxy_api
+    );
+    let facts = args.facts().await?;
+    let config = lab::console::ConsoleConfig {
+        bind: args.bind,
+        port: args.port,
+        report_dir: args.report.clone(),
+    };
+    let console = lab::console::Console::start(config, facts, args.controller()).await?;
+    println!("console listening on {}", console.url());
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    console.stop().await;
+    Ok(())
 }
 
 async fn run_node(stack: NodeStack) -> anyhow::Result<()> {

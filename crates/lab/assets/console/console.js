@@ -39,6 +39,32 @@
     return steps.find((s) => s >= value) || value;
   }
 
+  // A node that appeared after the page was rendered (compose replicas).
+  function nodeRow(stack, name) {
+    const table = document.querySelector('table.nodes[data-stack="' + stack + '"]');
+    if (!table) return null;
+    const row = element("tr");
+    row.id = "node-" + name;
+    row.dataset.node = name;
+    row.append(element("th", "", name), element("td", "state", "…"), element("td", "rps", "…"));
+    const buttons = element("td", "buttons");
+    [
+      ["node-kill", table.dataset.killLabel],
+      ["node-restart", table.dataset.restartLabel],
+      ["node-drain", "Drain"],
+      ["node-ready", "Ready"],
+    ].forEach(([action, label]) => {
+      const button = element("button", "", label);
+      button.type = "button";
+      button.dataset.action = action;
+      button.dataset.node = name;
+      buttons.append(button, " ");
+    });
+    row.append(buttons);
+    table.querySelector("tbody").append(row);
+    return row;
+  }
+
   function drawStack(view) {
     const id = view.stack;
     const health = $(id + "-health");
@@ -68,8 +94,12 @@
       latency.querySelector("path.p99").setAttribute("d", pathOf(view.series, (p) => p.p99_ms, max));
       setText(id + "-latency-max", String(max));
     }
+    const seen = new Set(view.nodes.map((node) => node.name));
+    document.querySelectorAll('table.nodes[data-stack="' + id + '"] tbody tr').forEach((row) => {
+      row.hidden = !seen.has(row.dataset.node);
+    });
     view.nodes.forEach((node) => {
-      const row = $("node-" + node.name);
+      const row = $("node-" + node.name) || nodeRow(id, node.name);
       if (!row) return;
       const state = row.querySelector("td.state");
       state.textContent = node.state;

@@ -12,7 +12,7 @@ use jwt_server::RevocationMode;
 use reqwest::Method;
 
 use super::{
-    controls::{revocation_name, Action, ClusterAction, ControlError, STORE_LATENCIES_MS},
+    controls::{revocation_name, Action, ClusterAction, ControlError, NodeRef, STORE_LATENCIES_MS},
     inspector::Person,
     load::MAX_RATE,
     LogEntry, Shared, StoreControl,
@@ -73,14 +73,14 @@ async fn dispatch(shared: &Shared, action: &Action) -> Result<String, ControlErr
         Action::NodeKill { node } => node_action(shared, node, ClusterAction::NodeKill).await,
         Action::NodeRestart { node } => node_action(shared, node, ClusterAction::NodeRestart).await,
         Action::NodeDrain { node } => {
-            node_action(shared, node, |s, i| {
-                ClusterAction::NodeState(s, i, ServerState::Drain)
+            node_action(shared, node, |n| {
+                ClusterAction::NodeState(n, ServerState::Drain)
             })
             .await
         }
         Action::NodeReady { node } => {
-            node_action(shared, node, |s, i| {
-                ClusterAction::NodeState(s, i, ServerState::Ready)
+            node_action(shared, node, |n| {
+                ClusterAction::NodeState(n, ServerState::Ready)
             })
             .await
         }
@@ -165,13 +165,12 @@ async fn store(
 async fn node_action(
     shared: &Shared,
     node: &str,
-    action: impl FnOnce(crate::Stack, usize) -> ClusterAction,
+    action: impl FnOnce(NodeRef) -> ClusterAction,
 ) -> Result<String, ControlError> {
-    let (stack, index) = shared
-        .facts
+    let node = shared
         .node(node)
         .ok_or_else(|| ControlError::Invalid(format!("no node named {node:?}")))?;
-    shared.controller.apply(action(stack, index)).await
+    shared.controller.apply(action(node)).await
 }
 
 async fn revoke(

@@ -196,6 +196,15 @@ impl Action {
     }
 }
 
+/// A node of the cluster: its stack, its place in that stack, its name
+/// (also its server name in HAProxy).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeRef {
+    pub stack: Stack,
+    pub index: usize,
+    pub name: String,
+}
+
 /// A change to the cluster itself, resolved against its nodes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClusterAction {
@@ -204,9 +213,9 @@ pub enum ClusterAction {
     StorePause,
     StoreResume,
     StoreLatency(Duration),
-    NodeKill(Stack, usize),
-    NodeRestart(Stack, usize),
-    NodeState(Stack, usize, ServerState),
+    NodeKill(NodeRef),
+    NodeRestart(NodeRef),
+    NodeState(NodeRef, ServerState),
     RotateKey,
     Revocation(RevocationMode),
 }
@@ -231,22 +240,30 @@ pub struct Request {
     pub reply: oneshot::Sender<Result<String, String>>,
 }
 
-/// Hands cluster actions to whoever owns the cluster.
+/// Carries cluster actions out, the way this cluster allows.
 #[derive(Clone)]
-pub struct Controller {
-    requests: mpsc::Sender<Request>,
+pub enum Controller {
+    /// `authlab up`: hands each action to the task that owns the processes.
+    Local(mpsc::Sender<Request>),
+    /// The docker-compose demo: HAProxy's runtime API and the store's own
+    /// protocol, since the console gets no Docker socket.
+    Compose(std::sync::Arc<super::compose::ComposeControls>),
 }
 
 impl Controller {
     /// A controller and the receiving end its owner must serve with [`carry_out`].
     pub fn channel() -> (Self, mpsc::Receiver<Request>) {
         let (requests, receiver) = mpsc::channel(8);
-        (Self { requests }, receiver)
+        (Self::Local(requests), receiver)
     }
 
     pub async fn apply(&self, action: ClusterAction) -> Result<String, ControlError> {
+        let requests = match self {
+            Controller::Compose(controls) => return controls.apply(action).await,
+            Controller::Local(requests) => requests,
+        };
         let (reply, answer) = oneshot::channel();
-        self.requests
+        requests
             .send(Request { action, reply })
             .await
             .map_err(|_| ControlError::Unavailable("the cluster is shutting down".into()))?;
@@ -259,12 +276,6 @@ impl Controller {
 
 /// The owner's side: carries out one action on the cluster it owns.
 pub async fn carry_out(cluster: &mut Cluster, action: ClusterAction) -> Result<String, String> {
-    let node_name = |cluster: &Cluster, stack: Stack, index: usize| {
-        cluster
-            .nodes(stack)
-            .get(index)
-            .map_or_else(|| format!("{stack} node {index}"), |n| n.name.clone())
-    };
     let result = match action {
         ClusterAction::StoreStop => {
             cluster.stop_store();
@@ -285,25 +296,19 @@ pub async fn carry_out(cluster: &mut Cluster, action: ClusterAction) -> Result<S
                 jitter: Duration::ZERO,
             })
             .map(|()| format!("store latency now {} ms", delay.as_millis())),
-        ClusterAction::NodeKill(stack, index) => {
-            let name = node_name(cluster, stack, index);
-            cluster
-                .kill_node(stack, index)
-                .map(|()| format!("{name} killed (SIGKILL); HAProxy's health check marks it down"))
-        }
-        ClusterAction::NodeRestart(stack, index) => {
-            let name = node_name(cluster, stack, index);
-            cluster
-                .restart_node(stack, index)
-                .await
-                .map(|()| format!("{name} restarted and ready"))
-        }
-        ClusterAction::NodeState(stack, index, state) => {
-            let name = node_name(cluster, stack, index);
-            cluster
-                .set_node_state(stack, index, state)
-                .map(|()| format!("{name}: HAProxy state {}", state.keyword()))
-        }
+        ClusterAction::NodeKill(node) => cluster.kill_node(node.stack, node.index).map(|()| {
+            format!(
+                "{} killed (SIGKILL); HAProxy's health check marks it down",
+                node.name
+            )
+        }),
+        ClusterAction::NodeRestart(node) => cluster
+            .restart_node(node.stack, node.index)
+            .await
+            .map(|()| format!("{} restarted and ready", node.name)),
+        ClusterAction::NodeState(node, state) => cluster
+            .set_node_state(node.stack, node.index, state)
+            .map(|()| format!("{}: HAProxy state {}", node.name, state.keyword())),
         ClusterAction::Revocation(mode) => cluster.set_revocation(mode).await.map(|()| {
             format!(
                 "JWT nodes restarted one by one with revocation {}",

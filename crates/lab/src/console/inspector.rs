@@ -28,19 +28,11 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use futures::future::join_all;
 use serde::Serialize;
 
+use super::NodeFacts as NodeAddress;
 use crate::Stack;
 
 /// Longest one probe of one node may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// A node the inspector asks directly.
-#[derive(Debug, Clone)]
-pub struct NodeAddress {
-    pub stack: Stack,
-    pub name: String,
-    /// Base URL, no trailing slash.
-    pub url: String,
-}
 
 /// Who is inspected, and on which request their credential is tried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -190,6 +182,11 @@ impl Inspector {
             nodes,
             subjects,
         }
+    }
+
+    /// The nodes to ask from now on (compose replicas come and go).
+    pub fn set_nodes(&mut self, nodes: Vec<NodeAddress>) {
+        self.nodes = nodes;
     }
 
     /// Logs `person` in on every stack, through the load balancer, and

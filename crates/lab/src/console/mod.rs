@@ -34,6 +34,7 @@
 //!   to anywhere but the console (a Content-Security-Policy says so).
 
 mod act;
+pub mod compose;
 pub mod controls;
 pub mod inspector;
 pub mod load;
@@ -86,7 +87,7 @@ impl Default for Clock {
 }
 
 /// A node as the console addresses it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeFacts {
     pub stack: Stack,
     /// Its name, which is also its server name in HAProxy.
@@ -100,7 +101,12 @@ pub struct NodeFacts {
 pub struct ClusterFacts {
     /// Each stack and its load balancer's URL.
     pub frontends: Vec<(Stack, String)>,
+    /// The nodes when the console starts.
     pub nodes: Vec<NodeFacts>,
+    /// The docker-compose demo: nodes are found again in HAProxy's stats
+    /// every second (replicas come and go), and the controls go through
+    /// HAProxy and the store's protocol. `authlab up`'s nodes are fixed.
+    pub compose: bool,
     pub runtime_api: RuntimeApi,
     /// The session store, asked directly (not through the latency proxy).
     pub store_url: String,
@@ -136,6 +142,7 @@ impl ClusterFacts {
         Ok(Self {
             frontends,
             nodes,
+            compose: false,
             runtime_api: cluster.runtime_api(),
             store_url: cluster.store_url(0),
             directory_url: cluster.directory_url(),
@@ -148,17 +155,6 @@ impl ClusterFacts {
             store_latency: cluster.store_latency().map_or(Duration::ZERO, |l| l.delay),
             can_rotate: cluster.keyset_path().is_some(),
         })
-    }
-
-    /// The node called `name`, with its place in its stack.
-    pub fn node(&self, name: &str) -> Option<(Stack, usize)> {
-        let node = self.nodes.iter().find(|n| n.name == name)?;
-        let index = self
-            .nodes
-            .iter()
-            .filter(|n| n.stack == node.stack)
-            .position(|n| n.name == name)?;
-        Some((node.stack, index))
     }
 
     pub fn has(&self, stack: Stack) -> bool {
@@ -220,6 +216,8 @@ const LOG_LINES: usize = 8;
 /// Everything the routes and the sampler share.
 pub(crate) struct Shared {
     facts: ClusterFacts,
+    /// The nodes now: `facts.nodes`, or what HAProxy named last (compose).
+    nodes: std::sync::RwLock<Vec<NodeFacts>>,
     clock: Clock,
     csrf: String,
     controller: Controller,
@@ -235,6 +233,25 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    fn nodes(&self) -> Vec<NodeFacts> {
+        self.nodes.read().map(|n| n.clone()).unwrap_or_default()
+    }
+
+    /// The node called `name`, with its place in its stack.
+    fn node(&self, name: &str) -> Option<controls::NodeRef> {
+        let nodes = self.nodes();
+        let node = nodes.iter().find(|n| n.name == name)?;
+        let index = nodes
+            .iter()
+            .filter(|n| n.stack == node.stack)
+            .position(|n| n.name == name)?;
+        Some(controls::NodeRef {
+            stack: node.stack,
+            index,
+            name: node.name.clone(),
+        })
+    }
+
     fn log(&self, entry: LogEntry) {
         if let Ok(mut log) = self.log.lock() {
             log.push_front(entry);
@@ -271,15 +288,7 @@ impl Console {
         let mut inspector = inspector::Inspector::new(
             facts.client.clone(),
             facts.frontends.clone(),
-            facts
-                .nodes
-                .iter()
-                .map(|n| inspector::NodeAddress {
-                    stack: n.stack,
-                    name: n.name.clone(),
-                    url: n.url.clone(),
-                })
-                .collect(),
+            facts.nodes.clone(),
         );
         for person in [inspector::Person::Alice, inspector::Person::Carol] {
             inspector.log_in(person).await;
@@ -295,6 +304,7 @@ impl Console {
         let (latest, _) = watch::channel(Arc::new(Snapshot::empty()));
         let shared = Arc::new(Shared {
             report: page::ReportLinks::read(&config.report_dir),
+            nodes: std::sync::RwLock::new(facts.nodes.clone()),
             dials: Mutex::new(Dials {
                 store: StoreControl::Running,
                 store_latency: facts.store_latency,

@@ -156,8 +156,7 @@ pub(super) fn render(shared: &Shared, snapshot: &Snapshot) -> Result<String, min
             panel(
                 *stack,
                 shared
-                    .facts
-                    .nodes
+                    .nodes()
                     .iter()
                     .filter(|n| n.stack == *stack)
                     .map(|n| n.name.clone())
@@ -173,6 +172,8 @@ pub(super) fn render(shared: &Shared, snapshot: &Snapshot) -> Result<String, min
         csrf => &shared.csrf,
         stacks => stacks,
         has_jwt => shared.facts.has(Stack::Jwt),
+        compose => shared.facts.compose,
+        pause_s => super::compose::PAUSE.as_secs(),
         has_session => shared.facts.has(Stack::Session),
         controls => controls,
         latencies => STORE_LATENCIES_MS,

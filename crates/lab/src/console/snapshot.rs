@@ -17,7 +17,7 @@ use super::{
     controls::revocation_name,
     inspector::PersonView,
     load::LoadStatus,
-    store::{self, StoreReading},
+    store::{self, Reachability, StoreReading},
     window::{Point, Summary, RECENT, SPAN},
     LogEntry, Shared, StoreControl,
 };
@@ -204,6 +204,9 @@ async fn sample(shared: &Shared, rates: &mut Rates, seq: u64) -> Snapshot {
         Err(error) => (Vec::new(), Some(error)),
     };
     let rate_of = rates.update(&rows, Instant::now());
+    if shared.facts.compose && haproxy_error.is_none() {
+        rediscover(shared, &rows).await;
+    }
     let stacks = windows
         .into_iter()
         .map(|(stack, window)| {
@@ -221,7 +224,14 @@ async fn sample(shared: &Shared, rates: &mut Rates, seq: u64) -> Snapshot {
             }
         })
         .collect();
-    let dials = shared.dials.lock().map(|d| *d).ok();
+    let dials = shared.dials.lock().ok().map(|mut dials| {
+        // A store that answers again is running, whatever the console last
+        // did to it: compose restarts a crashed store, a pause runs out.
+        if reading.reachability == Reachability::Up {
+            dials.store = StoreControl::Running;
+        }
+        *dials
+    });
     Snapshot {
         seq,
         uptime_s: now,
@@ -243,6 +253,19 @@ async fn sample(shared: &Shared, rates: &mut Rates, seq: u64) -> Snapshot {
     }
 }
 
+/// Takes up the nodes HAProxy names now, when they changed.
+async fn rediscover(shared: &Shared, rows: &[ServerStats]) {
+    let stacks: Vec<Stack> = shared.facts.frontends.iter().map(|(s, _)| *s).collect();
+    let found = super::compose::discovered(rows, &stacks);
+    if found == shared.nodes() {
+        return;
+    }
+    if let Ok(mut nodes) = shared.nodes.write() {
+        nodes.clone_from(&found);
+    }
+    shared.inspector.lock().await.set_nodes(found);
+}
+
 fn node_rows(
     shared: &Shared,
     stack: Stack,
@@ -251,8 +274,7 @@ fn node_rows(
 ) -> Vec<NodeRow> {
     let backend = stack.backend();
     shared
-        .facts
-        .nodes
+        .nodes()
         .iter()
         .filter(|n| n.stack == stack)
         .map(|node| {
