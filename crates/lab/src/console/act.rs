@@ -42,7 +42,7 @@ async fn dispatch(shared: &Shared, action: &Action) -> Result<String, ControlErr
             let mut load = lock(&shared.load)?;
             load.start(*settings).map_err(ControlError::Invalid)?;
             Ok(format!(
-                "built-in load: {} users per stack, {} requests per second each (at most {MAX_RATE})",
+                "built-in load: {} users per stack, {} req/s each (at most {MAX_RATE})",
                 settings.users, settings.rate
             ))
         }

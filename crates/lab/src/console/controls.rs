@@ -83,7 +83,7 @@ pub const CONTROLS: &[ControlInfo] = &[
         action: "store-stop",
         label: "Stop store",
         claim: "C3",
-        teaches: "Every node of the session stack needs the shared store for every request: stop it and the session side fails while the JWT side, which asks no one, stays green.",
+        teaches: "Every node of the session stack needs the shared store for every request: stop it and the session side fails, while JWT nodes go on checking the tokens already handed out by themselves (new logins and refreshes fail too: refresh tokens live in the store).",
     },
     ControlInfo {
         action: "store-start",

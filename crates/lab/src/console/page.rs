@@ -174,7 +174,6 @@ pub(super) fn render(shared: &Shared, snapshot: &Snapshot) -> Result<String, min
         has_jwt => shared.facts.has(Stack::Jwt),
         compose => shared.facts.compose,
         pause_s => super::compose::PAUSE.as_secs(),
-        has_session => shared.facts.has(Stack::Session),
         controls => controls,
         latencies => STORE_LATENCIES_MS,
         recent => super::window::RECENT,
