@@ -8,10 +8,7 @@ use clap::{Parser, Subcommand};
 use jwt_server::{JwtServerConfig, RevocationMode, SigningAlgorithm};
 use lab::{tls::Frontend, Balance, Cluster, ClusterSpec, Latency, OrdersVariant, Stack};
 use session_server::{SessionServerConfig, StoreMode};
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    signal::unix::{signal, SignalKind},
-};
+use tokio::signal::unix::{signal, SignalKind};
 
 #[derive(Parser)]
 #[command(
@@ -564,8 +561,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     // First Ctrl-C: orderly shutdown. A second one during it: kill at once.
     let pids = cluster.pids();
     let dir = cluster.dir().to_owned();
-    let stdin = BufReader::new(tokio::io::stdin());
-    let mut lines = stdin.lines();
+    let mut lines = prompt_lines();
     let mut stdin_open = true;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let outcome = loop {
@@ -586,14 +582,14 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
                 }
                 None => console_open = false,
             },
-            line = lines.next_line(), if stdin_open => match line {
-                Ok(Some(line)) => match handle(&mut cluster, line.trim()).await {
+            line = lines.recv(), if stdin_open => match line {
+                Some(line) => match handle(&mut cluster, line.trim()).await {
                     Ok(Prompt::Continue) => {}
                     Ok(Prompt::Quit) => break Ok(()),
                     Err(error) => eprintln!("error: {error}"),
                 },
                 // No terminal (or end of input): keep running until Ctrl-C.
-                _ => stdin_open = false,
+                None => stdin_open = false,
             },
         }
     };
@@ -617,6 +613,23 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     cluster.shutdown();
     eprintln!("stopped; nothing left running");
     outcome
+}
+
+/// Lines typed at the prompt, read on a thread of its own. A read of a
+/// terminal (or of a pipe nobody closes) never ends by itself: on tokio's
+/// blocking pool it would hold the runtime, and so the process, open after
+/// the cluster has stopped. A plain thread does not keep a process alive.
+fn prompt_lines() -> tokio::sync::mpsc::Receiver<String> {
+    let (lines, receiver) = tokio::sync::mpsc::channel(16);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if lines.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
 }
 
 fn print_table(cluster: &Cluster, console: Option<&lab::console::Console>) {

@@ -148,12 +148,23 @@ fn the_added_round_trip_is_the_setting() {
         ms(runtime_after - runtime_before),
     );
     assert!(failures.is_empty(), "outside the tolerance: {failures:?}");
-    // A zero setting skips the release thread: only the extra hop remains
-    // (a timer in the way would add ~0.5 ms on average).
+    // A zero setting skips the release thread: only the extra hop remains (a
+    // timer in the way would add ~0.5 ms on average). Checked by what the
+    // release thread does, not by a time: the hop's size is the figure
+    // printed above, and a busy machine can stretch it in any one run.
+    proxy.set(latency(0));
+    for _ in 0..5 {
+        ping(&mut through);
+    }
+    let (_, release_before) = proxy_cpu();
+    for _ in 0..ROUNDS {
+        ping(&mut through);
+    }
+    let (_, release_after) = proxy_cpu();
     assert!(
-        base.saturating_sub(plain) < Duration::from_micros(300),
-        "a zero setting should cost only the hop: {:+.3} ms",
-        ms(base) - ms(plain)
+        release_after.saturating_sub(release_before) < Duration::from_micros(200),
+        "the release thread ran for {:.3} ms during {ROUNDS} undelayed pings: a zero setting went through it",
+        ms(release_after - release_before)
     );
 }
 

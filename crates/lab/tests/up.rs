@@ -40,8 +40,9 @@ fn alive(pid: u32) -> bool {
     !state.is_empty() && !state.contains(") Z ")
 }
 
-/// The `authlab up` child, killed if the test fails before it is stopped on purpose.
-struct Up(Child);
+/// The `authlab up` child, killed if the test fails before it is stopped on
+/// purpose, and its stdin, held open as a terminal would be.
+struct Up(Child, Option<std::process::ChildStdin>);
 
 impl Drop for Up {
     fn drop(&mut self) {
@@ -59,12 +60,13 @@ fn start_up_with(extra: &[&str]) -> (Up, Vec<String>) {
         .args(["up", "--nodes", "2", "--users", "0"])
         .args(extra)
         .env("RUST_BACKTRACE", "0")
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut up = Up(child);
+    let mut up = Up(child, None);
+    up.1 = up.0.stdin.take();
     let mut lines = Vec::new();
     let mut reader = BufReader::new(up.0.stdout.take().unwrap());
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -103,6 +105,21 @@ fn get_status(url: &str) -> String {
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
     answer.lines().next().unwrap_or_default().to_owned()
+}
+
+/// The child's exit status, or a panic if it has not exited within `timeout`.
+fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "authlab up did not exit within {timeout:?} of Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn wait_gone(pids: &[u32], timeout: Duration) -> Vec<u32> {
@@ -157,7 +174,8 @@ fn ctrl_c_stops_every_process_and_removes_the_temp_dir() {
     assert!(dir.join("haproxy.cfg").exists());
 
     nix::sys::signal::kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
-    let status = child.wait().unwrap();
+    // Its stdin is still open: the stop must not wait for a line typed there.
+    let status = wait_exit(child, Duration::from_secs(20));
     assert!(status.success(), "a Ctrl-C stop is a clean exit: {status}");
     assert_eq!(
         wait_gone(&children, Duration::from_secs(5)),
@@ -237,5 +255,5 @@ fn with_tls_and_h2_the_table_is_https_and_names_the_ca_that_curl_needs() {
     assert_eq!(String::from_utf8_lossy(&output.stdout), "2 200");
     let child = &mut up.0;
     nix::sys::signal::kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
-    assert!(child.wait().unwrap().success());
+    assert!(wait_exit(child, Duration::from_secs(20)).success());
 }
