@@ -773,7 +773,7 @@ impl Cluster {
         state: crate::runtime_api::ServerState,
     ) -> Result<(), LabError> {
         let name = self.node(stack, index)?.name.clone();
-        self.haproxy.set_state(&stack.backend(), &name, state)
+        self.haproxy.api().set_state(&stack.backend(), &name, state)
     }
 
     /// The runtime API of this cluster's HAProxy, for a reader on another task.

@@ -459,15 +459,6 @@ impl Haproxy {
         &self.api
     }
 
-    pub fn set_state(
-        &self,
-        backend: &str,
-        server: &str,
-        state: ServerState,
-    ) -> Result<(), LabError> {
-        self.api.set_state(backend, server, state)
-    }
-
     /// Takes a server out of rotation (`maint`) or puts it back (`ready`).
     pub fn set_maintenance(&self, backend: &str, server: &str, on: bool) -> Result<(), LabError> {
         let state = if on {
@@ -475,7 +466,7 @@ impl Haproxy {
         } else {
             ServerState::Ready
         };
-        self.set_state(backend, server, state)
+        self.api.set_state(backend, server, state)
     }
 
     /// SIGTERM, then SIGKILL if HAProxy has not exited within a second.

@@ -26,161 +26,165 @@ async fn the_page_the_feed_and_what_a_control_refuses() {
     )
     .unwrap();
     std::fs::write(report.path().join("report.html"), "<h2 id=\"c3\">c3</h2>").unwrap();
-    with_console(spec(), Some(report.path().to_owned()), |url| async move {
-        let client = client();
+    with_console(
+        spec(),
+        Some(report.path().to_owned()),
+        |url, _| async move {
+            let client = client();
 
-        // The page: server-rendered, with its token, both stacks, every
-        // node's buttons, and a policy that allows no request elsewhere.
-        let page = client.get(&url).send().await.unwrap();
-        assert_eq!(page.status(), 200);
-        let csp = page.headers()["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        assert!(
-            csp.contains("default-src 'self'") && csp.contains("script-src 'self'"),
-            "{csp}"
-        );
-        let html = page.text().await.unwrap();
-        for needle in [
-            r#"id="session-health""#,
-            r#"id="jwt-health""#,
-            r#"data-action="node-kill" data-node="session-2""#,
-            r#"id="store-stop""#,
-            r#"id="alice-logout""#,
-            // minijinja escapes the slashes; a browser reads them as slashes.
-            "report.html#c3",
-        ] {
-            assert!(html.contains(needle), "the page lacks {needle}");
-        }
-        assert!(
-            !html.contains("http://") || !html.contains("src=\"http"),
-            "an external source"
-        );
-        for (path, kind) in [
-            ("assets/console.js", "text/javascript"),
-            ("assets/console.css", "text/css"),
-        ] {
-            let asset = client.get(format!("{url}{path}")).send().await.unwrap();
-            assert_eq!(asset.status(), 200);
-            assert!(asset.headers()["content-type"]
+            // The page: server-rendered, with its token, both stacks, every
+            // node's buttons, and a policy that allows no request elsewhere.
+            let page = client.get(&url).send().await.unwrap();
+            assert_eq!(page.status(), 200);
+            let csp = page.headers()["content-security-policy"]
                 .to_str()
                 .unwrap()
-                .starts_with(kind));
-        }
-        let linked = client
-            .get(format!("{url}report/report.html"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(linked.status(), 200);
-        for path in ["report/..%2Fresults.json", "report/run.sh", "nope"] {
-            let missing = client.get(format!("{url}{path}")).send().await.unwrap();
-            assert_eq!(missing.status(), 404, "{path}");
-            let body: serde_json::Value = missing.json().await.unwrap();
-            assert_eq!(body["error"], "not_found");
-        }
-
-        // The feed: one event per second, each a whole snapshot.
-        let events = client.get(format!("{url}api/events")).send().await.unwrap();
-        assert_eq!(events.headers()["content-type"], "text/event-stream");
-        let mut events = events;
-        let mut seqs = Vec::new();
-        let mut buffer = String::new();
-        while seqs.len() < 3 {
-            let chunk = tokio::time::timeout(Duration::from_secs(5), events.chunk())
-                .await
-                .expect("an event within 5 s")
-                .unwrap()
-                .expect("the feed stays open");
-            buffer.push_str(std::str::from_utf8(&chunk).unwrap());
-            while let Some(end) = buffer.find("\n\n") {
-                let event: String = buffer.drain(..end + 2).collect();
-                let data = event.strip_prefix("data: ").expect("a data event");
-                let snapshot: serde_json::Value = serde_json::from_str(data.trim()).unwrap();
-                seqs.push(snapshot["seq"].as_u64().unwrap());
-            }
-        }
-        assert!(seqs.windows(2).all(|w| w[1] > w[0]), "{seqs:?}");
-        drop(events);
-
-        let snapshot = state(&client, &url).await;
-        assert_eq!(snapshot["store"]["reading"]["reachability"], "up");
-        assert_eq!(snapshot["stacks"].as_array().unwrap().len(), 2);
-        let nodes = &snapshot["stacks"][0]["nodes"];
-        assert_eq!(nodes.as_array().unwrap().len(), 2);
-        assert!(
-            nodes[0]["state"].as_str().unwrap().starts_with("UP"),
-            "{nodes}"
-        );
-
-        // Refusals: no token, a foreign page, not JSON, out of bounds.
-        let token = csrf_token(&client, &url).await;
-        let store_stop = json!({"action": "store-stop"});
-        let no_token = client
-            .post(format!("{url}api/control"))
-            .json(&store_stop)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(no_token.status(), 403);
-        let foreign = client
-            .post(format!("{url}api/control"))
-            .header("x-csrf-token", &token)
-            .header("origin", "http://attacker.example")
-            .json(&store_stop)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(foreign.status(), 403);
-        let form = client
-            .post(format!("{url}api/control"))
-            .header("x-csrf-token", &token)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("action=store-stop")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(form.status(), 415);
-        let get = client
-            .get(format!("{url}api/control"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(get.status(), 405);
-        for (body, status) in [
-            (json!({"action": "format-disk"}), 400),
-            (json!({"action": "node-kill", "node": "jwt-9"}), 400),
-            (json!({"action": "store-latency", "ms": 3}), 400),
-            (
-                json!({"action": "load-start", "users": 21, "rate": 1.0}),
-                400,
-            ),
-            (
-                json!({"action": "load-start", "users": 2, "rate": 50.0}),
-                400,
-            ),
-            (json!({"action": "revocation", "mode": "sometimes"}), 400),
-        ] {
-            let (got, answer) = control(&client, &url, &token, body.clone()).await;
-            assert_eq!(got, status, "{body} answered {answer}");
+                .to_owned();
             assert!(
-                answer["message"].as_str().is_some_and(|m| !m.is_empty()),
-                "{answer}"
+                csp.contains("default-src 'self'") && csp.contains("script-src 'self'"),
+                "{csp}"
             );
-        }
-        // None of that touched the store.
-        assert_eq!(
-            state(&client, &url).await["store"]["reading"]["reachability"],
-            "up"
-        );
-    })
+            let html = page.text().await.unwrap();
+            for needle in [
+                r#"id="session-health""#,
+                r#"id="jwt-health""#,
+                r#"data-action="node-kill" data-node="session-2""#,
+                r#"id="store-stop""#,
+                r#"id="alice-logout""#,
+                // minijinja escapes the slashes; a browser reads them as slashes.
+                "report.html#c3",
+            ] {
+                assert!(html.contains(needle), "the page lacks {needle}");
+            }
+            assert!(
+                !html.contains("http://") || !html.contains("src=\"http"),
+                "an external source"
+            );
+            for (path, kind) in [
+                ("assets/console.js", "text/javascript"),
+                ("assets/console.css", "text/css"),
+            ] {
+                let asset = client.get(format!("{url}{path}")).send().await.unwrap();
+                assert_eq!(asset.status(), 200);
+                assert!(asset.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with(kind));
+            }
+            let linked = client
+                .get(format!("{url}report/report.html"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(linked.status(), 200);
+            for path in ["report/..%2Fresults.json", "report/run.sh", "nope"] {
+                let missing = client.get(format!("{url}{path}")).send().await.unwrap();
+                assert_eq!(missing.status(), 404, "{path}");
+                let body: serde_json::Value = missing.json().await.unwrap();
+                assert_eq!(body["error"], "not_found");
+            }
+
+            // The feed: one event per second, each a whole snapshot.
+            let events = client.get(format!("{url}api/events")).send().await.unwrap();
+            assert_eq!(events.headers()["content-type"], "text/event-stream");
+            let mut events = events;
+            let mut seqs = Vec::new();
+            let mut buffer = String::new();
+            while seqs.len() < 3 {
+                let chunk = tokio::time::timeout(Duration::from_secs(5), events.chunk())
+                    .await
+                    .expect("an event within 5 s")
+                    .unwrap()
+                    .expect("the feed stays open");
+                buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+                while let Some(end) = buffer.find("\n\n") {
+                    let event: String = buffer.drain(..end + 2).collect();
+                    let data = event.strip_prefix("data: ").expect("a data event");
+                    let snapshot: serde_json::Value = serde_json::from_str(data.trim()).unwrap();
+                    seqs.push(snapshot["seq"].as_u64().unwrap());
+                }
+            }
+            assert!(seqs.windows(2).all(|w| w[1] > w[0]), "{seqs:?}");
+            drop(events);
+
+            let snapshot = state(&client, &url).await;
+            assert_eq!(snapshot["store"]["reading"]["reachability"], "up");
+            assert_eq!(snapshot["stacks"].as_array().unwrap().len(), 2);
+            let nodes = &snapshot["stacks"][0]["nodes"];
+            assert_eq!(nodes.as_array().unwrap().len(), 2);
+            assert!(
+                nodes[0]["state"].as_str().unwrap().starts_with("UP"),
+                "{nodes}"
+            );
+
+            // Refusals: no token, a foreign page, not JSON, out of bounds.
+            let token = csrf_token(&client, &url).await;
+            let store_stop = json!({"action": "store-stop"});
+            let no_token = client
+                .post(format!("{url}api/control"))
+                .json(&store_stop)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(no_token.status(), 403);
+            let foreign = client
+                .post(format!("{url}api/control"))
+                .header("x-csrf-token", &token)
+                .header("origin", "http://attacker.example")
+                .json(&store_stop)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(foreign.status(), 403);
+            let form = client
+                .post(format!("{url}api/control"))
+                .header("x-csrf-token", &token)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("action=store-stop")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(form.status(), 415);
+            let get = client
+                .get(format!("{url}api/control"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(get.status(), 405);
+            for (body, status) in [
+                (json!({"action": "format-disk"}), 400),
+                (json!({"action": "node-kill", "node": "jwt-9"}), 400),
+                (json!({"action": "store-latency", "ms": 3}), 400),
+                (
+                    json!({"action": "load-start", "users": 21, "rate": 1.0}),
+                    400,
+                ),
+                (
+                    json!({"action": "load-start", "users": 2, "rate": 50.0}),
+                    400,
+                ),
+                (json!({"action": "revocation", "mode": "sometimes"}), 400),
+            ] {
+                let (got, answer) = control(&client, &url, &token, body.clone()).await;
+                assert_eq!(got, status, "{body} answered {answer}");
+                assert!(
+                    answer["message"].as_str().is_some_and(|m| !m.is_empty()),
+                    "{answer}"
+                );
+            }
+            // None of that touched the store.
+            assert_eq!(
+                state(&client, &url).await["store"]["reading"]["reachability"],
+                "up"
+            );
+        },
+    )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_the_store_fails_the_session_stack_alone_and_it_heals() {
-    with_console(spec(), None, |url| async move {
+    with_console(spec(), None, |url, _| async move {
         let client = client();
         let token = csrf_token(&client, &url).await;
         let (status, answer) = control(
@@ -247,7 +251,7 @@ async fn stopping_the_store_fails_the_session_stack_alone_and_it_heals() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logouts_demotions_and_node_faults_show_per_node() {
-    with_console(spec(), None, |url| async move {
+    with_console(spec(), None, |url, _| async move {
         let client = client();
         let token = csrf_token(&client, &url).await;
         let (ready, snapshot) = wait_for(&client, &url, Duration::from_secs(5), |s| {
@@ -392,24 +396,12 @@ fn cpu_seconds(pid: u32) -> f64 {
 async fn cpu_the_console_and_its_load_cost() {
     let mut spec = spec();
     spec.nodes = 3;
-    let mut cluster = lab::Cluster::start(spec).await.unwrap();
-    let pids = cluster.pids();
-    let (controller, mut requests) = lab::console::Controller::channel();
-    let console = lab::console::Console::start(
-        lab::console::ConsoleConfig::default(),
-        lab::console::ClusterFacts::of(&cluster).unwrap(),
-        controller,
-    )
-    .await
-    .unwrap();
-    let url = console.url();
-    let own = std::process::id();
-    let measure = async {
+    with_console(spec, None, |url, pids| async move {
+        let own = std::process::id();
         let client = client();
         let token = csrf_token(&client, &url).await;
         let window = Duration::from_secs(20);
         let sample = |pids: &[u32]| pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>();
-        let mut rows = Vec::new();
         for (label, load) in [
             ("idle (sampler only)", None),
             (
@@ -434,27 +426,12 @@ async fn cpu_the_console_and_its_load_cost() {
                     .sum()
             };
             let (requests, failed) = (both("requests"), both("failed"));
-            rows.push(format!(
+            println!(
                 "{label}: console process {:.1} % of a core, cluster processes {:.1} % ({requests} requests in the last 30 s, {failed} failed)",
                 100.0 * (own_after - own_before) / window.as_secs_f64(),
                 100.0 * (cluster_after - cluster_before) / window.as_secs_f64(),
-            ));
+            );
         }
-        rows
-    };
-    tokio::pin!(measure);
-    let rows = loop {
-        tokio::select! {
-            rows = &mut measure => break rows,
-            Some(request) = requests.recv() => {
-                let answer = lab::console::carry_out(&mut cluster, request.action).await;
-                let _ = request.reply.send(answer);
-            }
-        }
-    };
-    for row in rows {
-        println!("{row}");
-    }
-    console.stop().await;
-    cluster.shutdown();
+    })
+    .await;
 }

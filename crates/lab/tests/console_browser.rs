@@ -203,7 +203,7 @@ async fn open_with_traffic(browser: &Client, url: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_presenter_breaks_the_store_and_logs_alice_out() {
     let driver = Driver::start();
-    with_console(spec(), None, |url| async move {
+    with_console(spec(), None, |url, _| async move {
         let browser = driver.browser().await;
         open_with_traffic(&browser, &url).await;
         // A few seconds of history, so the charts show the fault against it.
@@ -307,7 +307,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 #[ignore = "a figure, not a check: five store stops and five node kills (about a minute)"]
 async fn click_to_effect() {
     let driver = Driver::start();
-    with_console(spec(), None, |url| async move {
+    with_console(spec(), None, |url, _| async move {
         let browser = driver.browser().await;
         open_with_traffic(&browser, &url).await;
         let mut store_down = Vec::new();

@@ -101,6 +101,7 @@ struct StackLoad {
     stack: Stack,
     base: String,
     users: Vec<JoinHandle<()>>,
+    window: Arc<Mutex<Window>>,
 }
 
 /// The built-in load of both stacks.
@@ -108,7 +109,6 @@ pub struct Load {
     client: reqwest::Client,
     clock: Clock,
     stacks: Vec<StackLoad>,
-    windows: Vec<(Stack, Arc<Mutex<Window>>)>,
     settings: LoadSettings,
     seeded: usize,
     started: Option<Instant>,
@@ -131,11 +131,8 @@ impl Load {
                     stack: *stack,
                     base: base.clone(),
                     users: Vec::new(),
+                    window: Arc::default(),
                 })
-                .collect(),
-            windows: targets
-                .iter()
-                .map(|(stack, _)| (*stack, Arc::new(Mutex::new(Window::default()))))
                 .collect(),
             settings: LoadSettings::default(),
             seeded,
@@ -145,10 +142,10 @@ impl Load {
 
     /// The window the users of `stack` report to.
     pub fn window(&self, stack: Stack) -> Option<Arc<Mutex<Window>>> {
-        self.windows
+        self.stacks
             .iter()
-            .find(|(s, _)| *s == stack)
-            .map(|(_, w)| w.clone())
+            .find(|s| s.stack == stack)
+            .map(|s| s.window.clone())
     }
 
     /// Starts the load, or changes a running one to `settings`.
@@ -210,14 +207,6 @@ impl Load {
                 user.abort();
             }
         }
-        let Some(window) = self
-            .windows
-            .iter()
-            .find(|(s, _)| *s == stack.stack)
-            .map(|(_, w)| w.clone())
-        else {
-            return;
-        };
         while stack.users.len() < want {
             let user = SimUser {
                 stack: stack.stack,
@@ -225,7 +214,7 @@ impl Load {
                 username: format!("user{}", stack.users.len()),
                 period: Duration::from_secs_f64(1.0 / self.settings.rate),
                 client: self.client.clone(),
-                window: window.clone(),
+                window: stack.window.clone(),
                 clock: self.clock,
             };
             stack.users.push(tokio::spawn(user.run()));

@@ -225,7 +225,8 @@ pub(crate) struct Shared {
     inspector: tokio::sync::Mutex<inspector::Inspector>,
     dials: Mutex<Dials>,
     log: Mutex<VecDeque<LogEntry>>,
-    latest: watch::Sender<Arc<Snapshot>>,
+    /// The latest snapshot, as JSON.
+    latest: watch::Sender<Arc<str>>,
     /// Wakes the sampler at once after a control, so its effect is on the
     /// page without waiting for the next tick.
     resample: tokio::sync::Notify,
@@ -301,7 +302,9 @@ impl Console {
         );
         let mut token = [0u8; 32];
         rand::rng().fill_bytes(&mut token);
-        let (latest, _) = watch::channel(Arc::new(Snapshot::empty()));
+        let empty = serde_json::to_string(&Snapshot::empty())
+            .map_err(|e| LabError::Io(format!("the console's first snapshot: {e}")))?;
+        let (latest, _) = watch::channel(Arc::from(empty));
         let shared = Arc::new(Shared {
             report: page::ReportLinks::read(&config.report_dir),
             nodes: std::sync::RwLock::new(facts.nodes.clone()),

@@ -5,6 +5,7 @@
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
+    sync::OnceLock,
 };
 
 use minijinja::{context, Environment, Value};
@@ -13,7 +14,7 @@ use serde::Serialize;
 use super::{
     controls::{ControlInfo, CONTROLS, STORE_LATENCIES_MS},
     load::{LoadSettings, MAX_RATE, MAX_USERS},
-    Shared, Snapshot,
+    Shared,
 };
 use crate::Stack;
 
@@ -120,22 +121,31 @@ fn panel(stack: Stack, nodes: Vec<String>) -> StackPanel {
     }
 }
 
-/// JSON that can sit inside a `<script type="application/json">` element:
-/// nothing in it can close the element or open a comment.
-fn embeddable_json(value: &impl Serialize) -> Result<String, serde_json::Error> {
-    Ok(serde_json::to_string(value)?
-        .replace('<', "\\u003c")
+/// JSON made fit to sit inside a `<script type="application/json">`
+/// element: nothing in it can close the element or open a comment, and it
+/// still parses to the same value.
+fn embeddable_json(json: &str) -> String {
+    json.replace('<', "\\u003c")
         .replace('>', "\\u003e")
-        .replace('&', "\\u0026"))
+        .replace('&', "\\u0026")
 }
 
-/// The whole page, with `snapshot` already in it (the script takes over
-/// from there).
-pub(super) fn render(shared: &Shared, snapshot: &Snapshot) -> Result<String, minijinja::Error> {
+/// The template, parsed once for every page served.
+fn environment() -> Result<&'static Environment<'static>, minijinja::Error> {
+    static ENVIRONMENT: OnceLock<Environment<'static>> = OnceLock::new();
+    if let Some(env) = ENVIRONMENT.get() {
+        return Ok(env);
+    }
     let mut env = Environment::new();
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
     env.add_template("console.html", TEMPLATE)?;
+    Ok(ENVIRONMENT.get_or_init(|| env))
+}
+
+/// The whole page, with the latest snapshot (`snapshot_json`) already in it
+/// (the script takes over from there).
+pub(super) fn render(shared: &Shared, snapshot_json: &str) -> Result<String, minijinja::Error> {
     let controls: BTreeMap<&str, ControlView> = CONTROLS
         .iter()
         .map(|info| {
@@ -164,27 +174,26 @@ pub(super) fn render(shared: &Shared, snapshot: &Snapshot) -> Result<String, min
             )
         })
         .collect();
-    let initial = embeddable_json(snapshot).map_err(|e| {
-        minijinja::Error::new(minijinja::ErrorKind::BadSerialization, e.to_string())
-    })?;
     let defaults = LoadSettings::default();
-    env.get_template("console.html")?.render(context! {
-        csrf => &shared.csrf,
-        stacks => stacks,
-        has_jwt => shared.facts.has(Stack::Jwt),
-        compose => shared.facts.compose,
-        pause_s => super::compose::PAUSE.as_secs(),
-        controls => controls,
-        latencies => STORE_LATENCIES_MS,
-        recent => super::window::RECENT,
-        span => super::window::SPAN,
-        max_users => MAX_USERS.min(shared.facts.seeded_users),
-        max_rate => MAX_RATE,
-        default_users => defaults.users.min(shared.facts.seeded_users),
-        default_rate => defaults.rate,
-        report => shared.report.link("C1").is_some(),
-        initial => Value::from_safe_string(initial),
-    })
+    environment()?
+        .get_template("console.html")?
+        .render(context! {
+            csrf => &shared.csrf,
+            stacks => stacks,
+            has_jwt => shared.facts.has(Stack::Jwt),
+            compose => shared.facts.compose,
+            pause_s => super::compose::PAUSE.as_secs(),
+            controls => controls,
+            latencies => STORE_LATENCIES_MS,
+            recent => super::window::RECENT,
+            span => super::window::SPAN,
+            max_users => MAX_USERS.min(shared.facts.seeded_users),
+            max_rate => MAX_RATE,
+            default_users => defaults.users.min(shared.facts.seeded_users),
+            default_rate => defaults.rate,
+            report => shared.report.link("C1").is_some(),
+            initial => Value::from_safe_string(embeddable_json(snapshot_json)),
+        })
 }
 
 #[cfg(test)]
@@ -228,7 +237,7 @@ mod tests {
 
     #[test]
     fn embedded_json_cannot_close_its_script_element() {
-        let json = embeddable_json(&serde_json::json!({"x": "</script><!--"})).unwrap();
+        let json = embeddable_json(&serde_json::json!({"x": "</script><!--"}).to_string());
         assert!(!json.contains('<'));
         let back: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(back["x"], "</script><!--");

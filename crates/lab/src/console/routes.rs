@@ -145,7 +145,9 @@ async fn style() -> HttpResponse {
 
 async fn state(shared: web::Data<Shared>) -> HttpResponse {
     let snapshot = shared.latest.borrow().clone();
-    HttpResponse::Ok().json(&*snapshot)
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(snapshot.to_string())
 }
 
 /// One `data:` event per snapshot, starting with the latest, until the
@@ -155,7 +157,7 @@ async fn events(shared: web::Data<Shared>) -> HttpResponse {
     receiver.mark_changed();
     let events = stream::unfold(receiver, |mut receiver| async move {
         receiver.changed().await.ok()?;
-        let json = serde_json::to_string(&*receiver.borrow_and_update().clone()).ok()?;
+        let json = receiver.borrow_and_update().clone();
         Some((
             Ok::<_, actix_web::Error>(Bytes::from(format!("data: {json}\n\n"))),
             receiver,

@@ -161,7 +161,13 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         }
         seq += 1;
         let snapshot = sample(&shared, &mut rates, seq).await;
-        shared.latest.send_replace(Arc::new(snapshot));
+        // Serialized once here, not once per page, feed and state request.
+        match serde_json::to_string(&snapshot) {
+            Ok(json) => {
+                shared.latest.send_replace(json.into());
+            }
+            Err(error) => tracing::warn!(%error, "the console could not serialize a snapshot"),
+        }
     }
 }
 

@@ -22,11 +22,11 @@ pub fn spec() -> ClusterSpec {
     spec
 }
 
-/// Starts `spec` and a console over it, runs `body(console URL)` while
-/// serving the console's controls, then stops both.
+/// Starts `spec` and a console over it, runs `body(console URL, the
+/// cluster's PIDs)` while serving the console's controls, then stops both.
 pub async fn with_console<F, Fut, T>(spec: ClusterSpec, report_dir: Option<PathBuf>, body: F) -> T
 where
-    F: FnOnce(String) -> Fut,
+    F: FnOnce(String, Vec<u32>) -> Fut,
     Fut: Future<Output = T>,
 {
     let mut cluster = Cluster::start(spec).await.expect("starting the cluster");
@@ -39,7 +39,7 @@ where
     let console = Console::start(config, facts, controller)
         .await
         .expect("starting the console");
-    let body = body(console.url());
+    let body = body(console.url(), cluster.pids());
     tokio::pin!(body);
     let outcome = loop {
         tokio::select! {
