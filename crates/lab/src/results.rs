@@ -56,6 +56,16 @@ pub struct ClaimVerdict {
     pub rule: String,
     /// The numbers the rule was applied to.
     pub evidence: String,
+    /// The one figure of this run that best shows the outcome, short enough
+    /// for the first screen's verdict table ("" where the run has none).
+    #[serde(default)]
+    pub headline: String,
+    /// What the set-up or the design decides, not the run: a part of the
+    /// outcome that could not have come out otherwise on any machine. The
+    /// report prints it apart from the measured verdict, so a reader can
+    /// tell a measured outcome from a design fact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_design: Option<String>,
 }
 
 /// A table of numbers as the report shows it.
@@ -246,6 +256,8 @@ pub(crate) mod tests {
                 question: "q".into(),
                 setup: "s".into(),
                 verdicts: vec![ClaimVerdict {
+                    headline: String::new(),
+                    by_design: None,
                     claim: "C12".into(),
                     verdict: Verdict::HoldsWithCaveat("naive verifier accepts 20 of 31".into()),
                     rule: "r".into(),

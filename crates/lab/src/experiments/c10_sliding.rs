@@ -293,6 +293,8 @@ impl Experiment for Sliding {
                     total.as_secs()
                 ),
                 verdicts: vec![ClaimVerdict {
+                    headline: String::new(),
+                    by_design: None,
                     claim: "C10".into(),
                     verdict,
                     rule: "holds when the active session user stays logged in past several idle TTLs, the JWT user without \

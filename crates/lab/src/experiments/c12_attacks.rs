@@ -361,7 +361,7 @@ fn summarize(
             algorithms.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
             total / algorithms.len().max(1)
         ),
-        verdicts: vec![ClaimVerdict { claim: "C12".into(), verdict, rule, evidence }],
+        verdicts: vec![ClaimVerdict { headline: String::new(), by_design: None, claim: "C12".into(), verdict, rule, evidence }],
         tables: vec![per_check, per_attack],
         chart: Some(Chart {
             title: "Forged tokens each check refuses on its own".into(),

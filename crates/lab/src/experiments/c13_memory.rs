@@ -253,6 +253,8 @@ impl Experiment for MemoryPerUser {
                      the allocator keeps that memory; compare the two nodes, not the absolute growth."
                 ),
                 verdicts: vec![ClaimVerdict {
+                    headline: String::new(),
+                    by_design: None,
                     claim: "C13".into(),
                     verdict,
                     rule: "holds when session logins grow the store and JWT logins do not; with a caveat when JWT logins \

@@ -508,6 +508,8 @@ pub fn summarize(results: &[ExperimentResult]) -> Option<ExperimentResult> {
         question: "Is JWT more secure than sessions, or is its advantage scale; and for a small deployment, are sessions simpler?".into(),
         setup: "Derived from the typed summaries of the other experiments of this run; nothing is measured here.".into(),
         verdicts: vec![ClaimVerdict {
+            headline: String::new(),
+            by_design: None,
             claim: "C15".into(),
             verdict,
             rule: RULE.into(),

@@ -168,6 +168,8 @@ impl Experiment for SessionAffinity {
                     run_time.as_secs()
                 ),
                 verdicts: vec![ClaimVerdict {
+                    headline: String::new(),
+                    by_design: None,
                     claim: "C1".into(),
                     verdict,
                     rule: "holds when more than 30% of requests are rejected with per-node memory sessions and less than 1% with the shared store \

@@ -339,6 +339,8 @@ impl Experiment for Stickiness {
                     run_time.as_secs()
                 ),
                 verdicts: vec![ClaimVerdict {
+                    headline: String::new(),
+                    by_design: None,
                     claim: "C2".into(),
                     verdict,
                     rule: format!(

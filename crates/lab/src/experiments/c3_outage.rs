@@ -404,6 +404,8 @@ impl Experiment for StoreOutage {
                     phase.as_secs()
                 ),
                 verdicts: vec![ClaimVerdict {
+                    headline: String::new(),
+                    by_design: None,
                     claim: "C3".into(),
                     verdict,
                     rule: "holds when at least half of the session stack's requests fail while the store is down and the JWT \

@@ -391,6 +391,8 @@ impl Experiment for StoreLatency {
                     load_check::MAX_ERROR_SHARE * 100.0,
                 ),
                 verdicts: vec![ClaimVerdict {
+                    headline: String::new(),
+                    by_design: None,
                     claim: "C4".into(),
                     verdict,
                     rule: C4_RULE.into(),

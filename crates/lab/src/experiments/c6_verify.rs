@@ -704,6 +704,8 @@ impl Experiment for VerifyCost {
                     load_for.as_secs_f64()
                 ),
                 verdicts: vec![ClaimVerdict {
+                    headline: String::new(),
+                    by_design: None,
                     claim: "C6".into(),
                     verdict,
                     rule: RULE.into(),

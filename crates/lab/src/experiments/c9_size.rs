@@ -1260,6 +1260,8 @@ impl Experiment for CredentialSize {
                 question: "Is a JWT much bigger than a session id, so that it costs bandwidth on every request, and can it hit header size limits?".into(),
                 setup: m.setup(),
                 verdicts: vec![ClaimVerdict {
+                    headline: String::new(),
+                    by_design: None,
                     claim: "C9".into(),
                     verdict: c9_verdict(&facts),
                     rule: c9_rule(),

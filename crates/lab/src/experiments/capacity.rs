@@ -535,6 +535,8 @@ impl Experiment for ScaleOut {
                     load_check::MAX_ERROR_SHARE * 100.0,
                 ),
                 verdicts: vec![ClaimVerdict {
+                    headline: String::new(),
+                    by_design: None,
                     claim: "C5".into(),
                     verdict,
                     rule: C5_RULE.into(),

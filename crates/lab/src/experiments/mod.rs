@@ -252,6 +252,8 @@ fn failed(experiment: &dyn Experiment, error: &LabError, started: Instant) -> Ex
             .claims()
             .iter()
             .map(|claim| ClaimVerdict {
+                headline: String::new(),
+                by_design: None,
                 claim: claim.to_string(),
                 verdict: Verdict::Inconclusive(format!("the experiment failed: {error}")),
                 rule: "no numbers, no verdict".into(),

@@ -543,6 +543,8 @@ impl Experiment for Revocation {
                     if ctx.quick { "quick" } else { "full" }
                 ),
                 verdicts: vec![ClaimVerdict {
+                    headline: String::new(),
+                    by_design: None,
                     claim: "C7".into(),
                     verdict,
                     rule: "not measured when the session or plain-JWT set-up did not run. Does not hold when, in some trial, the \
@@ -772,6 +774,8 @@ impl Experiment for RoleDemotion {
                     trials
                 ),
                 verdicts: vec![ClaimVerdict {
+                    headline: String::new(),
+                    by_design: None,
                     claim: "C8".into(),
                     verdict,
                     rule: "not measured when the session or 1 h JWT set-up did not run. Does not hold when, in some trial, the \

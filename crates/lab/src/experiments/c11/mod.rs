@@ -348,6 +348,8 @@ impl Experiment for StolenToken {
                     super::load_check::MAX_ERROR_SHARE * 100.0,
                 ),
                 verdicts: vec![ClaimVerdict {
+                    headline: String::new(),
+                    by_design: None,
                     claim: "C11".into(),
                     verdict,
                     rule: RULE.into(),

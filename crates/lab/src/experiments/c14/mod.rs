@@ -216,6 +216,8 @@ impl Experiment for Downstream {
                     .into(),
                 setup: setup(&plan),
                 verdicts: vec![ClaimVerdict {
+                    headline: String::new(),
+                    by_design: None,
                     claim: "C14".into(),
                     verdict: analysis::c14_verdict(&summary),
                     rule: analysis::C14_RULE.into(),
