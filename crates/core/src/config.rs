@@ -11,6 +11,7 @@ use std::{net::IpAddr, time::Duration};
 
 use serde::Serialize;
 
+pub use crate::forwarded::AddressRange;
 pub use crate::redis_client::RedisClientArgs;
 pub use crate::throttle::LoginThrottleArgs;
 
@@ -56,6 +57,12 @@ pub struct NodeArgs {
     #[arg(long, env = "AUTHLAB_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     #[serde(with = "duration_serde")]
     pub shutdown_timeout: Duration,
+    /// Proxies whose `X-Forwarded-For`, `-Proto` and `-Host` are believed
+    /// (addresses or CIDR ranges, comma-separated): the client's address,
+    /// scheme and host behind them. Default: none, every peer speaks for
+    /// itself only. See `authlab_core::forwarded`.
+    #[arg(long, env = "AUTHLAB_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<AddressRange>,
     /// Login throttling; see `authlab_core::throttle`.
     #[command(flatten)]
     pub throttle: LoginThrottleArgs,
@@ -78,6 +85,7 @@ impl NodeArgs {
             shutdown_timeout: Duration::from_secs(1),
             // Tests and the lab log in thousands of times from one address;
             // the throttle's own tests turn it on with small limits.
+            trusted_proxies: Vec::new(),
             throttle: LoginThrottleArgs::off(),
             handle_signals: false,
         }
@@ -141,5 +149,28 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("--user-directory-url"));
+    }
+
+    #[derive(clap::Parser)]
+    #[command(no_binary_name = true)]
+    struct Flags {
+        #[command(flatten)]
+        node: NodeArgs,
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_ranges_and_none_by_default() {
+        use clap::Parser;
+        let none = Flags::try_parse_from(Vec::<String>::new()).unwrap().node;
+        assert!(none.trusted_proxies.is_empty());
+        let set = Flags::try_parse_from(["--trusted-proxies", "127.0.0.2,10.0.0.0/8"])
+            .unwrap()
+            .node;
+        let expected: Vec<AddressRange> = ["127.0.0.2", "10.0.0.0/8"]
+            .iter()
+            .map(|r| r.parse().unwrap())
+            .collect();
+        assert_eq!(set.trusted_proxies, expected);
+        assert!(Flags::try_parse_from(["--trusted-proxies", "example.com"]).is_err());
     }
 }

@@ -11,6 +11,8 @@
 //! * [`directory`] — users, Argon2 password hashes and roles, kept in a Redis
 //!   of their own so the session store can be stopped without stopping logins' lookups;
 //! * [`error`] — every failure as `{"error": code, "message": text}` with its status;
+//! * [`forwarded`] — a request's scheme, host and client as a node may believe
+//!   them: `X-Forwarded-*` only from `--trusted-proxies`;
 //! * [`http`] — JSON extraction limits, 404/405 as JSON, `/health`, `/ready`, `x-node`;
 //! * [`introspection`] — RFC 7662 `POST /introspect`: client authentication, the form, the answer;
 //! * [`metrics`] — Prometheus families, including the store round-trip histogram;
@@ -25,6 +27,7 @@ pub mod api;
 pub mod config;
 pub mod directory;
 pub mod error;
+pub mod forwarded;
 pub mod http;
 pub mod index;
 pub mod introspection;

@@ -16,6 +16,7 @@ use actix_web::{
 use crate::{
     config::{ConfigError, NodeArgs, RedisClientArgs},
     directory::UserDirectory,
+    forwarded::TrustedProxies,
     metrics::{Metrics, MetricsError},
     redis_client::{RedisStore, StoreError},
     throttle::LoginThrottle,
@@ -46,6 +47,8 @@ pub struct NodeBase {
     pub directory: Arc<UserDirectory>,
     /// In front of every password verification, shared by all workers.
     pub throttle: Arc<LoginThrottle>,
+    /// Whose `X-Forwarded-*` headers this node believes.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl NodeBase {
@@ -72,8 +75,10 @@ impl NodeBase {
             redis,
             metrics.store("user_directory"),
         )?));
+        let trusted_proxies = TrustedProxies::new(&args.trusted_proxies);
         let throttle = Arc::new(LoginThrottle::new(
             &args.throttle,
+            trusted_proxies.clone(),
             &metrics,
             directory.clone(),
         )?);
@@ -84,6 +89,7 @@ impl NodeBase {
             metrics,
             directory,
             throttle,
+            trusted_proxies,
         })
     }
 

@@ -34,7 +34,8 @@
 //! then taken from `X-Forwarded-For`, but only when the connection's peer is
 //! in `--trusted-proxies`: the list is read right to left, skipping trusted
 //! proxies, and the first other address is the client. Anyone else's
-//! `X-Forwarded-For` is ignored, so a client cannot pick its own key.
+//! `X-Forwarded-For` is ignored, so a client cannot pick its own key. The
+//! rule is [`crate::forwarded`]'s, the one every forwarded header obeys.
 //!
 //! # Memory
 //!
@@ -50,7 +51,6 @@ use std::{
     hash::Hash,
     net::{IpAddr, Ipv6Addr},
     num::NonZeroU32,
-    str::FromStr,
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex,
@@ -58,7 +58,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use actix_web::{http::header::HeaderMap, HttpRequest};
+use actix_web::HttpRequest;
 use governor::{
     clock::{Clock, MonotonicClock},
     state::keyed::DashMapStateStore,
@@ -72,8 +72,13 @@ use crate::{
     config::ConfigError,
     directory::{is_valid_username, User, UserDirectory},
     error::ApiError,
+    forwarded::TrustedProxies,
     metrics::{Metrics, MetricsError},
 };
+
+// Kept here too: callers named it `throttle::AddressRange` before the
+// forwarded-header rules moved to their own module.
+pub use crate::forwarded::AddressRange;
 
 /// A keyed table is pruned once per this many checks.
 pub const PRUNE_EVERY: u64 = 1024;
@@ -91,75 +96,6 @@ const INVALID_USERNAME_KEY: &str = "";
 pub enum Switch {
     On,
     Off,
-}
-
-/// One address or a CIDR range (`10.0.0.0/8`, `::1`, `fd00::/8`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AddressRange {
-    network: IpAddr,
-    prefix: u8,
-}
-
-impl AddressRange {
-    pub fn contains(&self, address: IpAddr) -> bool {
-        match (self.network, address.to_canonical()) {
-            (IpAddr::V4(network), IpAddr::V4(address)) => prefix_matches(
-                network.to_bits().into(),
-                address.to_bits().into(),
-                32,
-                self.prefix,
-            ),
-            (IpAddr::V6(network), IpAddr::V6(address)) => {
-                prefix_matches(network.to_bits(), address.to_bits(), 128, self.prefix)
-            }
-            _ => false,
-        }
-    }
-}
-
-fn prefix_matches(network: u128, address: u128, bits: u8, prefix: u8) -> bool {
-    if prefix == 0 {
-        return true;
-    }
-    let shift = u32::from(bits - prefix);
-    (network >> shift) == (address >> shift)
-}
-
-impl FromStr for AddressRange {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        let (address, prefix) = match text.split_once('/') {
-            Some((address, prefix)) => (address, Some(prefix)),
-            None => (text, None),
-        };
-        let network = IpAddr::from_str(address)
-            .map_err(|_| format!("{text:?} is not an IP address or CIDR range"))?
-            .to_canonical();
-        let bits = if network.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => bits,
-            Some(prefix) => prefix
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= bits)
-                .ok_or_else(|| format!("{text:?}: the prefix length must be 0 to {bits}"))?,
-        };
-        Ok(Self { network, prefix })
-    }
-}
-
-impl std::fmt::Display for AddressRange {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.network, self.prefix)
-    }
-}
-
-impl Serialize for AddressRange {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
 }
 
 /// The login-throttling options, flattened into every node's flags.
@@ -198,10 +134,6 @@ pub struct LoginThrottleArgs {
         default_value_t = 100_000
     )]
     pub login_throttle_max_keys: usize,
-    /// Proxies whose `X-Forwarded-For` names the client (addresses or CIDR
-    /// ranges, comma-separated). Default: none, every peer is the client.
-    #[arg(long, env = "AUTHLAB_TRUSTED_PROXIES", value_delimiter = ',')]
-    pub trusted_proxies: Vec<AddressRange>,
 }
 
 impl Default for LoginThrottleArgs {
@@ -216,7 +148,6 @@ impl Default for LoginThrottleArgs {
             login_concurrency: None,
             login_queue_timeout: Duration::from_secs(2),
             login_throttle_max_keys: 100_000,
-            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -376,13 +307,14 @@ pub struct LoginThrottle {
     users: Option<KeyedLimit<String>>,
     verifications: Option<Arc<Semaphore>>,
     queue_timeout: Duration,
-    trusted_proxies: Vec<AddressRange>,
+    trusted_proxies: TrustedProxies,
     throttled: IntCounterVec,
 }
 
 impl LoginThrottle {
     pub fn new(
         args: &LoginThrottleArgs,
+        trusted_proxies: TrustedProxies,
         metrics: &Metrics,
         directory: Arc<UserDirectory>,
     ) -> Result<Self, MetricsError> {
@@ -428,7 +360,7 @@ impl LoginThrottle {
                 .flatten()
                 .map(|n| Arc::new(Semaphore::new(n))),
             queue_timeout: args.login_queue_timeout,
-            trusted_proxies: args.trusted_proxies.clone(),
+            trusted_proxies,
             throttled,
         })
     }
@@ -436,12 +368,7 @@ impl LoginThrottle {
     /// The address a login is charged to: the peer, or, when the peer is a
     /// trusted proxy, the client its `X-Forwarded-For` names.
     pub fn client_address(&self, request: &HttpRequest) -> Option<IpAddr> {
-        let peer = request.peer_addr()?.ip();
-        Some(client_address(
-            peer,
-            request.headers(),
-            &self.trusted_proxies,
-        ))
+        self.trusted_proxies.origin(request).client
     }
 
     /// Charges the attempt to its client and username and takes a
@@ -555,65 +482,9 @@ fn username_key(username: &str) -> String {
     }
 }
 
-/// Right to left through `X-Forwarded-For` (every header line, in order),
-/// skipping trusted proxies: the first address that is not one is the client.
-/// An entry that does not parse ends the walk at the last trusted hop, which
-/// then counts as the client: never an address anyone could have chosen.
-fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[AddressRange]) -> IpAddr {
-    let peer = peer.to_canonical();
-    let is_trusted = |address: IpAddr| trusted.iter().any(|range| range.contains(address));
-    if !is_trusted(peer) {
-        return peer;
-    }
-    let hops: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .collect();
-    let mut client = peer;
-    for hop in hops.iter().rev() {
-        let Some(address) = parse_hop(hop) else {
-            return client;
-        };
-        client = address;
-        if !is_trusted(address) {
-            return address;
-        }
-    }
-    client
-}
-
-/// One `X-Forwarded-For` entry: an address, possibly with a port
-/// (`192.0.2.1:5000`, `[2001:db8::1]:443`).
-fn parse_hop(hop: &str) -> Option<IpAddr> {
-    let hop = hop.trim();
-    if let Ok(address) = hop.parse::<IpAddr>() {
-        return Some(address.to_canonical());
-    }
-    hop.parse::<std::net::SocketAddr>()
-        .ok()
-        .map(|socket| socket.ip().to_canonical())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::http::header::{HeaderName, HeaderValue};
-
-    fn ranges(list: &[&str]) -> Vec<AddressRange> {
-        list.iter().map(|r| r.parse().unwrap()).collect()
-    }
-
-    fn forwarded(lines: &[&str]) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for line in lines {
-            headers.append(
-                HeaderName::from_static("x-forwarded-for"),
-                HeaderValue::from_str(line).unwrap(),
-            );
-        }
-        headers
-    }
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
@@ -637,93 +508,11 @@ mod tests {
             serde_json::to_value(&parsed).unwrap(),
             serde_json::to_value(&defaults).unwrap()
         );
-        let set = Flags::try_parse_from([
-            "--login-throttle",
-            "off",
-            "--login-user-burst",
-            "0",
-            "--trusted-proxies",
-            "127.0.0.2,10.0.0.0/8",
-        ])
-        .unwrap()
-        .throttle;
+        let set = Flags::try_parse_from(["--login-throttle", "off", "--login-user-burst", "0"])
+            .unwrap()
+            .throttle;
         assert_eq!(set.login_throttle, Switch::Off);
         assert_eq!(set.login_user_burst, 0);
-        assert_eq!(set.trusted_proxies, ranges(&["127.0.0.2", "10.0.0.0/8"]));
-        assert!(Flags::try_parse_from(["--trusted-proxies", "example.com"]).is_err());
-    }
-
-    #[test]
-    fn ranges_parse_and_match() {
-        let loopback: AddressRange = "127.0.0.0/8".parse().unwrap();
-        assert!(loopback.contains(ip("127.1.2.3")));
-        assert!(loopback.contains(ip("::ffff:127.0.0.1")));
-        assert!(!loopback.contains(ip("128.0.0.1")));
-        let single: AddressRange = "192.0.2.7".parse().unwrap();
-        assert!(single.contains(ip("192.0.2.7")) && !single.contains(ip("192.0.2.8")));
-        let v6: AddressRange = "2001:db8::/32".parse().unwrap();
-        assert!(v6.contains(ip("2001:db8:1::1")) && !v6.contains(ip("2001:db9::1")));
-        let any: AddressRange = "0.0.0.0/0".parse().unwrap();
-        assert!(any.contains(ip("203.0.113.1")) && !any.contains(ip("::1")));
-        for bad in ["", "x", "10.0.0.0/33", "::/129", "10.0.0.0/-1"] {
-            assert!(bad.parse::<AddressRange>().is_err(), "{bad}");
-        }
-        assert_eq!(loopback.to_string(), "127.0.0.0/8");
-    }
-
-    #[test]
-    fn forwarded_for_counts_only_from_a_trusted_peer() {
-        let trusted = ranges(&["127.0.0.1"]);
-        let headers = forwarded(&["198.51.100.9"]);
-        // An untrusted peer's header is ignored.
-        assert_eq!(
-            client_address(ip("203.0.113.5"), &headers, &trusted),
-            ip("203.0.113.5")
-        );
-        // A trusted peer's is honoured.
-        assert_eq!(
-            client_address(ip("127.0.0.1"), &headers, &trusted),
-            ip("198.51.100.9")
-        );
-        // No header: the proxy itself is all we know.
-        assert_eq!(
-            client_address(ip("127.0.0.1"), &HeaderMap::new(), &trusted),
-            ip("127.0.0.1")
-        );
-        // Nothing trusted: the peer, always.
-        assert_eq!(
-            client_address(ip("127.0.0.1"), &headers, &[]),
-            ip("127.0.0.1")
-        );
-    }
-
-    #[test]
-    fn a_spoofed_entry_left_of_the_proxys_own_is_ignored() {
-        let trusted = ranges(&["127.0.0.1", "10.0.0.0/8"]);
-        // The client sent its own header; HAProxy appended the real address.
-        let headers = forwarded(&["192.0.2.66", "198.51.100.9"]);
-        assert_eq!(
-            client_address(ip("127.0.0.1"), &headers, &trusted),
-            ip("198.51.100.9")
-        );
-        // One header, comma-separated, through two trusted hops.
-        let headers = forwarded(&["192.0.2.66, 198.51.100.9, 10.1.1.1"]);
-        assert_eq!(
-            client_address(ip("127.0.0.1"), &headers, &trusted),
-            ip("198.51.100.9")
-        );
-        // Garbage stops the walk at the last trusted hop.
-        let headers = forwarded(&["198.51.100.9, nonsense"]);
-        assert_eq!(
-            client_address(ip("127.0.0.1"), &headers, &trusted),
-            ip("127.0.0.1")
-        );
-        // Ports and brackets are accepted.
-        let headers = forwarded(&["[2001:db8::5]:443"]);
-        assert_eq!(
-            client_address(ip("127.0.0.1"), &headers, &trusted),
-            ip("2001:db8::5")
-        );
     }
 
     #[test]
@@ -765,7 +554,13 @@ mod tests {
             metrics.store("user_directory"),
         )
         .unwrap();
-        LoginThrottle::new(&args, &metrics, Arc::new(UserDirectory::new(store))).unwrap()
+        LoginThrottle::new(
+            &args,
+            TrustedProxies::none(),
+            &metrics,
+            Arc::new(UserDirectory::new(store)),
+        )
+        .unwrap()
     }
 
     #[tokio::test]

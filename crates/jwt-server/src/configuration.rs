@@ -114,6 +114,12 @@ pub struct JwtServerConfig {
         default_value = "shared"
     )]
     pub dpop_replay_cache: ReplayCacheMode,
+    /// The origins (`scheme://host[:port]`, comma-separated) this server is
+    /// served under: a DPoP proof must name one of them, whatever `Host` the
+    /// request carries. Default: none listed, the request's own scheme and
+    /// host are the URL (see `authlab_core::forwarded`).
+    #[arg(long, env = "AUTHLAB_DPOP_ORIGINS", value_delimiter = ',')]
+    pub dpop_origins: Vec<String>,
     /// The one client allowed to call `POST /introspect`, as `ID:SECRET`
     /// (secret at least 16 bytes). Without it the endpoint refuses everyone.
     #[arg(long, env = "AUTHLAB_INTROSPECTION_CLIENT", hide_env_values = true)]
@@ -143,6 +149,7 @@ impl JwtServerConfig {
             revocation: RevocationMode::None,
             dpop: DpopMode::Off,
             dpop_replay_cache: ReplayCacheMode::Shared,
+            dpop_origins: Vec::new(),
             introspection_client: None,
         }
     }
@@ -197,6 +204,69 @@ impl JwtServerConfig {
                 "no signing keys: pass --keyset-file (see `jwt-server keys generate`), --keyset-json or --hs256-secret",
             ));
         }
+        self.dpop_origins()?;
         Ok(())
+    }
+
+    /// `--dpop-origins`, each as `url` serializes an origin (lowercase,
+    /// default port left out), so that comparing strings compares origins.
+    pub fn dpop_origins(&self) -> Result<Vec<String>, ConfigError> {
+        // Empty entries are skipped: compose passes an unset variable as "".
+        self.dpop_origins
+            .iter()
+            .filter(|text| !text.trim().is_empty())
+            .map(|text| {
+                let refuse =
+                    |why: &str| ConfigError::invalid("dpop-origins", format!("{text:?}: {why}"));
+                let url = url::Url::parse(text.trim()).map_err(|_| refuse("not a URL"))?;
+                if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                    return Err(refuse("must be http:// or https:// and a host"));
+                }
+                if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+                    return Err(refuse("an origin has no path, query or fragment"));
+                }
+                if !url.username().is_empty() || url.password().is_some() {
+                    return Err(refuse("an origin has no user name or password"));
+                }
+                Ok(url.origin().ascii_serialization())
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dpop_origins_are_normalized_origins_or_refused() {
+        let mut config = JwtServerConfig::local("redis://127.0.0.1:1/0", "redis://127.0.0.1:1/1");
+        assert_eq!(config.dpop_origins().unwrap(), Vec::<String>::new());
+        config.dpop_origins = vec![
+            "http://Auth.Example:8081".into(),
+            "https://auth.example:443/".into(),
+            "http://127.0.0.1:8081".into(),
+            "".into(),
+        ];
+        assert_eq!(
+            config.dpop_origins().unwrap(),
+            [
+                "http://auth.example:8081",
+                "https://auth.example",
+                "http://127.0.0.1:8081"
+            ]
+        );
+        assert!(config.validate().is_ok());
+        for bad in [
+            "auth.example",
+            "ftp://auth.example",
+            "http://auth.example/me",
+            "http://auth.example/?x=1",
+            "http://user@auth.example",
+        ] {
+            config.dpop_origins = vec![bad.into()];
+            let error = config.validate().unwrap_err().to_string();
+            assert!(error.contains("--dpop-origins"), "{bad}: {error}");
+        }
     }
 }

@@ -15,12 +15,16 @@
 //!   the key the token names, never seen before. Errors are 401 with a `DPoP`
 //!   challenge (§7.1).
 //!
-//! The URL a proof must name is rebuilt from the request's scheme and `Host`
-//! header, so a proof made for the load balancer's address is good on every
-//! node behind it (HAProxy passes `Host` through unchanged).
+//! The URL a proof must name is rebuilt from the request's scheme and host as
+//! this node may believe them ([`authlab_core::forwarded`]): from a trusted
+//! proxy, its `X-Forwarded-Proto` and `X-Forwarded-Host` (HAProxy sets both
+//! from what the client used, so a proof made for the load balancer's
+//! address is good on every node behind it); from anyone else, the node's own
+//! clear-text scheme and the `Host` header. A client's own `X-Forwarded-*`
+//! or `Forwarded` header never moves the URL a proof must name.
 
 use actix_web::HttpRequest;
-use authlab_core::error::ApiError;
+use authlab_core::{error::ApiError, forwarded::TrustedProxies};
 use prometheus::IntCounterVec;
 
 use crate::{
@@ -37,6 +41,10 @@ pub struct DpopPolicy {
     mode: DpopMode,
     window: ProofWindow,
     cache: ReplayCache,
+    /// Whose `X-Forwarded-Proto`/`-Host` name the URL the client used.
+    trusted_proxies: TrustedProxies,
+    /// `--dpop-origins`, normalized; empty: the request's own origin stands.
+    origins: Vec<String>,
     /// `dpop_proofs_total{outcome}`: ok, invalid, replayed, key_mismatch.
     proofs: IntCounterVec,
 }
@@ -61,13 +69,27 @@ impl Outcome {
 }
 
 impl DpopPolicy {
-    pub fn new(mode: DpopMode, cache: ReplayCache, proofs: IntCounterVec) -> Self {
+    pub fn new(
+        mode: DpopMode,
+        cache: ReplayCache,
+        trusted_proxies: TrustedProxies,
+        proofs: IntCounterVec,
+    ) -> Self {
         Self {
             mode,
             window: ProofWindow::default(),
             cache,
+            trusted_proxies,
+            origins: Vec::new(),
             proofs,
         }
+    }
+
+    /// Pins the origins a proof may name (`--dpop-origins`, already normalized
+    /// by `JwtServerConfig::dpop_origins`).
+    pub fn with_origins(mut self, origins: Vec<String>) -> Self {
+        self.origins = origins;
+        self
     }
 
     pub fn mode(&self) -> DpopMode {
@@ -118,7 +140,20 @@ impl DpopPolicy {
         expected_jkt: Option<&str>,
         at_resource: bool,
     ) -> Result<String, ApiError> {
-        let url = request_url(req);
+        let url = request_url(req, &self.trusted_proxies).ok_or_else(|| {
+            self.count(Outcome::Invalid);
+            proof_error(
+                at_resource,
+                "the request names no valid host (Host header), so no DPoP proof can match its URL",
+            )
+        })?;
+        if !self.served_under(&url) {
+            self.count(Outcome::Invalid);
+            return Err(proof_error(
+                at_resource,
+                "this request's URL is not under an origin this server is served under (--dpop-origins)",
+            ));
+        }
         let now = now_unix();
         let request = ProofRequest {
             method: req.method().as_str(),
@@ -160,6 +195,13 @@ impl DpopPolicy {
         }
     }
 
+    /// Whether `url`'s origin is pinned, when origins are pinned at all.
+    fn served_under(&self, url: &str) -> bool {
+        self.origins.is_empty()
+            || url::Url::parse(url)
+                .is_ok_and(|url| self.origins.contains(&url.origin().ascii_serialization()))
+    }
+
     fn count(&self, outcome: Outcome) {
         self.proofs.with_label_values(&[outcome.label()]).inc();
     }
@@ -187,8 +229,8 @@ fn proof_header(req: &HttpRequest, at_resource: bool) -> Result<Option<&str>, Ap
         .map_err(|_| proof_error(at_resource, "the DPoP header is not visible ASCII"))
 }
 
-/// `scheme://host/path` of the request, as the client addressed it.
-pub fn request_url(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}{}", info.scheme(), info.host(), req.path())
+/// `scheme://host/path` of the request, as the client addressed it and this
+/// node may believe it; `None` when the request names no valid host.
+pub fn request_url(req: &HttpRequest, trusted_proxies: &TrustedProxies) -> Option<String> {
+    trusted_proxies.origin(req).url(req.path())
 }

@@ -115,12 +115,14 @@ impl Application {
         let dpop = DpopPolicy::new(
             config.dpop,
             replay_cache,
+            base.trusted_proxies.clone(),
             metrics.counter_vec(
                 "dpop_proofs_total",
                 "DPoP proofs checked, by outcome (ok, invalid, replayed, key_mismatch)",
                 &["outcome"],
             )?,
-        );
+        )
+        .with_origins(config.dpop_origins()?);
         let state = web::Data::new(JwtState {
             node: NodeInfo::new(node.clone(), STACK),
             tokens: TokenService::new(keys, config.token_settings()),

@@ -358,3 +358,163 @@ async fn the_shared_replay_cache_fails_closed_with_a_503_and_heals() {
     }
     assert!(healed, "the node answers again once the store is back");
 }
+
+/// GET /me with a bound token, the given proof and extra headers.
+async fn me_with(
+    client: &Client,
+    node: &TestNode,
+    token: &str,
+    proof: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let mut request = to(client, node, "GET", "/me")
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", proof);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let (status, _, body) = body(request.send().await.unwrap()).await;
+    (status, body)
+}
+
+/// What a client sends to make a node believe it was addressed as
+/// `https://evil.example`.
+const SPOOFED: [(&str, &str); 3] = [
+    ("x-forwarded-host", "evil.example"),
+    ("x-forwarded-proto", "https"),
+    ("forwarded", "host=evil.example;proto=https"),
+];
+
+#[tokio::test]
+async fn forwarded_headers_name_the_proofs_url_only_from_a_trusted_proxy() {
+    let env = TestEnv::start().await;
+    let client = Client::new();
+    let key = DpopKey::generate(DpopAlg::Es256).unwrap();
+
+    // No trusted proxy (the default): the test client is just a client.
+    let untrusted = node(&env, DpopMode::Optional, ReplayCacheMode::Shared).await;
+    let (status, tokens) = login(&client, &untrusted, Some(&key)).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let token = tokens["access_token"].as_str().unwrap();
+    for (what, url, headers) in [
+        (
+            "https + X-Forwarded-*",
+            "https://evil.example/me",
+            &SPOOFED[..2],
+        ),
+        (
+            "http + X-Forwarded-Host",
+            "http://evil.example/me",
+            &SPOOFED[..1],
+        ),
+        (
+            "https + X-Forwarded-Proto",
+            "https://auth.example:8081/me",
+            &SPOOFED[1..2],
+        ),
+        (
+            "https + Forwarded",
+            "https://evil.example/me",
+            &SPOOFED[2..],
+        ),
+    ] {
+        let proof = key.proof("GET", url, Some(token)).unwrap();
+        let (status, body) = me_with(&client, &untrusted, token, &proof, headers).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
+        assert_eq!(body["error"], "invalid_dpop_proof", "{what}");
+    }
+    // The spoofed headers change nothing: the real URL still works.
+    let (status, body) =
+        me_with(&client, &untrusted, token, &me_proof(&key, token), &SPOOFED).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // The test client as the trusted proxy: its X-Forwarded-* name the URL
+    // (and `Forwarded` still does not).
+    let proxied = env
+        .spawn_jwt_node_with(|c: &mut JwtServerConfig| {
+            c.dpop = DpopMode::Optional;
+            c.node.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        })
+        .await;
+    let (status, tokens) = login(&client, &proxied, Some(&key)).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let token = tokens["access_token"].as_str().unwrap();
+    let proof = key
+        .proof("GET", "https://evil.example/me", Some(token))
+        .unwrap();
+    let (status, body) = me_with(&client, &proxied, token, &proof, &SPOOFED[..2]).await;
+    assert_eq!(status, StatusCode::OK, "believed from the proxy: {body}");
+    let (status, body) = me_with(
+        &client,
+        &proxied,
+        token,
+        &me_proof(&key, token),
+        &SPOOFED[..2],
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the Host behind the proxy: {body}"
+    );
+    let proof = key
+        .proof("GET", "https://evil.example/me", Some(token))
+        .unwrap();
+    let (status, body) = me_with(&client, &proxied, token, &proof, &SPOOFED[2..]).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "Forwarded from the proxy: {body}"
+    );
+    // A proxy's ambiguous header is not guessed at: the connection's view stands.
+    let (status, body) = me_with(
+        &client,
+        &proxied,
+        token,
+        &me_proof(&key, token),
+        &[("x-forwarded-host", "a.example, evil.example")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// `Host` is the client's word: unpinned, a proof made for another server's
+/// name passes when replayed with that name in `Host`; with
+/// `--dpop-origins` it is refused, and the pinned name still works.
+#[tokio::test]
+async fn pinned_origins_refuse_a_proof_for_a_name_the_server_is_not_served_under() {
+    let env = TestEnv::start().await;
+    let client = Client::new();
+    let key = DpopKey::generate(DpopAlg::Es256).unwrap();
+    for (pinned, replay) in [(false, StatusCode::OK), (true, StatusCode::UNAUTHORIZED)] {
+        let node = env
+            .spawn_jwt_node_with(|c: &mut JwtServerConfig| {
+                c.dpop = DpopMode::Optional;
+                if pinned {
+                    c.dpop_origins = vec![format!("http://{HOST}")];
+                }
+            })
+            .await;
+        let (status, tokens) = login(&client, &node, Some(&key)).await;
+        assert_eq!(status, StatusCode::OK, "pinned {pinned}: {tokens}");
+        let token = tokens["access_token"].as_str().unwrap();
+        let (status, _, answer) =
+            me(&client, &node, "DPoP", token, Some(&me_proof(&key, token))).await;
+        assert_eq!(status, StatusCode::OK, "pinned {pinned}: {answer}");
+        // A proof the client made for evil.example, replayed here by it.
+        let proof = key
+            .proof("GET", "http://evil.example/me", Some(token))
+            .unwrap();
+        let replayed = client
+            .get(node.url("/me"))
+            .header("host", "evil.example")
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof)
+            .send()
+            .await
+            .unwrap();
+        let (status, _, answer) = body(replayed).await;
+        assert_eq!(status, replay, "pinned {pinned}: {answer}");
+        node.stop().await;
+    }
+}

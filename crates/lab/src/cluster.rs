@@ -300,6 +300,8 @@ impl Cluster {
         let common = |name: &str, port: u16| {
             let mut args =
                 crate::process::node_args(name, port, spec.workers_per_node, &directory.url(0));
+            // HAProxy's source address: the one peer whose X-Forwarded-For,
+            // -Proto and -Host (login throttling, the DPoP URL) a node believes.
             args.extend([
                 "--trusted-proxies".into(),
                 crate::haproxy::SOURCE_ADDRESS.into(),

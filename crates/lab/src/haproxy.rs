@@ -32,7 +32,8 @@ pub const DOCKER_DNS: &str = "127.0.0.11:53";
 
 /// The address HAProxy connects to the nodes from. Clients (wrk, goose,
 /// curl) come from 127.0.0.1, so a node trusting only this address with
-/// `X-Forwarded-For` (`--trusted-proxies`) believes HAProxy and no client.
+/// `X-Forwarded-For`, `-Proto` and `-Host` (`--trusted-proxies`) believes
+/// HAProxy and no client; HAProxy sets those headers itself (the template).
 pub const SOURCE_ADDRESS: &str = "127.0.0.2";
 
 /// The template, compiled in so the binary works from any directory.
@@ -585,6 +586,21 @@ mod tests {
             ] {
                 assert!(text.contains(line), "{balance:?}: no {line:?} in\n{text}");
             }
+            // Each frontend replaces what a client says about the scheme and
+            // host it used (`haproxy_replaces_what_a_client_says_…` runs the
+            // same lines in the lab's shape).
+            for line in [
+                "http-request del-header Forwarded\n",
+                "http-request set-header X-Forwarded-Proto https if { ssl_fc }\n",
+                "http-request set-header X-Forwarded-Proto http unless { ssl_fc }\n",
+                "http-request del-header X-Forwarded-Host\n",
+            ] {
+                assert_eq!(
+                    text.matches(line).count(),
+                    2,
+                    "{balance:?}: {line:?} in\n{text}"
+                );
+            }
             assert!(!text.contains("mode 600"), "{text}");
             assert!(!text.contains("\n    source "), "{text}");
             assert!(!text.contains("\n    server "), "{text}");
@@ -734,6 +750,134 @@ mod tests {
             alpn: "h2".into(),
         });
         assert!(bad.render().is_err());
+    }
+
+    /// A backend that answers every request with the request's own head,
+    /// preceded by `peer: <address>` (the address HAProxy connected from).
+    /// It serves a bounded number of connections: health checks and the
+    /// test's few requests.
+    fn echo_backend() -> u16 {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(500) {
+                let Ok(mut stream) = stream else { continue };
+                std::thread::spawn(move || {
+                    stream
+                        .set_read_timeout(Some(Duration::from_secs(5)))
+                        .unwrap();
+                    let mut head = Vec::new();
+                    let mut buffer = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
+                        match stream.read(&mut buffer) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                    let peer = stream.peer_addr().map(|a| a.ip().to_string());
+                    let body = format!(
+                        "peer: {}\r\n{}",
+                        peer.unwrap_or_default(),
+                        String::from_utf8_lossy(&head)
+                    );
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                });
+            }
+        });
+        port
+    }
+
+    /// Every value of header `name` in an echoed head, in order.
+    fn values<'a>(head: &'a str, name: &str) -> Vec<&'a str> {
+        head.lines()
+            .filter_map(|line| line.split_once(':'))
+            .filter(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+            .collect()
+    }
+
+    /// Through a real HAProxy rendered from the lab's config: whatever a
+    /// client sends as `X-Forwarded-*` or `Forwarded`, the node sees
+    /// HAProxy's own values, from HAProxy's own source address.
+    #[tokio::test]
+    async fn haproxy_replaces_what_a_client_says_in_forwarded_headers() {
+        use crate::tls::{client_trusting, Frontend, LabCa, SERVER_NAMES};
+        let dir = tempfile::tempdir().unwrap();
+        let backend = echo_backend();
+        let ca = LabCa::generate(&SERVER_NAMES).unwrap();
+        let files = ca.write(dir.path()).unwrap();
+        for tls in [false, true] {
+            let port = supervise::free_port().unwrap();
+            let mut config = HaproxyConfig::new(
+                Balance::Roundrobin,
+                supervise::free_port().unwrap(),
+                dir.path().join(format!("admin-{tls}.sock")),
+                vec![StackEntry {
+                    name: "jwt".into(),
+                    port,
+                    servers: vec![ServerEntry {
+                        name: "jwt-1".into(),
+                        host: "127.0.0.1".into(),
+                        port: backend,
+                    }],
+                    template: None,
+                }],
+            );
+            let frontend = Frontend { tls, h2: false };
+            config.tls = BindTls::for_frontend(frontend, &files.server.display().to_string());
+            let run = dir.path().join(format!("run-{tls}"));
+            std::fs::create_dir_all(&run).unwrap();
+            let mut haproxy = Haproxy::start(&config, &run).unwrap();
+            let client = if tls {
+                client_trusting(&ca.ca_pem).unwrap()
+            } else {
+                reqwest::Client::builder()
+            }
+            .build()
+            .unwrap();
+            let scheme = frontend.scheme();
+            let mut head = String::new();
+            for _ in 0..20 {
+                let sent = client
+                    .get(format!("{scheme}://127.0.0.1:{port}/me"))
+                    .header("x-forwarded-host", "evil.example")
+                    .header("x-forwarded-proto", if tls { "http" } else { "https" })
+                    .header("forwarded", "for=192.0.2.66;host=evil.example;proto=https")
+                    .header("x-forwarded-for", "192.0.2.66")
+                    .timeout(Duration::from_secs(5))
+                    .send()
+                    .await;
+                if let Ok(response) = sent {
+                    if response.status().is_success() {
+                        head = response.text().await.unwrap();
+                        break;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            haproxy.stop();
+            assert!(head.starts_with("peer:"), "tls {tls}: no answer: {head}");
+            assert_eq!(values(&head, "peer"), [SOURCE_ADDRESS], "{head}");
+            assert_eq!(
+                values(&head, "x-forwarded-host"),
+                [format!("127.0.0.1:{port}")],
+                "{head}"
+            );
+            assert_eq!(values(&head, "x-forwarded-proto"), [scheme], "{head}");
+            assert!(values(&head, "forwarded").is_empty(), "{head}");
+            // The client's own entry stays left of the address HAProxy saw.
+            let hops = values(&head, "x-forwarded-for").join(",");
+            assert_eq!(
+                hops.rsplit(',').next().map(str::trim),
+                Some("127.0.0.1"),
+                "{head}"
+            );
+        }
     }
 
     #[test]

@@ -85,6 +85,42 @@ async fn secure_cookie_flag_is_set_when_configured() {
     assert!(set_cookie.contains("Secure"), "{set_cookie}");
 }
 
+/// `Secure` is the --secure-cookie flag, decided once for the node: not
+/// even a trusted proxy's `X-Forwarded-Proto` moves it, in either direction.
+#[tokio::test]
+async fn forwarded_headers_never_decide_the_secure_attribute() {
+    let env = TestEnv::start().await;
+    let client = reqwest::Client::new();
+    for secure in [false, true] {
+        for trusted in [vec![], vec!["127.0.0.1".parse().unwrap()]] {
+            let node = env
+                .spawn_node_with(|c| {
+                    c.secure_cookie = secure;
+                    c.node.trusted_proxies = trusted.clone();
+                })
+                .await;
+            for proto in ["http", "https"] {
+                let response = client
+                    .post(node.url("/login"))
+                    .header("x-forwarded-proto", proto)
+                    .header("forwarded", format!("proto={proto}"))
+                    .json(&json!({"username": "alice", "password": DEMO_PASSWORD}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), StatusCode::OK);
+                let set_cookie = response.headers()["set-cookie"].to_str().unwrap();
+                assert_eq!(
+                    set_cookie.contains("Secure"),
+                    secure,
+                    "--secure-cookie {secure}, trusted {trusted:?}, proto {proto}: {set_cookie}"
+                );
+            }
+            node.stop().await;
+        }
+    }
+}
+
 async fn error_of(response: reqwest::Response) -> (StatusCode, ErrorBody) {
     read_json(response).await
 }

@@ -46,12 +46,12 @@ pub fn username_limits(node: &mut NodeArgs) {
 pub fn client_limits(node: &mut NodeArgs, trusted: &[&str]) {
     node.throttle = LoginThrottleArgs {
         login_client_burst: BURST,
-        trusted_proxies: trusted
-            .iter()
-            .map(|range| range.parse().expect("a valid address range"))
-            .collect(),
         ..base()
     };
+    node.trusted_proxies = trusted
+        .iter()
+        .map(|range| range.parse().expect("a valid address range"))
+        .collect();
 }
 
 /// `POST /login`, optionally with an `X-Forwarded-For` header.
