@@ -65,6 +65,13 @@ pub struct OrdersConfig {
     #[arg(long, env = "AUTHLAB_ORDERS_JWKS_REFETCH_COOLDOWN", default_value = "5s", value_parser = humantime::parse_duration)]
     #[serde(with = "duration_serde")]
     pub jwks_refetch_cooldown: Duration,
+    /// jwks: how long a token with an unknown `kid` may wait for the next
+    /// JWKS fetch the cooldown allows (default: the cooldown, so such a
+    /// token always gets an answer from the issuer); past it, 503 with
+    /// `Retry-After`, never 401.
+    #[arg(long, env = "AUTHLAB_ORDERS_JWKS_UNKNOWN_KID_WAIT", value_parser = humantime::parse_duration)]
+    #[serde(serialize_with = "optional_duration")]
+    pub jwks_unknown_kid_wait: Option<Duration>,
     /// jwks: how long past its `max-age` a cached key set keeps verifying
     /// while refetches fail (stale-if-error).
     #[arg(long, env = "AUTHLAB_ORDERS_JWKS_MAX_STALE", default_value = "1h", value_parser = humantime::parse_duration)]
@@ -107,6 +114,16 @@ pub struct OrdersConfig {
     pub handle_signals: bool,
 }
 
+fn optional_duration<S: serde::Serializer>(
+    value: &Option<Duration>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(d) => duration_serde::serialize(d, s),
+        None => s.serialize_none(),
+    }
+}
+
 fn http_url(flag: &'static str, value: Option<&str>, mode: Mode) -> Result<(), ConfigError> {
     let url = value.ok_or_else(|| {
         ConfigError::invalid(flag, format!("required with --mode {}", mode.name()))
@@ -123,6 +140,12 @@ fn http_url(flag: &'static str, value: Option<&str>, mode: Mode) -> Result<(), C
 }
 
 impl OrdersConfig {
+    /// `--jwks-unknown-kid-wait`, or the cooldown when not given.
+    pub fn unknown_kid_wait(&self) -> Duration {
+        self.jwks_unknown_kid_wait
+            .unwrap_or(self.jwks_refetch_cooldown)
+    }
+
     /// A node on a free loopback port, one worker, signals off (tests, the lab).
     pub fn local(mode: Mode) -> Self {
         Self {
@@ -136,6 +159,7 @@ impl OrdersConfig {
             audience: "authlab-api".into(),
             leeway: Duration::from_secs(2),
             jwks_refetch_cooldown: Duration::from_secs(5),
+            jwks_unknown_kid_wait: None,
             jwks_max_stale: Duration::from_secs(3600),
             introspection_url: None,
             introspection_client_id: None,
@@ -265,6 +289,20 @@ mod tests {
         assert_eq!(cli.config.mode, Mode::Introspection);
         assert_eq!(cli.config.introspection_cache_ttl, Duration::from_secs(5));
         assert_eq!(cli.config.upstream_timeout, Duration::from_millis(250));
+        // The unknown-kid wait follows the cooldown unless given.
+        assert_eq!(cli.config.unknown_kid_wait(), Duration::from_secs(5));
+        let cli = Cli::try_parse_from([
+            "x",
+            "--mode",
+            "jwks",
+            "--jwks-refetch-cooldown",
+            "10s",
+            "--jwks-unknown-kid-wait",
+            "2s",
+        ])
+        .unwrap();
+        assert_eq!(cli.config.unknown_kid_wait(), Duration::from_secs(2));
+        assert_eq!(cli.config.jwks_refetch_cooldown, Duration::from_secs(10));
         assert!(Cli::try_parse_from(["x"]).is_err(), "--mode is required");
     }
 }

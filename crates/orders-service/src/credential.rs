@@ -27,16 +27,31 @@ pub enum VerifyError {
     /// The credential is missing, malformed, forged, expired or revoked.
     #[error("{0}")]
     Unauthorized(String),
-    /// What verification needs (the JWKS, the introspection endpoint) is unreachable.
-    #[error("{0} is unavailable")]
-    Unavailable(&'static str),
+    /// What verification needs (the JWKS, the introspection endpoint) is
+    /// unreachable, or may not be asked yet; `retry_after` is in whole
+    /// seconds, at least 1 (`Retry-After`).
+    #[error("{what} is unavailable")]
+    Unavailable {
+        what: &'static str,
+        retry_after: u64,
+    },
+}
+
+impl VerifyError {
+    /// `Retry-After` for a 503: the wait the verifier itself knows of.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            VerifyError::Unauthorized(_) => None,
+            VerifyError::Unavailable { retry_after, .. } => Some((*retry_after).max(1)),
+        }
+    }
 }
 
 impl From<VerifyError> for ApiError {
     fn from(error: VerifyError) -> Self {
         match error {
             VerifyError::Unauthorized(description) => ApiError::InvalidToken { description },
-            VerifyError::Unavailable(what) => ApiError::UpstreamUnavailable { what },
+            VerifyError::Unavailable { what, .. } => ApiError::UpstreamUnavailable { what },
         }
     }
 }

@@ -102,7 +102,10 @@ impl IntrospectionVerifier {
         self.metrics.upstream(UPSTREAM, answer.is_ok());
         let answer = answer.map_err(|error| {
             tracing::warn!(url = %self.settings.url, %error, "introspection failed");
-            VerifyError::Unavailable(UNAVAILABLE)
+            VerifyError::Unavailable {
+                what: UNAVAILABLE,
+                retry_after: 1,
+            }
         })?;
         if !answer.active {
             if caching {
@@ -112,7 +115,10 @@ impl IntrospectionVerifier {
         }
         let Some(sub) = answer.sub.filter(|sub| !sub.is_empty()) else {
             tracing::warn!("an active introspection answer without sub");
-            return Err(VerifyError::Unavailable(UNAVAILABLE));
+            return Err(VerifyError::Unavailable {
+                what: UNAVAILABLE,
+                retry_after: 1,
+            });
         };
         if caching {
             self.remember(token, &sub, answer.exp);

@@ -10,11 +10,17 @@
 //!   the set past that age is still verified with the cached keys, and one
 //!   background refetch replaces them.
 //! * **Rotation.** A token whose `kid` is not in the cache may be signed by a
-//!   key the issuer has just started using: fetch the set again, once. But a
-//!   `kid` is attacker-controlled, so a flood of made-up `kid`s must not turn
-//!   into a flood of fetches: at most one fetch per `--jwks-refetch-cooldown`,
-//!   and concurrent requests wait for the same fetch instead of each starting
-//!   one (a single flight behind a `tokio::sync::Mutex`).
+//!   key the issuer has just started using. Only a fetch that *started after
+//!   the token arrived* can say whether the issuer publishes that key (one
+//!   in flight or finished before may predate the key), so the request waits
+//!   for one, and is refused as "unknown signing key" only when such a fetch
+//!   succeeded without it. But a `kid` is attacker-controlled, so a flood of
+//!   made-up `kid`s must not turn into a flood of fetches: at most one fetch
+//!   per `--jwks-refetch-cooldown`, and every waiting request shares it (a
+//!   single flight behind a `tokio::sync::Mutex`). The wait for the next
+//!   allowed fetch is bounded (`--jwks-unknown-kid-wait`); past the bound, or
+//!   when the fetch fails, the answer is 503 with `Retry-After`, never a 401:
+//!   a valid token must not be refused because of our cooldown.
 //! * **Outage.** When fetches fail, the cached keys keep verifying for
 //!   `--jwks-max-stale` past their expiry (stale-if-error); after that, or
 //!   when no key was ever fetched, requests get 503, never 401: the token
@@ -59,6 +65,33 @@ const MAX_JWKS_BYTES: usize = 256 * 1024;
 const UPSTREAM: &str = "jwks";
 const UNAVAILABLE: &str = "JWKS";
 
+/// `until` in whole seconds, rounded up and at least 1: a `Retry-After`
+/// of 0 would invite an immediate retry that cannot be answered yet.
+fn retry_after(until: Duration) -> u64 {
+    let seconds = until.as_secs() + u64::from(until.subsec_nanos() > 0);
+    seconds.max(1)
+}
+
+/// The last fetch: when it started (the cooldown counts from there) and
+/// whether it brought a usable key set.
+#[derive(Debug, Clone, Copy)]
+struct LastFetch {
+    started: Instant,
+    ok: bool,
+}
+
+/// What a request with an unknown `kid` learned from [`JwksVerifier::ask_after`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    /// The cache knows the `kid` now (a fetch in flight brought it), or a
+    /// fetch that started after the request arrived brought a key set: the
+    /// cache now says whether the issuer publishes the `kid`.
+    Answered,
+    /// No such fetch could start within the wait, or it failed: the issuer
+    /// may publish the key, we could not ask. Retry after these seconds.
+    NotAnswered { retry_after: u64 },
+}
+
 /// What [`JwksVerifier::refresh`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refresh {
@@ -91,6 +124,9 @@ pub struct JwksSettings {
     pub audience: String,
     pub leeway: Duration,
     pub refetch_cooldown: Duration,
+    /// How long a request with an unknown `kid` may wait for the next fetch
+    /// the cooldown allows to start (plus that fetch's own time).
+    pub unknown_kid_wait: Duration,
     pub max_stale: Duration,
 }
 
@@ -165,8 +201,8 @@ struct Claims {
 pub struct JwksVerifier {
     settings: JwksSettings,
     cache: RwLock<KeyCache>,
-    /// Held for the whole of one fetch; its value is when the last one started.
-    fetch: tokio::sync::Mutex<Option<Instant>>,
+    /// Held for the whole of one fetch; its value is the last fetch.
+    fetch: tokio::sync::Mutex<Option<LastFetch>>,
     /// Fetches finished (well or not): a request that waited for the lock
     /// and sees this moved knows another request just fetched for it.
     fetches_done: AtomicU64,
@@ -207,24 +243,41 @@ impl JwksVerifier {
             return Err(unauthorized("token type must be at+jwt"));
         }
         let kid = header.kid.ok_or_else(|| unauthorized("token has no kid"))?;
-        let mut refetched = None;
-        let key = loop {
-            match (self.lookup(&kid), refetched) {
-                (Lookup::Fresh(key), _) => break key,
-                (Lookup::Stale(key), _) => {
-                    self.refresh_in_background(http);
-                    break key;
+        let arrived = Instant::now();
+        let key = match self.lookup(&kid) {
+            Lookup::Fresh(key) => key,
+            Lookup::Stale(key) => {
+                self.refresh_in_background(http);
+                key
+            }
+            lookup @ (Lookup::Unknown | Lookup::Unusable) => {
+                // No key set at all (or one too stale) is an issuer outage:
+                // answer 503 at once rather than hold every request for a
+                // cooldown. An unknown kid may be a new key: wait for it.
+                let wait = match lookup {
+                    Lookup::Unknown => self.settings.unknown_kid_wait,
+                    _ => Duration::ZERO,
+                };
+                match self.ask_after(http, &kid, arrived, wait).await {
+                    Asked::NotAnswered { retry_after } => {
+                        return Err(VerifyError::Unavailable {
+                            what: UNAVAILABLE,
+                            retry_after,
+                        })
+                    }
+                    Asked::Answered => match self.lookup(&kid) {
+                        Lookup::Fresh(key) | Lookup::Stale(key) => key,
+                        // Asked after the token arrived, and the issuer does not
+                        // publish the key: now, and only now, it is the token's fault.
+                        Lookup::Unknown => return Err(unauthorized("unknown signing key")),
+                        Lookup::Unusable => {
+                            return Err(VerifyError::Unavailable {
+                                what: UNAVAILABLE,
+                                retry_after: retry_after(self.settings.refetch_cooldown),
+                            })
+                        }
+                    },
                 }
-                (Lookup::Unknown | Lookup::Unusable, None) => {
-                    refetched = Some(self.refresh(http).await);
-                }
-                // The issuer could not be asked about this kid: it may be a
-                // key it started signing with a moment ago, so the honest
-                // answer is "try again", not "your token is bad".
-                (Lookup::Unknown, Some(Refresh::Failed)) | (Lookup::Unusable, Some(_)) => {
-                    return Err(VerifyError::Unavailable(UNAVAILABLE))
-                }
-                (Lookup::Unknown, Some(_)) => return Err(unauthorized("unknown signing key")),
             }
         };
         jsonwebtoken::decode::<Claims>(token, &key.key, &key.validation)
@@ -298,14 +351,77 @@ impl JwksVerifier {
     /// ago. Failures keep the cached keys; they are counted and logged.
     pub async fn refresh(&self, http: &reqwest::Client) -> Refresh {
         let seen = self.fetches_done.load(Ordering::Acquire);
-        let mut last_start = self.fetch.lock().await;
+        let mut last = self.fetch.lock().await;
         if self.fetches_done.load(Ordering::Acquire) != seen {
             return Refresh::Shared;
         }
-        if last_start.is_some_and(|at| at.elapsed() < self.settings.refetch_cooldown) {
+        if last.is_some_and(|l| l.started.elapsed() < self.settings.refetch_cooldown) {
             return Refresh::Cooldown;
         }
-        *last_start = Some(Instant::now());
+        self.fetch_locked(&mut last, http).await
+    }
+
+    /// Waits until the cache knows `kid`, or a fetch that started at or
+    /// after `arrived` says it does not, and says which. Such fetches still
+    /// come at most one per cooldown and are shared: a request that finds
+    /// one finished since it arrived takes its result; otherwise it starts
+    /// one if the cooldown allows, or sleeps until it does, if that is within
+    /// `wait` of its arrival. Waiting for the lock is waiting for a fetch in
+    /// flight, which the client's timeout bounds; that fetch, though older
+    /// than the request, may well bring the key (the requests right behind
+    /// the first one with a new kid), so the cache is looked at again first.
+    async fn ask_after(
+        &self,
+        http: &reqwest::Client,
+        kid: &str,
+        arrived: Instant,
+        wait: Duration,
+    ) -> Asked {
+        let cooldown = self.settings.refetch_cooldown;
+        let deadline = arrived.checked_add(wait).unwrap_or(arrived);
+        loop {
+            let mut last = self.fetch.lock().await;
+            if matches!(self.lookup(kid), Lookup::Fresh(_) | Lookup::Stale(_)) {
+                return Asked::Answered;
+            }
+            let now = Instant::now();
+            if let Some(done) = *last {
+                if done.started >= arrived {
+                    return if done.ok {
+                        Asked::Answered
+                    } else {
+                        Asked::NotAnswered {
+                            retry_after: retry_after(
+                                (done.started + cooldown).saturating_duration_since(now),
+                            ),
+                        }
+                    };
+                }
+            }
+            let allowed_at = last.map_or(now, |l| l.started + cooldown);
+            if allowed_at <= now {
+                return match self.fetch_locked(&mut last, http).await {
+                    Refresh::Fetched => Asked::Answered,
+                    _ => Asked::NotAnswered {
+                        retry_after: retry_after(cooldown),
+                    },
+                };
+            }
+            if allowed_at > deadline {
+                return Asked::NotAnswered {
+                    retry_after: retry_after(allowed_at - now),
+                };
+            }
+            drop(last);
+            tokio::time::sleep_until(allowed_at.into()).await;
+        }
+    }
+
+    /// One fetch (and its one retry), with the lock held: the record of it,
+    /// the counters, the log line and, on success, the new key set.
+    async fn fetch_locked(&self, last: &mut Option<LastFetch>, http: &reqwest::Client) -> Refresh {
+        let started = Instant::now();
+        *last = Some(LastFetch { started, ok: false });
         let mut result = self.fetch_once(http).await;
         self.metrics.upstream(UPSTREAM, result.is_ok());
         // A pooled keep-alive connection the other side has just closed (a
@@ -328,6 +444,10 @@ impl JwksVerifier {
                 Refresh::Failed
             }
         };
+        *last = Some(LastFetch {
+            started,
+            ok: outcome == Refresh::Fetched,
+        });
         self.fetches_done.fetch_add(1, Ordering::AcqRel);
         outcome
     }
@@ -466,6 +586,14 @@ mod tests {
             max_age(Some("max-age=99999999999999999999999")),
             Some(s(u64::MAX))
         );
+    }
+
+    #[test]
+    fn retry_after_is_whole_seconds_rounded_up_and_at_least_one() {
+        assert_eq!(retry_after(Duration::ZERO), 1);
+        assert_eq!(retry_after(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after(Duration::from_millis(1001)), 2);
+        assert_eq!(retry_after(Duration::from_secs(5)), 5);
     }
 
     #[test]

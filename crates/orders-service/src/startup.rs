@@ -99,6 +99,7 @@ impl Application {
                         audience: config.audience.clone(),
                         leeway: config.leeway,
                         refetch_cooldown: config.jwks_refetch_cooldown,
+                        unknown_kid_wait: config.unknown_kid_wait(),
                         max_stale: config.jwks_max_stale,
                     },
                     orders_metrics.clone(),
