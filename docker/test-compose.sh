@@ -168,6 +168,15 @@ say "the console: both stacks live; a paused store turns the session side only"
 console_url="http://127.0.0.1:$AUTHLAB_CONSOLE_PORT/"
 token=$(curl -sf "$console_url" | python3 -c 'import re,sys; print(re.search(r"name=\"csrf-token\" content=\"([^\"]+)\"", sys.stdin.read()).group(1))') \
   || fail "the console's page did not answer with a token"
+# Its names: loopback ones pass, any other (a DNS-rebinding page's) gets 421.
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://localhost:$AUTHLAB_CONSOLE_PORT/")" = 200 ] \
+  || fail "the console did not answer as localhost"
+evil=(-s -o /dev/null -w '%{http_code}' --max-time 5 -H "host: evil.example:$AUTHLAB_CONSOLE_PORT")
+[ "$(curl "${evil[@]}" "$console_url")" = 421 ] || fail "the console served its page to Host evil.example"
+[ "$(curl "${evil[@]}" "${console_url}api/events")" = 421 ] || fail "the console served its events to Host evil.example"
+[ "$(curl "${evil[@]}" -H 'content-type: application/json' -H "x-csrf-token: $token" \
+      -H "origin: http://evil.example:$AUTHLAB_CONSOLE_PORT" -d '{"action":"alice-logout"}' "${console_url}api/control")" = 421 ] \
+  || fail "the console took a control from Host evil.example"
 console_control() { # json body; prints the answer and its status
   curl -s -w ' %{http_code}' --max-time 10 -H 'content-type: application/json' -H "x-csrf-token: $token" -d "$1" "${console_url}api/control"
 }

@@ -223,6 +223,14 @@ struct UpArgs {
     /// The run whose report the console's controls link to.
     #[arg(long, default_value = "reports/latest")]
     console_report: PathBuf,
+    /// Names the console answers to besides loopback and its bind address
+    /// (a `Host` naming anything else gets 421: DNS rebinding).
+    #[arg(
+        long = "console-host",
+        env = "AUTHLAB_CONSOLE_HOSTS",
+        value_delimiter = ','
+    )]
+    console_hosts: Vec<String>,
     /// Serve no console (the table and the prompt only).
     #[arg(long, conflicts_with_all = ["console_port", "console_bind"])]
     no_console: bool,
@@ -394,6 +402,7 @@ async fn console(args: lab::console::compose::ComposeConsoleArgs) -> anyhow::Res
         bind: args.bind,
         port: args.port,
         report_dir: args.report.clone(),
+        hosts: args.hosts.clone(),
     };
     let console = lab::console::Console::start(config, facts, args.controller()).await?;
     println!("console listening on {}", console.url());
@@ -551,6 +560,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             bind: args.console_bind,
             port: args.console_port,
             report_dir: args.console_report.clone(),
+            hosts: args.console_hosts.clone(),
         };
         let facts = lab::console::ClusterFacts::of(&cluster)?;
         Some(lab::console::Console::start(config, facts, controller).await?)

@@ -177,6 +177,79 @@ async fn the_page_the_feed_and_what_a_control_refuses() {
                 state(&client, &url).await["store"]["reading"]["reachability"],
                 "up"
             );
+
+            // Its names only: a DNS-rebinding page (Host evil.example) gets
+            // neither the page, nor the feed, nor a control, even with the
+            // token and an Origin that matches its Host.
+            let port = url
+                .trim_end_matches('/')
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .to_owned();
+            let evil = format!("evil.example:{port}");
+            for (method, path) in [("GET", ""), ("GET", "api/events"), ("GET", "api/state")] {
+                let refused = client
+                    .request(method.parse().unwrap(), format!("{url}{path}"))
+                    .header("host", &evil)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(refused.status(), 421, "/{path}");
+                let body: serde_json::Value = refused.json().await.unwrap();
+                assert_eq!(body["error"], "misdirected_request", "/{path}");
+                assert!(
+                    body["message"].as_str().unwrap().contains("localhost"),
+                    "{body}"
+                );
+            }
+            let logout = json!({"action": "alice-logout"});
+            let rebound = client
+                .post(format!("{url}api/control"))
+                .header("host", &evil)
+                .header("origin", format!("http://{evil}"))
+                .header("x-csrf-token", &token)
+                .json(&logout)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(rebound.status(), 421);
+            // An allowed Host with a foreign Origin, however the request
+            // dresses it up in forwarded headers, is still foreign.
+            let forwarded = client
+                .post(format!("{url}api/control"))
+                .header("x-forwarded-host", &evil)
+                .header("forwarded", format!("host={evil}"))
+                .header("origin", format!("http://{evil}"))
+                .header("x-csrf-token", &token)
+                .json(&logout)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(forwarded.status(), 403);
+            // Neither reached the controls: the action log (every control
+            // carried out is in it, by the next snapshot) has no logout.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let log = state(&client, &url).await["log"].to_string();
+            assert!(!log.contains("alice-logout"), "{log}");
+            // The console's other names work, and its page under one of them
+            // may send controls to another (both are loopback, same port).
+            let page = client
+                .get(&url)
+                .header("host", format!("localhost:{port}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(page.status(), 200);
+            let own = client
+                .post(format!("{url}api/control"))
+                .header("origin", format!("http://localhost:{port}"))
+                .header("x-csrf-token", &token)
+                .json(&json!({"action": "load-stop"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(own.status(), 200, "{}", own.text().await.unwrap());
         },
     )
     .await;

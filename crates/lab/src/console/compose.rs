@@ -45,6 +45,14 @@ pub struct ComposeConsoleArgs {
     pub bind: IpAddr,
     #[arg(long, env = "AUTHLAB_CONSOLE_PORT", default_value_t = 8000)]
     pub port: u16,
+    /// Names the console answers to besides loopback and the bind address
+    /// (a `Host` naming anything else gets 421: DNS rebinding).
+    #[arg(
+        long = "console-host",
+        env = "AUTHLAB_CONSOLE_HOSTS",
+        value_delimiter = ','
+    )]
+    pub hosts: Vec<String>,
     /// The session stack's load balancer.
     #[arg(
         long,

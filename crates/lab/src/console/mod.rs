@@ -26,7 +26,9 @@
 //! * **Controls say what they teach.** Every button names its claim and
 //!   links to that claim's section of the latest report, when there is one
 //!   (see [`controls::CONTROLS`]).
-//! * **Safe by default.** It binds 127.0.0.1 unless told otherwise, it can
+//! * **Safe by default.** It binds 127.0.0.1 unless told otherwise, it
+//!   answers only to its own names ([`hosts`]: loopback, the bind address,
+//!   `--console-host`), so a DNS-rebinding page gets nothing, it can
 //!   only touch the cluster it was started with, and every control is a
 //!   `POST` with a JSON body and the page's CSRF token in a header: a form on
 //!   another site can neither set the header nor send JSON without a CORS
@@ -36,6 +38,7 @@
 mod act;
 pub mod compose;
 pub mod controls;
+pub mod hosts;
 pub mod inspector;
 pub mod load;
 mod page;
@@ -171,6 +174,9 @@ pub struct ConsoleConfig {
     /// A run directory (usually `reports/latest`) whose report the controls
     /// link to; links are left out when it holds no report.
     pub report_dir: PathBuf,
+    /// Names the console answers to besides loopback and the bind address
+    /// (`--console-host`, `AUTHLAB_CONSOLE_HOSTS`; see [`hosts`]).
+    pub hosts: Vec<String>,
 }
 
 impl Default for ConsoleConfig {
@@ -179,6 +185,7 @@ impl Default for ConsoleConfig {
             bind: IpAddr::from([127, 0, 0, 1]),
             port: 0,
             report_dir: PathBuf::from("reports/latest"),
+            hosts: Vec::new(),
         }
     }
 }
@@ -231,6 +238,8 @@ pub(crate) struct Shared {
     /// page without waiting for the next tick.
     resample: tokio::sync::Notify,
     report: page::ReportLinks,
+    /// The names the console answers to (`Host`), and whose pages may send controls.
+    hosts: hosts::AllowedHosts,
 }
 
 impl Shared {
@@ -322,6 +331,7 @@ impl Console {
             log: Mutex::new(VecDeque::new()),
             latest,
             resample: tokio::sync::Notify::new(),
+            hosts: hosts::AllowedHosts::new(config.bind, Some(&config.hosts.join(","))),
         });
         let sampler = tokio::spawn(snapshot::run(shared.clone()));
         let server = routes::serve(listener, shared.clone())?;

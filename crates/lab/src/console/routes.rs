@@ -8,13 +8,17 @@
 //! | `GET /api/events` | the snapshots as Server-Sent Events, one per second |
 //! | `POST /api/control` | one [`Action`] as JSON, with the page's token in `x-csrf-token` |
 //! | `GET /report/{file}` | the latest report's files, for the controls' claim links |
+//!
+//! Every route first checks `Host` against the console's names
+//! ([`super::hosts`]): any other name gets `421 misdirected_request`.
 
 use std::{net::TcpListener, sync::Arc};
 
 use actix_web::{
-    dev::Server,
+    body::{EitherBody, MessageBody},
+    dev::{Server, ServiceRequest, ServiceResponse},
     http::{header, StatusCode},
-    middleware::DefaultHeaders,
+    middleware::{from_fn, DefaultHeaders, Next},
     web::{self, Bytes},
     App, HttpRequest, HttpResponse, HttpServer, ResponseError,
 };
@@ -24,6 +28,7 @@ use serde::Serialize;
 use super::{
     act,
     controls::{Action, ControlError},
+    hosts::AllowedHosts,
     page, Shared,
 };
 use crate::LabError;
@@ -43,6 +48,9 @@ pub enum ConsoleError {
     Control(#[from] ControlError),
     #[error("{0}")]
     Forbidden(String),
+    /// A `Host` the console is not served under.
+    #[error("{0}")]
+    Misdirected(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -63,6 +71,7 @@ impl ResponseError for ConsoleError {
             // The cluster was asked and could not do it: not the client's mistake.
             ConsoleError::Control(ControlError::Failed(_)) => StatusCode::BAD_GATEWAY,
             ConsoleError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ConsoleError::Misdirected(_) => StatusCode::MISDIRECTED_REQUEST,
             ConsoleError::NotFound(_) => StatusCode::NOT_FOUND,
             ConsoleError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -74,6 +83,7 @@ impl ResponseError for ConsoleError {
             ConsoleError::Control(ControlError::Unavailable(_)) => "unavailable",
             ConsoleError::Control(ControlError::Failed(_)) => "control_failed",
             ConsoleError::Forbidden(_) => "forbidden",
+            ConsoleError::Misdirected(_) => "misdirected_request",
             ConsoleError::NotFound(_) => "not_found",
             ConsoleError::Render(_) => "render_failed",
         };
@@ -92,6 +102,7 @@ pub(super) fn serve(listener: TcpListener, shared: Arc<Shared>) -> Result<Server
         App::new()
             .app_data(data.clone())
             .app_data(authlab_core::http::json_config())
+            .wrap(from_fn(only_its_own_names))
             .wrap(
                 DefaultHeaders::new()
                     .add(("content-security-policy", CSP))
@@ -121,6 +132,40 @@ pub(super) fn serve(listener: TcpListener, shared: Arc<Shared>) -> Result<Server
     .map_err(|e| LabError::Io(format!("the console cannot serve: {e}")))?
     .run();
     Ok(server)
+}
+
+/// The request's `Host` header, the one name a browser says it was pointed
+/// at (never `X-Forwarded-Host`, which any client can send).
+fn host(request: &HttpRequest) -> Option<&str> {
+    let mut values = request.headers().get_all(header::HOST);
+    let host = values.next()?.to_str().ok()?;
+    values.next().is_none().then_some(host)
+}
+
+/// Refuses, before any route, a request whose `Host` is not one of the
+/// console's names: the page (and its token), the feed and the controls.
+async fn only_its_own_names<B: MessageBody>(
+    request: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let refusal = match request.app_data::<web::Data<Shared>>() {
+        Some(shared) if host(request.request()).is_some_and(|h| shared.hosts.allows(h)) => None,
+        Some(shared) => Some(ConsoleError::Misdirected(format!(
+            "this console answers to {} only; open it under one of those names \
+             (another name can be added with --console-host or AUTHLAB_CONSOLE_HOSTS)",
+            shared.hosts.names().join(", "),
+        ))),
+        None => Some(ConsoleError::Render(
+            "the console's state is missing".into(),
+        )),
+    };
+    match refusal {
+        Some(error) => Ok(request.error_response(error).map_into_right_body()),
+        None => next
+            .call(request)
+            .await
+            .map(ServiceResponse::map_into_left_body),
+    }
 }
 
 async fn index(shared: web::Data<Shared>) -> Result<HttpResponse, ConsoleError> {
@@ -182,7 +227,7 @@ async fn control(
     shared: web::Data<Shared>,
     action: web::Json<Action>,
 ) -> Result<HttpResponse, ConsoleError> {
-    check_origin(&request)?;
+    check_origin(&request, &shared.hosts)?;
     check_token(&request, &shared.csrf)?;
     let action = action.into_inner();
     let message = act::perform(&shared, &action).await?;
@@ -194,19 +239,23 @@ async fn control(
     }))
 }
 
-/// A browser names the page a request came from; it must be this console.
-fn check_origin(request: &HttpRequest) -> Result<(), ConsoleError> {
+/// A browser names the page a request came from; it must be this console,
+/// under one of its names (not merely whatever the request's `Host` says).
+fn check_origin(request: &HttpRequest, hosts: &AllowedHosts) -> Result<(), ConsoleError> {
     let Some(origin) = request.headers().get(header::ORIGIN) else {
         // Not a browser's cross-site request (curl, a test); the token still applies.
         return Ok(());
     };
-    let host = request.connection_info().host().to_owned();
-    let allowed = [format!("http://{host}"), format!("https://{host}")];
-    match origin.to_str() {
-        Ok(origin) if allowed.iter().any(|a| a == origin) => Ok(()),
-        _ => Err(ConsoleError::Forbidden(
+    let own = match (origin.to_str(), host(request)) {
+        (Ok(origin), Some(host)) => hosts.allows_origin(origin, host),
+        _ => false,
+    };
+    if own {
+        Ok(())
+    } else {
+        Err(ConsoleError::Forbidden(
             "a control must come from the console's own page".into(),
-        )),
+        ))
     }
 }
 
