@@ -71,7 +71,7 @@ pub struct RefreshToken {
 pub enum RefreshError {
     #[error("unknown or expired refresh token")]
     Invalid,
-    #[error("refresh token reuse detected; every token of this login is revoked")]
+    #[error("refresh token reuse detected; every refresh token of this login is revoked (access tokens already issued live until their exp)")]
     Reused,
     #[error("this login was revoked")]
     Revoked,

@@ -106,6 +106,10 @@ pub struct ClaimRow {
     pub verdict: Verdict,
     /// The experiment whose section holds the evidence; empty when none ran.
     pub experiment_id: String,
+    /// The run's one figure for the claim (see [`ClaimVerdict::headline`]).
+    pub headline: String,
+    /// What the design decides, not the run (see [`ClaimVerdict::by_design`]).
+    pub by_design: Option<String>,
 }
 
 /// Why a claim has no verdict in `run`.
@@ -142,6 +146,8 @@ pub fn rows(run: &RunResults) -> Vec<ClaimRow> {
                     statement: claim.statement.into(),
                     verdict: v.verdict.clone(),
                     experiment_id: (*id).into(),
+                    headline: v.headline.clone(),
+                    by_design: v.by_design.clone(),
                 })
                 .collect();
             if found.is_empty() {
@@ -150,6 +156,8 @@ pub fn rows(run: &RunResults) -> Vec<ClaimRow> {
                     statement: claim.statement.into(),
                     verdict: Verdict::NotMeasured(reason(claim, run)),
                     experiment_id: String::new(),
+                    headline: String::new(),
+                    by_design: None,
                 }]
             } else {
                 found

@@ -96,6 +96,21 @@ pub struct CapacityPoint {
     pub ceiling_rps: Spread,
     pub session_rps: Spread,
     pub jwt_rps: Spread,
+    /// The run reached 90% of the `/health` ceiling through the same path:
+    /// the load generator (or HAProxy), not the stack, set its throughput,
+    /// so its req/s is a lower bound, not the stack's capacity. `false` in
+    /// results written before it was recorded.
+    #[serde(default)]
+    pub session_generator_bound: bool,
+    #[serde(default)]
+    pub jwt_generator_bound: bool,
+    /// HAProxy's CPU per request of each stack's `/me` run (µs): a process
+    /// on the request path like the nodes, so c5's model counts it (0 in
+    /// results written before it was recorded).
+    #[serde(default)]
+    pub session_haproxy_cpu_us: f64,
+    #[serde(default)]
+    pub jwt_haproxy_cpu_us: f64,
 }
 
 /// A figure over trials: the median and the range.
@@ -143,6 +158,15 @@ impl CapacitySummary {
     /// Cores of session nodes that one Redis core keeps up with, by the model.
     pub fn store_ceiling_cores(&self) -> Option<f64> {
         (self.redis_cpu_us > 0.0).then(|| self.session_node_cpu_us / self.redis_cpu_us)
+    }
+
+    /// HAProxy's CPU per `/me` request at the largest node count (session,
+    /// JWT): the costs c5's model takes with the nodes' and Redis'. `None`
+    /// when the run did not record them.
+    pub fn haproxy_cpu_us(&self) -> Option<(f64, f64)> {
+        let last = self.points.last()?;
+        (last.session_haproxy_cpu_us > 0.0 && last.jwt_haproxy_cpu_us > 0.0)
+            .then_some((last.session_haproxy_cpu_us, last.jwt_haproxy_cpu_us))
     }
 }
 
@@ -249,6 +273,12 @@ pub struct WireFacts {
     pub bearer: f64,
     /// The same JWT in a cookie.
     pub jwt_cookie: f64,
+    /// Bytes of the session cookie's `name=value` sent on this protocol:
+    /// each cluster issues its own, and a signed cookie's length varies by
+    /// a few bytes from login to login (0 in results written before it was
+    /// recorded).
+    #[serde(default)]
+    pub cookie_value_bytes: u64,
 }
 
 /// c12: the attack corpus against the real server and the naive verifier.
@@ -355,20 +385,32 @@ pub struct OutageRoute {
     pub route: OrdersRoute,
     /// The stack this route depends on, which was stopped (`jwt`, `session`).
     pub depends_on: String,
-    /// % of requests failed before the stop, while down, after the restart.
+    /// % of requests failed, by when they were sent: before the kill, from
+    /// the kill to the recovery (the outage: every auth node back up in
+    /// HAProxy), after the recovery. One window for every outage figure.
     pub before_pct: Spread,
     pub down_pct: Spread,
     pub after_pct: Spread,
-    /// Per trial: seconds from the stop to the first second with at least
-    /// half the requests failed; `None` when it never came.
-    pub first_failing_s: Vec<Option<f64>>,
-    /// Per trial: seconds from the restart to the end of the first second
-    /// without errors; `None` when the run ended first.
-    pub healed_s: Vec<Option<f64>>,
-    /// Length of the outage per trial (s).
+    /// Per trial: seconds from the kill to the first failed request sent
+    /// in the outage; `None` when none failed. (Runs before 2026-12 wrote
+    /// `first_failing_s`, the first second with half its requests failed:
+    /// read so that their results still load.)
+    #[serde(alias = "first_failing_s")]
+    pub first_failure_s: Vec<Option<f64>>,
+    /// % of requests failed among those sent from the cache TTL after the
+    /// kill to the recovery, when every answer cached before the kill has
+    /// expired; `None` when the outage was no longer than the TTL.
+    #[serde(default)]
+    pub past_ttl_pct: Option<Spread>,
+    /// Per trial: seconds from the recovery to the last failed request
+    /// sent after it; `None` when none failed after it.
+    #[serde(default)]
+    pub last_failure_after_recovery_s: Vec<Option<f64>>,
+    /// Length of the outage per trial, from the kill to the recovery (s).
     pub down_s: Vec<f64>,
-    /// The failed answers of every trial's loop, `(status, count)` by
-    /// status (`0`: no answer within the timeout, or a refused connection).
+    /// The failed answers of the requests sent in the outage over every
+    /// trial, `(status, count)` by status (`0`: no answer within the
+    /// timeout, or a refused connection).
     /// Pairs, not a map: [`Summary`] is internally tagged, and serde reads
     /// the keys of a map inside such an enum back only as strings.
     pub failed_answers: Vec<(u16, u64)>,
@@ -387,7 +429,8 @@ pub struct AuthProbe {
 pub struct RotationFigures {
     pub trials: usize,
     /// Old-kid tokens during the rotation, then new-kid tokens after it, on
-    /// the JWKS variant.
+    /// the JWKS variant. Only the new-kid requests can meet an unknown
+    /// `kid`: failures are judged as a share of them, old ones apart.
     pub old_requests: u64,
     pub old_failed: u64,
     pub new_requests: u64,
@@ -397,6 +440,10 @@ pub struct RotationFigures {
     pub new_logins_with_new_kid: usize,
     /// Per trial: JWKS fetches the orders node made during the rotation.
     pub jwks_fetches: Vec<u64>,
+    /// Per rotation: p99 of the new-key requests' successful answers (ms);
+    /// the first of them waits for a JWKS fetch.
+    #[serde(default)]
+    pub new_p99_ms: Vec<f64>,
     /// The gateway variant through the same rotation (old and new tokens).
     pub gateway_requests: u64,
     pub gateway_failed: u64,
@@ -409,6 +456,13 @@ impl DownstreamSummary {
 
     pub fn outage(&self, route: OrdersRoute) -> Option<&OutageRoute> {
         self.outage.iter().find(|r| r.route == route)
+    }
+}
+
+impl RotationFigures {
+    /// % of the requests made with new-key tokens that failed (0 for none made).
+    pub fn new_failed_pct(&self) -> f64 {
+        self.new_failed as f64 / self.new_requests.max(1) as f64 * 100.0
     }
 }
 

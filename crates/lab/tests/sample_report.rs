@@ -66,3 +66,33 @@ fn every_claim_has_a_row_in_the_sample_report() {
         "the report points outside the repository"
     );
 }
+
+/// The README quotes the sample's verdicts; a new sample with other
+/// verdicts must update it, or the first page a user reads is stale.
+#[test]
+fn the_readme_quotes_the_samples_verdicts() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let run = sample();
+    for row in lab::claims::rows(&run) {
+        let line = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| {} |", row.claim)))
+            .unwrap_or_else(|| panic!("README has no row for {}", row.claim));
+        let quoted = line
+            .trim_end_matches('|')
+            .rsplit('|')
+            .next()
+            .unwrap()
+            .trim();
+        let label = row.verdict.label();
+        assert!(
+            quoted == label
+                || quoted.starts_with(&format!("{label}:"))
+                || quoted.starts_with(&format!("{label} (")),
+            "README says {} {quoted:?}; the sample says {label:?}",
+            row.claim
+        );
+    }
+}

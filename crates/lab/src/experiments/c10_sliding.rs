@@ -20,6 +20,9 @@ use crate::{
 
 pub struct Sliding;
 
+/// The access tokens' lifetime in this experiment.
+const ACCESS_TTL: Duration = Duration::from_secs(2);
+
 /// Requests every `every` for `total`; returns the seconds of the first 401, if any.
 async fn active_user(
     client: &ApiClient,
@@ -58,6 +61,146 @@ async fn active_user(
         tokio::time::sleep(every).await;
     }
     (None, refreshes)
+}
+
+/// What became of an access token issued before a refresh-token replay
+/// revoked its login: the server revokes refresh tokens, not access tokens
+/// already out (revocation `none`), so this is measured, not assumed.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct AccessAfterReplay {
+    /// The status of `GET /me` with it right after the replay.
+    pub first_status: u16,
+    /// Seconds from the replay's answer to the last 200, if any.
+    pub last_accepted_s: Option<f64>,
+    /// Seconds from the replay's answer to the first 401, if any came
+    /// within the polling window.
+    pub first_refused_s: Option<f64>,
+    /// How long the polling went on at most.
+    pub window_s: f64,
+}
+
+impl AccessAfterReplay {
+    /// The sentence the table and the lesson share.
+    pub fn said(&self, access_ttl_s: f64) -> String {
+        match (self.last_accepted_s, self.first_refused_s) {
+            (Some(last), Some(refused)) => format!(
+                "still accepted {last:.1} s after the replay, refused from {refused:.1} s on (its lifetime is \
+                 {access_ttl_s:.0} s)"
+            ),
+            (Some(last), None) => format!(
+                "still accepted {last:.1} s after the replay, when polling ended ({:.0} s)",
+                self.window_s
+            ),
+            (None, Some(_)) => format!(
+                "refused at once after the replay (GET /me answered {})",
+                self.first_status
+            ),
+            (None, None) => format!(
+                "answered {} after the replay, neither accepted nor refused",
+                self.first_status
+            ),
+        }
+    }
+}
+
+/// Polls `GET /me` with `access` every 100 ms from now until the first 401
+/// or `window`.
+async fn access_after_replay(
+    client: &ApiClient,
+    url: &str,
+    access: &str,
+    window: Duration,
+) -> AccessAfterReplay {
+    let started = Instant::now();
+    let who = Credential::Bearer(access.into());
+    let mut seen = AccessAfterReplay {
+        first_status: 0,
+        last_accepted_s: None,
+        first_refused_s: None,
+        window_s: window.as_secs_f64(),
+    };
+    while started.elapsed() < window {
+        let status = client.get(url, Some(&who)).await.status().as_u16();
+        let at = started.elapsed().as_secs_f64();
+        if seen.first_status == 0 {
+            seen.first_status = status;
+        }
+        match status {
+            200 => seen.last_accepted_s = Some(at),
+            401 => {
+                seen.first_refused_s = Some(at);
+                break;
+            }
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    seen
+}
+
+/// The first screen's figure: the active JWT user with and without refresh.
+pub fn c10_headline(
+    total_s: u64,
+    jwt_no_refresh: Option<f64>,
+    jwt_with_refresh: Option<f64>,
+    refreshes: u32,
+) -> String {
+    let outcome = |r: Option<f64>| {
+        r.map_or(format!("still logged in after {total_s} s"), |s| {
+            format!("logged out after {s:.1} s")
+        })
+    };
+    format!(
+        "active JWT user without refresh {}; with refresh ({}) {}",
+        outcome(jwt_no_refresh),
+        counted(refreshes),
+        outcome(jwt_with_refresh)
+    )
+}
+
+/// "1 refresh", "3 refreshes".
+fn counted(refreshes: u32) -> String {
+    if refreshes == 1 {
+        "1 refresh".into()
+    } else {
+        format!("{refreshes} refreshes")
+    }
+}
+
+/// The lesson's last sentences: what rotation and a replay did, as
+/// measured, including the access token the replay could not reach.
+pub fn replay_sentences(
+    replay_status: u16,
+    legit_after: u16,
+    access: &AccessAfterReplay,
+    access_ttl_s: f64,
+) -> String {
+    let refresh_side = if replay_status == 400 && legit_after == 400 {
+        "the replayed refresh token was refused and so was the legitimate holder's newest one: the replay \
+         revoked every refresh token of the login"
+            .to_owned()
+    } else {
+        format!(
+            "the replayed refresh token was answered {replay_status} and the legitimate holder's newest one \
+             {legit_after}"
+        )
+    };
+    let access_side = match access.last_accepted_s {
+        Some(_) => format!(
+            " It did not end the login's access token, though: the one issued by the last refresh was {}. A replay \
+             stops further refreshes; an access token already out lives until its exp (revocation none), so a \
+             thief who also holds one keeps it that long.",
+            access.said(access_ttl_s)
+        ),
+        None => format!(
+            " The access token issued by the last refresh was {}.",
+            access.said(access_ttl_s)
+        ),
+    };
+    format!(
+        " Refresh tokens are server state, and rotation plus replay detection is what makes a stolen one \
+         self-defeating: {refresh_side}.{access_side}"
+    )
 }
 
 /// C10's rule. The first three are the seconds until each active user got a
@@ -127,7 +270,7 @@ impl Experiment for Sliding {
             ];
             spec.jwt_args = vec![
                 "--access-ttl".into(),
-                "2s".into(),
+                format!("{}s", ACCESS_TTL.as_secs()),
                 "--leeway".into(),
                 "0s".into(),
             ];
@@ -197,6 +340,14 @@ impl Experiment for Sliding {
                 .await
                 .status()
                 .as_u16();
+            // The access token of the rotated pair, issued before the replay.
+            let access_after = access_after_replay(
+                &client,
+                &format!("{jwt_base}/me"),
+                second["access_token"].as_str().unwrap_or(""),
+                ACCESS_TTL + Duration::from_secs(2),
+            )
+            .await;
             cluster.shutdown();
 
             let show = |r: Option<f64>| {
@@ -253,6 +404,11 @@ impl Experiment for Sliding {
                         "the legitimate holder's newest token afterwards".into(),
                         legit_after.to_string(),
                     ],
+                    vec![
+                        "the access token issued with it, GET /me every 0.1 s after the replay"
+                            .into(),
+                        access_after.said(ACCESS_TTL.as_secs_f64()),
+                    ],
                 ],
             };
             let verdict = c10_verdict(
@@ -289,11 +445,14 @@ impl Experiment for Sliding {
                 setup: format!(
                     "A cluster of 2 nodes per stack with a 2 s session idle TTL and 2 s access tokens (leeway 0). Active \
                      users send GET /me every 0.5 s for {} s through HAProxy; the refreshing JWT user calls POST \
-                     /token/refresh on each 401. Then a spent refresh token is replayed.",
-                    total.as_secs()
+                     /token/refresh on each 401. Then a spent refresh token is replayed (revocation none), and the \
+                     access token issued with the holder's newest refresh token is sent to GET /me every 0.1 s for \
+                     up to {} s.",
+                    total.as_secs(),
+                    (ACCESS_TTL + Duration::from_secs(2)).as_secs()
                 ),
                 verdicts: vec![ClaimVerdict {
-                    headline: String::new(),
+                    headline: c10_headline(total.as_secs(), jwt_no_refresh, jwt_with_refresh, refreshes),
                     by_design: None,
                     claim: "C10".into(),
                     verdict,
@@ -313,15 +472,17 @@ impl Experiment for Sliding {
                 }),
                 lesson: format!(
                     "A session slides for free: each request moves the idle deadline. A JWT's deadline is signed into it, so \
-                     an active user is logged out at expiry unless the client refreshes ({refreshes} refreshes here kept one \
-                     user in). Refresh tokens are server state, and rotation plus replay detection is what makes a stolen one \
-                     self-defeating: the first replay kills the whole login."
+                     an active user is logged out at expiry unless the client refreshes ({} here kept one \
+                     user in).{}",
+                    counted(refreshes),
+                    replay_sentences(replay_status, legit_after, &access_after, ACCESS_TTL.as_secs_f64())
                 ),
                 summary: None,
                 raw: json!({
                     "session_active_logout_s": session_active, "jwt_no_refresh_logout_s": jwt_no_refresh,
                     "jwt_with_refresh_logout_s": jwt_with_refresh, "refreshes": refreshes, "idle_session_status": idle_status,
-                    "rotated": rotated, "replay_status": replay_status, "legit_after_replay": legit_after
+                    "rotated": rotated, "replay_status": replay_status, "legit_after_replay": legit_after,
+                    "access_after_replay": access_after
                 }),
                 seconds: started.elapsed().as_secs_f64(),
                 error: None,
@@ -333,6 +494,73 @@ impl Experiment for Sliding {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lesson_says_what_the_replay_did_not_end() {
+        // As a run measures it: the replay revokes the refresh tokens, and
+        // the rotated pair's access token goes on until its exp.
+        let lives_on = AccessAfterReplay {
+            first_status: 200,
+            last_accepted_s: Some(1.6),
+            first_refused_s: Some(1.7),
+            window_s: 4.0,
+        };
+        let text = replay_sentences(400, 400, &lives_on, 2.0);
+        assert!(!text.contains("kills the whole login"), "{text}");
+        assert!(
+            text.contains("the replay revoked every refresh token of the login"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "It did not end the login's access token, though: the one issued by the last refresh was still \
+                 accepted 1.6 s after the replay, refused from 1.7 s on (its lifetime is 2 s)"
+            ),
+            "{text}"
+        );
+        // A server that also revoked access tokens would be said so.
+        let ended = AccessAfterReplay {
+            first_status: 401,
+            last_accepted_s: None,
+            first_refused_s: Some(0.0),
+            window_s: 4.0,
+        };
+        let text = replay_sentences(400, 400, &ended, 2.0);
+        assert!(
+            text.contains("was refused at once after the replay (GET /me answered 401)"),
+            "{text}"
+        );
+        assert!(!text.contains("lives until its exp"), "{text}");
+        // A replay that did not revoke is not said to have.
+        let text = replay_sentences(200, 200, &lives_on, 2.0);
+        assert!(
+            text.contains("answered 200 and the legitimate holder's newest one 200"),
+            "{text}"
+        );
+        assert!(!text.contains("revoked every"), "{text}");
+        let open = AccessAfterReplay {
+            first_refused_s: None,
+            ..lives_on
+        };
+        assert_eq!(
+            open.said(2.0),
+            "still accepted 1.6 s after the replay, when polling ended (4 s)"
+        );
+    }
+
+    #[test]
+    fn the_headline_is_the_active_users_outcome() {
+        assert_eq!(
+            c10_headline(12, Some(2.5), None, 3),
+            "active JWT user without refresh logged out after 2.5 s; with refresh (3 refreshes) still logged in \
+             after 12 s"
+        );
+        assert_eq!(
+            c10_headline(6, Some(2.5), None, 1),
+            "active JWT user without refresh logged out after 2.5 s; with refresh (1 refresh) still logged in \
+             after 6 s"
+        );
+    }
 
     #[test]
     fn c10_rule() {

@@ -218,6 +218,38 @@ impl Experiment for Attacks {
     }
 }
 
+/// How many tokens of the corpus each algorithm got, as the set-up states
+/// it: the corpus is not the same size for every algorithm (an attack that
+/// needs a public key has no HS256 form), so no average stands in for it.
+fn corpus_per_algorithm(rows: &[Row], algorithms: &[SigningAlgorithm]) -> String {
+    let counts: Vec<usize> = algorithms
+        .iter()
+        .map(|a| rows.iter().filter(|r| r.alg == *a).count())
+        .collect();
+    match counts.first() {
+        Some(first) if counts.iter().all(|c| c == first) => {
+            format!("{first} tokens per algorithm")
+        }
+        _ => {
+            algorithms
+                .iter()
+                .zip(&counts)
+                .map(|(a, c)| format!("{c} {a}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+                + " tokens"
+        }
+    }
+}
+
+/// The first screen's figure: what the server refused beside what no
+/// checks let through.
+fn c12_headline(total: usize, refused: usize, naive_accepted: usize) -> String {
+    format!(
+        "server refused {refused} of {total} forged tokens; a verifier without checks accepted {naive_accepted}"
+    )
+}
+
 fn summarize(
     rows: Vec<Row>,
     lure_contacted: bool,
@@ -352,16 +384,22 @@ fn summarize(
             .into(),
         setup: format!(
             "For {} a fresh key set and a real JWT node (a one-node cluster: the node is a child process as in \
-             `authlab up`; real HTTP, real Redis). The corpus ({} tokens \
-             per algorithm: expired, not yet valid, wrong iss/aud, missing claims, alg none in four spellings, HS256 \
+             `authlab up`; real HTTP, real Redis). The corpus ({}: expired, not yet valid, wrong iss/aud, missing claims, alg none in four spellings, HS256 \
              signed with the public key, tampered payloads and signatures, unknown and injected kids, embedded jwk, \
              jku/x5u to a local listener that must never be contacted, oversized and malformed tokens) goes to \
              GET /admin/stats, and to a deliberately naive verifier (teaching code in crates/lab/src/naive.rs, never \
              served) with no checks, then with each check alone. Finally the server is started with a 6-byte HS256 secret.",
             algorithms.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
-            total / algorithms.len().max(1)
+            corpus_per_algorithm(&rows, algorithms)
         ),
-        verdicts: vec![ClaimVerdict { headline: String::new(), by_design: None, claim: "C12".into(), verdict, rule, evidence }],
+        verdicts: vec![ClaimVerdict {
+            headline: c12_headline(total, refused, naive_accepted.len()),
+            by_design: None,
+            claim: "C12".into(),
+            verdict,
+            rule,
+            evidence,
+        }],
         tables: vec![per_check, per_attack],
         chart: Some(Chart {
             title: "Forged tokens each check refuses on its own".into(),
@@ -399,6 +437,60 @@ fn summarize(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(alg: SigningAlgorithm, naive_accepts: bool) -> Row {
+        Row {
+            alg,
+            attack: "a".into(),
+            class: "validity".into(),
+            server_status: 401,
+            naive_accepts,
+            stopped_by: vec!["exp/nbf"],
+        }
+    }
+
+    #[test]
+    fn the_setup_states_each_algorithms_own_corpus() {
+        use SigningAlgorithm::*;
+        let algorithms = [Hs256, Rs256, Es256, EdDsa];
+        // As in the sample: HS256 has no key-confusion form, so 34/35/35/35.
+        let mut rows: Vec<Row> = algorithms
+            .iter()
+            .flat_map(|a| (0..35).map(move |i| row(*a, i % 5 != 0)))
+            .collect();
+        rows.remove(0);
+        assert_eq!(
+            corpus_per_algorithm(&rows, &algorithms),
+            "34 HS256, 35 RS256, 35 ES256, 35 EdDSA tokens"
+        );
+        let result = summarize(
+            rows,
+            false,
+            Some("too short".into()),
+            &algorithms,
+            Instant::now(),
+        );
+        // 139 / 4 would have said 34 for every algorithm.
+        assert!(
+            result
+                .setup
+                .contains("The corpus (34 HS256, 35 RS256, 35 ES256, 35 EdDSA tokens:"),
+            "{}",
+            result.setup
+        );
+        assert_eq!(
+            result.verdicts[0].headline,
+            "server refused 139 of 139 forged tokens; a verifier without checks accepted 112"
+        );
+        let even: Vec<Row> = [Hs256, Rs256]
+            .iter()
+            .flat_map(|a| (0..3).map(move |_| row(*a, true)))
+            .collect();
+        assert_eq!(
+            corpus_per_algorithm(&even, &[Hs256, Rs256]),
+            "3 tokens per algorithm"
+        );
+    }
 
     #[test]
     fn c12_rule() {

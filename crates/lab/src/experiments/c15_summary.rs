@@ -89,23 +89,42 @@ fn show(outcome: Option<Outcome>, source: &str) -> String {
 /// The side-by-side table, each cell from one summary.
 pub fn rows(s: &Sources<'_>) -> Vec<Row> {
     let mut rows = Vec::new();
-    rows.push(match s.capacity {
-        Some(c) => row(
-            "CPU per /me request (nodes; store)",
-            format!(
-                "{:.1} µs + {:.1} µs of Redis",
-                c.session_node_cpu_us, c.redis_cpu_us
+    rows.push(
+        match (
+            s.capacity,
+            s.capacity.and_then(CapacitySummary::haproxy_cpu_us),
+        ) {
+            // HAProxy is on both paths, and dearer per request than a JWT node.
+            (Some(c), Some((session_haproxy, jwt_haproxy))) => row(
+                "CPU per /me request (nodes; store; HAProxy)",
+                format!(
+                    "{:.1} µs + {:.1} µs of Redis + {session_haproxy:.1} µs of HAProxy",
+                    c.session_node_cpu_us, c.redis_cpu_us
+                ),
+                format!(
+                    "{:.1} µs, no store, + {jwt_haproxy:.1} µs of HAProxy",
+                    c.jwt_node_cpu_us
+                ),
+                "c5",
             ),
-            format!("{:.1} µs, no store", c.jwt_node_cpu_us),
-            "c5",
-        ),
-        None => row(
-            "CPU per /me request",
-            not_measured("c5"),
-            not_measured("c5"),
-            "c5",
-        ),
-    });
+            // Results written before HAProxy's CPU was recorded.
+            (Some(c), None) => row(
+                "CPU per /me request (nodes; store)",
+                format!(
+                    "{:.1} µs + {:.1} µs of Redis",
+                    c.session_node_cpu_us, c.redis_cpu_us
+                ),
+                format!("{:.1} µs, no store", c.jwt_node_cpu_us),
+                "c5",
+            ),
+            (None, _) => row(
+                "CPU per /me request",
+                not_measured("c5"),
+                not_measured("c5"),
+                "c5",
+            ),
+        },
+    );
     rows.push(match s.capacity {
         Some(c) => row(
             "store operations per /me request",
@@ -169,9 +188,26 @@ pub fn rows(s: &Sources<'_>) -> Vec<Row> {
                     .collect::<Vec<_>>()
                     .join("; ")
             };
+            // Each cluster issues its own cookie, a few bytes longer or
+            // shorter: name its length where the protocols' differ, so two
+            // figures of one row do not read as a contradiction.
+            let mut lengths: Vec<u64> = z
+                .wire
+                .iter()
+                .map(|w| w.cookie_value_bytes)
+                .filter(|n| *n > 0)
+                .collect();
+            lengths.dedup();
+            let differ = lengths.len() > 1;
             row(
                 "credential bytes on the wire per request, at login",
-                per(&|w| format!("{:.0} B", w.cookie)),
+                per(&|w| {
+                    if differ {
+                        format!("{:.0} B (a {} B cookie)", w.cookie, w.cookie_value_bytes)
+                    } else {
+                        format!("{:.0} B", w.cookie)
+                    }
+                }),
                 per(&|w| {
                     if w.http2 {
                         format!("{:.0} B (in a cookie: {:.0} B)", w.bearer, w.jwt_cookie)
@@ -231,22 +267,26 @@ pub fn rows(s: &Sources<'_>) -> Vec<Row> {
     rows
 }
 
-/// "Another service checks the credential": c14's calls per request and
-/// errors while the auth service was down, session by introspection and JWT
-/// by JWKS.
+/// "Another service checks the credential": c14's calls per request, p50
+/// and failures over the auth service's outage, session by introspection
+/// (asked every time, and cached) and JWT by JWKS.
 fn downstream_row(downstream: Option<&DownstreamSummary>) -> Row {
     const WHAT: &str = "another service checks the credential";
     let Some(d) = downstream else {
         return row(WHAT, not_measured("c14"), not_measured("c14"), "c14");
     };
     let cell = |route: OrdersRoute, how: &str| {
-        let calls = d
-            .route(route)
+        let measured = d.route(route);
+        let calls = measured
             .and_then(|r| r.calls_per_request.as_ref())
             .map_or_else(
                 || "calls not measured".to_owned(),
-                |c| format!("{:.2} auth-service calls per request", c.median),
+                |c| format!("{:.3} auth-service calls per request", c.median),
             );
+        let p50 = measured.map_or_else(
+            || "p50 not measured".to_owned(),
+            |r| format!("p50 {:.2} ms", r.p50_ms.median),
+        );
         let down = d.outage(route).map_or_else(
             || "outage not measured".to_owned(),
             |o| {
@@ -256,11 +296,16 @@ fn downstream_row(downstream: Option<&DownstreamSummary>) -> Row {
                 )
             },
         );
-        format!("{how}: {calls}, {down}")
+        format!("{how}: {calls}, {p50}, {down}")
     };
+    let cached = format!("cached {:.0} s", d.cache_ttl_s);
     row(
         WHAT,
-        cell(OrdersRoute::Introspection, "introspection"),
+        format!(
+            "{}; {} (answers up to its TTL old)",
+            cell(OrdersRoute::Introspection, "introspection"),
+            cell(OrdersRoute::IntrospectionCached, &cached)
+        ),
         cell(OrdersRoute::Jwks, "JWKS"),
         "c14",
     )
@@ -432,6 +477,30 @@ fn recommendations(s: &Sources<'_>) -> Vec<Vec<String>> {
     out
 }
 
+/// The first screen's figure for C15: the two facts its rule weighs, the
+/// store work a request costs and who can end a logged-out credential.
+pub fn c15_headline(s: &Sources<'_>) -> String {
+    let scale = s.capacity.map_or_else(
+        || "store operations per /me not measured".to_owned(),
+        |c| {
+            format!(
+                "{:.2} store operations per JWT /me vs {:.2} per session /me",
+                c.jwt_store_ops, c.session_store_ops
+            )
+        },
+    );
+    let ended = match (
+        outcome(s.logout, setups::SESSION),
+        outcome(s.logout, setups::PLAIN_JWT),
+    ) {
+        (Some(session), Some(plain)) => {
+            format!("after a logout the session was refused {session}, the 1 h JWT {plain}")
+        }
+        _ => "revocation not measured".to_owned(),
+    };
+    format!("{scale}; {ended}")
+}
+
 fn lesson(s: &Sources<'_>) -> String {
     let mut sentences = Vec::new();
     if let (Some(session), Some(plain)) = (
@@ -508,7 +577,7 @@ pub fn summarize(results: &[ExperimentResult]) -> Option<ExperimentResult> {
         question: "Is JWT more secure than sessions, or is its advantage scale; and for a small deployment, are sessions simpler?".into(),
         setup: "Derived from the typed summaries of the other experiments of this run; nothing is measured here.".into(),
         verdicts: vec![ClaimVerdict {
-            headline: String::new(),
+            headline: c15_headline(&sources),
             by_design: None,
             claim: "C15".into(),
             verdict,
@@ -552,6 +621,15 @@ mod tests {
             jwt_store_ops: jwt_ops,
             points: Vec::new(),
         }
+    }
+
+    /// The CPU row of a run with only c5.
+    fn rows_of_capacity(c: &CapacitySummary) -> Row {
+        let sources = Sources {
+            capacity: Some(c),
+            ..Sources::default()
+        };
+        rows(&sources).remove(0)
     }
 
     fn revocation(session: Vec<Option<f64>>, plain: Vec<Option<f64>>) -> RevocationSummary {
@@ -599,6 +677,26 @@ mod tests {
             c15_verdict(Some((true, true)), Some((1.0, 1.0)), true),
             Verdict::DoesNotHold(m) if m.contains("no scale advantage")
         ));
+    }
+
+    #[test]
+    fn the_headline_weighs_what_the_rule_weighs() {
+        let c = capacity(1.0, 0.0);
+        let logout = revocation(vec![Some(0.002)], vec![None]);
+        let sources = Sources {
+            capacity: Some(&c),
+            logout: Some(&logout),
+            ..Sources::default()
+        };
+        assert_eq!(
+            c15_headline(&sources),
+            "0.00 store operations per JWT /me vs 1.00 per session /me; after a logout the session was refused at \
+             once (first poll, 2 ms), the 1 h JWT still accepted when observation ended (15 s)"
+        );
+        assert_eq!(
+            c15_headline(&Sources::default()),
+            "store operations per /me not measured; revocation not measured"
+        );
     }
 
     #[test]
@@ -662,12 +760,155 @@ mod tests {
         );
         assert_eq!(latency_row[1], "+2.14 ms");
         assert_eq!(latency_row[2], "+0.01 ms");
+        let cpu = rows.iter().find(|r| r[0].starts_with("CPU per")).unwrap();
+        assert_eq!(cpu[1], "40.0 µs + 6.0 µs of Redis");
+        let mut with_haproxy = cap.clone();
+        with_haproxy.points = vec![crate::summaries::CapacityPoint {
+            nodes: 3,
+            ceiling_rps: crate::summaries::Spread::of(&[35_000.0]),
+            session_rps: crate::summaries::Spread::of(&[26_000.0]),
+            jwt_rps: crate::summaries::Spread::of(&[33_000.0]),
+            session_generator_bound: false,
+            jwt_generator_bound: true,
+            session_haproxy_cpu_us: 21.2,
+            jwt_haproxy_cpu_us: 22.6,
+        }];
+        let cpu = rows_of_capacity(&with_haproxy);
+        assert_eq!(
+            (cpu[0].as_str(), cpu[1].as_str(), cpu[2].as_str()),
+            (
+                "CPU per /me request (nodes; store; HAProxy)",
+                "40.0 µs + 6.0 µs of Redis + 21.2 µs of HAProxy",
+                "30.0 µs, no store, + 22.6 µs of HAProxy"
+            )
+        );
         let ops = rows
             .iter()
             .find(|r| r[0].starts_with("store operations"))
             .unwrap();
         assert_eq!((ops[1].as_str(), ops[2].as_str()), ("1.00", "0.00"));
         assert!(rows.iter().find(|r| r[3] == "c9").unwrap()[1].starts_with("not measured"));
+    }
+
+    #[test]
+    fn cookies_of_different_lengths_are_labelled_in_the_wire_row() {
+        // The sample said 138 B over HTTP/1.1 and 136 B over HTTP/1.1 + TLS
+        // without saying the two clusters had issued cookies of 128 and
+        // 126 bytes.
+        let wire = |protocol: &str, cookie: f64, value: u64| crate::summaries::WireFacts {
+            protocol: protocol.into(),
+            http2: false,
+            cookie,
+            bearer: 442.0,
+            jwt_cookie: 442.0,
+            cookie_value_bytes: value,
+        };
+        let size = SizeSummary {
+            cookie_header_bytes: 138,
+            login_jwt_header_bytes: 442,
+            wire: vec![
+                wire("HTTP/1.1", 138.0, 128),
+                wire("HTTP/1.1 + TLS", 136.0, 126),
+            ],
+        };
+        let sources = Sources {
+            size: Some(&size),
+            ..Sources::default()
+        };
+        let table = rows(&sources);
+        let sized = table.iter().find(|r| r[3] == "c9").unwrap();
+        assert_eq!(
+            sized[1],
+            "HTTP/1.1: 138 B (a 128 B cookie); HTTP/1.1 + TLS: 136 B (a 126 B cookie)"
+        );
+        let same = SizeSummary {
+            wire: vec![
+                wire("HTTP/1.1", 136.0, 126),
+                wire("HTTP/1.1 + TLS", 136.0, 126),
+            ],
+            ..size
+        };
+        let sources = Sources {
+            size: Some(&same),
+            ..Sources::default()
+        };
+        assert_eq!(
+            rows(&sources).iter().find(|r| r[3] == "c9").unwrap()[1],
+            "HTTP/1.1: 136 B; HTTP/1.1 + TLS: 136 B"
+        );
+    }
+
+    #[test]
+    fn the_downstream_row_has_introspection_cached_and_jwks() {
+        use crate::summaries::{DownstreamRoute, OutageRoute, Spread};
+        let one = |v: f64| Spread::of(&[v]);
+        let route = |route, p50, calls| DownstreamRoute {
+            route,
+            p50_ms: one(p50),
+            p99_ms: one(p50 * 3.0),
+            saturated_rps: one(5_000.0),
+            calls_per_request: Some(one(calls)),
+            auth_side_per_request: Some(one(calls)),
+            valid_trials: 3,
+        };
+        let outage = |route, down| OutageRoute {
+            route,
+            depends_on: "session".into(),
+            before_pct: one(0.0),
+            down_pct: one(down),
+            after_pct: one(0.0),
+            first_failure_s: vec![None],
+            past_ttl_pct: None,
+            last_failure_after_recovery_s: vec![None],
+            down_s: vec![10.5],
+            failed_answers: Vec::new(),
+        };
+        // The figures of the sample of 2026-11-27.
+        let d = DownstreamSummary {
+            trials: 3,
+            cache_ttl_s: 5.0,
+            routes: vec![
+                route(OrdersRoute::Jwks, 0.80, 0.0),
+                route(OrdersRoute::Introspection, 1.36, 1.0004),
+                route(OrdersRoute::IntrospectionCached, 0.63, 0.0011),
+            ],
+            outage: vec![
+                outage(OrdersRoute::Jwks, 0.0),
+                outage(OrdersRoute::Introspection, 100.0),
+                outage(OrdersRoute::IntrospectionCached, 82.2),
+            ],
+            auth_probes: Vec::new(),
+            rotation: None,
+            invalid_runs: Vec::new(),
+        };
+        let [what, session, jwt, source] = downstream_row(Some(&d));
+        assert_eq!(
+            (what.as_str(), source.as_str()),
+            ("another service checks the credential", "c14")
+        );
+        assert_eq!(
+            session,
+            "introspection: 1.000 auth-service calls per request, p50 1.36 ms, 100% of requests failed while it \
+             was down; cached 5 s: 0.001 auth-service calls per request, p50 0.63 ms, 82% of requests failed while \
+             it was down (answers up to its TTL old)"
+        );
+        assert_eq!(
+            jwt,
+            "JWKS: 0.000 auth-service calls per request, p50 0.80 ms, 0% of requests failed while it was down"
+        );
+        // A cached route that did not run says so, never a number.
+        let mut d = d;
+        d.routes
+            .retain(|r| r.route != OrdersRoute::IntrospectionCached);
+        d.outage
+            .retain(|r| r.route != OrdersRoute::IntrospectionCached);
+        let [_, session, _, _] = downstream_row(Some(&d));
+        assert!(
+            session.ends_with(
+                "cached 5 s: calls not measured, p50 not measured, outage not measured (answers up to its TTL old)"
+            ),
+            "{session}"
+        );
     }
 
     #[test]

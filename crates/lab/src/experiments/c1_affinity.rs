@@ -45,6 +45,15 @@ pub fn c1_verdict(memory_rejected: f64, shared_rejected: f64) -> Verdict {
     }
 }
 
+/// The first screen's figure: the median share of requests rejected in each mode.
+pub fn c1_headline(memory_rejected: f64, shared_rejected: f64) -> String {
+    format!(
+        "{:.1}% of requests rejected with per-node memory sessions, {:.1}% with the shared store",
+        memory_rejected * 100.0,
+        shared_rejected * 100.0
+    )
+}
+
 /// One c1 run: goose users on a fresh 3-node session cluster.
 async fn affinity_run(
     ctx: &RunContext,
@@ -168,7 +177,7 @@ impl Experiment for SessionAffinity {
                     run_time.as_secs()
                 ),
                 verdicts: vec![ClaimVerdict {
-                    headline: String::new(),
+                    headline: c1_headline(memory.0, redis.0),
                     by_design: None,
                     claim: "C1".into(),
                     verdict,
@@ -238,5 +247,13 @@ mod tests {
             c1_verdict(0.31, 0.01),
             Verdict::HoldsWithCaveat(_)
         ));
+    }
+
+    #[test]
+    fn the_headline_quotes_both_modes() {
+        assert_eq!(
+            c1_headline(0.399, 0.0),
+            "39.9% of requests rejected with per-node memory sessions, 0.0% with the shared store"
+        );
     }
 }

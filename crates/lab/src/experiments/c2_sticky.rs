@@ -89,6 +89,15 @@ pub fn c2_verdict(
     }
 }
 
+/// The first screen's figure: the per-node spread (CV) of each balancing,
+/// and what a dead sticky node cost its users (medians across trials).
+pub fn c2_headline(round_robin_cv: f64, sticky_cv: f64, relogins_after_kill: u64) -> String {
+    format!(
+        "per-node CV {sticky_cv:.2} with stickiness vs {round_robin_cv:.2} round-robin; {relogins_after_kill} forced \
+         re-logins when the sticky node died"
+    )
+}
+
 /// c2's variants: label, balancing, session store, and whether session-1 is
 /// killed halfway. The verdict reads them by position.
 const STICKY_VARIANTS: [(&str, Balance, StoreMode, bool); 3] = [
@@ -339,7 +348,7 @@ impl Experiment for Stickiness {
                     run_time.as_secs()
                 ),
                 verdicts: vec![ClaimVerdict {
-                    headline: String::new(),
+                    headline: c2_headline(rr.2, sticky.2, killed.3),
                     by_design: None,
                     claim: "C2".into(),
                     verdict,
@@ -402,6 +411,14 @@ impl Experiment for Stickiness {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_headline_quotes_the_spread_and_the_cost_of_a_dead_node() {
+        assert_eq!(
+            c2_headline(0.004, 0.71, 6),
+            "per-node CV 0.71 with stickiness vs 0.00 round-robin; 6 forced re-logins when the sticky node died"
+        );
+    }
 
     #[test]
     fn c2_rule() {

@@ -86,6 +86,17 @@ pub fn c4_verdict(added: Option<Added>) -> Verdict {
     }
 }
 
+/// The one figure of the run for the first screen: what the largest delay
+/// added to each stack's median.
+pub fn c4_headline(added: Option<Added>) -> String {
+    added.map_or_else(String::new, |a| {
+        format!(
+            "store round trip +{:.2} ms: session /me p50 {:+.2} ms, JWT {:+.2} ms",
+            a.store_rtt_ms, a.session_p50_ms, a.jwt_p50_ms
+        )
+    })
+}
+
 const C4_RULE: &str = "judged on the largest delay against loopback, with the store round trip as measured through \
     the proxy (PINGs), not the setting. Inconclusive when the proxy delivered less than half its setting. Holds when \
     session GET /me's median at the fixed offered load rose by at least 80% of the added round trip and JWT GET \
@@ -349,6 +360,7 @@ impl Experiment for StoreLatency {
             let summary = LatencySummary { settings };
             let added = summary.added();
             let verdict = c4_verdict(added);
+            let headline = c4_headline(added);
             let (evidence, lesson) = match added {
                 Some(a) => (
                     format!(
@@ -391,7 +403,7 @@ impl Experiment for StoreLatency {
                     load_check::MAX_ERROR_SHARE * 100.0,
                 ),
                 verdicts: vec![ClaimVerdict {
-                    headline: String::new(),
+                    headline,
                     by_design: None,
                     claim: "C4".into(),
                     verdict,
@@ -456,5 +468,14 @@ mod tests {
             Verdict::Inconclusive(_)
         ));
         assert!(matches!(c4_verdict(None), Verdict::NotMeasured(_)));
+    }
+
+    #[test]
+    fn c4_headline_is_the_added_latency() {
+        assert_eq!(
+            c4_headline(added(2.02, 2.22, 0.06)),
+            "store round trip +2.02 ms: session /me p50 +2.22 ms, JWT +0.06 ms"
+        );
+        assert_eq!(c4_headline(None), "");
     }
 }

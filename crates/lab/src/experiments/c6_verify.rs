@@ -286,6 +286,37 @@ pub fn c6_verdict(judged: &[Judged]) -> Verdict {
     }
 }
 
+/// The first screen's figure: the spread of the algorithms' median ratios
+/// to the lookup, CPU first (where they part ways), then waiting time.
+pub fn c6_headline(judged: &[Judged]) -> String {
+    let medians = |dimension: Dimension| {
+        let mut ratios: Vec<(&str, f64)> = judged
+            .iter()
+            .filter_map(|j| j.get(dimension).map(|c| (j.alg, c.ratio.median)))
+            .collect();
+        ratios.sort_by(|a, b| a.1.total_cmp(&b.1));
+        ratios
+    };
+    let (cpu, wait) = (medians(Dimension::Cpu), medians(Dimension::Waiting));
+    let cpu = match (cpu.first(), cpu.last()) {
+        (Some(low), Some(high)) if low.0 != high.0 => format!(
+            "a check's CPU {:.2}x ({}) to {:.2}x ({}) a lookup's",
+            low.1, low.0, high.1, high.0
+        ),
+        (Some(only), _) => format!("a check's CPU {:.2}x ({}) a lookup's", only.1, only.0),
+        _ => String::new(),
+    };
+    let wait = match (wait.first(), wait.last()) {
+        (Some(low), Some(high)) => format!("its waiting time {:.2}x to {:.2}x", low.1, high.1),
+        _ => String::new(),
+    };
+    [cpu, wait]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The lesson, every figure and every comparison from the run's own results.
 fn lesson(judged: &[Judged], lookup_wait: &Spread, lookup_cpu: Option<&Spread>) -> String {
     let mut text = match lookup_cpu {
@@ -637,6 +668,7 @@ impl Experiment for VerifyCost {
                 ));
             }
             let verdict = c6_verdict(&judged);
+            let headline = c6_headline(&judged);
             let mut lesson = lesson(&judged, &lookup_wait, lookup_cpu.as_ref());
             let mut tables = vec![table];
 
@@ -704,7 +736,7 @@ impl Experiment for VerifyCost {
                     load_for.as_secs_f64()
                 ),
                 verdicts: vec![ClaimVerdict {
-                    headline: String::new(),
+                    headline,
                     by_design: None,
                     claim: "C6".into(),
                     verdict,
@@ -845,6 +877,19 @@ mod tests {
                 (&[33.0, 35.2, 34.1], lookup_cpu),
             ),
         ]
+    }
+
+    #[test]
+    fn the_headline_spans_the_algorithms_in_each_dimension() {
+        let judged = four(&[95.0, 90.0, 100.0], &[50.0, 52.0, 51.0]);
+        let text = c6_headline(&judged);
+        assert!(
+            text.starts_with(
+                "a check's CPU 0.26x (HS256) to 10.00x (ES256) a lookup's; its waiting time 0.01x to "
+            ),
+            "{text}"
+        );
+        assert_eq!(c6_headline(&[]), "");
     }
 
     #[test]

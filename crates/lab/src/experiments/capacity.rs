@@ -248,6 +248,32 @@ pub fn scale_out_measurable(cores: usize, nodes: usize) -> bool {
     cores >= nodes + 3
 }
 
+/// Whether a `/me` run's throughput was set by what drives it rather than by
+/// the stack: it reached 90% of the `/health` ceiling measured through the
+/// same generator and HAProxy. Such a run's req/s is a lower bound on the
+/// stack's capacity, not the capacity.
+pub fn generator_bound(rps: &Spread, ceiling: &Spread) -> bool {
+    ceiling.median > 0.0 && rps.median >= 0.9 * ceiling.median
+}
+
+/// A run's median req/s, marked when it was generator-bound.
+fn rps_text((rps, bound): (Spread, bool)) -> String {
+    if bound {
+        format!("{:.0} (generator-bound)", rps.median)
+    } else {
+        format!("{:.0}", rps.median)
+    }
+}
+
+/// The req/s of each node count, with the runs that were generator-bound marked.
+fn trend(c: &CapacitySummary, rps: fn(&CapacityPoint) -> (Spread, bool)) -> String {
+    c.points
+        .iter()
+        .map(|p| rps_text(rps(p)))
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
+
 /// C5's rule, from the summary of the run.
 pub fn c5_verdict(c: &CapacitySummary) -> Verdict {
     let (Some(first), Some(last)) = (c.points.first(), c.points.last()) else {
@@ -256,13 +282,6 @@ pub fn c5_verdict(c: &CapacitySummary) -> Verdict {
     if c.points.len() < 2 {
         return Verdict::NotMeasured("only one node count was measured".into());
     }
-    let trend = |f: fn(&CapacityPoint) -> Spread| {
-        c.points
-            .iter()
-            .map(|p| format!("{:.0}", f(p).median))
-            .collect::<Vec<_>>()
-            .join(" → ")
-    };
     if c.jwt_store_ops > 0.05 {
         Verdict::DoesNotHold(format!(
             "JWT /me made {:.2} store operations per request: its nodes share state",
@@ -273,7 +292,9 @@ pub fn c5_verdict(c: &CapacitySummary) -> Verdict {
             "session /me made only {:.2} store operations per request, so the comparison shows no shared state to avoid",
             c.session_store_ops
         ))
-    } else if last.jwt_rps.below(&last.session_rps) {
+    } else if last.jwt_rps.below(&last.session_rps) && !last.jwt_generator_bound {
+        // A generator-bound JWT run is a lower bound: below the session run
+        // it says nothing about which stack is faster.
         Verdict::DoesNotHold(format!(
             "at {} nodes JWT /me served fewer requests/s than session /me in every trial ({} vs {})",
             last.nodes, last.jwt_rps, last.session_rps
@@ -286,9 +307,15 @@ pub fn c5_verdict(c: &CapacitySummary) -> Verdict {
             c.jwt_store_ops,
             c.session_store_ops,
             c.cores,
-            trend(|p| p.jwt_rps),
-            trend(|p| p.session_rps),
+            trend(c, |p| (p.jwt_rps, p.jwt_generator_bound)),
+            trend(c, |p| (p.session_rps, p.session_generator_bound)),
             c.points.iter().map(|p| p.nodes.to_string()).collect::<Vec<_>>().join(", ")
+        ))
+    } else if let Some(p) = [first, last].into_iter().find(|p| p.jwt_generator_bound) {
+        Verdict::Inconclusive(format!(
+            "JWT /me at {} node(s) reached 90% of the /health ceiling ({} of {} req/s): the load generator, not the \
+             nodes, set that throughput, so its growth with the nodes cannot be read from this run",
+            p.nodes, p.jwt_rps, p.ceiling_rps
         ))
     } else if last.jwt_rps.median
         < 0.75 * first.jwt_rps.median * last.nodes as f64 / first.nodes as f64
@@ -302,42 +329,203 @@ pub fn c5_verdict(c: &CapacitySummary) -> Verdict {
     }
 }
 
+/// The one figure of the run that best shows C5's outcome, following the
+/// rule's branches: throughput where the rule turned on it, store operations
+/// per request otherwise.
+pub fn c5_headline(c: &CapacitySummary) -> String {
+    let (Some(first), Some(last)) = (c.points.first(), c.points.last()) else {
+        return String::new();
+    };
+    let ops = format!(
+        "JWT /me {:.2} store ops per request vs {:.2} for sessions",
+        c.jwt_store_ops, c.session_store_ops
+    );
+    if c.points.len() < 2 || c.jwt_store_ops > 0.05 || c.session_store_ops < 0.5 {
+        ops
+    } else if last.jwt_rps.below(&last.session_rps) && !last.jwt_generator_bound {
+        format!(
+            "at {} nodes JWT /me {:.0} req/s vs {:.0} for sessions",
+            last.nodes, last.jwt_rps.median, last.session_rps.median
+        )
+    } else if c.scale_out_measured {
+        format!(
+            "JWT /me {} → {} req/s over {} → {} nodes",
+            rps_text((first.jwt_rps, first.jwt_generator_bound)),
+            rps_text((last.jwt_rps, last.jwt_generator_bound)),
+            first.nodes,
+            last.nodes
+        )
+    } else {
+        ops
+    }
+}
+
 const C5_RULE: &str = "not measured with fewer than two node counts. Does not hold when JWT /me makes more than 0.05 \
     store operations per request, when session /me makes fewer than 0.5, or when at the largest node count JWT /me \
-    served fewer requests/s than session /me in every trial. Otherwise, on a machine without a core for every node, \
-    HAProxy, Redis and the load generator, it holds with a caveat (the scale-out is a model there); with those cores, \
-    it holds when JWT /me throughput grows at least 75% as fast as the node count, and does not hold otherwise.";
+    served fewer requests/s than session /me in every trial without being generator-bound. Otherwise, on a machine \
+    without a core for every node, HAProxy, Redis and the load generator, it holds with a caveat (the scale-out is a \
+    model there); with those cores, it is inconclusive when a JWT /me run at the smallest or largest node count was \
+    generator-bound (90% of the /health ceiling: not capacity), holds when JWT /me throughput grows at least 75% as \
+    fast as the node count, and does not hold otherwise.";
 
-/// The per-request model (nodes' and Redis' CPU per request) projected to
-/// more cores.
+/// A kind of process every request of a stack passes through, in c5's model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tier {
+    pub name: &'static str,
+    /// Measured CPU per request (µs).
+    pub cpu_us: f64,
+    /// Redis executes commands on one thread: a second core does not make it
+    /// faster. `None`: the tier uses every core it gets (node processes,
+    /// HAProxy's threads).
+    pub max_cores: Option<usize>,
+}
+
+/// What a stack passes with a number of whole cores for its request path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projection {
+    pub rps: f64,
+    /// Whole cores per tier, in the order of the tiers.
+    pub cores: Vec<usize>,
+    /// The slowest tier: its pass rate is the projection.
+    pub limit: &'static str,
+    /// Cores no tier could use, because the slowest one cannot take more.
+    pub idle: usize,
+}
+
+/// The most requests/s `tiers` pass with `cores` whole cores between them:
+/// every tier gets a core, then each further core goes to the tier that
+/// passes the fewest requests/s, until the cores run out or that tier cannot
+/// use another (one Redis). The projection is the slowest tier's pass rate,
+/// never more. `None` with fewer cores than tiers, or a tier without a
+/// measured cost.
+pub fn project(tiers: &[Tier], cores: usize) -> Option<Projection> {
+    if tiers.is_empty() || cores < tiers.len() || tiers.iter().any(|t| t.cpu_us <= 0.0) {
+        return None;
+    }
+    let pass = |i: usize, n: usize| n as f64 * 1e6 / tiers[i].cpu_us;
+    let mut given = vec![1; tiers.len()];
+    let mut left = cores - tiers.len();
+    loop {
+        let slowest = (0..tiers.len())
+            .min_by(|&a, &b| pass(a, given[a]).total_cmp(&pass(b, given[b])))
+            .unwrap_or(0);
+        let full = tiers[slowest]
+            .max_cores
+            .is_some_and(|most| given[slowest] >= most);
+        if left == 0 || full {
+            return Some(Projection {
+                rps: pass(slowest, given[slowest]),
+                limit: tiers[slowest].name,
+                cores: given,
+                idle: left,
+            });
+        }
+        given[slowest] += 1;
+        left -= 1;
+    }
+}
+
+const HAPROXY: &str = "HAProxy";
+const NODES: &str = "the nodes";
+const STORE: &str = "the store (one Redis core)";
+
+/// Each stack's request path as c5 measured it at the largest node count:
+/// HAProxy (when recorded), the nodes, and for sessions one Redis.
+pub fn model_tiers(c: &CapacitySummary) -> (Vec<Tier>, Vec<Tier>) {
+    let tier = |name, cpu_us, max_cores| Tier {
+        name,
+        cpu_us,
+        max_cores,
+    };
+    let (mut session, mut jwt) = (Vec::new(), Vec::new());
+    if let Some((session_haproxy, jwt_haproxy)) = c.haproxy_cpu_us() {
+        session.push(tier(HAPROXY, session_haproxy, None));
+        jwt.push(tier(HAPROXY, jwt_haproxy, None));
+    }
+    session.push(tier(NODES, c.session_node_cpu_us, None));
+    session.push(tier(STORE, c.redis_cpu_us, Some(1)));
+    jwt.push(tier(NODES, c.jwt_node_cpu_us, None));
+    (session, jwt)
+}
+
+/// Core counts the model projects to.
+const MODEL_CORES: [usize; 5] = [4, 8, 16, 32, 64];
+
+fn split(tiers: &[Tier], p: &Projection) -> String {
+    let mut text = p
+        .cores
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(" / ");
+    if p.idle > 0 {
+        text.push_str(&format!(" ({} idle)", p.idle));
+    }
+    if tiers.first().is_some_and(|t| t.name != HAPROXY) {
+        text.push_str(" (HAProxy not measured)");
+    }
+    text
+}
+
+/// The model: each stack's projected requests/s with N whole cores for its
+/// request path, from the per-request CPU of every process measured on it.
 fn model_table(c: &CapacitySummary) -> Table {
-    let store_ceiling = if c.redis_cpu_us > 0.0 {
-        1e6 / c.redis_cpu_us
-    } else {
-        f64::INFINITY
+    let (session, jwt) = model_tiers(c);
+    let names = |tiers: &[Tier]| {
+        tiers
+            .iter()
+            .map(|t| match t.name {
+                STORE => "Redis",
+                NODES => "nodes",
+                other => other,
+            })
+            .collect::<Vec<_>>()
+            .join(" / ")
     };
     let mut model = Table {
-        title: "MODEL, not a measurement: projected requests/s with k cores of nodes and one single-threaded Redis, \
-                from the per-request CPU costs measured at the largest node count"
-            .into(),
-        columns: ["cores for nodes", "session /me (projected)", "JWT /me (projected)", "what limits the session stack"]
-            .map(String::from)
-            .to_vec(),
+        title: format!(
+            "MODEL, not a measurement: requests/s each stack passes with N whole cores for its request path, from \
+             the CPU per request of every process on it measured at the largest node count (session: {}; JWT: {}). \
+             Each process gets cores of its own, one Redis at most one; each core goes to the tier that passes \
+             fewest; the projection is the slowest tier's rate. The load generator is not counted.",
+            session
+                .iter()
+                .map(|t| format!("{} {:.1} µs", t.name, t.cpu_us))
+                .collect::<Vec<_>>()
+                .join(", "),
+            jwt.iter()
+                .map(|t| format!("{} {:.1} µs", t.name, t.cpu_us))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        columns: vec![
+            "cores".into(),
+            "session /me (projected)".into(),
+            format!("session cores: {}", names(&session)),
+            "what limits the session stack".into(),
+            "JWT /me (projected)".into(),
+            format!("JWT cores: {}", names(&jwt)),
+            "what limits the JWT stack".into(),
+        ],
         rows: Vec::new(),
     };
-    for k in [2.0, 4.0, 8.0, 16.0, 32.0, 64.0] {
-        let per = |us: f64| if us > 0.0 { k * 1e6 / us } else { 0.0 };
-        let session_nodes = per(c.session_node_cpu_us);
-        model.rows.push(vec![
-            format!("{k:.0}"),
-            format!("{:.0}", session_nodes.min(store_ceiling)),
-            format!("{:.0}", per(c.jwt_node_cpu_us)),
-            if session_nodes > store_ceiling {
-                "the store (one Redis core)".into()
-            } else {
-                "node CPU".into()
-            },
-        ]);
+    for cores in MODEL_CORES {
+        let mut row = vec![cores.to_string()];
+        for tiers in [&session, &jwt] {
+            match project(tiers, cores) {
+                Some(p) => row.extend([
+                    format!("{:.0}", p.rps),
+                    split(tiers, &p),
+                    p.limit.to_owned(),
+                ]),
+                None => row.extend([
+                    "—".into(),
+                    "—".into(),
+                    "a tier's cost was not measured".into(),
+                ]),
+            }
+        }
+        model.rows.push(row);
     }
     model
 }
@@ -353,6 +541,25 @@ fn c5_lesson(c: &CapacitySummary) -> String {
             " By the model built from those costs, one Redis core keeps up with about {cores:.0} cores of session nodes \
              ({:.0} session requests/s); only past that would the store, not the nodes, limit the session stack.",
             1e6 / c.redis_cpu_us.max(f64::MIN_POSITIVE)
+        ));
+    }
+    let (session, jwt) = model_tiers(c);
+    let most = MODEL_CORES[MODEL_CORES.len() - 1];
+    if let (Some((session_haproxy, jwt_haproxy)), Some(s), Some(j)) = (
+        c.haproxy_cpu_us(),
+        project(&session, most),
+        project(&jwt, most),
+    ) {
+        lesson.push_str(&format!(
+            " HAProxy is on the path too: {jwt_haproxy:.1} µs per JWT request against {:.1} µs for a JWT node \
+             ({session_haproxy:.1} µs per session request), so with {most} cores the model gives the JWT stack {:.0} \
+             requests/s with {} of the cores on HAProxy (limit: {}), and the session stack {:.0} (limit: {}).",
+            c.jwt_node_cpu_us,
+            j.rps,
+            j.cores[0],
+            j.limit,
+            s.rps,
+            s.limit,
         ));
     }
     if !c.scale_out_measured {
@@ -462,7 +669,7 @@ impl Experiment for ScaleOut {
                     let key = format!("{n}|{name}");
                     let s = |figure: Figure<'_>| stat(&samples, &key, figure);
                     let rps = rps_of(&key);
-                    let bound = i > 0 && rps.median >= 0.9 * ceiling.median;
+                    let bound = i > 0 && generator_bound(&rps, &ceiling);
                     table.rows.push(vec![
                         n.to_string(),
                         name.to_string(),
@@ -489,11 +696,25 @@ impl Experiment for ScaleOut {
                         high: Some(rps.max),
                     });
                 }
+                let (session_rps, jwt_rps) = (
+                    rps_of(&format!("{n}|session /me")),
+                    rps_of(&format!("{n}|JWT /me")),
+                );
+                let haproxy_of = |name: &str| {
+                    stat(&samples, &format!("{n}|{name}"), &|s: &Sample| {
+                        s.cpu_us["haproxy"]
+                    })
+                    .0
+                };
                 points.push(CapacityPoint {
                     nodes: n,
                     ceiling_rps: ceiling,
-                    session_rps: rps_of(&format!("{n}|session /me")),
-                    jwt_rps: rps_of(&format!("{n}|JWT /me")),
+                    session_generator_bound: generator_bound(&session_rps, &ceiling),
+                    jwt_generator_bound: generator_bound(&jwt_rps, &ceiling),
+                    session_rps,
+                    jwt_rps,
+                    session_haproxy_cpu_us: haproxy_of("session /me"),
+                    jwt_haproxy_cpu_us: haproxy_of("JWT /me"),
                 });
             }
 
@@ -516,6 +737,7 @@ impl Experiment for ScaleOut {
                 points,
             };
             let verdict = c5_verdict(&summary);
+            let headline = c5_headline(&summary);
             Ok(ExperimentResult {
                 id: "c5".into(),
                 title: self.title().into(),
@@ -528,30 +750,45 @@ impl Experiment for ScaleOut {
                      {:?}. Per run: wrk's figures, the CPU time of the stack's nodes, redis-server and HAProxy divided \
                      by the requests (from /proc), and the store commands per request (Redis INFO). A run with more \
                      than {:.1}% errors is refused. This machine has {cores} cores, shared by wrk, HAProxy, Redis and \
-                     every node. The projection is a model built from the measured per-request costs, labelled as such.",
+                     every node. A /me run that reaches 90% of the same node count's /health ceiling is flagged generator-bound: \
+                     its req/s is a lower bound, not the stack's capacity. The projection is a model built from the \
+                     measured CPU per request of every process on the path (HAProxy, the nodes, Redis for sessions), \
+                     labelled as such.",
                     node_counts.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "),
                     CAPACITY_ALG.name(),
                     self.jwt_revocation,
                     load_check::MAX_ERROR_SHARE * 100.0,
                 ),
                 verdicts: vec![ClaimVerdict {
-                    headline: String::new(),
+                    headline,
                     by_design: None,
                     claim: "C5".into(),
                     verdict,
                     rule: C5_RULE.into(),
                     evidence: format!(
                         "store ops per request: session {:.2}, JWT {:.2}; node CPU per request: session {:.1} µs, JWT \
-                         {:.1} µs; Redis CPU per session request {:.1} µs; req/s per node count (session / JWT): {}",
+                         {:.1} µs; Redis CPU per session request {:.1} µs; HAProxy CPU per request (session / JWT) {}; \
+                         req/s per node count (session / JWT, generator-bound runs marked): {}",
                         summary.session_store_ops,
                         summary.jwt_store_ops,
                         summary.session_node_cpu_us,
                         summary.jwt_node_cpu_us,
                         summary.redis_cpu_us,
+                        summary.haproxy_cpu_us().map_or_else(
+                            || "not measured".to_owned(),
+                            |(s, j)| format!("{s:.1} / {j:.1} µs")
+                        ),
                         summary
                             .points
                             .iter()
-                            .map(|p| format!("{}: {} / {}", p.nodes, p.session_rps, p.jwt_rps))
+                            .map(|p| format!(
+                                "{}: {}{} / {}{}",
+                                p.nodes,
+                                p.session_rps,
+                                if p.session_generator_bound { " (generator-bound)" } else { "" },
+                                p.jwt_rps,
+                                if p.jwt_generator_bound { " (generator-bound)" } else { "" },
+                            ))
                             .collect::<Vec<_>>()
                             .join("; ")
                     ),
@@ -584,11 +821,16 @@ mod tests {
             min: m * 0.95,
             max: m * 1.05,
         };
+        let ceiling = spread(150_000.0);
         CapacityPoint {
             nodes,
-            ceiling_rps: spread(150_000.0),
+            session_generator_bound: generator_bound(&spread(session), &ceiling),
+            jwt_generator_bound: generator_bound(&spread(jwt), &ceiling),
+            ceiling_rps: ceiling,
             session_rps: spread(session),
             jwt_rps: spread(jwt),
+            session_haproxy_cpu_us: 21.2,
+            jwt_haproxy_cpu_us: 22.6,
         }
     }
 
@@ -626,6 +868,10 @@ mod tests {
         assert!(
             matches!(c5_verdict(&here), Verdict::HoldsWithCaveat(m) if m.contains("72700 → 47800 → 69000"))
         );
+        assert_eq!(
+            c5_headline(&here),
+            "JWT /me 0.00 store ops per request vs 1.00 for sessions"
+        );
         // Enough cores, JWT grows with the nodes.
         let big = summary(
             8,
@@ -634,6 +880,10 @@ mod tests {
             vec![point(1, 30_000.0, 40_000.0), point(3, 60_000.0, 110_000.0)],
         );
         assert_eq!(c5_verdict(&big), Verdict::Holds);
+        assert_eq!(
+            c5_headline(&big),
+            "JWT /me 40000 → 110000 req/s over 1 → 3 nodes"
+        );
         // Enough cores, JWT does not grow.
         let flat = summary(
             8,
@@ -652,10 +902,18 @@ mod tests {
         assert!(
             matches!(c5_verdict(&slow), Verdict::DoesNotHold(m) if m.contains("fewer requests/s"))
         );
+        assert_eq!(
+            c5_headline(&slow),
+            "at 2 nodes JWT /me 20000 req/s vs 50000 for sessions"
+        );
         // A broken set-up: the JWT stack asks the store on every request.
         let stateful = summary(2, 1.0, 1.0, here.points.clone());
         assert!(
             matches!(c5_verdict(&stateful), Verdict::DoesNotHold(m) if m.starts_with("JWT /me made 1.00"))
+        );
+        assert_eq!(
+            c5_headline(&stateful),
+            "JWT /me 1.00 store ops per request vs 1.00 for sessions"
         );
         let no_store = summary(2, 0.0, 0.0, here.points.clone());
         assert!(
@@ -669,6 +927,62 @@ mod tests {
             c5_verdict(&summary(2, 1.0, 0.0, Vec::new())),
             Verdict::NotMeasured(_)
         ));
+        assert_eq!(c5_headline(&summary(2, 1.0, 0.0, Vec::new())), "");
+    }
+
+    /// A broken set-up: the load generator, not the nodes, sets the
+    /// throughput. With a core per process, flat JWT throughput would read
+    /// as "does not scale"; generator-bound, it must read as inconclusive.
+    #[test]
+    fn a_generator_bound_run_is_not_capacity() {
+        let mut bound = summary(
+            8,
+            1.0,
+            0.0,
+            vec![point(1, 30_000.0, 140_000.0), point(3, 60_000.0, 145_000.0)],
+        );
+        assert!(bound.points.iter().all(|p| p.jwt_generator_bound));
+        assert!(
+            matches!(c5_verdict(&bound), Verdict::Inconclusive(m) if m.contains("at 1 node(s) reached 90%")),
+            "{:?}",
+            c5_verdict(&bound)
+        );
+        assert_eq!(
+            c5_headline(&bound),
+            "JWT /me 140000 (generator-bound) → 145000 (generator-bound) req/s over 1 → 3 nodes"
+        );
+        // The same figures, not flagged, are the "does not scale" finding.
+        for p in &mut bound.points {
+            p.jwt_generator_bound = false;
+        }
+        assert!(matches!(c5_verdict(&bound), Verdict::DoesNotHold(m) if m.contains("grew only")));
+        // A generator-bound JWT run below the session run is no finding
+        // that JWT is slower; on 2 cores the verdict is the model's caveat,
+        // and the trend names the bound runs.
+        let mut both = summary(
+            2,
+            1.0,
+            0.0,
+            vec![
+                point(1, 145_000.0, 136_000.0),
+                point(2, 146_000.0, 136_000.0),
+            ],
+        );
+        for p in &mut both.points {
+            p.jwt_rps.max = 137_000.0;
+            p.session_rps.min = 140_000.0;
+        }
+        assert!(both.points[1].jwt_rps.below(&both.points[1].session_rps));
+        assert!(matches!(
+            c5_verdict(&both),
+            Verdict::HoldsWithCaveat(m) if m.contains("136000 (generator-bound) → 136000 (generator-bound)")
+        ));
+        assert!(generator_bound(&Spread::of(&[90.0]), &Spread::of(&[100.0])));
+        assert!(!generator_bound(
+            &Spread::of(&[89.0]),
+            &Spread::of(&[100.0])
+        ));
+        assert!(!generator_bound(&Spread::of(&[0.0]), &Spread::of(&[0.0])));
     }
 
     #[test]
@@ -676,5 +990,103 @@ mod tests {
         assert!(!scale_out_measurable(2, 3));
         assert!(!scale_out_measurable(4, 2));
         assert!(scale_out_measurable(6, 3));
+    }
+
+    fn tier(name: &'static str, cpu_us: f64, max_cores: Option<usize>) -> Tier {
+        Tier {
+            name,
+            cpu_us,
+            max_cores,
+        }
+    }
+
+    /// The sample run's defect: JWT nodes at 19.6 µs projected 3.26 M req/s
+    /// on 64 cores of nodes, leaving out HAProxy at 22.6 µs per request,
+    /// which would have needed ~68 more cores.
+    #[test]
+    fn haproxy_is_a_tier_and_can_be_the_limit() {
+        let jwt = [tier(HAPROXY, 22.6, None), tier(NODES, 19.6, None)];
+        let p = project(&jwt, 64).unwrap();
+        assert_eq!(p.cores, vec![34, 30]);
+        assert_eq!(p.limit, HAPROXY);
+        assert!((p.rps - 34e6 / 22.6).abs() < 1.0);
+        assert!(p.rps < 64e6 / 19.6 / 2.0);
+        // The projection never exceeds what any tier passes with its cores.
+        for cores in [2, 3, 4, 8, 16, 32, 64] {
+            let p = project(&jwt, cores).unwrap();
+            assert_eq!(p.cores.iter().sum::<usize>() + p.idle, cores);
+            for (t, n) in jwt.iter().zip(&p.cores) {
+                assert!(p.rps <= *n as f64 * 1e6 / t.cpu_us + 1e-6, "{cores}: {p:?}");
+            }
+        }
+        // A load balancer four times as dear as a node: most cores go to it.
+        let heavy = project(&[tier(HAPROXY, 80.0, None), tier(NODES, 20.0, None)], 10).unwrap();
+        assert_eq!((heavy.cores.clone(), heavy.limit), (vec![8, 2], HAPROXY));
+        assert!((heavy.rps - 100_000.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn one_redis_caps_the_session_stack_and_leaves_cores_idle() {
+        let session = [
+            tier(HAPROXY, 21.2, None),
+            tier(NODES, 30.0, None),
+            tier(STORE, 6.3, Some(1)),
+        ];
+        let p = project(&session, 64).unwrap();
+        assert_eq!(p.limit, STORE);
+        assert_eq!(p.cores[2], 1);
+        assert!((p.rps - 1e6 / 6.3).abs() < 1.0);
+        assert_eq!(p.cores, vec![4, 5, 1]);
+        assert_eq!(p.idle, 54);
+        // Few cores: the nodes or HAProxy, not the store, limit.
+        let small = project(&session, 4).unwrap();
+        assert_eq!(small.cores, vec![1, 2, 1]);
+        assert_eq!(small.limit, HAPROXY);
+        assert_eq!(project(&session, 2), None);
+        assert_eq!(project(&[tier(NODES, 0.0, None)], 4), None);
+    }
+
+    #[test]
+    fn the_model_table_counts_every_process_on_the_path() {
+        let c = summary(2, 1.0, 0.0, vec![point(1, 1.0, 1.0), point(3, 1.0, 1.0)]);
+        let (session, jwt) = model_tiers(&c);
+        assert_eq!(
+            session.iter().map(|t| t.name).collect::<Vec<_>>(),
+            [HAPROXY, NODES, STORE]
+        );
+        assert_eq!(
+            jwt.iter().map(|t| t.name).collect::<Vec<_>>(),
+            [HAPROXY, NODES]
+        );
+        let table = model_table(&c);
+        assert_eq!(table.rows.len(), MODEL_CORES.len());
+        let last = table.rows.last().unwrap();
+        // 64 cores: HAProxy 22.6 µs and JWT nodes 12 µs → 42 / 22 cores,
+        // the best whole-core split (41 / 23 would leave HAProxy slower).
+        assert_eq!(last[5], "42 / 22");
+        assert_eq!(last[6], NODES);
+        assert_eq!(last[3], STORE);
+        assert!(
+            table.title.contains("HAProxy 22.6 µs, the nodes 12.0 µs"),
+            "{}",
+            table.title
+        );
+        // Results written before HAProxy was recorded: the table says so.
+        let mut old = c.clone();
+        for p in &mut old.points {
+            p.jwt_haproxy_cpu_us = 0.0;
+            p.session_haproxy_cpu_us = 0.0;
+        }
+        let table = model_table(&old);
+        assert!(
+            table.rows[0][5].ends_with("(HAProxy not measured)"),
+            "{:?}",
+            table.rows[0]
+        );
+        assert!(
+            c5_lesson(&c).contains("42 of the cores on HAProxy"),
+            "{}",
+            c5_lesson(&c)
+        );
     }
 }

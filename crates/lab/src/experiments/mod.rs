@@ -25,6 +25,7 @@ mod capacity;
 mod connection_cost;
 pub mod load_check;
 mod logins;
+mod progress;
 mod revocation;
 pub mod schedule;
 
@@ -40,7 +41,7 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 use crate::{
     report,
@@ -184,40 +185,39 @@ pub async fn run_these(
     std::fs::create_dir_all(&dir).map_err(|e| LabError::Io(format!("{}: {e}", dir.display())))?;
 
     let total: Duration = experiments.iter().map(|e| e.estimate(quick)).sum();
-    let progress = ProgressBar::new(total.as_secs().max(1));
-    progress.set_style(
-        ProgressStyle::with_template(
-            "{prefix:.bold} [{elapsed_precise} elapsed, ~{eta} left] {bar:30} {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let progress = progress::Progress::new(total, experiments.len());
     let ctx = RunContext {
         quick,
         launcher,
         dir: dir.clone(),
-        progress: progress.clone(),
+        progress: progress.bar(),
     };
     let mut results = Vec::new();
     let mut done = Duration::ZERO;
-    for experiment in &experiments {
+    for (index, experiment) in experiments.iter().enumerate() {
         // goose owns SIGINT once it has run (see loadtests' docs): a Ctrl-C
         // stops the goose run in progress and is remembered here, so the
         // remaining experiments are skipped and the partial report written.
         if loadtests::interrupt_requested() {
-            progress.println("interrupted: skipping the remaining experiments");
+            progress.note("interrupted: skipping the remaining experiments");
             break;
         }
-        progress.set_prefix(format!("{} {}", experiment.id(), experiment.title()));
+        progress.started(
+            index,
+            experiment.id(),
+            experiment.title(),
+            experiment.estimate(quick),
+        );
         let started = Instant::now();
         let result = experiment
             .run(&ctx)
             .await
             .unwrap_or_else(|error| failed(experiment.as_ref(), &error, started));
         done += experiment.estimate(quick);
-        progress.set_position(done.as_secs());
+        progress.finished(&result, done);
         results.push(result);
     }
-    progress.finish_and_clear();
+    progress.finish();
     // C15 is derived from the others' numbers, never measured on its own.
     if let Some(summary) = c15_summary::summarize(&results) {
         results.push(summary);

@@ -543,7 +543,7 @@ impl Experiment for Revocation {
                     if ctx.quick { "quick" } else { "full" }
                 ),
                 verdicts: vec![ClaimVerdict {
-                    headline: String::new(),
+                    headline: revocation_headline(&revocation_summary(&observed), "logout"),
                     by_design: None,
                     claim: "C7".into(),
                     verdict,
@@ -604,6 +604,25 @@ pub fn c8_verdict(
     } else {
         Verdict::Holds
     }
+}
+
+/// The first screen's figure for c7 and c8: how the session and the 1 h
+/// JWT ended after `event` ("logout", "demotion").
+pub fn revocation_headline(summary: &RevocationSummary, event: &str) -> String {
+    let show = |name: &str, what: &str| {
+        summary.outcome(name).map_or_else(
+            || format!("{what} not measured"),
+            |o| match o {
+                crate::summaries::Outcome::AcceptedThroughout { .. } => format!("{what} {o}"),
+                _ => format!("{what} refused {o}"),
+            },
+        )
+    };
+    format!(
+        "after the {event}: {}; {}",
+        show(setups::SESSION, "session"),
+        show(setups::PLAIN_JWT, "1 h JWT")
+    )
 }
 
 /// The lesson of c8, from its own outcomes.
@@ -774,7 +793,7 @@ impl Experiment for RoleDemotion {
                     trials
                 ),
                 verdicts: vec![ClaimVerdict {
-                    headline: String::new(),
+                    headline: revocation_headline(&revocation_summary(&observed), "demotion"),
                     by_design: None,
                     claim: "C8".into(),
                     verdict,
@@ -887,6 +906,33 @@ mod tests {
             c7_verdict(at_once, survived, Some(Some(0.7)), paid),
             Verdict::DoesNotHold(_)
         ));
+    }
+
+    #[test]
+    fn the_headline_says_how_each_set_up_ended() {
+        let summary = RevocationSummary {
+            setups: vec![
+                RevocationSetup {
+                    name: setups::SESSION.into(),
+                    seconds: vec![Some(0.002), Some(0.01)],
+                    window_s: 15.0,
+                },
+                RevocationSetup {
+                    name: setups::PLAIN_JWT.into(),
+                    seconds: vec![None, None],
+                    window_s: 15.0,
+                },
+            ],
+        };
+        assert_eq!(
+            revocation_headline(&summary, "logout"),
+            "after the logout: session refused at once (first poll, 10 ms); 1 h JWT still accepted when \
+             observation ended (15 s)"
+        );
+        assert_eq!(
+            revocation_headline(&RevocationSummary { setups: Vec::new() }, "demotion"),
+            "after the demotion: session not measured; 1 h JWT not measured"
+        );
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //! * **session cookie**: the copy works until the victim logs out, then
 //!   stops at once, because the server forgets the session;
 //! * **bearer JWT** (revocation `none`): the copy works after the logout
-//!   too, until the token's own `exp`: nobody can end it sooner; and its
-//!   payload reads with a base64 decoder, no key needed;
+//!   too, until the token's own `exp`: in this mode the logout cannot reach
+//!   it (c7 measures the denylist that can); and its payload reads with a
+//!   base64 decoder, no key needed;
 //! * **DPoP-bound JWT** (RFC 9449): the token names the victim's key, and
 //!   every request needs a fresh proof signed with it; without the key the
 //!   copy is refused however it is sent. What is left is the replay of a
@@ -348,7 +349,7 @@ impl Experiment for StolenToken {
                     super::load_check::MAX_ERROR_SHARE * 100.0,
                 ),
                 verdicts: vec![ClaimVerdict {
-                    headline: String::new(),
+                    headline: report::headline(&s),
                     by_design: None,
                     claim: "C11".into(),
                     verdict,

@@ -324,6 +324,34 @@ pub fn chart(s: &StolenSummary) -> Chart {
     }
 }
 
+/// The first screen's figure: how long the stolen bearer copy outlived the
+/// logout, beside the DPoP-bound copy's acceptances without the key.
+pub fn headline(s: &StolenSummary) -> String {
+    let mut parts = Vec::new();
+    if let Some(b) = &s.bearer {
+        parts.push(match b.accepted_after_logout_s() {
+            Some(last) => {
+                format!("a copied bearer JWT still accepted {last:.1} s after the logout")
+            }
+            None => "a copied bearer JWT refused right after the logout".into(),
+        });
+    }
+    let without: Vec<&Tally> = s
+        .dpop
+        .iter()
+        .flat_map(|r| r.without_key().map(|(_, t)| t))
+        .collect();
+    if !without.is_empty() {
+        let (accepted, attempts) = without
+            .iter()
+            .fold((0, 0), |(a, n), t| (a + t.accepted, n + t.attempts));
+        parts.push(format!(
+            "a DPoP-bound copy accepted {accepted} of {attempts} times without the key"
+        ));
+    }
+    parts.join("; ")
+}
+
 /// The lesson: every figure from the summary, nothing the run did not show.
 /// How late after `exp` a first refusal still reads as "at expiry".
 const AT_EXPIRY_S: f64 = 2.5;
@@ -362,9 +390,13 @@ pub fn lesson(s: &StolenSummary) -> String {
             (None, Some(exp)) => format!("it was refused at the first poll after the logout ({exp:+.1} s from its exp)"),
             (_, None) => format!("it was still accepted when polling ended, {:.0} s after the logout", b.poll_window_s),
         };
+        // The cluster ran revocation none: that, not JWTs as such, is why
+        // the logout could not reach the copy; c7 measures the remedy.
         text.push(format!(
-            "The stolen bearer JWT ({} s lifetime, no revocation) was accepted {} before the logout; after it, {after}: \
-             nothing the victim or the server did could end it sooner.",
+            "The stolen bearer JWT ({} s lifetime) was accepted {} before the logout; after it, {after}. This cluster \
+             ran revocation none, under which a logout cannot reach a copy of the token: nothing the victim did here \
+             ended it before its exp. A denylist (--revocation denylist) can, at a store lookup per request; c7 \
+             measures it, not this experiment.",
             b.access_ttl_s,
             b.before_logout.share_text()
         ));
@@ -569,6 +601,19 @@ mod tests {
             ],
         });
         let text = lesson(&s);
+        // The run used revocation none; it cannot say that nothing could
+        // end the token sooner (c7's denylist does).
+        assert!(!text.contains("could end it sooner"), "{text}");
+        assert!(
+            text.contains("This cluster ran revocation none, under which a logout cannot reach a copy of the token"),
+            "{text}"
+        );
+        assert!(text.contains("c7 measures it"), "{text}");
+        assert_eq!(
+            headline(&s),
+            "a copied bearer JWT still accepted 12.0 s after the logout; a DPoP-bound copy accepted 0 of 18 times \
+             without the key"
+        );
         for expected in [
             "accepted 5 of 5 before the victim logged out and 0 of 5 right after: a session cookie is a bearer credential too",
             "still accepted 12.0 s after the logout, and first refused +0.2 s from its exp, at the first poll after it",

@@ -198,6 +198,7 @@ pub(super) async fn load_run(
             in_flight: IN_FLIGHT,
             timeout: plan.timeout,
             max: plan.fixed_time,
+            keep_sends: false,
         },
         Instant::now(),
         &AtomicBool::new(false),
@@ -327,6 +328,7 @@ pub(super) async fn outage(
         in_flight: IN_FLIGHT,
         timeout: plan.timeout,
         max: LOOP_BOUND,
+        keep_sends: true,
     };
     let started = Instant::now();
     let route_loops = join_all(targets.iter().map(|(_, url, credentials)| {
@@ -410,6 +412,7 @@ pub(super) async fn rotation(
         in_flight: IN_FLIGHT,
         timeout: plan.timeout,
         max,
+        keep_sends: false,
     };
     let started = Instant::now();
     let old_loops = futures::future::join(

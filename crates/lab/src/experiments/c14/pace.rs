@@ -40,6 +40,9 @@ pub struct Pace {
     pub timeout: Duration,
     /// The loop stops offering requests after this long, told or not.
     pub max: Duration,
+    /// Keep every request's send time and status ([`LoopRecord::sent`]): an
+    /// outage is cut at the kill and the recovery, which fall inside seconds.
+    pub keep_sends: bool,
 }
 
 /// The requests sent in one second of the timeline, and how many failed.
@@ -65,6 +68,11 @@ pub struct LoopRecord {
     /// Latency of the successful answers (ms); 0 when there were none.
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// With [`Pace::keep_sends`]: per request, in the order sent, the
+    /// milliseconds on the shared timeline at which it was sent and its
+    /// status (`0`: no answer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sent: Vec<(u32, u16)>,
 }
 
 impl LoopRecord {
@@ -96,7 +104,7 @@ pub async fn run(
     let rate = pace.rate.max(1);
     let gap = Duration::from_secs_f64(1.0 / f64::from(rate));
     let permits = Arc::new(Semaphore::new(pace.in_flight.max(1)));
-    let mut tasks: JoinSet<(u64, u16, f64)> = JoinSet::new();
+    let mut tasks: JoinSet<(Duration, u16, f64)> = JoinSet::new();
     let mut not_sent = 0;
     let begin = Instant::now();
     let mut tick: u32 = 0;
@@ -114,7 +122,7 @@ pub async fn run(
             not_sent += 1;
             continue;
         };
-        let second = started.elapsed().as_secs();
+        let at = started.elapsed();
         let request = client
             .get(url)
             .timeout(pace.timeout)
@@ -140,15 +148,20 @@ pub async fn run(
                 Err(_) => 0,
             };
             drop(permit);
-            (second, status, sent.elapsed().as_secs_f64() * 1e3)
+            (at, status, sent.elapsed().as_secs_f64() * 1e3)
         });
     }
     let mut per_second: BTreeMap<u64, SecondCount> = BTreeMap::new();
     let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
     let mut latencies = Vec::new();
+    let mut sent = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         // A task only panics if reqwest does; count it as no answer.
-        let (second, status, ms) = joined.unwrap_or((started.elapsed().as_secs(), 0, 0.0));
+        let (at, status, ms) = joined.unwrap_or((started.elapsed(), 0, 0.0));
+        let second = at.as_secs();
+        if pace.keep_sends {
+            sent.push((u32::try_from(at.as_millis()).unwrap_or(u32::MAX), status));
+        }
         let ok = (200..300).contains(&status);
         let count = per_second.entry(second).or_insert(SecondCount {
             second,
@@ -163,6 +176,7 @@ pub async fn run(
         }
     }
     latencies.sort_by(f64::total_cmp);
+    sent.sort_unstable();
     LoopRecord {
         rate,
         per_second: per_second.into_values().collect(),
@@ -170,6 +184,7 @@ pub async fn run(
         not_sent,
         p50_ms: percentile(&latencies, 0.50),
         p99_ms: percentile(&latencies, 0.99),
+        sent,
     }
 }
 
@@ -187,6 +202,7 @@ mod tests {
             in_flight: 8,
             timeout: Duration::from_millis(500),
             max: Duration::from_millis(400),
+            keep_sends: true,
         };
         let started = Instant::now();
         let record = run(
@@ -205,6 +221,13 @@ mod tests {
         assert_eq!(record.errors(), record.requests());
         assert_eq!(record.statuses.get(&0), Some(&record.requests()));
         assert_eq!((record.p50_ms, record.p99_ms), (0.0, 0.0));
+        // Every request's send time, in order, within the loop's 0.4 s.
+        assert_eq!(record.sent.len() as u64, record.requests());
+        assert!(record.sent.windows(2).all(|w| w[0].0 <= w[1].0));
+        assert!(record
+            .sent
+            .iter()
+            .all(|&(ms, status)| ms < 1_000 && status == 0));
     }
 
     #[tokio::test]
@@ -216,6 +239,7 @@ mod tests {
             in_flight: 8,
             timeout: Duration::from_millis(500),
             max: Duration::from_secs(30),
+            keep_sends: false,
         };
         let started = Instant::now();
         let record = run(

@@ -49,13 +49,15 @@ fn calls(c: Option<Spread>) -> String {
     c.map_or_else(|| "— (no downstream hop)".into(), |c| spread(&c, 3, ""))
 }
 
+/// Per-trial seconds of something that may not have happened: "none" when
+/// it never did, the spread of the trials where it did otherwise.
 fn seconds(values: &[Option<f64>]) -> String {
     let found: Vec<f64> = values.iter().flatten().copied().collect();
     match (found.len(), values.len()) {
-        (0, _) => "not within the run".into(),
+        (0, _) => "none".into(),
         (n, all) if n == all => spread(&Spread::of(&found), 1, " s"),
         (n, all) => format!(
-            "{}; not within the run in {} of {all}",
+            "{}; none in {} of {all}",
             spread(&Spread::of(&found), 1, " s"),
             all - n
         ),
@@ -131,24 +133,29 @@ pub fn tables(s: &DownstreamSummary, plan: &Plan) -> Vec<Table> {
     let mut outage = Table {
         title: format!(
             "Auth service down: every node of both auth stacks killed {} s into a paced loop of {} requests/s per \
-             route, restarted {} s later and back (ready, up in HAProxy) {} after the kill; % of requests failed by \
-             phase, median (min–max) over {} trial(s). The probe rows are the stopped stacks' own /health through \
-             HAProxy: the proof that they were down.",
+             route and restarted {} s later. The outage runs from the kill to the recovery (every auth node ready \
+             and up in HAProxy again): {}. Every figure counts the requests by the moment they were sent: before \
+             the kill, from the kill to the recovery, after the recovery; % failed, median (min–max) over {} \
+             trial(s). \"Past the cache TTL\" counts the requests sent from {} s after the kill to the recovery, \
+             when every answer cached before the kill has expired. The probe rows are the stopped stacks' own \
+             /health through HAProxy: the proof that they were down.",
             plan.before.as_secs(),
             plan.outage_rate,
             plan.down.as_secs(),
             spread(&down, 1, " s"),
-            s.trials
+            s.trials,
+            plan.cache_ttl.as_secs(),
         ),
         columns: [
             "route",
             "depends on (stopped)",
-            "before",
-            "while down",
-            "after restart",
+            "before the kill",
+            "from the kill to the recovery",
+            "past the cache TTL",
+            "after the recovery",
             "served into the outage",
-            "first error-free second after restart",
-            "failed answers (status: count)",
+            "last failure after the recovery",
+            "failed answers in the outage (status: count)",
         ]
         .map(String::from)
         .to_vec(),
@@ -159,7 +166,7 @@ pub fn tables(s: &DownstreamSummary, plan: &Plan) -> Vec<Table> {
             Some(o) => outage_row(o),
             None => {
                 let mut row = vec![route.label().to_owned()];
-                row.extend(std::iter::repeat_n(NOT_MEASURED.to_owned(), 7));
+                row.extend(std::iter::repeat_n(NOT_MEASURED.to_owned(), 8));
                 row
             }
         });
@@ -170,6 +177,7 @@ pub fn tables(s: &DownstreamSummary, plan: &Plan) -> Vec<Table> {
             probe.stack.clone(),
             "—".into(),
             spread(&probe.down_error_pct, 1, "%"),
+            "—".into(),
             "—".into(),
             "—".into(),
             "—".into(),
@@ -185,29 +193,40 @@ pub fn tables(s: &DownstreamSummary, plan: &Plan) -> Vec<Table> {
                  time the JWT nodes restart one at a time), then {} users log in for new tokens; {} trial(s), summed",
                 plan.rotation_rate, plan.new_logins, r.trials
             ),
-            columns: ["what", "requests", "failed", "note"]
+            columns: ["what", "requests", "failed", "share failed", "note"]
                 .map(String::from)
                 .to_vec(),
             rows: vec![
                 vec![
-                    "JWKS route, tokens signed with the old key (through stage and activate)".into(),
-                    r.old_requests.to_string(),
-                    r.old_failed.to_string(),
-                    "the old key stays in the JWKS as verify-only".into(),
-                ],
-                vec![
                     "JWKS route, tokens signed with the new key".into(),
                     r.new_requests.to_string(),
                     r.new_failed.to_string(),
+                    format!("{:.1}%", r.new_failed_pct()),
                     format!(
-                        "{} of {} logins after the activation carried the new kid",
-                        r.new_logins_with_new_kid, r.new_logins
+                        "the only requests that meet an unknown kid; {} of {} logins after the activation carried \
+                         the new kid; p99 per rotation {} (the first new-kid request waits for a JWKS fetch, up \
+                         to the orders node's refetch cooldown)",
+                        r.new_logins_with_new_kid,
+                        r.new_logins,
+                        r.new_p99_ms
+                            .iter()
+                            .map(|ms| format!("{ms:.1} ms"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
+                ],
+                vec![
+                    "JWKS route, tokens signed with the old key (through stage and activate)".into(),
+                    r.old_requests.to_string(),
+                    r.old_failed.to_string(),
+                    pct(r.old_failed, r.old_requests),
+                    "the old key stays in the JWKS as verify-only".into(),
                 ],
                 vec![
                     "gateway route, old and new tokens".into(),
                     r.gateway_requests.to_string(),
                     r.gateway_failed.to_string(),
+                    pct(r.gateway_failed, r.gateway_requests),
                     "HAProxy reloaded with a key file per kid".into(),
                 ],
                 vec![
@@ -218,12 +237,17 @@ pub fn tables(s: &DownstreamSummary, plan: &Plan) -> Vec<Table> {
                         .collect::<Vec<_>>()
                         .join(", "),
                     "—".into(),
-                    "per trial; 1 expected: the first token with the unknown kid".into(),
+                    "—".into(),
+                    "per rotation; 1 expected: the first token with the unknown kid".into(),
                 ],
             ],
         });
     }
     tables
+}
+
+fn pct(failed: u64, requests: u64) -> String {
+    format!("{:.1}%", failed as f64 / requests.max(1) as f64 * 100.0)
 }
 
 fn outage_row(o: &OutageRoute) -> Vec<String> {
@@ -232,9 +256,12 @@ fn outage_row(o: &OutageRoute) -> Vec<String> {
         o.depends_on.clone(),
         spread(&o.before_pct, 1, "%"),
         spread(&o.down_pct, 1, "%"),
+        o.past_ttl_pct
+            .as_ref()
+            .map_or_else(|| "none sent".into(), |p| spread(p, 1, "%")),
         spread(&o.after_pct, 1, "%"),
         served_for(o),
-        seconds(&o.healed_s),
+        seconds(&o.last_failure_after_recovery_s),
         answers(&o.failed_answers),
     ]
 }
@@ -284,7 +311,8 @@ pub fn chart(outages: &[OutageSample]) -> Chart {
     let restart = Spread::of(&outages.iter().map(|o| o.restart_s).collect::<Vec<_>>());
     Chart {
         title: format!(
-            "Error rate per second while the auth services are down (stopped at {:.1} s, back at {:.1} s, medians)",
+            "Error rate per second of sending through the outage (every auth node killed at {:.1} s, all back up in \
+             HAProxy at {:.1} s, medians)",
             stop.median, restart.median
         ),
         kind: ChartKind::Lines,
@@ -312,6 +340,12 @@ fn down_of(s: &DownstreamSummary, route: OrdersRoute) -> String {
     )
 }
 
+fn past_ttl_of(s: &DownstreamSummary) -> String {
+    s.outage(OrdersRoute::IntrospectionCached)
+        .and_then(|o| o.past_ttl_pct)
+        .map_or_else(|| NOT_MEASURED.into(), |p| format!("{:.1}%", p.median))
+}
+
 /// The numbers the rule read, in one line.
 pub fn evidence(s: &DownstreamSummary) -> String {
     let probes = s
@@ -324,9 +358,13 @@ pub fn evidence(s: &DownstreamSummary) -> String {
         || "rotation not measured".into(),
         |r| {
             format!(
-                "rotation: {} of {} JWKS requests failed, JWKS fetches per trial: {}",
-                r.old_failed + r.new_failed,
-                r.old_requests + r.new_requests,
+                "rotation: JWKS requests failed {} of {} with new-key tokens ({:.1}%), {} of {} with old-key tokens, \
+                 JWKS fetches per rotation: {}",
+                r.new_failed,
+                r.new_requests,
+                r.new_failed_pct(),
+                r.old_failed,
+                r.old_requests,
                 r.jwks_fetches
                     .iter()
                     .map(u64::to_string)
@@ -336,8 +374,8 @@ pub fn evidence(s: &DownstreamSummary) -> String {
         },
     );
     format!(
-        "medians over {} trial(s): auth calls per request JWKS {}, introspection {}, cached {}; errors while down: \
-         JWKS {}, introspection {}, cached {} ({}); stopped stacks' own /health failed: {}; p50 JWKS {}, \
+        "medians over {} trial(s): auth calls per request JWKS {}, introspection {}, cached {}; failed from the \
+         kill to the recovery: JWKS {}, introspection {}, cached {} ({}; past its TTL {}); stopped stacks' own /health failed: {}; p50 JWKS {}, \
          introspection {}; {rotation}; {} load run(s) refused",
         s.trials,
         calls_of(s, OrdersRoute::Jwks),
@@ -348,6 +386,7 @@ pub fn evidence(s: &DownstreamSummary) -> String {
         down_of(s, OrdersRoute::IntrospectionCached),
         s.outage(OrdersRoute::IntrospectionCached)
             .map_or_else(|| NOT_MEASURED.into(), served_for),
+        past_ttl_of(s),
         if probes.is_empty() {
             NOT_MEASURED.into()
         } else {
@@ -378,11 +417,12 @@ pub fn lesson(s: &DownstreamSummary, plan: &Plan) -> String {
     }
     let mut text = format!(
         "The orders service that verified JWTs with the published keys made {} auth-service calls per request and \
-         failed {} of its requests while every JWT node was down. The one that introspected session cookies made {} \
-         calls per request and failed {} while the session nodes were down. Caching active introspection answers \
-         for {} s cut that to {} calls per request; during the outage the cached route failed {} of its requests \
-         ({}): while its answers last, the cache does not ask, so it would also keep accepting a session ended at \
-         the auth service for up to its TTL (a fact of the set-up, not measured here). \
+         failed {} of its requests from the kill of every JWT node to their recovery. The one that introspected \
+         session cookies made {} calls per request and failed {} of its requests over the same outage. Caching \
+         active introspection answers for {} s cut that to {} calls per request; over the outage the cached route \
+         failed {} of its requests ({}), and {} of those sent once its TTL had passed. While its answers \
+         last the cache does not ask, so it would also keep accepting a session ended at the auth service for up \
+         to its TTL (a fact of the set-up, not measured here). \
          Latency at {} requests/s (p50): JWKS {}, introspection {}, cached {}, gateway {}, the JWT stack's own \
          /orders {}.",
         calls_of(s, OrdersRoute::Jwks),
@@ -394,6 +434,7 @@ pub fn lesson(s: &DownstreamSummary, plan: &Plan) -> String {
         down_of(s, OrdersRoute::IntrospectionCached),
         s.outage(OrdersRoute::IntrospectionCached)
             .map_or_else(|| NOT_MEASURED.into(), served_for),
+        past_ttl_of(s),
         plan.fixed_rate,
         p50_of(s, OrdersRoute::Jwks),
         p50_of(s, OrdersRoute::Introspection),
@@ -403,10 +444,15 @@ pub fn lesson(s: &DownstreamSummary, plan: &Plan) -> String {
     );
     if let Some(r) = &s.rotation {
         text.push_str(&format!(
-            " Through a key rotation the JWKS route failed {} of {} requests; the orders node fetched the JWKS {} \
-             time(s) per trial, and {} of {} new logins carried the new kid.",
-            r.old_failed + r.new_failed,
-            r.old_requests + r.new_requests,
+            " Through {} key rotation(s) the JWKS route failed {} of {} requests made with new-key tokens ({:.1}%) \
+             and {} of {} made with old-key tokens; the orders node fetched the JWKS {} time(s) per rotation, and {} \
+             of {} new logins carried the new kid.",
+            r.trials,
+            r.new_failed,
+            r.new_requests,
+            r.new_failed_pct(),
+            r.old_failed,
+            r.old_requests,
             r.jwks_fetches
                 .iter()
                 .map(u64::to_string)
@@ -458,7 +504,24 @@ mod tests {
         assert_eq!(tables[1].rows.len(), 6);
         assert_eq!(tables[1].rows[2][3], NOT_MEASURED);
         assert_eq!(tables[1].rows[4][0], "jwt stack's own /health (probe)");
-        assert_eq!(tables[1].rows[0][7], "503: 10");
+        assert_eq!(tables[1].rows[0][8], "503: 10");
+        assert_eq!(tables[1].rows[0][4], "0.0%");
+        assert_eq!(tables[1].rows[1][4], "100.0%");
+        // Every outage figure names the one window.
+        assert!(
+            tables[1]
+                .title
+                .contains("The outage runs from the kill to the recovery"),
+            "{}",
+            tables[1].title
+        );
+        // Rotation failures as a share of the new-key requests, old ones apart.
+        assert_eq!(
+            tables[2].rows[0][0],
+            "JWKS route, tokens signed with the new key"
+        );
+        assert_eq!(tables[2].rows[0][1..4], ["80", "0", "0.0%"]);
+        assert_eq!(tables[2].rows[1][1..4], ["400", "0", "0.0%"]);
         assert_eq!(tables[2].rows[3][1], "1");
     }
 
@@ -477,7 +540,15 @@ mod tests {
         );
         assert!(lesson.contains("cut that to 0.020 calls"), "{lesson}");
         assert!(
-            lesson.contains("failed 100.0% of its requests (failing after 0.0 s)"),
+            lesson.contains(
+                "failed 100.0% of its requests (first failure 0.0 s into the 8.0 s outage), and 100.0% of those \
+                 sent once its TTL had passed"
+            ),
+            "{lesson}"
+        );
+        assert!(tables(&s, &plan)[2].rows[0][4].contains("p99 per rotation 2.0 ms"));
+        assert!(
+            lesson.contains("failed 0 of 80 requests made with new-key tokens (0.0%) and 0 of 400"),
             "{lesson}"
         );
         assert!(
@@ -492,6 +563,12 @@ mod tests {
             "{evidence}"
         );
         assert!(evidence.contains("jwt 100%, session 100%"), "{evidence}");
+        assert!(
+            evidence.contains(
+                "failed 0 of 80 with new-key tokens (0.0%), 0 of 400 with old-key tokens"
+            ),
+            "{evidence}"
+        );
         assert!(evidence.contains("0 load run(s) refused"), "{evidence}");
         // Nothing measured: every figure says so, none is invented.
         let empty = DownstreamSummary {
