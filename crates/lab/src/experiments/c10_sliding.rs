@@ -250,7 +250,7 @@ impl Experiment for Sliding {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 15 } else { 30 })
+        Duration::from_secs(if quick { 22 } else { 35 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {

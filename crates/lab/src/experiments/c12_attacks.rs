@@ -118,7 +118,7 @@ impl Experiment for Attacks {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 5 } else { 10 })
+        Duration::from_secs(if quick { 1 } else { 1 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {

@@ -208,7 +208,7 @@ impl Experiment for MemoryPerUser {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 10 } else { 60 })
+        Duration::from_secs(if quick { 8 } else { 20 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {

@@ -91,7 +91,7 @@ impl Experiment for SessionAffinity {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 14 } else { 120 })
+        Duration::from_secs(if quick { 13 } else { 105 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {

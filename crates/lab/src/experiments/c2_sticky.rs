@@ -243,7 +243,7 @@ impl Experiment for Stickiness {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 20 } else { 170 })
+        Duration::from_secs(if quick { 20 } else { 160 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {

@@ -458,7 +458,7 @@ impl Experiment for StoreOutage {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 32 } else { 180 })
+        Duration::from_secs(if quick { 25 } else { 160 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {

@@ -183,7 +183,7 @@ impl Experiment for StoreLatency {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 40 } else { 150 })
+        Duration::from_secs(if quick { 40 } else { 315 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {

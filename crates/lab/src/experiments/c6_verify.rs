@@ -416,7 +416,7 @@ impl Experiment for VerifyCost {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 35 } else { 100 })
+        Duration::from_secs(if quick { 25 } else { 95 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {

@@ -1262,7 +1262,7 @@ impl Experiment for CredentialSize {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 10 } else { 25 })
+        Duration::from_secs(if quick { 5 } else { 10 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {

@@ -586,7 +586,7 @@ impl Experiment for ScaleOut {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 25 } else { 150 })
+        Duration::from_secs(if quick { 15 } else { 235 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {

@@ -98,7 +98,9 @@ pub trait Experiment: Send + Sync {
     fn id(&self) -> &'static str;
     fn title(&self) -> &'static str;
     fn claims(&self) -> &'static [&'static str];
-    /// Rough wall time, for the progress display's "remaining".
+    /// Rough wall time, for the progress display's "remaining": the times
+    /// measured on a 2-core machine (quick and full runs of 2026-12-07,
+    /// docs/performance.md), rounded up.
     fn estimate(&self, quick: bool) -> Duration;
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a>;
 }

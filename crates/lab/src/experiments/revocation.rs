@@ -407,7 +407,7 @@ impl Experiment for Revocation {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 20 } else { 110 })
+        Duration::from_secs(if quick { 16 } else { 95 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {
@@ -684,7 +684,7 @@ impl Experiment for RoleDemotion {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 15 } else { 100 })
+        Duration::from_secs(if quick { 13 } else { 90 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {

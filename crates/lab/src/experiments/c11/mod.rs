@@ -203,7 +203,7 @@ impl Experiment for StolenToken {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 30 } else { 100 })
+        Duration::from_secs(if quick { 25 } else { 50 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {

@@ -160,7 +160,7 @@ impl Experiment for Downstream {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 60 } else { 220 })
+        Duration::from_secs(if quick { 50 } else { 185 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {
