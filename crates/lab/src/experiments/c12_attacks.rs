@@ -118,7 +118,7 @@ impl Experiment for Attacks {
     }
 
     fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 1 } else { 1 })
+        Duration::from_secs(if quick { 1 } else { 2 })
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {
