@@ -576,14 +576,20 @@ mod tests {
         );
     }
 
+    /// A busy child process, not this one: the test binary's other threads
+    /// come and go, and a thread that exits takes its CPU time out of the
+    /// sum over `/proc/PID/task`, so this process's total can go down.
     #[test]
-    fn cpu_is_read_for_this_process() {
-        let me = std::process::id();
-        let before = cpu_nanos(me).unwrap();
-        let mut x = 0u64;
-        for i in 0..5_000_000u64 {
-            x = std::hint::black_box(x.wrapping_add(i));
-        }
-        assert!(cpu_nanos(me).unwrap() > before);
+    fn cpu_is_read_for_a_busy_process() {
+        let mut busy = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .unwrap();
+        let before = cpu_nanos(busy.id()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let after = cpu_nanos(busy.id()).unwrap();
+        busy.kill().unwrap();
+        busy.wait().unwrap();
+        assert!(after > before, "{before} then {after}");
     }
 }
