@@ -60,9 +60,14 @@ pub enum ApiError {
     #[error("{what} is unavailable")]
     StoreUnavailable { what: &'static str },
     /// A service this request needs (an introspection endpoint, a JWKS) is
-    /// unreachable or answered with an error. Transient, like a store outage.
+    /// unreachable, answered with an error, or may not be asked yet.
+    /// Transient, like a store outage; `retry_after` is in whole seconds, at
+    /// least 1 (a JWKS refetch cooldown can make it longer).
     #[error("{what} is unavailable")]
-    UpstreamUnavailable { what: &'static str },
+    UpstreamUnavailable {
+        what: &'static str,
+        retry_after: u64,
+    },
     /// Login throttling: this client or this username has used its attempts
     /// for now. `retry_after` is in whole seconds, at least 1.
     #[error("{message}")]
@@ -161,12 +166,11 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         match self {
             // Tells well-behaved clients this is transient.
-            Self::StoreUnavailable { .. }
-            | Self::UpstreamUnavailable { .. }
-            | Self::LoginBusy(_) => {
+            Self::StoreUnavailable { .. } | Self::LoginBusy(_) => {
                 response.insert_header(("retry-after", "1"));
             }
-            Self::TooManyAttempts { retry_after, .. } => {
+            Self::TooManyAttempts { retry_after, .. }
+            | Self::UpstreamUnavailable { retry_after, .. } => {
                 response.insert_header(("retry-after", (*retry_after).max(1).to_string()));
             }
             // RFC 6750 §3: a bearer-protected resource names its scheme, and
@@ -235,6 +239,14 @@ mod tests {
                 429,
                 "too_many_attempts",
             ),
+            (
+                ApiError::UpstreamUnavailable {
+                    what: "JWKS",
+                    retry_after: 3,
+                },
+                503,
+                "upstream_unavailable",
+            ),
             (ApiError::LoginBusy("v".into()), 503, "login_busy"),
             (ApiError::Internal, 500, "internal"),
         ];
@@ -247,6 +259,7 @@ mod tests {
                 .map(|v| v.to_str().unwrap().to_owned());
             match code {
                 "too_many_attempts" => assert_eq!(retry_after.as_deref(), Some("7")),
+                "upstream_unavailable" => assert_eq!(retry_after.as_deref(), Some("3")),
                 "login_busy" | "store_unavailable" => {
                     assert_eq!(retry_after.as_deref(), Some("1"))
                 }

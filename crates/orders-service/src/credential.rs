@@ -37,21 +37,13 @@ pub enum VerifyError {
     },
 }
 
-impl VerifyError {
-    /// `Retry-After` for a 503: the wait the verifier itself knows of.
-    pub fn retry_after(&self) -> Option<u64> {
-        match self {
-            VerifyError::Unauthorized(_) => None,
-            VerifyError::Unavailable { retry_after, .. } => Some((*retry_after).max(1)),
-        }
-    }
-}
-
 impl From<VerifyError> for ApiError {
     fn from(error: VerifyError) -> Self {
         match error {
             VerifyError::Unauthorized(description) => ApiError::InvalidToken { description },
-            VerifyError::Unavailable { what, .. } => ApiError::UpstreamUnavailable { what },
+            VerifyError::Unavailable { what, retry_after } => {
+                ApiError::UpstreamUnavailable { what, retry_after }
+            }
         }
     }
 }

@@ -44,6 +44,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+// `Retry-After` for a wait: whole seconds rounded up, at least 1 (0 would
+// invite an immediate retry that cannot be answered yet).
+use authlab_core::throttle::whole_seconds as retry_after;
 use jsonwebtoken::{
     jwk::{JwkSet, KeyAlgorithm, PublicKeyUse},
     Algorithm, DecodingKey, Validation,
@@ -64,13 +67,6 @@ const MAX_JWKS_BYTES: usize = 256 * 1024;
 
 const UPSTREAM: &str = "jwks";
 const UNAVAILABLE: &str = "JWKS";
-
-/// `until` in whole seconds, rounded up and at least 1: a `Retry-After`
-/// of 0 would invite an immediate retry that cannot be answered yet.
-fn retry_after(until: Duration) -> u64 {
-    let seconds = until.as_secs() + u64::from(until.subsec_nanos() > 0);
-    seconds.max(1)
-}
 
 /// The last fetch: when it started (the cooldown counts from there) and
 /// whether it brought a usable key set.

@@ -1,9 +1,6 @@
 //! The service's API: `GET /orders` for the credential's user, and the probes.
 
-use actix_web::{
-    http::header::{HeaderValue, RETRY_AFTER},
-    web, HttpRequest, HttpResponse, ResponseError,
-};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use authlab_core::{
     api::{orders_for, OrdersResponse},
     error::ApiError,
@@ -32,23 +29,18 @@ pub async fn orders(
     request: HttpRequest,
     state: web::Data<OrdersState>,
     upstream: web::Data<Upstream>,
-) -> HttpResponse {
-    // The verifier's own Retry-After travels beside the error: ApiError's
-    // 503 says "1 s", which is wrong when the JWKS may not be asked for longer.
+) -> Result<HttpResponse, ApiError> {
     let verified = match credential(&request, state.mode == Mode::Introspection) {
         Ok(token) => state
             .verifier
             .verify(&token, &upstream.0)
             .await
-            .map_err(|error| {
-                let retry_after = error.retry_after();
-                (ApiError::from(error), retry_after)
-            }),
-        Err(error) => Err((error, None)),
+            .map_err(ApiError::from),
+        Err(error) => Err(error),
     };
     let outcome = match &verified {
         Ok(_) => "ok",
-        Err((error, _)) if error.status_code().is_server_error() => "unavailable",
+        Err(error) if error.status_code().is_server_error() => "unavailable",
         Err(_) => "unauthorized",
     };
     state
@@ -56,22 +48,12 @@ pub async fn orders(
         .requests
         .with_label_values(&[state.mode.name(), outcome])
         .inc();
-    match verified {
-        Ok(principal) => HttpResponse::Ok().json(OrdersResponse {
-            orders: orders_for(&principal.sub),
-            user: principal.sub,
-            node: state.node.node.to_string(),
-        }),
-        Err((error, retry_after)) => {
-            let mut response = error.error_response();
-            if let Some(seconds) = retry_after {
-                response
-                    .headers_mut()
-                    .insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
-            }
-            response
-        }
-    }
+    let principal = verified?;
+    Ok(HttpResponse::Ok().json(OrdersResponse {
+        orders: orders_for(&principal.sub),
+        user: principal.sub,
+        node: state.node.node.to_string(),
+    }))
 }
 
 /// Ready when the service can verify: in JWKS mode, when it holds a usable
