@@ -48,8 +48,8 @@ use supervise::{free_port, RedisServer};
 use tokio::sync::Semaphore;
 
 use crate::{
-    experiments::{
-        c6_verify::cpu_time,
+    kit::{
+        cpu::cpu_time,
         load_check::{self, Answers},
     },
     process::{NodeProcess, Stack},

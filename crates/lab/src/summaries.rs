@@ -10,6 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::kit::stats::Spread;
+
 /// One experiment's summary, tagged by what it measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -111,41 +113,6 @@ pub struct CapacityPoint {
     pub session_haproxy_cpu_us: f64,
     #[serde(default)]
     pub jwt_haproxy_cpu_us: f64,
-}
-
-/// A figure over trials: the median and the range.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Spread {
-    pub median: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-impl Spread {
-    pub fn of(values: &[f64]) -> Self {
-        let mut sorted = values.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        Self {
-            median: sorted.get(sorted.len() / 2).copied().unwrap_or(0.0),
-            min: sorted.first().copied().unwrap_or(0.0),
-            max: sorted.last().copied().unwrap_or(0.0),
-        }
-    }
-
-    /// Every trial of `self` below every trial of `other`.
-    pub fn below(&self, other: &Spread) -> bool {
-        self.max < other.min
-    }
-}
-
-impl std::fmt::Display for Spread {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.min == self.max {
-            write!(f, "{:.0}", self.median)
-        } else {
-            write!(f, "{:.0} ({:.0}–{:.0})", self.median, self.min, self.max)
-        }
-    }
 }
 
 impl CapacitySummary {

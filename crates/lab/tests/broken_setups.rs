@@ -18,11 +18,12 @@ use std::time::Duration;
 
 use jwt_server::RevocationMode;
 use lab::{
-    experiments::{self, c11::StolenToken, Attacks, Downstream, Experiment, Revocation, ScaleOut},
+    experiment::Runnable,
+    experiments::{self, c11::StolenToken, Attacks, Downstream, Revocation, ScaleOut},
     results::{RunResults, Verdict},
 };
 
-async fn verdict_of(experiment: Box<dyn Experiment>) -> Verdict {
+async fn verdict_of(experiment: Box<dyn Runnable>) -> Verdict {
     let root = tempfile::tempdir().unwrap();
     let dir = experiments::run_these(
         vec![experiment],

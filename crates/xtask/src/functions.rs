@@ -14,8 +14,7 @@ pub struct Long {
 
 /// The non-test functions of `file` longer than `limit` lines.
 pub fn over(file: &File, limit: usize) -> anyhow::Result<Vec<Long>> {
-    let ast = syn::parse_file(&file.text)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", file.path))?;
+    let ast = syn::parse_file(&file.text).map_err(|e| anyhow::anyhow!("{}: {e}", file.path))?;
     let mut visitor = Lengths {
         file: &file.path,
         limit,

@@ -74,11 +74,15 @@ fn main() -> anyhow::Result<()> {
 
     let mut long = Vec::new();
     for krate in &crates {
-        for file in krate.files.iter().filter(|f| f.role == sources::Role::Source) {
+        for file in krate
+            .files
+            .iter()
+            .filter(|f| f.role == sources::Role::Source)
+        {
             long.extend(functions::over(file, budgets.long)?);
         }
     }
-    long.sort_by(|a, b| b.lines.cmp(&a.lines));
+    long.sort_by_key(|f| std::cmp::Reverse(f.lines));
     println!(
         "\n## Non-test functions over {} lines: {}",
         budgets.long,
@@ -97,18 +101,24 @@ fn main() -> anyhow::Result<()> {
         ));
     }
     if too_long > 0 {
-        broken.push(format!("{too_long} functions over {} lines", budgets.too_long));
+        broken.push(format!(
+            "{too_long} functions over {} lines",
+            budgets.too_long
+        ));
     }
 
     for folder in &budgets.folder {
         let mut files = sources::files_under(&budgets.root, folder)?;
-        files.sort_by(|a, b| b.1.cmp(&a.1));
+        files.sort_by_key(|f| std::cmp::Reverse(f.1));
         println!("\n## Largest files under {}", folder.display());
         for (path, lines) in files.iter().take(5) {
             println!("{lines:>5}  {path}");
         }
         for (path, lines) in files.iter().filter(|(_, n)| *n > budgets.file_lines) {
-            broken.push(format!("{path} has {lines} lines (budget {})", budgets.file_lines));
+            broken.push(format!(
+                "{path} has {lines} lines (budget {})",
+                budgets.file_lines
+            ));
         }
     }
 
@@ -118,7 +128,10 @@ fn main() -> anyhow::Result<()> {
             .find(|k| &k.name == name)
             .with_context(|| format!("no crate {name} under crates/"))?;
         let cycles = modules::cycles(krate)?;
-        println!("\n## Import cycles among {name}'s modules: {}", cycles.len());
+        println!(
+            "\n## Import cycles among {name}'s modules: {}",
+            cycles.len()
+        );
         for cycle in &cycles {
             println!("- {}", cycle.join(" -> "));
         }

@@ -64,7 +64,9 @@ impl Tree {
         dir: &Path,
         items: &[syn::Item],
     ) -> anyhow::Result<ModId> {
-        let mut path = parent.map(|p| self.modules[p].path.clone()).unwrap_or_default();
+        let mut path = parent
+            .map(|p| self.modules[p].path.clone())
+            .unwrap_or_default();
         if parent.is_some() {
             path.push(name.clone());
         }
@@ -330,7 +332,10 @@ fn strongly_connected(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<Str
 }
 
 /// The shortest way from the component's first file back to itself.
-fn shortest_cycle(edges: &BTreeMap<String, BTreeSet<String>>, scc: &[String]) -> Option<Vec<String>> {
+fn shortest_cycle(
+    edges: &BTreeMap<String, BTreeSet<String>>,
+    scc: &[String],
+) -> Option<Vec<String>> {
     let members: BTreeSet<&str> = scc.iter().map(String::as_str).collect();
     let start = *members.iter().next()?;
     let mut came_from: HashMap<&str, &str> = HashMap::new();
@@ -360,4 +365,3 @@ fn shortest_cycle(edges: &BTreeMap<String, BTreeSet<String>>, scc: &[String]) ->
     }
     None
 }
-

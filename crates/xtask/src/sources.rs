@@ -1,8 +1,7 @@
 //! Which files belong to which crate, and what role they play.
 
 use std::{
-    fs,
-    io,
+    fs, io,
     path::{Path, PathBuf},
 };
 
@@ -63,7 +62,11 @@ pub fn crates(root: &Path) -> io::Result<Vec<Crate>> {
             for path in rust_files(&dir.join(sub))? {
                 let text = fs::read_to_string(&path)?;
                 let in_src = (role == Role::Source)
-                    .then(|| path.strip_prefix(dir.join("src")).ok().map(Path::to_path_buf))
+                    .then(|| {
+                        path.strip_prefix(dir.join("src"))
+                            .ok()
+                            .map(Path::to_path_buf)
+                    })
                     .flatten();
                 files.push(File {
                     path: display(root, &path),

@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 use authlab_client::{ApiClient, Credential};
 use serde_json::json;
 
-use super::{err, Experiment, Outcome, RunContext};
+use crate::experiment::Outcome;
+use crate::experiment::RunContext;
+use crate::experiment::Runnable;
+use crate::kit::err;
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
     Cluster, ClusterSpec, Stack,
@@ -236,7 +239,7 @@ pub fn c10_verdict(
     }
 }
 
-impl Experiment for Sliding {
+impl Runnable for Sliding {
     fn id(&self) -> &'static str {
         "c10"
     }

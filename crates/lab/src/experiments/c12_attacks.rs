@@ -13,7 +13,10 @@ use authlab_client::{ApiClient, Credential};
 use jwt_server::{keys::KeySetFile, JwtServerConfig, SigningAlgorithm};
 use serde_json::json;
 
-use super::{err, Experiment, Outcome, RunContext};
+use crate::experiment::Outcome;
+use crate::experiment::RunContext;
+use crate::experiment::Runnable;
+use crate::kit::err;
 use crate::{
     naive::{Checks, NaiveVerifier},
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
@@ -104,7 +107,7 @@ async fn jwt_node(
     Ok((cluster, keys))
 }
 
-impl Experiment for Attacks {
+impl Runnable for Attacks {
     fn id(&self) -> &'static str {
         "c12"
     }

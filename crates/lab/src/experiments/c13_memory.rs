@@ -17,7 +17,10 @@ use authlab_core::{
 use futures::{stream, StreamExt};
 use serde_json::json;
 
-use super::{err, Experiment, Outcome, RunContext};
+use crate::experiment::Outcome;
+use crate::experiment::RunContext;
+use crate::experiment::Runnable;
+use crate::kit::err;
 use crate::{
     process,
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
@@ -194,7 +197,7 @@ const C13_BY_DESIGN: &str = "The JWT server never writes an access token to the 
     DPoP binding), which shows what else a login left; running the stack without refresh tokens would take a server \
     mode that skips them at login and refuses /token/refresh.";
 
-impl Experiment for MemoryPerUser {
+impl Runnable for MemoryPerUser {
     fn id(&self) -> &'static str {
         "c13"
     }

@@ -5,18 +5,20 @@
 //! know the session, answers 401, and the user logs in again. The same run
 //! with the shared Redis store is the control.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use loadtests::LoadReport;
-use serde_json::json;
+use serde::Serialize;
 use session_server::StoreMode;
 
-use super::{
-    behaviour::{cell, finished, plan, point, rejected, summed, trials, USERS},
-    err, median, schedule, Experiment, Outcome, RunContext,
-};
 use crate::{
-    results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Series, Table, Verdict},
+    experiment::{About, Experiment, Presentation, RunContext},
+    kit::{
+        behaviour::{cell, finished, plan, point, rejected, summed, trials, USERS},
+        err, schedule,
+        stats::median,
+    },
+    results::{Chart, ChartKind, ClaimVerdict, Series, Table, Verdict},
     Cluster, ClusterSpec, LabError, Stack,
 };
 
@@ -54,6 +56,49 @@ pub fn c1_headline(memory_rejected: f64, shared_rejected: f64) -> String {
     )
 }
 
+/// What was run: every goose report, by trial and store mode.
+#[derive(Serialize)]
+pub struct Raw {
+    run_s: u64,
+    trials: usize,
+    runs: Vec<Run>,
+}
+
+#[derive(Serialize)]
+struct Run {
+    trial: usize,
+    mode: &'static str,
+    report: LoadReport,
+}
+
+/// Per store mode, in the order of [`STORE_MODES`].
+#[derive(Serialize)]
+pub struct Summary {
+    modes: Vec<Mode>,
+}
+
+#[derive(Serialize)]
+struct Mode {
+    label: &'static str,
+    requests: u64,
+    /// Share of requests answered 401 (0–1), per trial.
+    rejected: Vec<f64>,
+    relogins: u64,
+    relogins_per_minute: Vec<f64>,
+    /// "node: responses, …" summed over the trials.
+    per_node: String,
+}
+
+impl Mode {
+    fn rejected_median(&self) -> f64 {
+        median(&self.rejected)
+    }
+
+    fn percent(&self) -> Vec<f64> {
+        self.rejected.iter().map(|s| s * 100.0).collect()
+    }
+}
+
 /// One c1 run: goose users on a fresh 3-node session cluster.
 async fn affinity_run(
     ctx: &RunContext,
@@ -77,157 +122,173 @@ async fn affinity_run(
     finished(report)
 }
 
-impl Experiment for SessionAffinity {
-    fn id(&self) -> &'static str {
-        "c1"
-    }
-
-    fn title(&self) -> &'static str {
-        "Per-node memory sessions behind a round-robin load balancer"
-    }
-
-    fn claims(&self) -> &'static [&'static str] {
-        &["C1"]
-    }
-
-    fn estimate(&self, quick: bool) -> Duration {
-        Duration::from_secs(if quick { 13 } else { 105 })
-    }
-
-    fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {
-        Box::pin(async move {
-            let started = Instant::now();
-            let run_time = Duration::from_secs(if ctx.quick { 4 } else { 15 });
-            let trials = trials(ctx);
-            let runs: Vec<(usize, &str, LoadReport)> = schedule::run(
-                ctx,
-                &STORE_MODES,
-                trials,
-                |(label, _)| {
-                    format!(
-                        "{label}: {USERS} goose users for {} s through round-robin",
-                        run_time.as_secs()
-                    )
-                },
-                async |&(label, mode), trial| {
-                    Ok((trial, label, affinity_run(ctx, mode, run_time).await?))
-                },
-            )
-            .await?
-            .into_iter()
-            .map(|m| m.value)
-            .collect();
-
-            let mut rows = Vec::new();
-            let mut series = Vec::new();
-            // Per mode: median share rejected (0–1), median re-logins per user per minute.
-            let mut medians = Vec::new();
-            for (label, _) in STORE_MODES {
-                let reports: Vec<&LoadReport> = runs
-                    .iter()
-                    .filter(|(_, l, _)| *l == label)
-                    .map(|(_, _, r)| r)
-                    .collect();
-                let shares: Vec<f64> = reports
-                    .iter()
-                    .map(|r| rejected(r) as f64 / r.requests.max(1) as f64)
-                    .collect();
-                let percent: Vec<f64> = shares.iter().map(|s| s * 100.0).collect();
-                let per_minute: Vec<f64> = reports
-                    .iter()
-                    .map(|r| r.relogins as f64 / USERS as f64 * 60.0 / r.duration_s.max(0.001))
-                    .collect();
-                rows.push(vec![
-                    label.into(),
-                    reports.iter().map(|r| r.requests).sum::<u64>().to_string(),
-                    cell(&percent, 1, "%"),
-                    reports.iter().map(|r| r.relogins).sum::<u64>().to_string(),
-                    cell(&per_minute, 0, ""),
-                    summed(
-                        reports
-                            .iter()
-                            .flat_map(|r| r.per_node.iter().map(|(n, c)| (n.as_str(), *c))),
-                    ),
-                ]);
-                series.push(Series {
-                    name: label.to_string(),
-                    points: vec![point("authenticated requests rejected (%)", &percent)],
-                });
-                medians.push((median(&shares), median(&per_minute)));
-            }
-            let (memory, redis) = (medians[0], medians[1]);
-            let verdict = c1_verdict(memory.0, redis.0);
-            let raw: Vec<_> = runs
+fn mode_figures(label: &'static str, runs: &[Run]) -> Mode {
+    let reports: Vec<&LoadReport> = runs
+        .iter()
+        .filter(|r| r.mode == label)
+        .map(|r| &r.report)
+        .collect();
+    Mode {
+        label,
+        requests: reports.iter().map(|r| r.requests).sum(),
+        rejected: reports
+            .iter()
+            .map(|r| rejected(r) as f64 / r.requests.max(1) as f64)
+            .collect(),
+        relogins: reports.iter().map(|r| r.relogins).sum(),
+        relogins_per_minute: reports
+            .iter()
+            .map(|r| r.relogins as f64 / USERS as f64 * 60.0 / r.duration_s.max(0.001))
+            .collect(),
+        per_node: summed(
+            reports
                 .iter()
-                .map(
-                    |(trial, mode, report)| json!({"trial": trial, "mode": mode, "report": report}),
-                )
-                .collect();
-            Ok(ExperimentResult {
-                id: "c1".into(),
-                title: self.title().into(),
-                claims: vec!["C1".into()],
-                question: "Do sessions kept in one server's memory break behind a load balancer, forcing users to log in again?".into(),
-                setup: format!(
-                    "3 session nodes behind HAProxy round-robin, sessions either in each node's memory or in a shared Redis. \
-                     {USERS} goose users log in once, then browse (/me, /orders, now and then /admin/stats) with 50–150 ms \
-                     think time for {} s; a 401 sends the user back to the login, counted as a forced re-login. \
-                     {trials} trial(s), each on fresh clusters, the two modes interleaved and their order alternating \
-                     from trial to trial; the verdict uses the medians across trials.",
+                .flat_map(|r| r.per_node.iter().map(|(n, c)| (n.as_str(), *c))),
+        ),
+    }
+}
+
+impl Experiment for SessionAffinity {
+    type Raw = Raw;
+    type Summary = Summary;
+
+    const ABOUT: About = About {
+        id: "c1",
+        title: "Per-node memory sessions behind a round-robin load balancer",
+        claims: &["C1"],
+        question: "Do sessions kept in one server's memory break behind a load balancer, forcing users to log in again?",
+        seconds: (13, 105),
+    };
+
+    async fn measure(&self, ctx: &RunContext) -> Result<Raw, LabError> {
+        let run_time = Duration::from_secs(if ctx.quick { 4 } else { 15 });
+        let trials = trials(ctx);
+        let runs = schedule::run(
+            ctx,
+            &STORE_MODES,
+            trials,
+            |(label, _)| {
+                format!(
+                    "{label}: {USERS} goose users for {} s through round-robin",
                     run_time.as_secs()
-                ),
-                verdicts: vec![ClaimVerdict {
-                    headline: c1_headline(memory.0, redis.0),
-                    by_design: None,
-                    claim: "C1".into(),
-                    verdict,
-                    rule: "holds when more than 30% of requests are rejected with per-node memory sessions and less than 1% with the shared store \
-                           (medians across trials)."
-                        .into(),
-                    evidence: format!(
-                        "medians of {trials} trial(s): memory: {:.1}% rejected, {:.0} re-logins per user per minute; Redis: {:.1}% rejected",
-                        memory.0 * 100.0,
-                        memory.1,
-                        redis.0 * 100.0
-                    ),
-                }],
-                tables: vec![Table {
-                    title: format!(
-                        "What the users experienced: {trials} trial(s), rates as median (min–max) across trials, counts summed over the trials"
-                    ),
-                    columns: [
-                        "session store",
-                        "requests (sum)",
-                        "rejected (401)",
-                        "forced re-logins (sum)",
-                        "re-logins per user per minute",
-                        "responses per node (sum)",
-                    ]
-                    .map(String::from)
-                    .to_vec(),
-                    rows,
-                }],
-                chart: Some(Chart {
-                    title: format!("Share of authenticated requests rejected (median, min–max over {trials} trial(s))"),
-                    kind: ChartKind::Bars,
-                    x_label: "".into(),
-                    y_label: "% of requests answered 401".into(),
-                    series,
-                }),
-                lesson: format!(
-                    "Round-robin sends each request to the next node, and a node that did not see the login does not know the \
-                     session: {:.0}% of requests bounced and every user logged in again about {:.0} times a minute (medians). \
-                     With the sessions in a store every node shares, {:.1}% bounced (pinning users to a node is claim C2).",
-                    memory.0 * 100.0,
-                    memory.1,
-                    redis.0 * 100.0
-                ),
-                summary: None,
-                raw: json!(raw),
-                seconds: started.elapsed().as_secs_f64(),
-                error: None,
-            })
+                )
+            },
+            async |&(label, mode), trial| {
+                Ok(Run {
+                    trial,
+                    mode: label,
+                    report: affinity_run(ctx, mode, run_time).await?,
+                })
+            },
+        )
+        .await?
+        .into_iter()
+        .map(|m| m.value)
+        .collect();
+        Ok(Raw {
+            run_s: run_time.as_secs(),
+            trials,
+            runs,
         })
+    }
+
+    fn summarize(&self, raw: &Raw) -> Summary {
+        Summary {
+            modes: STORE_MODES
+                .iter()
+                .map(|(label, _)| mode_figures(label, &raw.runs))
+                .collect(),
+        }
+    }
+
+    fn judge(&self, summary: &Summary) -> Vec<ClaimVerdict> {
+        let [memory, redis] = [&summary.modes[0], &summary.modes[1]];
+        let (memory_rejected, shared_rejected) =
+            (memory.rejected_median(), redis.rejected_median());
+        vec![ClaimVerdict {
+            headline: c1_headline(memory_rejected, shared_rejected),
+            by_design: None,
+            claim: "C1".into(),
+            verdict: c1_verdict(memory_rejected, shared_rejected),
+            rule: "holds when more than 30% of requests are rejected with per-node memory sessions and less than 1% with the shared store \
+                   (medians across trials)."
+                .into(),
+            evidence: format!(
+                "medians of {} trial(s): memory: {:.1}% rejected, {:.0} re-logins per user per minute; Redis: {:.1}% rejected",
+                memory.rejected.len().max(redis.rejected.len()),
+                memory_rejected * 100.0,
+                median(&memory.relogins_per_minute),
+                shared_rejected * 100.0
+            ),
+        }]
+    }
+
+    fn present(&self, raw: &Raw, summary: &Summary, _quick: bool) -> Presentation {
+        let trials = raw.trials;
+        let rows = summary
+            .modes
+            .iter()
+            .map(|m| {
+                vec![
+                    m.label.into(),
+                    m.requests.to_string(),
+                    cell(&m.percent(), 1, "%"),
+                    m.relogins.to_string(),
+                    cell(&m.relogins_per_minute, 0, ""),
+                    m.per_node.clone(),
+                ]
+            })
+            .collect();
+        let series = summary
+            .modes
+            .iter()
+            .map(|m| Series {
+                name: m.label.to_string(),
+                points: vec![point("authenticated requests rejected (%)", &m.percent())],
+            })
+            .collect();
+        let [memory, redis] = [&summary.modes[0], &summary.modes[1]];
+        Presentation {
+            setup: format!(
+                "3 session nodes behind HAProxy round-robin, sessions either in each node's memory or in a shared Redis. \
+                 {USERS} goose users log in once, then browse (/me, /orders, now and then /admin/stats) with 50–150 ms \
+                 think time for {} s; a 401 sends the user back to the login, counted as a forced re-login. \
+                 {trials} trial(s), each on fresh clusters, the two modes interleaved and their order alternating \
+                 from trial to trial; the verdict uses the medians across trials.",
+                raw.run_s
+            ),
+            tables: vec![Table {
+                title: format!(
+                    "What the users experienced: {trials} trial(s), rates as median (min–max) across trials, counts summed over the trials"
+                ),
+                columns: [
+                    "session store",
+                    "requests (sum)",
+                    "rejected (401)",
+                    "forced re-logins (sum)",
+                    "re-logins per user per minute",
+                    "responses per node (sum)",
+                ]
+                .map(String::from)
+                .to_vec(),
+                rows,
+            }],
+            chart: Some(Chart {
+                title: format!("Share of authenticated requests rejected (median, min–max over {trials} trial(s))"),
+                kind: ChartKind::Bars,
+                x_label: "".into(),
+                y_label: "% of requests answered 401".into(),
+                series,
+            }),
+            lesson: format!(
+                "Round-robin sends each request to the next node, and a node that did not see the login does not know the \
+                 session: {:.0}% of requests bounced and every user logged in again about {:.0} times a minute (medians). \
+                 With the sessions in a store every node shares, {:.1}% bounced (pinning users to a node is claim C2).",
+                memory.rejected_median() * 100.0,
+                median(&memory.relogins_per_minute),
+                redis.rejected_median() * 100.0
+            ),
+        }
     }
 }
 

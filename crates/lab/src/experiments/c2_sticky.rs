@@ -15,10 +15,13 @@ use serde::Serialize;
 use serde_json::json;
 use session_server::StoreMode;
 
-use super::{
-    behaviour::{cell, finished, plan, point, summed, trials, USERS},
-    err, median, schedule, Experiment, Outcome, RunContext,
-};
+use crate::experiment::Outcome;
+use crate::experiment::RunContext;
+use crate::experiment::Runnable;
+use crate::kit::behaviour::{cell, finished, plan, point, summed, trials, USERS};
+use crate::kit::err;
+use crate::kit::schedule;
+use crate::kit::stats::median;
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Series, Table, Verdict},
     summaries::Spread,
@@ -229,7 +232,7 @@ async fn sticky_run(
     })
 }
 
-impl Experiment for Stickiness {
+impl Runnable for Stickiness {
     fn id(&self) -> &'static str {
         "c2"
     }

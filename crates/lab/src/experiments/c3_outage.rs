@@ -21,10 +21,13 @@ use loadtests::{LoadReport, SecondBucket};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{
-    behaviour::{cell, finished, plan, point, trials, USERS},
-    err, median, schedule, Experiment, Outcome, RunContext,
-};
+use crate::experiment::Outcome;
+use crate::experiment::RunContext;
+use crate::experiment::Runnable;
+use crate::kit::behaviour::{cell, finished, plan, point, trials, USERS};
+use crate::kit::err;
+use crate::kit::schedule;
+use crate::kit::stats::median;
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Series, Table, Verdict},
     Cluster, ClusterSpec, LabError, Stack,
@@ -444,7 +447,7 @@ async fn outage_run(
     })
 }
 
-impl Experiment for StoreOutage {
+impl Runnable for StoreOutage {
     fn id(&self) -> &'static str {
         "c3"
     }

@@ -24,15 +24,16 @@ use authlab_core::redis_client::RedisStore;
 use loadtests::{Credentials, LoadPlan, LoadReport, Percentiles, ScenarioKind};
 use serde_json::json;
 
-use super::{
-    capacity::{
-        cluster, credentials, probe_store, stat, Figure, OfVariant, Probe, Sample, CAPACITY_ALG,
-        USERS,
-    },
-    err, load_check, median,
-    schedule::{self, Trials},
-    Experiment, Outcome, RunContext,
+use super::capacity::{
+    cluster, credentials, probe_store, stat, Figure, OfVariant, Probe, Sample, CAPACITY_ALG, USERS,
 };
+use crate::experiment::Outcome;
+use crate::experiment::RunContext;
+use crate::experiment::Runnable;
+use crate::kit::err;
+use crate::kit::load_check;
+use crate::kit::schedule::{self, Trials};
+use crate::kit::stats::median;
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
     summaries::{Added, DelaySetting, LatencySummary, Summary},
@@ -169,7 +170,7 @@ impl OfVariant for LatencySample {
 
 pub struct StoreLatency;
 
-impl Experiment for StoreLatency {
+impl Runnable for StoreLatency {
     fn id(&self) -> &'static str {
         "c4"
     }

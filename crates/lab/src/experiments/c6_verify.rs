@@ -34,11 +34,14 @@ use jwt_server::{
 use serde_json::json;
 use supervise::RedisServer;
 
-use super::{
-    connection_cost, err,
-    schedule::{self, Trials},
-    Experiment, Outcome, RunContext,
-};
+use super::connection_cost;
+use crate::experiment::Outcome;
+use crate::experiment::RunContext;
+use crate::experiment::Runnable;
+use crate::kit::cpu::cpu_time;
+use crate::kit::err;
+use crate::kit::schedule::{self, Trials};
+use crate::kit::stats::{per_trial_ratios, Comparison, Versus};
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
     summaries::Spread,
@@ -54,82 +57,6 @@ const ISOLATED_TRIALS: Trials = Trials::new(7, 15);
 const LOADED_TRIALS: Trials = Trials::new(3, 5);
 const CONCURRENT_LOOKUPS: usize = 64;
 const SESSION_BYTES: usize = 180;
-
-/// CPU time (user + system) of a process, from /proc/<pid>/stat.
-pub fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may contain spaces) start after ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .unwrap_or(100) as u64;
-    Duration::from_micros(ticks * 1_000_000 / hz.max(1))
-}
-
-/// How an algorithm compares with the lookup in one dimension, over trials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Versus {
-    /// Ratio below 1 in every trial.
-    Faster,
-    /// Ratio above 1 in every trial.
-    Slower,
-    /// On both sides of 1 (or at 1) across trials.
-    WithinNoise,
-}
-
-impl Versus {
-    fn label(self) -> &'static str {
-        match self {
-            Versus::Faster => "faster in every trial",
-            Versus::Slower => "slower in every trial",
-            Versus::WithinNoise => "within this machine's noise",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Comparison {
-    pub versus: Versus,
-    /// Verification ÷ lookup, over trials.
-    pub ratio: Spread,
-}
-
-impl Comparison {
-    /// Classifies per-trial ratios; `None` without any.
-    pub fn of(ratios: &[f64]) -> Option<Self> {
-        if ratios.is_empty() {
-            return None;
-        }
-        let versus = if ratios.iter().all(|r| *r < 1.0) {
-            Versus::Faster
-        } else if ratios.iter().all(|r| *r > 1.0) {
-            Versus::Slower
-        } else {
-            Versus::WithinNoise
-        };
-        Some(Self {
-            versus,
-            ratio: Spread::of(ratios),
-        })
-    }
-}
-
-/// Verification ÷ lookup for each trial (the two slices in trial order);
-/// a trial without a positive figure on both sides gives no ratio.
-pub fn per_trial_ratios(verify: &[f64], lookup: &[f64]) -> Vec<f64> {
-    verify
-        .iter()
-        .zip(lookup)
-        .filter(|(v, l)| v.is_finite() && l.is_finite() && **v > 0.0 && **l > 0.0)
-        .map(|(v, l)| v / l)
-        .collect()
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Dimension {
@@ -402,7 +329,7 @@ struct Variant {
     token: String,
 }
 
-impl Experiment for VerifyCost {
+impl Runnable for VerifyCost {
     fn id(&self) -> &'static str {
         "c6"
     }

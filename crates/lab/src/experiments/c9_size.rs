@@ -33,10 +33,11 @@ use jwt_server::{
 use serde::Serialize;
 use serde_json::json;
 
-use super::{
-    c9_wire::{self, wire_facts, Carrier, Probe, Protocol, WireRow},
-    err, Experiment, Outcome, RunContext,
-};
+use super::c9_wire::{self, wire_facts, Carrier, Probe, Protocol, WireRow};
+use crate::experiment::Outcome;
+use crate::experiment::RunContext;
+use crate::experiment::Runnable;
+use crate::kit::err;
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
     summaries::{SizeSummary, Summary, WireFacts},
@@ -1248,7 +1249,7 @@ fn wire_evidence(wire: &[WireFacts]) -> String {
     format!("; on the wire per request (session cookie / login token as Authorization / in a cookie): {per}")
 }
 
-impl Experiment for CredentialSize {
+impl Runnable for CredentialSize {
     fn id(&self) -> &'static str {
         "c9"
     }

@@ -21,7 +21,7 @@
 
 use serde::Serialize;
 
-use super::err;
+use crate::kit::err;
 use crate::{
     h2load::{H2load, HttpVersion},
     results::Table,

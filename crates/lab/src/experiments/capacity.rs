@@ -19,14 +19,16 @@ use authlab_core::{
 use jwt_server::{RevocationMode, SigningAlgorithm};
 use serde_json::json;
 
-use super::{
-    c6_verify::cpu_time,
-    err, load_check, median_spread,
-    schedule::{self, Trials},
-    Experiment, Outcome, RunContext,
-};
+use crate::experiment::Outcome;
+use crate::experiment::RunContext;
+use crate::experiment::Runnable;
+use crate::kit::cpu::cpu_time;
+use crate::kit::err;
+use crate::kit::load_check;
+use crate::kit::schedule::{self, Trials};
+use crate::kit::stats::median_spread;
 use crate::{
-    experiments::logins::{log_in_load_users, LoadCredential},
+    kit::logins::{log_in_load_users, LoadCredential},
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
     summaries::{CapacityPoint, CapacitySummary, Spread, Summary},
     wrk::{self, WrkResult, WrkRun},
@@ -572,7 +574,7 @@ fn c5_lesson(c: &CapacitySummary) -> String {
     lesson
 }
 
-impl Experiment for ScaleOut {
+impl Runnable for ScaleOut {
     fn id(&self) -> &'static str {
         "c5"
     }

@@ -28,7 +28,9 @@ use std::process::Command;
 
 use serde::Serialize;
 
-use super::{err, schedule, RunContext};
+use crate::experiment::RunContext;
+use crate::kit::err;
+use crate::kit::schedule;
 use crate::{
     h2load::{H2load, HttpVersion},
     summaries::Spread,

@@ -13,11 +13,14 @@ use authlab_client::{ApiClient, Credential};
 use jwt_server::RevocationMode;
 use serde_json::json;
 
-use super::{
-    err, median, median_spread,
-    schedule::{self, Trials},
-    spread, Experiment, Outcome, RunContext,
-};
+use crate::experiment::Outcome;
+use crate::experiment::RunContext;
+use crate::experiment::Runnable;
+use crate::kit::err;
+use crate::kit::schedule::{self, Trials};
+use crate::kit::stats::median;
+use crate::kit::stats::median_spread;
+use crate::kit::stats::spread;
 use crate::{
     results::{Chart, ChartKind, ClaimVerdict, ExperimentResult, Point, Series, Table, Verdict},
     summaries::{setups, RevocationSetup, RevocationSummary, Summary},
@@ -393,7 +396,7 @@ impl DenylistPrice {
     }
 }
 
-impl Experiment for Revocation {
+impl Runnable for Revocation {
     fn id(&self) -> &'static str {
         "c7"
     }
@@ -670,7 +673,7 @@ fn logout_lesson(observed: &[Observed], plain_us: f64, denylist_us: f64) -> Stri
     )
 }
 
-impl Experiment for RoleDemotion {
+impl Runnable for RoleDemotion {
     fn id(&self) -> &'static str {
         "c8"
     }

@@ -4,7 +4,7 @@ use loadtests::{Credentials, LoadPlan, LoadReport, ScenarioKind};
 
 use super::{ProcessMemory, SoakPlan, StackWindow, Window};
 use crate::{
-    experiments::load_check::{self, Answers},
+    kit::load_check::{self, Answers},
     process::rss_bytes,
     Cluster, LabError, Stack,
 };

@@ -181,7 +181,7 @@ pub async fn run(
 ) -> Result<(PathBuf, Vec<Check>), LabError> {
     plan.validate()?;
     let started_at = std::time::Instant::now();
-    let (id, started) = crate::experiments::run_id(SystemTime::now());
+    let (id, started) = crate::experiment::run_id(SystemTime::now());
     let mut spec = ClusterSpec::new(launcher);
     spec.nodes = plan.nodes;
     spec.seed_users = plan.users;

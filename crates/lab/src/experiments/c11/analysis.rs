@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    experiments::c6_verify::{per_trial_ratios, Comparison},
+    kit::stats::{per_trial_ratios, Comparison},
     results::Verdict,
     summaries::Spread,
 };

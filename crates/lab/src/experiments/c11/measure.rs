@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 
 use super::analysis::{BearerReplay, CapturedReplay, CookieReplay, CostTrial, DpopRound, Tally};
 use crate::{
-    experiments::{c6_verify::cpu_time, err, load_check},
+    kit::{cpu::cpu_time, err, load_check},
     Cluster, LabError, Stack,
 };
 

@@ -38,11 +38,11 @@ use self::{
     analysis::{c11_verdict, cost_summary, PayloadReading, StolenSummary, RULE},
     measure::{Parties, COST_SETUPS, NODE_CACHE, SHARED_CACHE, USERNAME, USER_DATA},
 };
-use super::{
-    err,
-    schedule::{self, Trials},
-    Experiment, Outcome, RunContext,
-};
+use crate::experiment::Outcome;
+use crate::experiment::RunContext;
+use crate::experiment::Runnable;
+use crate::kit::err;
+use crate::kit::schedule::{self, Trials};
 use crate::{
     results::{ClaimVerdict, ExperimentResult},
     summaries::Summary,
@@ -189,7 +189,7 @@ fn evidence(s: &StolenSummary) -> String {
     parts.join("; ")
 }
 
-impl Experiment for StolenToken {
+impl Runnable for StolenToken {
     fn id(&self) -> &'static str {
         "c11"
     }
@@ -346,7 +346,7 @@ impl Experiment for StolenToken {
                     measure::CAPTURED_REPLAYS,
                     set.cost_requests,
                     set.cost_limit.as_secs(),
-                    super::load_check::MAX_ERROR_SHARE * 100.0,
+                    crate::kit::load_check::MAX_ERROR_SHARE * 100.0,
                 ),
                 verdicts: vec![ClaimVerdict {
                     headline: report::headline(&s),

@@ -18,7 +18,8 @@ use super::{
     Plan,
 };
 use crate::{
-    experiments::{err, load_check, logins::log_in_load_users, RunContext},
+    experiment::RunContext,
+    kit::{err, load_check, logins::log_in_load_users},
     orders::OrdersVariant,
     summaries::OrdersRoute,
     wrk::{self, WrkRun},

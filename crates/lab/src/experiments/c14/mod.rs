@@ -56,10 +56,10 @@ use std::time::{Duration, Instant};
 use authlab_client::ApiClient;
 use serde_json::json;
 
-use super::{
-    schedule::{self, Trials},
-    Experiment, Outcome, RunContext,
-};
+use crate::experiment::Outcome;
+use crate::experiment::RunContext;
+use crate::experiment::Runnable;
+use crate::kit::schedule::{self, Trials};
 use crate::{
     results::{ClaimVerdict, ExperimentResult},
     summaries::{DownstreamSummary, OrdersRoute, Summary},
@@ -146,7 +146,7 @@ impl Default for Downstream {
     }
 }
 
-impl Experiment for Downstream {
+impl Runnable for Downstream {
     fn id(&self) -> &'static str {
         "c14"
     }
@@ -271,7 +271,7 @@ fn setup(plan: &Plan) -> String {
         plan.fixed_time.as_secs(),
         plan.wrk_connections,
         plan.wrk_time.as_secs(),
-        super::load_check::MAX_ERROR_SHARE * 100.0,
+        crate::kit::load_check::MAX_ERROR_SHARE * 100.0,
         plan.outage_rate,
         plan.before.as_secs(),
         plan.down.as_secs(),

@@ -9,7 +9,7 @@ use super::{
     Plan,
 };
 use crate::{
-    experiments::behaviour::point,
+    kit::behaviour::point,
     results::{Chart, ChartKind, Series, Table},
     summaries::{DownstreamRoute, DownstreamSummary, OrdersRoute, OutageRoute, Spread},
 };

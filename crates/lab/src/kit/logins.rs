@@ -5,10 +5,10 @@
 use authlab_client::{session_cookie, ApiClient};
 use authlab_core::directory::LOAD_PASSWORD;
 
-use crate::{experiments::err, Cluster, LabError, Stack};
+use crate::{kit::err, Cluster, LabError, Stack};
 
 /// One logged-in user's credential.
-pub(crate) enum LoadCredential {
+pub enum LoadCredential {
     /// The session cookie as `name=value`.
     Cookie(String),
     /// A JWT access token.
@@ -17,7 +17,7 @@ pub(crate) enum LoadCredential {
 
 impl LoadCredential {
     /// The cookie's value, or the token: what goes after `Bearer `.
-    pub(crate) fn bearer_value(&self) -> &str {
+    pub fn bearer_value(&self) -> &str {
         match self {
             LoadCredential::Cookie(pair) => pair.split_once('=').map_or(pair.as_str(), |(_, v)| v),
             LoadCredential::Token(token) => token,
@@ -26,7 +26,7 @@ impl LoadCredential {
 }
 
 /// Logs in `user0` … `user{users - 1}` on `stack`; any failed login is an error.
-pub(crate) async fn log_in_load_users(
+pub async fn log_in_load_users(
     client: &ApiClient,
     cluster: &Cluster,
     stack: Stack,

@@ -14,27 +14,29 @@ use std::{collections::BTreeMap, time::Duration};
 
 use loadtests::{Credentials, LoadPlan, LoadReport, ScenarioKind};
 
-use super::{median_spread, schedule::Trials, RunContext};
+use crate::experiment::RunContext;
+use crate::kit::schedule::Trials;
+use crate::kit::stats::median_spread;
 use crate::{results::Point, LabError};
 
-pub(super) const USERS: usize = 12;
+pub const USERS: usize = 12;
 
 /// Trials per variant. Quick mode keeps a single run so that the quick set
 /// costs what it did before trials existed.
-pub(super) fn trials(ctx: &RunContext) -> usize {
+pub fn trials(ctx: &RunContext) -> usize {
     BEHAVIOUR_TRIALS.count(ctx.quick)
 }
 
 const BEHAVIOUR_TRIALS: Trials = Trials::new(1, 3);
 
 /// A table cell "median (min–max)", with `unit` after the median and the max.
-pub(super) fn cell(values: &[f64], decimals: usize, unit: &str) -> String {
+pub fn cell(values: &[f64], decimals: usize, unit: &str) -> String {
     let (mid, low, high) = median_spread(values);
     format!("{mid:.decimals$}{unit} ({low:.decimals$}–{high:.decimals$}{unit})")
 }
 
 /// A chart point at the median, its whisker the min–max across trials.
-pub(super) fn point(x: impl Into<String>, values: &[f64]) -> Point {
+pub fn point(x: impl Into<String>, values: &[f64]) -> Point {
     let (y, low, high) = median_spread(values);
     Point {
         x: x.into(),
@@ -45,7 +47,7 @@ pub(super) fn point(x: impl Into<String>, values: &[f64]) -> Point {
 }
 
 /// Counts summed per key, as "key: sum, …".
-pub(super) fn summed<'a>(counts: impl IntoIterator<Item = (&'a str, u64)>) -> String {
+pub fn summed<'a>(counts: impl IntoIterator<Item = (&'a str, u64)>) -> String {
     let mut sums: BTreeMap<&str, u64> = BTreeMap::new();
     for (key, count) in counts {
         *sums.entry(key).or_default() += count;
@@ -58,7 +60,7 @@ pub(super) fn summed<'a>(counts: impl IntoIterator<Item = (&'a str, u64)>) -> St
 
 /// A Ctrl-C stops the goose run in progress; a cut-short run would pass
 /// for a trial, so the experiment stops instead.
-pub(super) fn finished(report: LoadReport) -> Result<LoadReport, LabError> {
+pub fn finished(report: LoadReport) -> Result<LoadReport, LabError> {
     if report.interrupted {
         Err(LabError::Interrupted)
     } else {
@@ -66,7 +68,7 @@ pub(super) fn finished(report: LoadReport) -> Result<LoadReport, LabError> {
     }
 }
 
-pub(super) fn plan(host: String, stack: loadtests::Stack, run_time: Duration) -> LoadPlan {
+pub fn plan(host: String, stack: loadtests::Stack, run_time: Duration) -> LoadPlan {
     let mut plan = LoadPlan::new(host, stack, ScenarioKind::Browse);
     plan.users = USERS;
     plan.hatch_rate = USERS as f64;
@@ -79,6 +81,6 @@ pub(super) fn plan(host: String, stack: loadtests::Stack, run_time: Duration) ->
     plan
 }
 
-pub(super) fn rejected(report: &LoadReport) -> u64 {
+pub fn rejected(report: &LoadReport) -> u64 {
     report.status_counts.get(&401).copied().unwrap_or(0)
 }

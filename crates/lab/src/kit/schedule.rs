@@ -14,7 +14,7 @@
 //! experiment ends as interrupted). What one measurement does, including
 //! whether it starts a fresh cluster, is the experiment's business.
 
-use super::RunContext;
+use crate::experiment::RunContext;
 use crate::LabError;
 
 /// How many trials an experiment runs in each mode.

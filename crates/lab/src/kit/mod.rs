@@ -1,0 +1,20 @@
+//! What experiments share: the trial scheduler, the load checks, logins,
+//! goose behaviour runs, CPU time per process and the statistics.
+//!
+//! An experiment may import anything here and nothing from another
+//! experiment: when two experiments need the same step, it moves here. The
+//! kit knows nothing of particular claims.
+
+pub mod behaviour;
+pub mod cpu;
+pub mod load_check;
+pub mod logins;
+pub mod schedule;
+pub mod stats;
+
+use crate::LabError;
+
+/// An experiment step failed: the message becomes the report's error line.
+pub fn err(e: impl std::fmt::Display) -> LabError {
+    LabError::Config(e.to_string())
+}
