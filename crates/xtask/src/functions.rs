@@ -125,3 +125,38 @@ fn quote_type(ty: &syn::Type) -> String {
         _ => "_".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::Role;
+
+    fn file(text: &str) -> File {
+        File {
+            path: "x.rs".into(),
+            in_src: None,
+            role: Role::Source,
+            text: text.into(),
+        }
+    }
+
+    fn body(lines: usize) -> String {
+        "    let _ = 1;\n".repeat(lines)
+    }
+
+    #[test]
+    fn counts_from_the_fn_keyword_to_the_closing_brace_and_skips_tests() {
+        let text = format!(
+            "/// doc\nfn long() {{\n{}}}\nfn short() {{}}\nimpl S {{\n    fn method() {{\n{}    }}\n}}\n\
+             #[test]\nfn a_test() {{\n{}}}\n#[cfg(test)]\nmod tests {{\n    fn helper() {{\n{}    }}\n}}\n",
+            body(10),
+            body(11),
+            body(50),
+            body(50)
+        );
+        let found = over(&file(&text), 5).unwrap();
+        let names: Vec<(&str, usize)> = found.iter().map(|f| (f.name.as_str(), f.lines)).collect();
+        assert_eq!(names, [("long", 12), ("S::method", 13)]);
+        assert_eq!(found[0].line, 2);
+    }
+}

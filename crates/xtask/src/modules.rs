@@ -365,3 +365,75 @@ fn shortest_cycle(
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::{File, Role};
+
+    fn krate(files: &[(&str, &str)]) -> Crate {
+        Crate {
+            name: "t".into(),
+            files: files
+                .iter()
+                .map(|(path, text)| File {
+                    path: format!("src/{path}"),
+                    in_src: Some(PathBuf::from(path)),
+                    role: Role::Source,
+                    text: text.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn two_modules_that_use_each_other_are_a_cycle() {
+        let c = krate(&[
+            ("lib.rs", "mod a;\nmod b;\n"),
+            ("a.rs", "use crate::b::B;\npub struct A;\n"),
+            ("b.rs", "pub struct B(crate::a::A);\n"),
+        ]);
+        assert_eq!(
+            cycles(&c).unwrap(),
+            [vec!["src/a.rs", "src/b.rs", "src/a.rs"]]
+        );
+    }
+
+    #[test]
+    fn a_re_export_is_followed_not_counted() {
+        // lib.rs re-exports b's type and declares a; a names it through the
+        // facade, b names a: no cycle through lib.rs, and none between a and
+        // b unless a's path leads to b.
+        let c = krate(&[
+            ("lib.rs", "mod a;\nmod b;\npub use b::B;\n"),
+            ("a.rs", "pub struct A;\n"),
+            ("b.rs", "use crate::a::A;\npub struct B(A);\n"),
+        ]);
+        assert!(cycles(&c).unwrap().is_empty());
+        let looped = krate(&[
+            ("lib.rs", "mod a;\nmod b;\npub use b::B;\n"),
+            ("a.rs", "pub struct A(crate::B);\n"),
+            ("b.rs", "use crate::a::A;\npub struct B(A);\n"),
+        ]);
+        assert_eq!(cycles(&looped).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_parent_and_its_children_cycle_through_super_but_tests_do_not_count() {
+        let c = krate(&[
+            ("lib.rs", "mod m;\n"),
+            (
+                "m/mod.rs",
+                "mod child;\npub struct Framework;\npub fn all() { child::run(); }\n",
+            ),
+            ("m/child.rs", "use super::Framework;\npub fn run() {}\n"),
+        ]);
+        assert_eq!(cycles(&c).unwrap().len(), 1);
+        let only_tests = krate(&[
+            ("lib.rs", "mod m;\n"),
+            ("m/mod.rs", "mod child;\npub struct Framework;\n#[cfg(test)]\nmod tests { fn t() { super::child::run(); } }\n"),
+            ("m/child.rs", "use super::Framework;\npub fn run() {}\n"),
+        ]);
+        assert!(cycles(&only_tests).unwrap().is_empty());
+    }
+}
