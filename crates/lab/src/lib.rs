@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod compose_init;
 pub mod console;
 pub mod doctor;
+mod error;
 pub mod experiment;
 pub mod experiments;
 pub mod fault;
@@ -40,33 +41,8 @@ pub mod wire_cost;
 pub mod wrk;
 
 pub use cluster::{Cluster, ClusterSpec};
+pub use error::LabError;
 pub use haproxy::Balance;
 pub use latency::Latency;
 pub use orders::OrdersVariant;
 pub use process::Stack;
-
-#[derive(Debug, thiserror::Error)]
-pub enum LabError {
-    #[error("{0}")]
-    Config(String),
-    #[error("missing program: {0}")]
-    Missing(String),
-    #[error("haproxy: {0}")]
-    Haproxy(String),
-    #[error("a node died: {0}")]
-    NodeDied(String),
-    #[error("timed out: {0}")]
-    Timeout(String),
-    #[error("{0}")]
-    Io(String),
-    /// A load run whose errors make its figures meaningless.
-    #[error("invalid load run: {0}")]
-    InvalidRun(String),
-    #[error("interrupted (Ctrl-C)")]
-    Interrupted,
-    /// A child process (Redis, its port or its directory) could not be had.
-    #[error(transparent)]
-    Process(#[from] supervise::ProcessError),
-    #[error(transparent)]
-    Corpus(#[from] attack_corpus::CorpusError),
-}
