@@ -2,8 +2,12 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use authlab_core::{api::MeResponse, directory::DEMO_PASSWORD, error::ErrorBody};
-use jwt_server::{routes::TokenResponse, SigningAlgorithm};
+use authlab_core::{
+    api::MeResponse,
+    directory::DEMO_PASSWORD,
+    wire::{ErrorBody, TokenResponse},
+};
+use jwt_server::SigningAlgorithm;
 use reqwest::StatusCode;
 use serde_json::json;
 use testkit::{

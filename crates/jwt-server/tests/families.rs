@@ -5,7 +5,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use jwt_server::routes::TokenResponse;
+use authlab_core::wire::TokenResponse;
 use reqwest::StatusCode;
 use testkit::{
     http::json as read_json, redis::command, Credential, DelayProxy, TestClient, TestEnv,

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use authlab_core::error::ErrorBody;
+use authlab_core::wire::ErrorBody;
 use jwt_server::RevocationMode;
 use reqwest::StatusCode;
 use testkit::{
@@ -122,7 +122,7 @@ async fn a_store_that_refuses_to_serve_is_503_not_500() {
     // The refused refresh spent nothing: the same token still rotates.
     let response = client.refresh(&node.base(), &tokens.refresh_token).await;
     assert_eq!(response.status(), StatusCode::OK, "healed");
-    let tokens: jwt_server::routes::TokenResponse = response.json().await.unwrap();
+    let tokens: authlab_core::wire::TokenResponse = response.json().await.unwrap();
 
     // A replica of a master that is not there: READONLY, then MASTERDOWN.
     let nowhere = testkit::redis::free_port().to_string();

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use authlab_core::{
     api::{MeResponse, OrdersResponse},
     directory::{SeedArgs, SeedCommand, DEMO_PASSWORD},
-    error::ErrorBody,
     password::HashCost,
+    wire::{ErrorBody, SESSION_COOKIE},
 };
 use reqwest::StatusCode;
 use serde_json::json;
@@ -57,8 +57,7 @@ async fn login_sets_a_hardened_cookie_and_me_orders_answer_for_the_user() {
         !set_cookie.contains("Secure"),
         "plain-HTTP node must not mark the cookie Secure"
     );
-    let cookie =
-        Credential::Cookie(session_cookie(&response, session_server::COOKIE_NAME).unwrap());
+    let cookie = Credential::Cookie(session_cookie(&response, SESSION_COOKIE).unwrap());
 
     let (status, me): (_, MeResponse) =
         read_json(client.get(&node.url("/me"), Some(&cookie)).await).await;
@@ -279,7 +278,7 @@ async fn missing_garbled_and_forged_cookies_are_401() {
         (StatusCode::UNAUTHORIZED, "no_session")
     );
 
-    let cookie_name = session_server::COOKIE_NAME;
+    let cookie_name = SESSION_COOKIE;
     let mut tampered = valid_pair.clone();
     tampered.pop();
     tampered.push(if valid_pair.ends_with('A') { 'B' } else { 'A' });
@@ -405,8 +404,7 @@ async fn login_renews_the_session_id() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let second =
-        Credential::Cookie(session_cookie(&response, session_server::COOKIE_NAME).unwrap());
+    let second = Credential::Cookie(session_cookie(&response, SESSION_COOKIE).unwrap());
     assert_ne!(first, second, "a login must issue a new session id");
 
     let (status, _) = error_of(client.get(&node.url("/me"), Some(&first)).await).await;

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use authlab_core::error::ErrorBody;
+use authlab_core::wire::ErrorBody;
 use reqwest::StatusCode;
 use testkit::{
     http::{assert_store_unavailable, json as read_json, node_of},
