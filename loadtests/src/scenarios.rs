@@ -68,12 +68,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use authlab_core::{api::LoginRequest, directory::ADMIN_ROLE};
+use authlab_core::{
+    api::LoginRequest,
+    directory::ADMIN_ROLE,
+    wire::{TokenResponse, SESSION_COOKIE},
+};
 use goose::goose::{
     GooseMethod, GooseRequest, GooseResponse, GooseUser, Scenario, Transaction, TransactionError,
     TransactionResult,
 };
-use jwt_server::routes::TokenResponse;
 use serde::Deserialize;
 
 use crate::{
@@ -342,7 +345,7 @@ async fn log_in(user: &mut GooseUser, script: &Script, why: Why) -> TransactionR
         Stack::Session => {
             // The jar stores the new cookie by itself; check it was sent, so a
             // "successful" login that left the old cookie in place is caught.
-            let cookie_prefix = format!("{}=", session_server::COOKIE_NAME);
+            let cookie_prefix = format!("{SESSION_COOKIE}=");
             let sets_cookie = response
                 .headers()
                 .get_all("set-cookie")

@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
-use authlab_core::{api::LoginRequest, directory::DEMO_PASSWORD};
+use authlab_core::{
+    api::LoginRequest,
+    directory::DEMO_PASSWORD,
+    wire::{TokenResponse, SESSION_COOKIE},
+};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 
 use crate::{response::session_cookie, Credential};
@@ -112,7 +116,7 @@ impl ApiClient {
             StatusCode::OK,
             "login of {username} failed"
         );
-        let cookie = session_cookie(&response, session_server::COOKIE_NAME)
+        let cookie = session_cookie(&response, SESSION_COOKIE)
             .unwrap_or_else(|| panic!("the login of {username} set no session cookie"));
         Credential::Cookie(cookie)
     }
@@ -121,18 +125,14 @@ impl ApiClient {
     ///
     /// # Panics
     /// If the login is refused or its body is not a token response.
-    pub async fn jwt_login(
-        &self,
-        base: &str,
-        username: &str,
-    ) -> (Credential, jwt_server::routes::TokenResponse) {
+    pub async fn jwt_login(&self, base: &str, username: &str) -> (Credential, TokenResponse) {
         let response = self.login_response(base, username, DEMO_PASSWORD).await;
         assert_eq!(
             response.status(),
             StatusCode::OK,
             "login of {username} failed"
         );
-        let tokens: jwt_server::routes::TokenResponse = response
+        let tokens: TokenResponse = response
             .json()
             .await
             .unwrap_or_else(|e| panic!("the login of {username} answered no token response: {e}"));

@@ -11,7 +11,7 @@ pub enum Credential {
 
 impl Credential {
     /// `request` carrying this credential: a `cookie` or an `authorization: Bearer` header.
-    pub(crate) fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    pub fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match self {
             Credential::Cookie(cookie) => request.header("cookie", cookie),
             Credential::Bearer(token) => request.bearer_auth(token),

@@ -10,72 +10,40 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::{jwk::Jwk, EncodingKey, Header};
-use jwt_server::{
-    dpop::{access_token_hash, thumbprint, PROOF_TYPE},
-    keys::{generate_key, KeyStatus, SigningAlgorithm},
-};
+// Re-exported because `DpopKey::generate` takes one: callers name the
+// algorithm without reaching into core.
+pub use authlab_core::dpop::DpopAlg;
+use authlab_core::dpop::{access_token_hash, KeyGenerationError, ProofKeyPair, PROOF_TYPE};
+use jsonwebtoken::Header;
 use serde_json::json;
-
-/// The proof algorithms the JWT server accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DpopAlg {
-    Es256,
-    EdDsa,
-}
-
-impl DpopAlg {
-    fn signing(self) -> SigningAlgorithm {
-        match self {
-            DpopAlg::Es256 => SigningAlgorithm::Es256,
-            DpopAlg::EdDsa => SigningAlgorithm::EdDsa,
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DpopKeyError {
     #[error("cannot generate a DPoP key: {0}")]
-    Generate(String),
+    Generate(#[from] KeyGenerationError),
     #[error("cannot sign a DPoP proof: {0}")]
     Sign(String),
 }
 
 /// A client's DPoP key pair.
 pub struct DpopKey {
-    alg: DpopAlg,
-    key: EncodingKey,
-    jwk: Jwk,
-    jkt: String,
+    pair: ProofKeyPair,
 }
 
 impl DpopKey {
     pub fn generate(alg: DpopAlg) -> Result<Self, DpopKeyError> {
-        let generate = |e: String| DpopKeyError::Generate(e);
-        let entry =
-            generate_key(alg.signing(), KeyStatus::Active).map_err(|e| generate(e.to_string()))?;
-        let pem = entry
-            .private_pem
-            .ok_or_else(|| generate("no private key".into()))?;
-        let key = match alg {
-            DpopAlg::Es256 => EncodingKey::from_ec_pem(pem.as_bytes()),
-            DpopAlg::EdDsa => EncodingKey::from_ed_pem(pem.as_bytes()),
-        }
-        .map_err(|e| generate(e.to_string()))?;
-        // The public half only: `from_encoding_key` writes no private member.
-        let jwk = Jwk::from_encoding_key(&key, alg.signing().jwt())
-            .map_err(|e| generate(e.to_string()))?;
-        let jkt = thumbprint(&jwk).map_err(|e| generate(e.to_string()))?;
-        Ok(Self { alg, key, jwk, jkt })
+        Ok(Self {
+            pair: ProofKeyPair::generate(alg)?,
+        })
     }
 
     pub fn alg(&self) -> DpopAlg {
-        self.alg
+        self.pair.alg
     }
 
     /// The RFC 7638 thumbprint the server binds tokens to (`cnf.jkt`).
     pub fn jkt(&self) -> &str {
-        &self.jkt
+        &self.pair.jkt
     }
 
     /// A proof for one request: `url` as the client addresses the server
@@ -102,14 +70,14 @@ impl DpopKey {
         access_token: Option<&str>,
         iat: u64,
     ) -> Result<String, DpopKeyError> {
-        let mut header = Header::new(self.alg.signing().jwt());
+        let mut header = Header::new(self.pair.alg.jwt());
         header.typ = Some(PROOF_TYPE.into());
-        header.jwk = Some(self.jwk.clone());
+        header.jwk = Some(self.pair.jwk.clone());
         let mut claims = json!({ "jti": new_jti(), "htm": method, "htu": url, "iat": iat });
         if let Some(token) = access_token {
             claims["ath"] = json!(access_token_hash(token));
         }
-        jsonwebtoken::encode(&header, &claims, &self.key)
+        jsonwebtoken::encode(&header, &claims, &self.pair.private)
             .map_err(|e| DpopKeyError::Sign(e.to_string()))
     }
 }
@@ -123,7 +91,7 @@ fn new_jti() -> String {
 
 #[cfg(test)]
 mod tests {
-    use jwt_server::dpop::{verify, ProofRequest, ProofWindow};
+    use authlab_core::dpop::{verify, ProofRequest, ProofWindow};
 
     use super::*;
 

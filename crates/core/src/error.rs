@@ -8,14 +8,8 @@
 //! failure always gets the same status on both stacks.
 
 use actix_web::{http::StatusCode, HttpResponse, ResponseError};
-use serde::{Deserialize, Serialize};
 
-/// The body of every error response.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ErrorBody {
-    pub error: String,
-    pub message: String,
-}
+use crate::wire::ErrorBody;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

@@ -50,8 +50,9 @@ use actix_web::{
     test::{ok_service, TestRequest},
 };
 use arbitrary::{Arbitrary, Unstructured};
+use authlab_core::wire::SESSION_COOKIE;
 use base64::{engine::general_purpose::STANDARD, Engine};
-use session_server::{session::SessionSettings, SessionServerConfig, COOKIE_NAME};
+use session_server::{session::SessionSettings, SessionServerConfig};
 
 use crate::Outcome;
 
@@ -174,8 +175,8 @@ thread_local! {
 pub fn signed_value(key: &Key, value: &str) -> String {
     let mut jar = CookieJar::new();
     jar.signed_mut(key)
-        .add(Cookie::new(COOKIE_NAME, value.to_owned()));
-    jar.get(COOKIE_NAME)
+        .add(Cookie::new(SESSION_COOKIE, value.to_owned()));
+    jar.get(SESSION_COOKIE)
         .map(|cookie| cookie.value().to_owned())
         .expect("the jar holds the cookie just added")
 }
@@ -426,20 +427,23 @@ impl CookieSpec {
         let mut predictable = true;
         for cookie in &self.cookies {
             let (name, value) = match &cookie.kind {
-                Kind::Genuine(key) => (COOKIE_NAME.into(), signed_value(&harness.key, &key.key())),
+                Kind::Genuine(key) => (
+                    SESSION_COOKIE.into(),
+                    signed_value(&harness.key, &key.key()),
+                ),
                 Kind::SignedWithAnotherKey(key) => (
-                    COOKIE_NAME.into(),
+                    SESSION_COOKIE.into(),
                     signed_value(&harness.foreign_key, &key.key()),
                 ),
                 Kind::Damaged(key, damage) => (
-                    COOKIE_NAME.into(),
+                    SESSION_COOKIE.into(),
                     damage.apply(&signed_value(&harness.key, &key.key())),
                 ),
                 Kind::Forged(tag, text) => (
-                    COOKIE_NAME.into(),
+                    SESSION_COOKIE.into(),
                     format!("{}{}", STANDARD.encode(tag), text.0),
                 ),
-                Kind::Unsigned(text) => (COOKIE_NAME.into(), text.0.clone()),
+                Kind::Unsigned(text) => (SESSION_COOKIE.into(), text.0.clone()),
                 Kind::Other(name, text) => (name.0.clone(), text.0.clone()),
                 Kind::Raw(segment) => {
                     predictable = false;
@@ -478,7 +482,7 @@ impl CookieSpec {
         let expected = seen
             .iter()
             .flatten()
-            .find(|(name, _)| name == COOKIE_NAME)
+            .find(|(name, _)| name == SESSION_COOKIE)
             .and_then(|(_, value)| {
                 let key = value.get(STANDARD.encode([0; 32]).len()..)?;
                 (signed_value(&harness.key, key) == *value && key.len() <= MAX_SESSION_KEY_BYTES)
@@ -506,12 +510,12 @@ mod tests {
     /// The harness reaches a store lookup, and only with the right signature.
     #[test]
     fn a_genuine_cookie_reaches_the_store_and_a_forged_one_does_not() {
-        let genuine = format!("{COOKIE_NAME}={}", genuine_value(SEED_SESSION_KEY));
+        let genuine = format!("{SESSION_COOKIE}={}", genuine_value(SEED_SESSION_KEY));
         assert_eq!(check(&raw_input(&[&genuine])), Outcome::Accepted);
         let forged = genuine.replace("fuzzSeed", "fuzzSeeD");
         assert_eq!(check(&raw_input(&[&forged])), Outcome::Rejected);
         let other_key = format!(
-            "{COOKIE_NAME}={}",
+            "{SESSION_COOKIE}={}",
             signed_value(&Key::derive_from(&[7; 64]), SEED_SESSION_KEY)
         );
         assert_eq!(check(&raw_input(&[&other_key])), Outcome::Rejected);

@@ -16,7 +16,7 @@ use futures::future::{ready, Either, LocalBoxFuture, Ready};
 use crate::{
     configuration::{DpopMode, RevocationMode},
     revocation::{Denylist, WorkerDenylist},
-    startup::JwtState,
+    state::JwtState,
     tokens::{AccessClaims, Rejection},
 };
 

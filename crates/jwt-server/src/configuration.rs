@@ -17,7 +17,7 @@ pub enum RevocationMode {
     Denylist,
 }
 
-/// Proof of possession (RFC 9449, `crate::dpop`): whether tokens are bound
+/// Proof of possession (RFC 9449, `authlab_core::dpop`): whether tokens are bound
 /// to a key the client holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -1,7 +1,7 @@
 //! DPoP at the server's edges: where a proof is asked for, and what its
 //! absence means.
 //!
-//! [`crate::dpop`] checks one proof against one request; [`crate::dpop_replay`]
+//! [`authlab_core::dpop`] checks one proof against one request; [`crate::dpop_replay`]
 //! remembers proofs. This module is the policy between them and the routes:
 //!
 //! * At the **token endpoints** (`/login`, `/token/refresh`) a valid proof
@@ -24,12 +24,15 @@
 //! or `Forwarded` header never moves the URL a proof must name.
 
 use actix_web::HttpRequest;
-use authlab_core::{error::ApiError, forwarded::TrustedProxies};
+use authlab_core::{
+    dpop::{self, ProofRequest, ProofWindow},
+    error::ApiError,
+    forwarded::TrustedProxies,
+};
 use prometheus::IntCounterVec;
 
 use crate::{
     configuration::DpopMode,
-    dpop::{self, ProofRequest, ProofWindow},
     dpop_replay::{ReplayCache, ReplayError},
     tokens::now_unix,
 };

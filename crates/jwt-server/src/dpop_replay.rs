@@ -21,9 +21,10 @@
 
 use std::{collections::HashMap, sync::Mutex};
 
-use authlab_core::redis_client::{RedisStore, StoreError};
-
-use crate::dpop::{ProofWindow, VerifiedProof};
+use authlab_core::{
+    dpop::{ProofWindow, VerifiedProof},
+    redis_client::{RedisStore, StoreError},
+};
 
 /// Most proofs one node remembers; when full of live entries it refuses new
 /// proofs rather than forget one that could still be replayed.

@@ -22,7 +22,7 @@ use authlab_core::{
 use crate::{
     configuration::RevocationMode,
     revocation::{Denylist, WorkerDenylist},
-    startup::JwtState,
+    state::JwtState,
 };
 
 /// The `/introspect` resource, carrying its endpoint state so startup adds one line.

@@ -13,16 +13,17 @@
 //! * [`tokens`] — claims, signing, and every verification check (RFC 8725);
 //! * [`refresh`] — stateful refresh tokens: hashed, rotated, reuse-detected;
 //! * [`revocation`] — the optional denylist;
-//! * [`dpop`], [`dpop_replay`], [`dpop_binding`] — proof of possession
-//!   (RFC 9449): checking a proof, remembering it, and where routes ask for it;
+//! * [`dpop_replay`], [`dpop_binding`] — proof of possession (RFC 9449):
+//!   remembering proofs, and where routes ask for them (checking one proof is
+//!   [`authlab_core::dpop`], shared with the clients that make them);
+//! * [`state`] — what every handler reads: keys, stores, settings, counters;
 //! * [`auth`] — the access-token extractor (Bearer and DPoP);
 //! * [`introspect`] — `POST /introspect` (RFC 7662): `/me`'s checks, asked for by another service;
 //! * [`routes`] — the application API;
-//! * [`startup`] — `Application::build`.
+//! * [`startup`] — `Application::build`: loads the keys, builds the state, mounts the routes.
 
 pub mod auth;
 pub mod configuration;
-pub mod dpop;
 pub mod dpop_binding;
 pub mod dpop_replay;
 pub mod introspect;
@@ -31,6 +32,7 @@ pub mod refresh;
 pub mod revocation;
 pub mod routes;
 pub mod startup;
+pub mod state;
 pub mod tokens;
 
 pub use configuration::{DpopMode, JwtServerConfig, ReplayCacheMode, RevocationMode};

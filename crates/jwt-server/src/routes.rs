@@ -7,6 +7,7 @@ use authlab_core::{
     directory::{validate_roles, User, ADMIN_ROLE},
     error::ApiError,
     http::readiness,
+    wire::TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
@@ -15,23 +16,10 @@ use crate::{
     configuration::RevocationMode,
     refresh::{RefreshError, RefreshToken},
     revocation::Denylist,
-    startup::JwtState,
+    state::JwtState,
 };
 
 const MAX_PASSWORD_BYTES: usize = 1024;
-
-/// What `/login` and `/token/refresh` return (RFC 6749 §5.1 field names).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub token_type: String,
-    pub expires_in: u64,
-    pub refresh_token: String,
-    pub refresh_expires_in: u64,
-    pub user: String,
-    pub roles: Vec<String>,
-    pub node: String,
-}
 
 /// Issues the access token of a login or refresh; `jkt` binds it to a DPoP key.
 fn token_response(

@@ -2,28 +2,26 @@
 //! `Application`, minus the session middleware: nothing is loaded per request
 //! unless the denylist is on.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use actix_web::{web, App, HttpServer};
 use authlab_core::{
     config::ConfigError,
-    directory::UserDirectory,
     http::{self, NodeInfo},
     metrics::MetricsError,
     redis_client::{RedisStore, StoreError},
     server::{NodeBase, RunningNode, ServerError},
-    throttle::LoginThrottle,
 };
-use prometheus::{IntCounter, IntCounterVec};
 
 use crate::{
-    configuration::{JwtServerConfig, ReplayCacheMode, RevocationMode},
+    configuration::{JwtServerConfig, ReplayCacheMode},
     dpop_binding::DpopPolicy,
     dpop_replay::{NodeCache, ReplayCache},
     keys::{KeyError, KeySet, KeySetFile},
     refresh::RefreshTokens,
     revocation::WorkerDenylist,
     routes,
+    state::{JwtMetrics, JwtState},
     tokens::TokenService,
 };
 
@@ -41,30 +39,6 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Metrics(#[from] MetricsError),
-}
-
-/// Counters only the JWT stack has.
-pub struct JwtMetrics {
-    pub logins: IntCounterVec,
-    pub logouts: IntCounterVec,
-    pub issued: IntCounterVec,
-    pub rejections: IntCounterVec,
-    pub refresh_reuse: IntCounter,
-}
-
-/// Everything a handler needs, shared by all workers.
-pub struct JwtState {
-    pub node: NodeInfo,
-    pub tokens: TokenService,
-    pub refresh: RefreshTokens,
-    pub refresh_ttl: Duration,
-    pub directory: Arc<UserDirectory>,
-    /// Checked before every password verification (`authlab_core::throttle`).
-    pub throttle: Arc<LoginThrottle>,
-    pub revocation: RevocationMode,
-    /// Proof of possession: off, or how proofs are asked for and remembered.
-    pub dpop: DpopPolicy,
-    pub metrics: JwtMetrics,
 }
 
 /// Loads the key set the configuration points at.

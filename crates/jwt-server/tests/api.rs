@@ -1,9 +1,15 @@
-//! Every route of the JWT server, for every signing algorithm, against a real Redis.
+//! Every route of the JWT server, for every signing algorithm, against a real
+//! Redis. The bad input both stacks answer alike (malformed logins, wrong
+//! passwords, unknown routes, invalid role changes) is checked on both:
+//! `tests/shared.rs`.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use authlab_core::{api::MeResponse, directory::DEMO_PASSWORD, error::ErrorBody};
-use jwt_server::{routes::TokenResponse, SigningAlgorithm};
+use authlab_core::{
+    api::MeResponse,
+    wire::{ErrorBody, TokenResponse},
+};
+use jwt_server::SigningAlgorithm;
 use reqwest::StatusCode;
 use serde_json::json;
 use testkit::{
@@ -139,54 +145,6 @@ async fn health_ready_and_metrics() {
         store_ops(&after),
         store_ops(&before),
         "verifying a token touches no store"
-    );
-}
-
-#[tokio::test]
-async fn bad_logins_are_json_errors_and_look_alike() {
-    let env = TestEnv::start().await;
-    let node = env.spawn_jwt_node_with(|_| {}).await;
-    let client = TestClient::new();
-    let raw = client.raw();
-
-    let (status, body): (_, ErrorBody) = read_json(
-        raw.post(node.url("/login"))
-            .header("content-type", "application/json")
-            .body("{\"username\":")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (status, body.error.as_str()),
-        (StatusCode::BAD_REQUEST, "invalid_json")
-    );
-    let (status, body): (_, ErrorBody) = read_json(
-        raw.post(node.url("/login"))
-            .json(&json!({"password": "x"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (status, body.error.as_str()),
-        (StatusCode::BAD_REQUEST, "invalid_request")
-    );
-
-    let wrong: (_, ErrorBody) =
-        read_json(client.login_response(&node.base(), "alice", "nope").await).await;
-    let unknown: (_, ErrorBody) = read_json(
-        client
-            .login_response(&node.base(), "mallory", DEMO_PASSWORD)
-            .await,
-    )
-    .await;
-    assert_eq!(wrong.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        wrong, unknown,
-        "unknown user and wrong password read the same"
     );
 }
 
@@ -375,25 +333,6 @@ async fn a_role_change_reaches_the_token_only_at_refresh() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-}
-
-#[tokio::test]
-async fn unknown_routes_and_wrong_methods_answer_json() {
-    let env = TestEnv::start().await;
-    let node = env.spawn_jwt_node_with(|_| {}).await;
-    let client = TestClient::new();
-    let (status, body): (_, ErrorBody) =
-        read_json(client.get(&node.url("/nope"), None).await).await;
-    assert_eq!(
-        (status, body.error.as_str()),
-        (StatusCode::NOT_FOUND, "not_found")
-    );
-    let (status, body): (_, ErrorBody) =
-        read_json(client.get(&node.url("/token/refresh"), None).await).await;
-    assert_eq!(
-        (status, body.error.as_str()),
-        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
-    );
 }
 
 #[tokio::test]

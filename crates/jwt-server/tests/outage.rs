@@ -2,12 +2,12 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use authlab_core::error::ErrorBody;
+use authlab_core::wire::ErrorBody;
 use jwt_server::RevocationMode;
 use reqwest::StatusCode;
 use testkit::{
     http::{assert_store_unavailable, json as read_json},
-    redis::command,
+    suite::outage,
     TestClient, TestEnv,
 };
 
@@ -110,23 +110,21 @@ async fn a_store_that_refuses_to_serve_is_503_not_500() {
     let login = || client.login_response(&base, "bob", "authlab-demo");
 
     // OOM: writes refused under noeviction.
-    command::<()>(&store, &["CONFIG", "SET", "maxmemory-policy", "noeviction"]).await;
-    command::<()>(&store, &["CONFIG", "SET", "maxmemory", "1"]).await;
+    outage::fill_memory(&store).await;
     assert_store_unavailable(login().await, "login, OOM").await;
     assert_store_unavailable(
         client.refresh(&node.base(), &tokens.refresh_token).await,
         "refresh, OOM",
     )
     .await;
-    command::<()>(&store, &["CONFIG", "SET", "maxmemory", "0"]).await;
+    outage::free_memory(&store).await;
     // The refused refresh spent nothing: the same token still rotates.
     let response = client.refresh(&node.base(), &tokens.refresh_token).await;
     assert_eq!(response.status(), StatusCode::OK, "healed");
-    let tokens: jwt_server::routes::TokenResponse = response.json().await.unwrap();
+    let tokens: authlab_core::wire::TokenResponse = response.json().await.unwrap();
 
     // A replica of a master that is not there: READONLY, then MASTERDOWN.
-    let nowhere = testkit::redis::free_port().to_string();
-    command::<()>(&store, &["REPLICAOF", "127.0.0.1", &nowhere]).await;
+    outage::demote_to_orphan_replica(&store).await;
     assert_store_unavailable(login().await, "login, READONLY").await;
     assert_store_unavailable(
         client
@@ -135,7 +133,7 @@ async fn a_store_that_refuses_to_serve_is_503_not_500() {
         "logout-all, READONLY",
     )
     .await;
-    command::<()>(&store, &["CONFIG", "SET", "replica-serve-stale-data", "no"]).await;
+    outage::refuse_stale_reads(&store).await;
     assert_store_unavailable(
         client.refresh(&node.base(), &tokens.refresh_token).await,
         "refresh, MASTERDOWN",
@@ -148,12 +146,7 @@ async fn a_store_that_refuses_to_serve_is_503_not_500() {
         "logout-all, MASTERDOWN",
     )
     .await;
-    command::<()>(&store, &["REPLICAOF", "NO", "ONE"]).await;
-    command::<()>(
-        &store,
-        &["CONFIG", "SET", "replica-serve-stale-data", "yes"],
-    )
-    .await;
+    outage::promote(&store).await;
 
     assert_eq!(login().await.status(), StatusCode::OK, "healed");
     assert_eq!(

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use authlab_core::error::ErrorBody;
+use authlab_core::wire::ErrorBody;
 use jwt_server::{RevocationMode, SigningAlgorithm};
 use reqwest::StatusCode;
 use testkit::{

@@ -32,11 +32,11 @@ use authlab_core::{
     introspection::{
         ActiveToken, IntrospectionEndpoint, IntrospectionResponse, TOKEN_TYPE_SESSION,
     },
+    wire::SESSION_COOKIE,
 };
 
 use crate::{
     session::{SessionSettings, LOGIN_AT_FIELD, NAME_FIELD},
-    startup::COOKIE_NAME,
     store::{SessionBackend, SessionState, ROLES_FIELD, USER_FIELD},
 };
 
@@ -90,11 +90,11 @@ fn verified_session_key(token: &str, key: &Key) -> Option<String> {
     if token.len() > 4096 || token.contains([';', ' ', ',', '"']) {
         return None;
     }
-    let cookie = Cookie::parse_encoded(format!("{COOKIE_NAME}={token}")).ok()?;
+    let cookie = Cookie::parse_encoded(format!("{SESSION_COOKIE}={token}")).ok()?;
     let mut jar = CookieJar::new();
     jar.add_original(cookie.into_owned());
     jar.signed(key)
-        .get(COOKIE_NAME)
+        .get(SESSION_COOKIE)
         .map(|cookie| cookie.value().to_owned())
 }
 
@@ -155,7 +155,7 @@ mod tests {
         let key = Key::derive_from(&[7u8; 64]);
         let mut jar = CookieJar::new();
         jar.signed_mut(&key)
-            .add(Cookie::new(COOKIE_NAME, "a".repeat(64)));
+            .add(Cookie::new(SESSION_COOKIE, "a".repeat(64)));
         let set = jar.delta().next().unwrap().encoded().to_string();
         let value = set.split_once('=').unwrap().1;
         assert_eq!(verified_session_key(value, &key), Some("a".repeat(64)));

@@ -24,4 +24,4 @@ pub mod startup;
 pub mod store;
 
 pub use configuration::{SessionServerConfig, StoreMode};
-pub use startup::{session_middleware, Application, StartupError, COOKIE_NAME};
+pub use startup::{session_middleware, Application, StartupError};

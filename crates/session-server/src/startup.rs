@@ -32,6 +32,7 @@ use authlab_core::{
     metrics::MetricsError,
     redis_client::{RedisStore, StoreError},
     server::{NodeBase, RunningNode, ServerError},
+    wire::SESSION_COOKIE,
 };
 
 use crate::{
@@ -43,7 +44,6 @@ use crate::{
 };
 
 pub const STACK: &str = "session";
-pub const COOKIE_NAME: &str = "authlab_session";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -167,7 +167,7 @@ pub fn session_middleware<Store: SessionStore + 'static>(
     secure: bool,
 ) -> SessionMiddleware<Store> {
     SessionMiddleware::builder(store, cookie_key)
-        .cookie_name(COOKIE_NAME.into())
+        .cookie_name(SESSION_COOKIE.into())
         .cookie_http_only(true)
         .cookie_same_site(SameSite::Lax)
         .cookie_secure(secure)

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use authlab_core::{api::MeResponse, error::ErrorBody};
+use authlab_core::{api::MeResponse, wire::ErrorBody};
 use reqwest::StatusCode;
 use serde_json::json;
 use session_server::StoreMode;

@@ -2,11 +2,11 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use authlab_core::error::ErrorBody;
+use authlab_core::wire::ErrorBody;
 use reqwest::StatusCode;
 use testkit::{
     http::{assert_store_unavailable, json as read_json, node_of},
-    redis::command,
+    suite::outage,
     RedisOptions, RedisServer, TestClient, TestEnv,
 };
 
@@ -169,8 +169,7 @@ async fn a_store_that_refuses_to_serve_is_503_not_500() {
     let change_roles = || client.request(Method::PUT, &bob_roles, Some(&carol), Some(&roles));
 
     // OOM: writes refused under noeviction; reads still work.
-    command::<()>(&store, &["CONFIG", "SET", "maxmemory-policy", "noeviction"]).await;
-    command::<()>(&store, &["CONFIG", "SET", "maxmemory", "1"]).await;
+    outage::fill_memory(&store).await;
     assert_store_unavailable(change_roles().await, "role change, OOM").await;
     assert_store_unavailable(
         client
@@ -179,12 +178,11 @@ async fn a_store_that_refuses_to_serve_is_503_not_500() {
         "login, OOM",
     )
     .await;
-    command::<()>(&store, &["CONFIG", "SET", "maxmemory", "0"]).await;
+    outage::free_memory(&store).await;
     assert_eq!(change_roles().await.status(), StatusCode::OK, "healed");
 
     // A replica of a master that is not there: READONLY, then MASTERDOWN.
-    let nowhere = testkit::redis::free_port().to_string();
-    command::<()>(&store, &["REPLICAOF", "127.0.0.1", &nowhere]).await;
+    outage::demote_to_orphan_replica(&store).await;
     assert_store_unavailable(
         client
             .post(&node.url("/logout/all"), Some(&carol), None)
@@ -192,7 +190,7 @@ async fn a_store_that_refuses_to_serve_is_503_not_500() {
         "logout-all, READONLY",
     )
     .await;
-    command::<()>(&store, &["CONFIG", "SET", "replica-serve-stale-data", "no"]).await;
+    outage::refuse_stale_reads(&store).await;
     assert_store_unavailable(
         client
             .post(&node.url("/logout/all"), Some(&carol), None)
@@ -201,12 +199,7 @@ async fn a_store_that_refuses_to_serve_is_503_not_500() {
     )
     .await;
     assert_store_unavailable(change_roles().await, "role change, MASTERDOWN").await;
-    command::<()>(&store, &["REPLICAOF", "NO", "ONE"]).await;
-    command::<()>(
-        &store,
-        &["CONFIG", "SET", "replica-serve-stale-data", "yes"],
-    )
-    .await;
+    outage::promote(&store).await;
 
     assert_eq!(change_roles().await.status(), StatusCode::OK, "healed");
     assert_eq!(

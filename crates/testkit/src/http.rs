@@ -5,6 +5,7 @@
 //! own because the lab's experiments use it too. Tests know it by its old
 //! name, [`TestClient`].
 
+use authlab_core::wire::ErrorBody;
 use reqwest::{Response, StatusCode};
 use serde::de::DeserializeOwned;
 
@@ -17,6 +18,11 @@ pub async fn json<T: DeserializeOwned>(response: Response) -> (StatusCode, T) {
     let body = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("body is not the expected JSON ({e}): {text}"));
     (status, body)
+}
+
+/// Status and error body; panics if the body is not the JSON error both stacks send.
+pub async fn error_of(response: Response) -> (StatusCode, ErrorBody) {
+    json(response).await
 }
 
 /// Asserts the answer every stack gives while its store refuses to serve:

@@ -12,12 +12,14 @@
 //!   on port 0 and seeds users;
 //! * [`http`] is a small client that keeps credentials explicit, so a test
 //!   can carry a cookie from one node to another on purpose;
-//! * [`throttle`] holds the login-throttling checks both stacks must pass.
+//! * [`suite`] holds the checks both stacks must pass alike (throttling, bad
+//!   input, logout-all, store faults), written once and run by each server's
+//!   tests through [`shared_suite!`].
 //!
-//! The first and the last are not test-only: the `authlab` binary starts its
-//! Redis with the `supervise` crate and sends its requests with
-//! `authlab-client`. This crate re-exports both, with the shorthand tests
-//! want: where `supervise` returns an error, testkit panics with it. A
+//! [`redis`] and [`http`] wrap code that is not test-only: the `authlab`
+//! binary starts its Redis with the `supervise` crate and sends its requests
+//! with `authlab-client`. This crate re-exports both, with the shorthand
+//! tests want: where `supervise` returns an error, testkit panics with it. A
 //! missing `redis-server` is thus a failure with the install command in the
 //! message, never a silently skipped test.
 
@@ -25,7 +27,7 @@ pub mod http;
 pub mod nodes;
 pub mod proxy;
 pub mod redis;
-pub mod throttle;
+pub mod suite;
 
 pub use http::{Credential, TestClient};
 pub use nodes::{TestEnv, TestNode};

@@ -9,9 +9,9 @@
 
 use std::{fs, path::PathBuf};
 
+use authlab_core::wire::SESSION_COOKIE;
 use fuzz_harness::{session_cookie, token_verifier};
 use jwt_server::SigningAlgorithm;
-use session_server::COOKIE_NAME;
 
 fn main() -> std::io::Result<()> {
     let out = std::env::args()
@@ -40,7 +40,7 @@ fn main() -> std::io::Result<()> {
     let cookies = out.join("session_cookie");
     fs::create_dir_all(&cookies)?;
     let genuine = format!(
-        "{COOKIE_NAME}={}",
+        "{SESSION_COOKIE}={}",
         session_cookie::genuine_value(session_cookie::SEED_SESSION_KEY)
     );
     fs::write(

@@ -234,16 +234,17 @@ impl Inspector {
             return Err(format!("login answered {}", response.status().as_u16()));
         }
         match stack {
-            Stack::Session => {
-                authlab_client::response::session_cookie(&response, session_server::COOKIE_NAME)
-                    .map(|value| Held {
-                        value,
-                        expires_at: None,
-                    })
-                    .ok_or_else(|| "the login set no session cookie".to_owned())
-            }
+            Stack::Session => authlab_client::response::session_cookie(
+                &response,
+                authlab_core::wire::SESSION_COOKIE,
+            )
+            .map(|value| Held {
+                value,
+                expires_at: None,
+            })
+            .ok_or_else(|| "the login set no session cookie".to_owned()),
             Stack::Jwt => {
-                let tokens: jwt_server::routes::TokenResponse = response
+                let tokens: authlab_core::wire::TokenResponse = response
                     .json()
                     .await
                     .map_err(|e| format!("no token response ({e})"))?;

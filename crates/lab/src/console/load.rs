@@ -328,12 +328,13 @@ impl SimUser {
 
     async fn credential_from(&self, response: reqwest::Response) -> Option<Held> {
         match self.stack {
-            Stack::Session => {
-                authlab_client::response::session_cookie(&response, session_server::COOKIE_NAME)
-                    .map(Held::Cookie)
-            }
+            Stack::Session => authlab_client::response::session_cookie(
+                &response,
+                authlab_core::wire::SESSION_COOKIE,
+            )
+            .map(Held::Cookie),
             Stack::Jwt => {
-                let tokens: jwt_server::routes::TokenResponse = response.json().await.ok()?;
+                let tokens: authlab_core::wire::TokenResponse = response.json().await.ok()?;
                 Some(Held::Tokens {
                     access: tokens.access_token,
                     refresh: tokens.refresh_token,

@@ -19,14 +19,14 @@ use std::time::{Duration, Instant};
 use attack_corpus::{encoding_key, header, sign};
 use authlab_client::{ApiClient, Credential};
 use authlab_core::{
-    error::{ApiError, ErrorBody},
+    error::ApiError,
     http::NODE_HEADER,
+    wire::{ErrorBody, TokenResponse},
 };
 use clap::Parser;
 use jsonwebtoken::{EncodingKey, Header};
 use jwt_server::{
     keys::KeySetFile,
-    routes::TokenResponse,
     tokens::{now_unix, Rejection},
     JwtServerConfig, SigningAlgorithm,
 };

@@ -46,7 +46,7 @@ pub async fn log_in_load_users(
         }
         credentials.push(match stack {
             Stack::Session => LoadCredential::Cookie(
-                session_cookie(&response, session_server::COOKIE_NAME)
+                session_cookie(&response, authlab_core::wire::SESSION_COOKIE)
                     .ok_or_else(|| err("the session login set no cookie"))?,
             ),
             Stack::Jwt => {

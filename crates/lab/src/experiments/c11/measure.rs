@@ -133,7 +133,7 @@ pub async fn cookie_replay(p: &Parties, base: &str) -> Result<(CookieReplay, Str
     )
     .await?;
     let t0 = Instant::now();
-    let cookie = session_cookie(&login, session_server::COOKIE_NAME)
+    let cookie = session_cookie(&login, authlab_core::wire::SESSION_COOKIE)
         .ok_or_else(|| err("the session login set no cookie"))?;
     let me = format!("{base}/me");
     let thief = || Ok(p.thief.get(&me).header("cookie", &cookie));

@@ -19,20 +19,113 @@
 //! and that the thumbprint equals the token's `cnf.jkt`.
 //!
 //! Only asymmetric algorithms make sense (the server must not know the key):
-//! ES256 and EdDSA, the two this server signs with as well.
+//! ES256 and EdDSA ([`DpopAlg`]), the two the JWT server signs with as well.
+//!
+//! Both halves of the protocol share this module, so the format is written
+//! down once: the JWT server checks proofs with [`verify`], and a client
+//! makes its key with [`ProofKeyPair::generate`] and fills a proof's header
+//! and `ath` with [`PROOF_TYPE`] and [`access_token_hash`]
+//! (`authlab_client::dpop` makes whole proofs from them).
 
 use std::time::Duration;
 
-use aws_lc_rs::digest::{digest, SHA256};
+use aws_lc_rs::{
+    digest::{digest, SHA256},
+    rand::SystemRandom,
+    signature::{EcdsaKeyPair, Ed25519KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING},
+};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use jsonwebtoken::{
     jwk::{Jwk, ThumbprintHash},
-    Algorithm, DecodingKey, Validation,
+    Algorithm, DecodingKey, EncodingKey, Validation,
 };
 use serde::Deserialize;
 
 /// The `typ` every proof carries, so no other JWT can pass for one.
 pub const PROOF_TYPE: &str = "dpop+jwt";
+
+/// The algorithms a proof may be signed with. [`crate::error::DPOP_ALGS`]
+/// lists the same two in the server's challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DpopAlg {
+    Es256,
+    EdDsa,
+}
+
+impl DpopAlg {
+    pub fn jwt(self) -> Algorithm {
+        match self {
+            Self::Es256 => Algorithm::ES256,
+            Self::EdDsa => Algorithm::EdDSA,
+        }
+    }
+
+    /// The JOSE name (`alg`) of the algorithm.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Es256 => "ES256",
+            Self::EdDsa => "EdDSA",
+        }
+    }
+
+    /// The accepted algorithm a proof header's `alg` names, if it names one.
+    fn from_name(name: &str) -> Option<Self> {
+        [Self::Es256, Self::EdDsa]
+            .into_iter()
+            .find(|alg| alg.name() == name)
+    }
+}
+
+impl std::fmt::Display for DpopAlg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A client's proof key could not be made: the OS random source or the
+/// crypto library failed, which only a broken system does.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("key generation failed for {alg}: {reason}")]
+pub struct KeyGenerationError {
+    pub alg: DpopAlg,
+    pub reason: String,
+}
+
+/// A key pair a client signs its proofs with. The private key never leaves
+/// the client; the public half travels in every proof's header.
+pub struct ProofKeyPair {
+    pub alg: DpopAlg,
+    pub private: EncodingKey,
+    /// The public key only: `Jwk::from_encoding_key` writes no private member.
+    pub jwk: Jwk,
+    /// Its RFC 7638 thumbprint, what the server binds tokens to (`cnf.jkt`).
+    pub jkt: String,
+}
+
+impl ProofKeyPair {
+    pub fn generate(alg: DpopAlg) -> Result<Self, KeyGenerationError> {
+        let failed = |reason: String| KeyGenerationError { alg, reason };
+        let random = SystemRandom::new();
+        // PKCS#8 DER is what jsonwebtoken's `from_*_pem` would extract from a PEM file.
+        let private = match alg {
+            DpopAlg::Es256 => {
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &random)
+                    .map(|pkcs8| EncodingKey::from_ec_der(pkcs8.as_ref()))
+            }
+            DpopAlg::EdDsa => Ed25519KeyPair::generate_pkcs8v1(&random)
+                .map(|pkcs8| EncodingKey::from_ed_der(pkcs8.as_ref())),
+        }
+        .map_err(|e| failed(e.to_string()))?;
+        let jwk = Jwk::from_encoding_key(&private, alg.jwt()).map_err(|e| failed(e.to_string()))?;
+        let jkt = thumbprint(&jwk).map_err(|e| failed(e.to_string()))?;
+        Ok(Self {
+            alg,
+            private,
+            jwk,
+            jkt,
+        })
+    }
+}
 
 /// Why a proof was refused. The messages go into `error_description`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -183,11 +276,10 @@ fn check_header(proof: &str) -> Result<(Algorithm, Jwk), DpopError> {
     if header.get("typ").and_then(|t| t.as_str()) != Some(PROOF_TYPE) {
         return Err(DpopError::WrongType);
     }
-    let alg = match header.get("alg").and_then(|a| a.as_str()).unwrap_or("") {
-        "ES256" => Algorithm::ES256,
-        "EdDSA" => Algorithm::EdDSA,
-        other => return Err(DpopError::Algorithm(other.to_owned())),
-    };
+    let named = header.get("alg").and_then(|a| a.as_str()).unwrap_or("");
+    let alg = DpopAlg::from_name(named)
+        .ok_or_else(|| DpopError::Algorithm(named.to_owned()))?
+        .jwt();
     let jwk = header.get("jwk").ok_or(DpopError::MissingKey)?;
     // `d` is the private part of EC and OKP keys (and of RSA ones); `k` a
     // symmetric key. A client that sends either has leaked its key.
@@ -227,11 +319,10 @@ fn normalize_url(raw: &str) -> Result<String, DpopError> {
 
 #[cfg(test)]
 mod tests {
-    use jsonwebtoken::{EncodingKey, Header};
+    use jsonwebtoken::Header;
     use serde_json::json;
 
     use super::*;
-    use crate::keys::{generate_key, KeyStatus, SigningAlgorithm};
 
     const NOW: u64 = 1_800_000_000;
     const URL: &str = "https://server.example.com/me";
@@ -242,19 +333,12 @@ mod tests {
         jwk: Jwk,
     }
 
-    fn client(alg: SigningAlgorithm) -> Client {
-        let entry = generate_key(alg, KeyStatus::Active).unwrap();
-        let pem = entry.private_pem.unwrap();
-        let key = match alg {
-            SigningAlgorithm::Es256 => EncodingKey::from_ec_pem(pem.as_bytes()),
-            _ => EncodingKey::from_ed_pem(pem.as_bytes()),
-        }
-        .unwrap();
-        let jwk = Jwk::from_encoding_key(&key, alg.jwt()).unwrap();
+    fn client(alg: DpopAlg) -> Client {
+        let pair = ProofKeyPair::generate(alg).unwrap();
         Client {
             alg: alg.jwt(),
-            key,
-            jwk,
+            key: pair.private,
+            jwk: pair.jwk,
         }
     }
 
@@ -344,7 +428,7 @@ mod tests {
 
     #[test]
     fn a_valid_proof_of_either_algorithm_passes_and_names_its_key() {
-        for alg in [SigningAlgorithm::Es256, SigningAlgorithm::EdDsa] {
+        for alg in [DpopAlg::Es256, DpopAlg::EdDsa] {
             let client = client(alg);
             let token = "an.access.token";
             let proof = client.proof(claims("GET", URL, NOW - 10, Some(token)));
@@ -369,7 +453,7 @@ mod tests {
 
     #[test]
     fn query_and_fragment_do_not_count_but_path_and_host_do() {
-        let client = client(SigningAlgorithm::Es256);
+        let client = client(DpopAlg::Es256);
         let proof = client.proof(claims(
             "GET",
             "https://SERVER.example.com:443/me?x=1#f",
@@ -392,7 +476,7 @@ mod tests {
 
     #[test]
     fn a_proof_for_another_method_is_refused() {
-        let client = client(SigningAlgorithm::EdDsa);
+        let client = client(DpopAlg::EdDsa);
         let proof = client.proof(claims("POST", URL, NOW, None));
         assert!(matches!(
             check(&proof, &get(None)),
@@ -402,7 +486,7 @@ mod tests {
 
     #[test]
     fn stale_and_future_proofs_are_refused_at_the_window_edges() {
-        let client = client(SigningAlgorithm::Es256);
+        let client = client(DpopAlg::Es256);
         let at = |iat| check(&client.proof(claims("GET", URL, iat, None)), &get(None));
         assert!(at(NOW - 60).is_ok());
         assert_eq!(at(NOW - 61), Err(DpopError::Stale(61)));
@@ -412,7 +496,7 @@ mod tests {
 
     #[test]
     fn ath_must_be_present_and_match_the_token_sent() {
-        let client = client(SigningAlgorithm::Es256);
+        let client = client(DpopAlg::Es256);
         let without = client.proof(claims("GET", URL, NOW, None));
         assert_eq!(
             check(&without, &get(Some("token-a"))),
@@ -427,8 +511,8 @@ mod tests {
 
     #[test]
     fn a_proof_signed_by_another_key_than_its_jwk_is_refused() {
-        let holder = client(SigningAlgorithm::Es256);
-        let thief = client(SigningAlgorithm::Es256);
+        let holder = client(DpopAlg::Es256);
+        let thief = client(DpopAlg::Es256);
         // The thief names the holder's key (to match cnf.jkt) but cannot sign with it.
         let proof = thief.sign(&holder.jwk, claims("GET", URL, NOW, None));
         assert_eq!(check(&proof, &get(None)), Err(DpopError::Signature));
@@ -436,7 +520,7 @@ mod tests {
 
     #[test]
     fn a_tampered_claim_breaks_the_signature() {
-        let client = client(SigningAlgorithm::EdDsa);
+        let client = client(DpopAlg::EdDsa);
         let proof = client.proof(claims("GET", "https://server.example.com/other", NOW, None));
         let forged = with_segment(&proof, 1, &claims("GET", URL, NOW, None));
         assert_eq!(check(&forged, &get(None)), Err(DpopError::Signature));
@@ -444,7 +528,7 @@ mod tests {
 
     #[test]
     fn headers_that_are_not_a_proofs_are_refused() {
-        let client = client(SigningAlgorithm::Es256);
+        let client = client(DpopAlg::Es256);
         let proof = client.proof(claims("GET", URL, NOW, None));
         let header = header_of(&proof);
 
@@ -486,7 +570,7 @@ mod tests {
 
     #[test]
     fn missing_claims_are_named() {
-        let client = client(SigningAlgorithm::Es256);
+        let client = client(DpopAlg::Es256);
         for missing in ["jti", "htm", "htu", "iat"] {
             let mut body = claims("GET", URL, NOW, None);
             body.as_object_mut().unwrap().remove(missing);

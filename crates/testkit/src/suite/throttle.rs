@@ -1,9 +1,9 @@
-//! The login-throttling checks both stacks must pass, against a real node.
+//! Login throttling, held to the same behaviour on both stacks: per
+//! username, per client, and `X-Forwarded-For` only from a trusted proxy.
 //!
 //! Each check needs a node started with the limits its `*_limits` function
 //! sets (small bursts, one-second periods, so a test takes about a second);
-//! the stacks' tests start the node and call the check, so the session and
-//! JWT servers are held to exactly the same behaviour.
+//! the suite's tests at the end start that node on a stack and run the check.
 
 use std::time::Duration;
 
@@ -14,7 +14,8 @@ use authlab_core::{
 };
 use reqwest::{Response, StatusCode};
 
-use crate::{http::json, TestClient, TestNode};
+use super::Stack;
+use crate::{http::json, TestClient, TestEnv, TestNode};
 
 /// Attempts a username (or a client) gets in the checks below.
 pub const BURST: u32 = 3;
@@ -55,7 +56,7 @@ pub fn client_limits(node: &mut NodeArgs, trusted: &[&str]) {
 }
 
 /// `POST /login`, optionally with an `X-Forwarded-For` header.
-pub async fn login(
+async fn login(
     node: &TestNode,
     username: &str,
     password: &str,
@@ -73,7 +74,7 @@ pub async fn login(
 
 /// Asserts `429 too_many_attempts` with a JSON body and a whole-second
 /// `Retry-After` of at least 1; returns it.
-pub async fn assert_too_many_attempts(response: Response, what: &str) -> Duration {
+async fn assert_too_many_attempts(response: Response, what: &str) -> Duration {
     let retry_after = response
         .headers()
         .get("retry-after")
@@ -105,7 +106,7 @@ async fn assert_status(response: Response, expected: StatusCode, what: &str) {
 }
 
 /// The sum of a Prometheus counter's samples that carry `label` (`name="value"`).
-pub async fn counter(node: &TestNode, name: &str, label: &str) -> u64 {
+async fn counter(node: &TestNode, name: &str, label: &str) -> u64 {
     let text = TestClient::new()
         .get(&node.url("/metrics"), None)
         .await
@@ -121,7 +122,9 @@ pub async fn counter(node: &TestNode, name: &str, label: &str) -> u64 {
 /// On a node with [`username_limits`]: wrong passwords for alice are
 /// verified [`BURST`] times, then refused with 429 and never hashed; bob is
 /// still served; after `Retry-After` alice logs in again.
-pub async fn check_username_limit(node: &TestNode) {
+pub async fn a_username_over_its_limit_gets_429_until_retry_after<S: Stack>() {
+    let env = TestEnv::start().await;
+    let node = &S::spawn(&env, |c| username_limits(c.node)).await;
     for i in 0..BURST {
         let response = login(node, "alice", WRONG, None).await;
         assert_status(response, StatusCode::UNAUTHORIZED, &format!("attempt {i}")).await;
@@ -173,7 +176,9 @@ pub async fn check_username_limit(node: &TestNode) {
 /// On a node with [`client_limits`] and no trusted proxy: one address gets
 /// [`BURST`] attempts whatever names it tries, and cannot dodge the limit
 /// with `X-Forwarded-For`.
-pub async fn check_client_limit(node: &TestNode) {
+pub async fn a_client_over_its_limit_gets_429_whatever_name_or_forwarded_for<S: Stack>() {
+    let env = TestEnv::start().await;
+    let node = &S::spawn(&env, |c| client_limits(c.node, &[])).await;
     for i in 0..BURST {
         let response = login(node, &format!("user{i}"), WRONG, None).await;
         assert_status(response, StatusCode::UNAUTHORIZED, &format!("user{i}")).await;
@@ -204,7 +209,9 @@ pub async fn check_client_limit(node: &TestNode) {
 /// On a node with [`client_limits`] trusting 127.0.0.1 (this test's own
 /// address, standing in for a proxy): the client named by
 /// `X-Forwarded-For` is charged, its right-most entry counts.
-pub async fn check_trusted_proxy(node: &TestNode) {
+pub async fn forwarded_for_names_the_client_behind_a_trusted_proxy<S: Stack>() {
+    let env = TestEnv::start().await;
+    let node = &S::spawn(&env, |c| client_limits(c.node, &["127.0.0.1"])).await;
     let client = "198.51.100.7";
     for i in 0..BURST {
         let response = login(node, &format!("user{i}"), WRONG, Some(client)).await;
