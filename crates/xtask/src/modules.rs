@@ -268,6 +268,9 @@ impl<'ast> Visit<'ast> for Refs {
         self.found.extend(flat.into_iter().map(|(p, _)| p));
     }
 
+    // `pub(super)` names the parent module but depends on nothing in it.
+    fn visit_visibility(&mut self, _: &'ast syn::Visibility) {}
+
     fn visit_path(&mut self, p: &'ast syn::Path) {
         self.found
             .push(p.segments.iter().map(|s| s.ident.to_string()).collect());
@@ -435,5 +438,11 @@ mod tests {
             ("m/child.rs", "use super::Framework;\npub fn run() {}\n"),
         ]);
         assert!(cycles(&only_tests).unwrap().is_empty());
+        let visibility_only = krate(&[
+            ("lib.rs", "mod m;\n"),
+            ("m/mod.rs", "mod child;\npub fn all() { child::run(); }\n"),
+            ("m/child.rs", "pub(super) fn run() {}\npub(in crate::m) struct S;\n"),
+        ]);
+        assert!(cycles(&visibility_only).unwrap().is_empty());
     }
 }
