@@ -49,7 +49,7 @@ pub fn c4_headline(added: Option<Added>) -> String {
     })
 }
 
-pub(super) const C4_RULE: &str = "judged on the largest delay against loopback, with the store round trip as measured through \
+pub const C4_RULE: &str = "judged on the largest delay against loopback, with the store round trip as measured through \
     the proxy (PINGs), not the setting. Inconclusive when the proxy delivered less than half its setting. Holds when \
     session GET /me's median at the fixed offered load rose by at least 80% of the added round trip and JWT GET \
     /me's moved by less than 0.5 ms; holds with a caveat when the session rose that much but JWT moved by 0.5 ms or \
@@ -73,7 +73,7 @@ pub fn summarize(raw: &Raw) -> LatencySummary {
 
 /// A setting as the report names it: the round trip measured before the
 /// session runs (ms).
-pub(super) fn store_rtt(raw: &Raw, delay: usize) -> f64 {
+pub fn store_rtt(raw: &Raw, delay: usize) -> f64 {
     median(&raw.figure(delay, SESSION, |r| r.latency.store_rtt_ms))
 }
 

@@ -22,7 +22,7 @@ use crate::{
 
 const TRIALS: Trials = Trials::new(1, 3);
 
-pub(super) const GOOSE_USERS: usize = 16;
+pub const GOOSE_USERS: usize = 16;
 /// Per user, between two requests: 16 users at ~50 ms ≈ 300 requests/s.
 const THINK_TIME: (Duration, Duration) = (Duration::from_millis(40), Duration::from_millis(60));
 /// A ceiling, not a pace: about three times what the users offer, so it
@@ -33,14 +33,13 @@ const THROTTLE_CAP_RPS: usize = 1_000;
 
 /// Sequential PINGs through the proxy per setting: the store round trip a
 /// node actually paid, which the table shows beside the setting.
-pub(super) const PINGS: usize = 100;
+pub const PINGS: usize = 100;
 
 /// The latency proxy's settings: a label and the delay added (µs).
-pub(super) const DELAYS: [(&str, u64); 3] = [("loopback", 0), ("+0.5 ms", 500), ("+2 ms", 2_000)];
-pub(super) const STACKS: [(&str, Stack); 2] =
-    [("session /me", Stack::Session), ("JWT /me", Stack::Jwt)];
-pub(super) const SESSION: usize = 0;
-pub(super) const JWT: usize = 1;
+pub const DELAYS: [(&str, u64); 3] = [("loopback", 0), ("+0.5 ms", 500), ("+2 ms", 2_000)];
+pub const STACKS: [(&str, Stack); 2] = [("session /me", Stack::Session), ("JWT /me", Stack::Jwt)];
+pub const SESSION: usize = 0;
+pub const JWT: usize = 1;
 
 /// One goose run at the fixed offered load.
 #[derive(Debug, Clone, Serialize)]
@@ -133,7 +132,7 @@ struct Bench<'a> {
     goose_time: Duration,
 }
 
-pub(super) async fn measure(ctx: &RunContext) -> Result<Raw, LabError> {
+pub async fn measure(ctx: &RunContext) -> Result<Raw, LabError> {
     let (goose_time, wrk_time) = if ctx.quick {
         (Duration::from_secs(3), Duration::from_secs(2))
     } else {

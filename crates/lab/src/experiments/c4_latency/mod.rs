@@ -20,7 +20,7 @@
 //! [`measure`] runs the trials, [`analysis`] holds the summary and C4's
 //! rule, [`report`] the table, chart and lesson.
 
-pub mod analysis;
+mod analysis;
 mod measure;
 mod report;
 

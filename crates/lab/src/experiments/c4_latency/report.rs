@@ -16,7 +16,7 @@ use crate::{
     summaries::LatencySummary,
 };
 
-pub(super) fn setup() -> String {
+pub fn setup() -> String {
     format!(
         "One node per stack behind HAProxy (the JWT stack signs with {}, as in c5); the nodes reach the store \
          through the lab's latency proxy, set to add {} to every store round trip. The \"store RTT\" column \
@@ -49,7 +49,7 @@ fn shown(raw: &Raw, delay: usize) -> String {
 }
 
 /// A row per setting and stack.
-pub(super) fn table(raw: &Raw) -> Table {
+pub fn table(raw: &Raw) -> Table {
     let mut rows = Vec::new();
     for (delay, (label, _)) in DELAYS.iter().enumerate() {
         for (stack, (name, _)) in STACKS.iter().enumerate() {
@@ -98,7 +98,7 @@ type Figure = fn(&Run) -> f64;
 const CHARTED: [(&str, Figure); 2] = [("p50", |r| r.latency.me.p50), ("p99", |r| r.latency.me.p99)];
 
 /// p50 and p99 of each stack by measured store round trip.
-pub(super) fn chart(raw: &Raw) -> Chart {
+pub fn chart(raw: &Raw) -> Chart {
     let series = CHARTED
         .iter()
         .flat_map(|(percentile, f)| {
@@ -130,7 +130,7 @@ pub(super) fn chart(raw: &Raw) -> Chart {
     }
 }
 
-pub(super) fn lesson(summary: &LatencySummary) -> String {
+pub fn lesson(summary: &LatencySummary) -> String {
     summary.added().map_or_else(String::new, |a| {
         format!(
             "A store round trip {:.2} ms longer made the median session request {:+.2} ms slower and the \

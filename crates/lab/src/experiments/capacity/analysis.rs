@@ -9,7 +9,7 @@
 
 use super::measure::{Raw, CEILING, JWT, SESSION};
 use crate::{
-    kit::stats::median,
+    kit::{stats::median, wrk_probe::Sample},
     results::Verdict,
     summaries::{CapacityPoint, CapacitySummary, Spread},
 };
@@ -132,7 +132,7 @@ pub fn c5_headline(c: &CapacitySummary) -> String {
     }
 }
 
-pub(super) const C5_RULE: &str = "not measured with fewer than two node counts. Does not hold when JWT /me makes more than 0.05 \
+pub const C5_RULE: &str = "not measured with fewer than two node counts. Does not hold when JWT /me makes more than 0.05 \
     store operations per request, when session /me makes fewer than 0.5, or when at the largest node count JWT /me \
     served fewer requests/s than session /me in every trial without being generator-bound. Otherwise, on a machine \
     without a core for every node, HAProxy, Redis and the load generator, it holds with a caveat (the scale-out is a \
@@ -150,9 +150,7 @@ pub fn summarize(raw: &Raw) -> CapacitySummary {
         .map(|(index, &nodes)| measured_point(raw, index, nodes))
         .collect();
     let last = raw.node_counts.len().saturating_sub(1);
-    let at = |probe: usize, f: &dyn Fn(&crate::kit::wrk_probe::Sample) -> f64| {
-        median(&raw.figure(last, probe, f))
-    };
+    let at = |probe: usize, f: &dyn Fn(&Sample) -> f64| median(&raw.figure(last, probe, f));
     CapacitySummary {
         cores: raw.cores,
         scale_out_measured: scale_out_measurable(raw.cores, *raw.node_counts.last().unwrap_or(&1)),
@@ -166,7 +164,7 @@ pub fn summarize(raw: &Raw) -> CapacitySummary {
 }
 
 /// The req/s of probe `probe` on the `index`-th node count, over the trials.
-pub(super) fn rps(raw: &Raw, index: usize, probe: usize) -> Spread {
+pub fn rps(raw: &Raw, index: usize, probe: usize) -> Spread {
     Spread::of(&raw.figure(index, probe, |s| s.wrk.rps))
 }
 
@@ -219,7 +217,7 @@ pub fn evidence(summary: &CapacitySummary) -> String {
 
 /// Hand-made summaries for the rule's and the report's tests.
 #[cfg(test)]
-pub(super) mod fixtures {
+pub mod fixtures {
     use super::*;
 
     pub fn point(nodes: usize, session: f64, jwt: f64) -> CapacityPoint {

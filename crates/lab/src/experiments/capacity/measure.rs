@@ -18,14 +18,14 @@ use crate::{
 
 /// The three runs c5 makes on each cluster: the `/health` ceiling first,
 /// then each stack's `/me`.
-pub(super) const PROBES: [(&str, Stack, &str); 3] = [
+pub const PROBES: [(&str, Stack, &str); 3] = [
     ("ceiling /health", Stack::Session, "/health"),
     ("session /me", Stack::Session, "/me"),
     ("JWT /me", Stack::Jwt, "/me"),
 ];
-pub(super) const CEILING: usize = 0;
-pub(super) const SESSION: usize = 1;
-pub(super) const JWT: usize = 2;
+pub const CEILING: usize = 0;
+pub const SESSION: usize = 1;
+pub const JWT: usize = 2;
 
 const SCALE_TRIALS: Trials = Trials::new(1, 3);
 
@@ -51,10 +51,7 @@ impl Raw {
     }
 }
 
-pub(super) async fn measure(
-    ctx: &RunContext,
-    jwt_revocation: RevocationMode,
-) -> Result<Raw, LabError> {
+pub async fn measure(ctx: &RunContext, jwt_revocation: RevocationMode) -> Result<Raw, LabError> {
     let (node_counts, duration): (&[usize], Duration) = if ctx.quick {
         (&[1, 2], Duration::from_secs(2))
     } else {

@@ -17,9 +17,9 @@
 //! [`measure`] runs the trials, [`analysis`] holds the summary and C5's
 //! rule, [`model`] the projection, [`report`] the tables, chart and lesson.
 
-pub mod analysis;
+mod analysis;
 mod measure;
-pub mod model;
+mod model;
 mod report;
 
 use jwt_server::RevocationMode;

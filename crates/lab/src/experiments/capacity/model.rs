@@ -66,9 +66,9 @@ pub fn project(tiers: &[Tier], cores: usize) -> Option<Projection> {
     }
 }
 
-pub(super) const HAPROXY: &str = "HAProxy";
-pub(super) const NODES: &str = "the nodes";
-pub(super) const STORE: &str = "the store (one Redis core)";
+pub const HAPROXY: &str = "HAProxy";
+pub const NODES: &str = "the nodes";
+pub const STORE: &str = "the store (one Redis core)";
 
 /// Each stack's request path as c5 measured it at the largest node count:
 /// HAProxy (when recorded), the nodes, and for sessions one Redis.
@@ -90,7 +90,7 @@ pub fn model_tiers(c: &CapacitySummary) -> (Vec<Tier>, Vec<Tier>) {
 }
 
 /// Core counts the model projects to.
-pub(super) const MODEL_CORES: [usize; 5] = [4, 8, 16, 32, 64];
+pub const MODEL_CORES: [usize; 5] = [4, 8, 16, 32, 64];
 
 #[cfg(test)]
 mod tests {

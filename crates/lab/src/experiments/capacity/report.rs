@@ -17,7 +17,7 @@ use crate::{
 };
 use jwt_server::RevocationMode;
 
-pub(super) fn setup(raw: &Raw, jwt_revocation: RevocationMode) -> String {
+pub fn setup(raw: &Raw, jwt_revocation: RevocationMode) -> String {
     format!(
         "For {} node(s) per stack (1 worker each) behind HAProxy, a fresh cluster per node count and trial, \
          {USERS} load users logged in per stack just before each run; wrk rotates their credentials. The \
@@ -38,7 +38,7 @@ pub(super) fn setup(raw: &Raw, jwt_revocation: RevocationMode) -> String {
 }
 
 /// What was measured: a row per node count and probe.
-pub(super) fn measured_table(raw: &Raw) -> Table {
+pub fn measured_table(raw: &Raw) -> Table {
     let mut rows = Vec::new();
     for (index, &n) in raw.node_counts.iter().enumerate() {
         let ceiling = rps(raw, index, CEILING);
@@ -81,7 +81,7 @@ pub(super) fn measured_table(raw: &Raw) -> Table {
 }
 
 /// Requests/s of each probe by node count, median with the range.
-pub(super) fn chart(raw: &Raw) -> Chart {
+pub fn chart(raw: &Raw) -> Chart {
     let series = PROBES
         .iter()
         .enumerate()
@@ -133,7 +133,7 @@ fn split(tiers: &[Tier], p: &Projection) -> String {
 
 /// The model: each stack's projected requests/s with N whole cores for its
 /// request path, from the per-request CPU of every process measured on it.
-pub(super) fn model_table(c: &CapacitySummary) -> Table {
+pub fn model_table(c: &CapacitySummary) -> Table {
     let (session, jwt) = model_tiers(c);
     let names = |tiers: &[Tier]| {
         tiers
@@ -194,7 +194,7 @@ pub(super) fn model_table(c: &CapacitySummary) -> Table {
     model
 }
 
-pub(super) fn c5_lesson(c: &CapacitySummary) -> String {
+pub fn c5_lesson(c: &CapacitySummary) -> String {
     let mut lesson = format!(
         "Every session request cost the shared store {:.2} operations ({:.1} µs of Redis CPU here), every JWT request \
          {:.2}.",
