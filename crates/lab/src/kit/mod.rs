@@ -1,5 +1,6 @@
 //! What experiments share: the trial scheduler, the load checks, logins,
-//! goose behaviour runs, CPU time per process and the statistics.
+//! goose behaviour runs, CPU time per process, the wrk probe of what a
+//! request costs the cluster, and the statistics.
 //!
 //! An experiment may import anything here and nothing from another
 //! experiment: when two experiments need the same step, it moves here. The
@@ -11,6 +12,7 @@ pub mod load_check;
 pub mod logins;
 pub mod schedule;
 pub mod stats;
+pub mod wrk_probe;
 
 use crate::LabError;
 

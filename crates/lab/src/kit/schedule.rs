@@ -13,6 +13,14 @@
 //! and records it; a measurement cut short never counts as a trial, so the
 //! experiment ends as interrupted). What one measurement does, including
 //! whether it starts a fresh cluster, is the experiment's business.
+//!
+//! Every figure is read back one way: by the index of its variant, with
+//! [`figure`] (or [`of_variant`] for whole measurements). A variant measured
+//! in parts (c5's three probes on each cluster, c4's two stacks at each
+//! store delay) is flattened by [`flatten`], after which part `p` of variant
+//! `v` is variant [`part`]`(v, p, parts)` like any other.
+
+use serde::Serialize;
 
 use crate::experiment::RunContext;
 use crate::LabError;
@@ -39,7 +47,7 @@ impl Trials {
 }
 
 /// One measurement of one variant in one trial.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Measured<M> {
     pub trial: usize,
     /// Index into the variants the scheduler was given.
@@ -101,6 +109,29 @@ pub fn figure<M>(measured: &[Measured<M>], index: usize, f: impl Fn(&M) -> f64) 
     of_variant(measured, index).into_iter().map(f).collect()
 }
 
+/// The index part `part` of variant `variant` reads back under once the
+/// measurements are [`flatten`]ed, each variant having `parts` parts.
+pub const fn part(variant: usize, part: usize, parts: usize) -> usize {
+    variant * parts + part
+}
+
+/// Measurements whose value is one variant's parts, each as `(part index,
+/// value)` in the order they ran, as separate measurements of the same
+/// trial: part `p` of variant `v` becomes variant [`part`]`(v, p, parts)`.
+pub fn flatten<M>(measured: Vec<Measured<Vec<(usize, M)>>>, parts: usize) -> Vec<Measured<M>> {
+    measured
+        .into_iter()
+        .flat_map(|m| {
+            let (trial, variant) = (m.trial, m.variant);
+            m.value.into_iter().map(move |(index, value)| Measured {
+                trial,
+                variant: part(variant, index, parts),
+                value,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +158,29 @@ mod tests {
             .collect();
         assert_eq!(figure(&measured, 0, |v| *v), [1.0, 2.0]);
         assert_eq!(figure(&measured, 1, |v| *v), [10.0, 20.0]);
+    }
+
+    #[test]
+    fn parts_read_back_as_variants_of_their_own() {
+        // Two variants of two parts each, the parts' order rotating per trial.
+        let measured: Vec<Measured<Vec<(usize, f64)>>> = [
+            (0, 0, vec![(0, 1.0), (1, 10.0)]),
+            (0, 1, vec![(0, 2.0), (1, 20.0)]),
+            (1, 1, vec![(1, 21.0), (0, 3.0)]),
+            (1, 0, vec![(1, 11.0), (0, 4.0)]),
+        ]
+        .into_iter()
+        .map(|(trial, variant, value)| Measured {
+            trial,
+            variant,
+            value,
+        })
+        .collect();
+        let flat = flatten(measured, 2);
+        assert_eq!(flat.len(), 8);
+        assert_eq!(figure(&flat, part(0, 0, 2), |v| *v), [1.0, 4.0]);
+        assert_eq!(figure(&flat, part(0, 1, 2), |v| *v), [10.0, 11.0]);
+        assert_eq!(figure(&flat, part(1, 0, 2), |v| *v), [2.0, 3.0]);
+        assert_eq!(figure(&flat, part(1, 1, 2), |v| *v), [20.0, 21.0]);
     }
 }
