@@ -31,6 +31,9 @@ pub enum LabError {
     /// A child process (Redis, its port or its directory) could not be had.
     #[error(transparent)]
     Process(#[from] supervise::ProcessError),
+    /// A cluster could not be started, driven or broken as asked.
+    #[error(transparent)]
+    Harness(#[from] harness::HarnessError),
     #[error(transparent)]
     Corpus(#[from] attack_corpus::CorpusError),
 }

@@ -7,42 +7,35 @@
 
 pub mod charts;
 pub mod claims;
-pub mod cluster;
 pub mod compose_init;
 pub mod console;
 pub mod doctor;
 mod error;
 pub mod experiment;
 pub mod experiments;
-pub mod fault;
 pub mod first_screen;
 pub mod flood;
 pub mod glossary;
 pub mod h2load;
-pub mod haproxy;
 pub mod kit;
-pub mod latency;
 pub mod load;
 pub mod naive;
-pub mod orders;
-pub mod probe;
-pub mod process;
 pub mod quantile;
 pub mod report;
 pub mod results;
-pub mod runtime_api;
 pub mod soak;
 pub mod summaries;
-#[cfg(test)]
-mod test_net;
-pub mod tls;
-pub mod wire;
 pub mod wire_cost;
 pub mod wrk;
 
+// The harness's modules under their old names: the lab's code and tests
+// say `crate::cluster::…`, `lab::Cluster`.
 pub use cluster::{Cluster, ClusterSpec};
 pub use error::LabError;
 pub use haproxy::Balance;
+pub use harness::{
+    cluster, fault, haproxy, latency, orders, probe, process, runtime_api, tls, wire,
+};
 pub use latency::Latency;
 pub use orders::OrdersVariant;
 pub use process::Stack;

@@ -441,7 +441,10 @@ mod tests {
         let visibility_only = krate(&[
             ("lib.rs", "mod m;\n"),
             ("m/mod.rs", "mod child;\npub fn all() { child::run(); }\n"),
-            ("m/child.rs", "pub(super) fn run() {}\npub(in crate::m) struct S;\n"),
+            (
+                "m/child.rs",
+                "pub(super) fn run() {}\npub(in crate::m) struct S;\n",
+            ),
         ]);
         assert!(cycles(&visibility_only).unwrap().is_empty());
     }

@@ -256,8 +256,8 @@ impl ComposeControls {
 }
 
 /// Runs a blocking call (a runtime API or Redis round trip) off the async threads.
-async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, LabError> + Send + 'static,
+async fn blocking<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+    call: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, ControlError> {
     tokio::task::spawn_blocking(call)
         .await

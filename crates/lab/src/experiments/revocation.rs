@@ -81,7 +81,7 @@ async fn cluster_for(ctx: &RunContext, variant: Variant) -> Result<Cluster, LabE
         "--leeway".into(),
         "0s".into(),
     ];
-    Cluster::start(spec).await
+    Ok(Cluster::start(spec).await?)
 }
 
 async fn log_in(

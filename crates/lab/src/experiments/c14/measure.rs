@@ -55,8 +55,8 @@ fn depends_on(route: OrdersRoute) -> Stack {
 /// `GET /orders` of a route, through HAProxy.
 fn orders_url(cluster: &Cluster, route: OrdersRoute) -> Result<String, LabError> {
     match variant(route) {
-        None => cluster.url(Stack::Jwt, "/orders"),
-        Some(v) => cluster.orders_url(v, "/orders"),
+        None => Ok(cluster.url(Stack::Jwt, "/orders")?),
+        Some(v) => Ok(cluster.orders_url(v, "/orders")?),
     }
 }
 
@@ -66,7 +66,7 @@ pub(super) async fn start(ctx: &RunContext, plan: &Plan) -> Result<Cluster, LabE
     spec.alg = SigningAlgorithm::Es256;
     spec.seed_users = plan.users.max(plan.new_logins);
     spec.orders = OrdersVariant::ALL.to_vec();
-    Cluster::start(spec).await
+    Ok(Cluster::start(spec).await?)
 }
 
 /// `Authorization` header values of `users` fresh logins (`user0`, …) on

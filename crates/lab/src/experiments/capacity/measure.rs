@@ -95,7 +95,7 @@ async fn start(
     spec.alg = CAPACITY_ALG;
     spec.revocation = jwt_revocation;
     spec.seed_users = USERS;
-    Cluster::start(spec).await
+    Ok(Cluster::start(spec).await?)
 }
 
 /// The three probes on one cluster, in the order of `trial`, each with its

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crate::{
     runtime_api::{AdminSocket, RuntimeApi, ServerState, ServerStats},
-    LabError,
+    HarnessError,
 };
 
 #[derive(Debug, Clone, clap::Args)]
@@ -73,7 +73,7 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 
 impl FaultArgs {
     /// Carries out the action; returns the lines to print.
-    pub fn run(&self) -> Result<Vec<String>, LabError> {
+    pub fn run(&self) -> Result<Vec<String>, HarnessError> {
         match &self.action {
             FaultAction::StorePause { duration } => Store::new(&self.store_url)?
                 .pause(*duration)
@@ -90,12 +90,12 @@ impl FaultArgs {
         RuntimeApi::new(AdminSocket::Tcp(self.haproxy_api.clone()))
     }
 
-    fn set_state(&self, name: &str, state: ServerState) -> Result<Vec<String>, LabError> {
+    fn set_state(&self, name: &str, state: ServerState) -> Result<Vec<String>, HarnessError> {
         let (backend, server) = split_server(name)?;
         self.api()
             .set_state(backend, server, state)
             .map_err(|e| match e {
-                LabError::Haproxy(reason) => LabError::Haproxy(format!(
+                HarnessError::Haproxy(reason) => HarnessError::Haproxy(format!(
                     "{reason} (`authlab fault servers` lists the servers HAProxy knows)"
                 )),
                 other => other,
@@ -105,19 +105,19 @@ impl FaultArgs {
 }
 
 /// `session_nodes/session1` → (`session_nodes`, `session1`).
-pub fn split_server(name: &str) -> Result<(&str, &str), LabError> {
+pub fn split_server(name: &str) -> Result<(&str, &str), HarnessError> {
     match name.split_once('/') {
         Some((backend, server)) if !backend.is_empty() && !server.is_empty() => {
             Ok((backend, server))
         }
-        _ => Err(LabError::Config(format!(
+        _ => Err(HarnessError::Config(format!(
             "{name:?}: name a server as BACKEND/SERVER, e.g. session_nodes/session1 (see `authlab fault servers`)"
         ))),
     }
 }
 
 /// A template slot DNS has not given an address: there is no replica behind it.
-pub(crate) fn is_empty_slot(server: &ServerStats) -> bool {
+pub fn is_empty_slot(server: &ServerStats) -> bool {
     server.status.contains("(resolution)")
 }
 
@@ -158,25 +158,25 @@ pub fn server_table(servers: &[ServerStats], all: bool) -> Vec<String> {
 }
 
 /// The session store, reached as any Redis client would.
-pub(crate) struct Store {
+pub struct Store {
     client: redis::Client,
     /// `host:port`, never the URL: it may hold a password.
     address: String,
 }
 
 impl Store {
-    pub(crate) fn new(url: &str) -> Result<Self, LabError> {
+    pub fn new(url: &str) -> Result<Self, HarnessError> {
         let client = redis::Client::open(url)
-            .map_err(|e| LabError::Config(format!("--store-url is not a Redis URL: {e}")))?;
+            .map_err(|e| HarnessError::Config(format!("--store-url is not a Redis URL: {e}")))?;
         let address = client.get_connection_info().addr.to_string();
         Ok(Self { client, address })
     }
 
-    fn fail(&self, e: redis::RedisError) -> LabError {
-        LabError::Io(format!("session store at {}: {e}", self.address))
+    fn fail(&self, e: redis::RedisError) -> HarnessError {
+        HarnessError::Io(format!("session store at {}: {e}", self.address))
     }
 
-    fn connect(&self) -> Result<redis::Connection, LabError> {
+    fn connect(&self) -> Result<redis::Connection, HarnessError> {
         let connection = self
             .client
             .get_connection_with_timeout(TIMEOUT)
@@ -187,10 +187,10 @@ impl Store {
         Ok(connection)
     }
 
-    pub(crate) fn pause(&self, duration: Duration) -> Result<String, LabError> {
+    pub fn pause(&self, duration: Duration) -> Result<String, HarnessError> {
         let millis = duration.as_millis();
         if millis == 0 {
-            return Err(LabError::Config(
+            return Err(HarnessError::Config(
                 "a pause must last at least 1ms".to_owned(),
             ));
         }
@@ -207,7 +207,7 @@ impl Store {
         ))
     }
 
-    pub(crate) fn crash(&self) -> Result<String, LabError> {
+    pub fn crash(&self) -> Result<String, HarnessError> {
         match redis::cmd("SHUTDOWN")
             .arg("NOSAVE")
             .query::<()>(&mut self.connect()?)

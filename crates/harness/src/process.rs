@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::LabError;
+use crate::HarnessError;
 
 #[derive(
     Debug,
@@ -125,12 +125,12 @@ impl NodeProcess {
         self.child.is_some()
     }
 
-    pub fn spawn(&mut self) -> Result<(), LabError> {
+    pub fn spawn(&mut self) -> Result<(), HarnessError> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log)
-            .map_err(|e| LabError::Io(format!("{}: {e}", self.log.display())))?;
+            .map_err(|e| HarnessError::Io(format!("{}: {e}", self.log.display())))?;
         let mut command = Command::new(&self.launcher);
         command
             .arg("node")
@@ -142,11 +142,14 @@ impl NodeProcess {
                 std::env::var("AUTHLAB_NODE_LOG").unwrap_or_else(|_| "warn".into()),
             )
             .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| LabError::Io(e.to_string()))?)
+            .stdout(
+                log.try_clone()
+                    .map_err(|e| HarnessError::Io(e.to_string()))?,
+            )
             .stderr(log);
         supervise::die_with_parent(&mut command);
         let child = command.spawn().map_err(|e| {
-            LabError::Io(format!(
+            HarnessError::Io(format!(
                 "starting {} ({}): {e}",
                 self.name,
                 self.launcher.display()
@@ -196,11 +199,11 @@ impl NodeProcess {
         &mut self,
         client: &reqwest::Client,
         timeout: Duration,
-    ) -> Result<(), LabError> {
+    ) -> Result<(), HarnessError> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Some(reason) = self.crashed() {
-                return Err(LabError::NodeDied(reason));
+                return Err(HarnessError::NodeDied(reason));
             }
             if let Ok(response) = client.get(self.url("/ready")).send().await {
                 if response.status().is_success() {
@@ -209,7 +212,7 @@ impl NodeProcess {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Err(LabError::Timeout(format!(
+        Err(HarnessError::Timeout(format!(
             "{} not ready after {timeout:?}",
             self.name
         )))

@@ -49,7 +49,7 @@ use tokio::{
     task::{JoinHandle, JoinSet},
 };
 
-use crate::LabError;
+use crate::HarnessError;
 
 /// Bytes relayed, each way, over `connections` connections.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -97,13 +97,13 @@ impl WireCounter {
     /// Listens on a free loopback port and relays every connection to `upstream`.
     ///
     /// Must be called within a tokio runtime, which then runs the relays.
-    pub async fn start(upstream: SocketAddr) -> Result<Self, LabError> {
+    pub async fn start(upstream: SocketAddr) -> Result<Self, HarnessError> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
-            .map_err(|e| LabError::Io(format!("wire counter: cannot listen: {e}")))?;
+            .map_err(|e| HarnessError::Io(format!("wire counter: cannot listen: {e}")))?;
         let address = listener
             .local_addr()
-            .map_err(|e| LabError::Io(format!("wire counter: no local address: {e}")))?;
+            .map_err(|e| HarnessError::Io(format!("wire counter: no local address: {e}")))?;
         let (open, _) = watch::channel(0);
         let counts = Arc::new(Counts {
             connections: AtomicU64::new(0),
@@ -161,19 +161,19 @@ impl WireCounter {
     /// so far has closed (both directions finished); the counts start again
     /// from zero.
     ///
-    /// Waits at most `timeout`, then fails with [`LabError::Timeout`] and
+    /// Waits at most `timeout`, then fails with [`HarnessError::Timeout`] and
     /// leaves the counts as they are. A connection accepted while this runs
     /// is waited for as well.
-    pub async fn take(&self, timeout: Duration) -> Result<WireBytes, LabError> {
+    pub async fn take(&self, timeout: Duration) -> Result<WireBytes, HarnessError> {
         let mut open = self.counts.open.subscribe();
         match tokio::time::timeout(timeout, open.wait_for(|&open| open == 0)).await {
             Ok(Ok(_)) => {}
             // The sender lives in `self.counts`: it cannot be gone while `self` is here.
             Ok(Err(_)) => {
-                return Err(LabError::Io("wire counter: its state is gone".into()));
+                return Err(HarnessError::Io("wire counter: its state is gone".into()));
             }
             Err(_) => {
-                return Err(LabError::Timeout(format!(
+                return Err(HarnessError::Timeout(format!(
                     "wire counter: {} connection(s) still open after {timeout:?} ({:?} so far)",
                     *self.counts.open.borrow(),
                     self.peek()
@@ -354,7 +354,10 @@ mod tests {
             }
         );
         let refused = counter.take(Duration::from_millis(100)).await;
-        assert!(matches!(refused, Err(LabError::Timeout(_))), "{refused:?}");
+        assert!(
+            matches!(refused, Err(HarnessError::Timeout(_))),
+            "{refused:?}"
+        );
         // The echo server closes once it sees EOF; then the relay is done.
         stream.shutdown().await.unwrap();
         let mut rest = Vec::new();

@@ -50,7 +50,7 @@ use crate::{
     orders::{self, OrdersUpstreams, OrdersVariant},
     process::{NodeProcess, Stack},
     tls::{Frontend, LabCa, SERVER_NAMES},
-    LabError,
+    HarnessError,
 };
 
 /// What to start.
@@ -126,22 +126,22 @@ impl ClusterSpec {
 
     /// Why this spec's orders variants cannot run, if they cannot: checked
     /// before anything starts.
-    pub fn check_orders(&self) -> Result<(), LabError> {
+    pub fn check_orders(&self) -> Result<(), HarnessError> {
         for (i, variant) in self.orders.iter().enumerate() {
             if self.orders[..i].contains(variant) {
-                return Err(LabError::Config(format!(
+                return Err(HarnessError::Config(format!(
                     "orders variant {variant} listed twice"
                 )));
             }
             let stack = variant.auth_stack();
             if !self.stacks.contains(&stack) {
-                return Err(LabError::Config(format!(
+                return Err(HarnessError::Config(format!(
                     "the {variant} orders variant needs the {stack} stack in the cluster"
                 )));
             }
             if stack == Stack::Jwt {
                 if let Some(reason) = variant.unsupported(self.alg) {
-                    return Err(LabError::Config(reason));
+                    return Err(HarnessError::Config(reason));
                 }
             }
         }
@@ -184,13 +184,14 @@ fn gateway_for(
     spec: &ClusterSpec,
     keyset: Option<&Path>,
     dir: &Path,
-) -> Result<Option<JwtGateway>, LabError> {
+) -> Result<Option<JwtGateway>, HarnessError> {
     if !spec.orders.contains(&OrdersVariant::Gateway) {
         return Ok(None);
     }
-    let path = keyset
-        .ok_or_else(|| LabError::Config("the gateway orders variant needs the jwt stack".into()))?;
-    let file = KeySetFile::read(path, false).map_err(|e| LabError::Config(e.to_string()))?;
+    let path = keyset.ok_or_else(|| {
+        HarnessError::Config("the gateway orders variant needs the jwt stack".into())
+    })?;
+    let file = KeySetFile::read(path, false).map_err(|e| HarnessError::Config(e.to_string()))?;
     let key_dir = dir.join("gateway-keys");
     let files = orders::write_gateway_keys(&file, &key_dir, &key_dir.display().to_string())?;
     let tokens = TokenSettings::default();
@@ -220,23 +221,23 @@ fn key_grace(jwt_args: &[String]) -> Duration {
 }
 
 /// Length of a generated cookie secret, comfortably over the nodes' 32-byte minimum.
-pub(crate) const COOKIE_SECRET_LEN: usize = 48;
+pub const COOKIE_SECRET_LEN: usize = 48;
 
 /// A cookie secret for every node of a cluster (here or in compose) to share.
-pub(crate) fn random_secret() -> String {
+pub fn random_secret() -> String {
     use rand::distr::{Alphanumeric, SampleString};
     Alphanumeric.sample_string(&mut rand::rng(), COOKIE_SECRET_LEN)
 }
 
 impl Cluster {
-    pub async fn start(spec: ClusterSpec) -> Result<Self, LabError> {
+    pub async fn start(spec: ClusterSpec) -> Result<Self, HarnessError> {
         if spec.nodes == 0 || spec.stacks.is_empty() {
-            return Err(LabError::Config(
+            return Err(HarnessError::Config(
                 "a cluster needs at least one node and one stack".into(),
             ));
         }
         if !spec.launcher.exists() {
-            return Err(LabError::Config(format!(
+            return Err(HarnessError::Config(format!(
                 "launcher {} does not exist",
                 spec.launcher.display()
             )));
@@ -246,7 +247,7 @@ impl Cluster {
         let dir = tempfile::Builder::new()
             .prefix("authlab-cluster-")
             .tempdir()
-            .map_err(|e| LabError::Io(e.to_string()))?;
+            .map_err(|e| HarnessError::Io(e.to_string()))?;
         let directory = RedisServer::start()?;
         let store = RedisServer::start_with(RedisOptions {
             persistence: spec.store_persistence,
@@ -260,13 +261,13 @@ impl Cluster {
         }
         .run()
         .await
-        .map_err(|e| LabError::Config(format!("seeding users: {e}")))?;
+        .map_err(|e| HarnessError::Config(format!("seeding users: {e}")))?;
 
         let store_address: SocketAddr = ([127, 0, 0, 1], store.port()).into();
         let proxy = match spec.store_latency {
             Some(latency) => Some(
                 LatencyProxy::start(store_address, latency)
-                    .map_err(|e| LabError::Io(format!("latency proxy: {e}")))?,
+                    .map_err(|e| HarnessError::Io(format!("latency proxy: {e}")))?,
             ),
             None => None,
         };
@@ -278,9 +279,10 @@ impl Cluster {
         let keyset = if spec.stacks.contains(&Stack::Jwt) {
             let path = dir.path().join("keys.json");
             let file =
-                KeySetFile::generate(spec.alg).map_err(|e| LabError::Config(e.to_string()))?;
+                KeySetFile::generate(spec.alg).map_err(|e| HarnessError::Config(e.to_string()))?;
             // 0600, as `jwt-server keys generate` writes it: nodes refuse looser files.
-            file.write(&path).map_err(|e| LabError::Io(e.to_string()))?;
+            file.write(&path)
+                .map_err(|e| HarnessError::Io(e.to_string()))?;
             Some(path)
         } else {
             None
@@ -381,12 +383,12 @@ impl Cluster {
             .stacks
             .iter()
             .map(|s| Ok((*s, free_port()?)))
-            .collect::<Result<Vec<(Stack, u16)>, LabError>>()?;
+            .collect::<Result<Vec<(Stack, u16)>, HarnessError>>()?;
         let orders_frontends = spec
             .orders
             .iter()
             .map(|v| Ok((*v, free_port()?)))
-            .collect::<Result<Vec<(OrdersVariant, u16)>, LabError>>()?;
+            .collect::<Result<Vec<(OrdersVariant, u16)>, HarnessError>>()?;
         let stats_port = free_port()?;
         let front_url = |stack: Stack, path: &str| {
             frontends
@@ -500,7 +502,7 @@ impl Cluster {
     }
 
     /// Waits until HAProxy's health checks report every server of every backend up.
-    pub async fn wait_all_up(&self, timeout: Duration) -> Result<(), LabError> {
+    pub async fn wait_all_up(&self, timeout: Duration) -> Result<(), HarnessError> {
         let deadline = std::time::Instant::now() + timeout;
         loop {
             let servers = self.haproxy.servers()?;
@@ -508,7 +510,7 @@ impl Cluster {
                 return Ok(());
             }
             if std::time::Instant::now() > deadline {
-                return Err(LabError::Timeout(format!(
+                return Err(HarnessError::Timeout(format!(
                     "HAProxy backends not all up: {servers:?}"
                 )));
             }
@@ -523,7 +525,7 @@ impl Cluster {
         index: usize,
         up: bool,
         timeout: Duration,
-    ) -> Result<(), LabError> {
+    ) -> Result<(), HarnessError> {
         let name = self.node(stack, index)?.name.clone();
         let deadline = std::time::Instant::now() + timeout;
         loop {
@@ -532,7 +534,7 @@ impl Cluster {
                 return Ok(());
             }
             if std::time::Instant::now() > deadline {
-                return Err(LabError::Timeout(format!(
+                return Err(HarnessError::Timeout(format!(
                     "{name} never became {}",
                     if up { "up" } else { "down" }
                 )));
@@ -542,7 +544,7 @@ impl Cluster {
     }
 
     /// `path` on `stack`'s HAProxy frontend: `https://` when it speaks TLS.
-    pub fn url(&self, stack: Stack, path: &str) -> Result<String, LabError> {
+    pub fn url(&self, stack: Stack, path: &str) -> Result<String, HarnessError> {
         let port = self.frontend_port(stack)?;
         Ok(format!(
             "{}://127.0.0.1:{port}{path}",
@@ -551,12 +553,12 @@ impl Cluster {
     }
 
     /// The port of `stack`'s HAProxy frontend.
-    pub fn frontend_port(&self, stack: Stack) -> Result<u16, LabError> {
+    pub fn frontend_port(&self, stack: Stack) -> Result<u16, HarnessError> {
         self.frontends
             .iter()
             .find(|(s, _)| *s == stack)
             .map(|(_, port)| *port)
-            .ok_or_else(|| LabError::Config(format!("the cluster has no {stack} stack")))
+            .ok_or_else(|| HarnessError::Config(format!("the cluster has no {stack} stack")))
     }
 
     /// The generated CA (PEM) when the frontends speak TLS.
@@ -573,7 +575,7 @@ impl Cluster {
 
     /// A client for this cluster's frontends: it trusts the cluster's CA
     /// (and no other) when they speak TLS.
-    pub fn client_builder(&self) -> Result<reqwest::ClientBuilder, LabError> {
+    pub fn client_builder(&self) -> Result<reqwest::ClientBuilder, HarnessError> {
         match &self.ca_pem {
             Some(ca) => crate::tls::client_trusting(ca),
             None => Ok(reqwest::Client::builder()),
@@ -581,12 +583,14 @@ impl Cluster {
     }
 
     /// `path` on the orders service `variant`, through its HAProxy frontend.
-    pub fn orders_url(&self, variant: OrdersVariant, path: &str) -> Result<String, LabError> {
+    pub fn orders_url(&self, variant: OrdersVariant, path: &str) -> Result<String, HarnessError> {
         self.orders_frontends
             .iter()
             .find(|(v, _)| *v == variant)
             .map(|(_, port)| format!("{}://127.0.0.1:{port}{path}", self.spec.frontend.scheme()))
-            .ok_or_else(|| LabError::Config(format!("the cluster has no {variant} orders service")))
+            .ok_or_else(|| {
+                HarnessError::Config(format!("the cluster has no {variant} orders service"))
+            })
     }
 
     /// The orders node of `variant` (its direct URL, pid, `/metrics`).
@@ -613,20 +617,20 @@ impl Cluster {
         }
     }
 
-    fn node(&self, stack: Stack, index: usize) -> Result<&NodeProcess, LabError> {
+    fn node(&self, stack: Stack, index: usize) -> Result<&NodeProcess, HarnessError> {
         self.nodes(stack)
             .get(index)
-            .ok_or_else(|| LabError::Config(format!("no {stack} node #{}", index + 1)))
+            .ok_or_else(|| HarnessError::Config(format!("no {stack} node #{}", index + 1)))
     }
 
-    fn node_mut(&mut self, stack: Stack, index: usize) -> Result<&mut NodeProcess, LabError> {
+    fn node_mut(&mut self, stack: Stack, index: usize) -> Result<&mut NodeProcess, HarnessError> {
         let nodes = match stack {
             Stack::Session => &mut self.session_nodes,
             Stack::Jwt => &mut self.jwt_nodes,
         };
         nodes
             .get_mut(index)
-            .ok_or_else(|| LabError::Config(format!("no {stack} node #{}", index + 1)))
+            .ok_or_else(|| HarnessError::Config(format!("no {stack} node #{}", index + 1)))
     }
 
     pub fn directory_url(&self) -> String {
@@ -667,7 +671,7 @@ impl Cluster {
     }
 
     /// Per-server HAProxy counters: how traffic was really spread.
-    pub fn stats(&self) -> Result<Vec<ServerStats>, LabError> {
+    pub fn stats(&self) -> Result<Vec<ServerStats>, HarnessError> {
         self.haproxy.servers()
     }
 
@@ -708,7 +712,7 @@ impl Cluster {
     }
 
     /// Starts the stopped session store again, on the same port.
-    pub fn start_store(&mut self) -> Result<(), LabError> {
+    pub fn start_store(&mut self) -> Result<(), HarnessError> {
         if !self.store.is_running() {
             self.store.restart()?;
         }
@@ -719,13 +723,13 @@ impl Cluster {
     /// but answers nothing, as a store stuck in a long pause or on a dead
     /// network path would. [`resume_store`](Self::resume_store) thaws it with
     /// every key intact.
-    pub fn pause_store(&mut self) -> Result<(), LabError> {
+    pub fn pause_store(&mut self) -> Result<(), HarnessError> {
         self.signal_store(nix::sys::signal::Signal::SIGSTOP)?;
         self.store_paused = true;
         Ok(())
     }
 
-    pub fn resume_store(&mut self) -> Result<(), LabError> {
+    pub fn resume_store(&mut self) -> Result<(), HarnessError> {
         self.signal_store(nix::sys::signal::Signal::SIGCONT)?;
         self.store_paused = false;
         Ok(())
@@ -735,25 +739,25 @@ impl Cluster {
         self.store_paused
     }
 
-    fn signal_store(&self, signal: nix::sys::signal::Signal) -> Result<(), LabError> {
+    fn signal_store(&self, signal: nix::sys::signal::Signal) -> Result<(), HarnessError> {
         let pid = self
             .store
             .pid()
-            .ok_or_else(|| LabError::Config("the session store is not running".into()))?;
+            .ok_or_else(|| HarnessError::Config("the session store is not running".into()))?;
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal)
-            .map_err(|e| LabError::Io(format!("signalling the session store: {e}")))
+            .map_err(|e| HarnessError::Io(format!("signalling the session store: {e}")))
     }
 
-    pub fn restart_store(&mut self) -> Result<(), LabError> {
+    pub fn restart_store(&mut self) -> Result<(), HarnessError> {
         Ok(self.store.restart()?)
     }
 
-    pub fn kill_node(&mut self, stack: Stack, index: usize) -> Result<(), LabError> {
+    pub fn kill_node(&mut self, stack: Stack, index: usize) -> Result<(), HarnessError> {
         self.node_mut(stack, index)?.kill();
         Ok(())
     }
 
-    pub async fn restart_node(&mut self, stack: Stack, index: usize) -> Result<(), LabError> {
+    pub async fn restart_node(&mut self, stack: Stack, index: usize) -> Result<(), HarnessError> {
         let node = self.node_mut(stack, index)?;
         node.kill();
         node.spawn()?;
@@ -762,7 +766,12 @@ impl Cluster {
     }
 
     /// Drains a node through HAProxy (`maint`), or returns it (`ready`).
-    pub fn set_maintenance(&self, stack: Stack, index: usize, on: bool) -> Result<(), LabError> {
+    pub fn set_maintenance(
+        &self,
+        stack: Stack,
+        index: usize,
+        on: bool,
+    ) -> Result<(), HarnessError> {
         let name = self.node(stack, index)?.name.clone();
         self.haproxy.set_maintenance(&stack.backend(), &name, on)
     }
@@ -773,7 +782,7 @@ impl Cluster {
         stack: Stack,
         index: usize,
         state: crate::runtime_api::ServerState,
-    ) -> Result<(), LabError> {
+    ) -> Result<(), HarnessError> {
         let name = self.node(stack, index)?.name.clone();
         self.haproxy.api().set_state(&stack.backend(), &name, state)
     }
@@ -784,9 +793,9 @@ impl Cluster {
     }
 
     /// Changes the injected store latency (needs a cluster started with `store_latency`).
-    pub fn set_store_latency(&self, latency: Latency) -> Result<(), LabError> {
+    pub fn set_store_latency(&self, latency: Latency) -> Result<(), HarnessError> {
         let proxy = self.proxy.as_ref().ok_or_else(|| {
-            LabError::Config(
+            HarnessError::Config(
                 "this cluster was started without the latency proxy (set store_latency)".into(),
             )
         })?;
@@ -802,13 +811,13 @@ impl Cluster {
 
     /// Rotation step 1: adds a new key to the key set that every JWT node
     /// (and the gateway) accepts but none signs with yet. Returns its `kid`.
-    pub async fn stage_key(&mut self) -> Result<String, LabError> {
+    pub async fn stage_key(&mut self) -> Result<String, HarnessError> {
         self.rotate(KeySetFile::stage).await
     }
 
     /// Rotation step 2: the staged key signs from now on; the previous one
     /// stays verify-only until its tokens have expired. Returns the new `kid`.
-    pub async fn activate_staged_key(&mut self) -> Result<String, LabError> {
+    pub async fn activate_staged_key(&mut self) -> Result<String, HarnessError> {
         let grace = key_grace(&self.spec.jwt_args);
         self.rotate(|file| file.activate_staged(grace)).await
     }
@@ -821,15 +830,16 @@ impl Cluster {
     async fn rotate(
         &mut self,
         step: impl FnOnce(&mut KeySetFile) -> Result<String, KeyError>,
-    ) -> Result<String, LabError> {
+    ) -> Result<String, HarnessError> {
         let path = self
             .keyset
             .clone()
-            .ok_or_else(|| LabError::Config("the cluster has no jwt stack".into()))?;
+            .ok_or_else(|| HarnessError::Config("the cluster has no jwt stack".into()))?;
         let mut file =
-            KeySetFile::read(&path, false).map_err(|e| LabError::Config(e.to_string()))?;
-        let kid = step(&mut file).map_err(|e| LabError::Config(e.to_string()))?;
-        file.write(&path).map_err(|e| LabError::Io(e.to_string()))?;
+            KeySetFile::read(&path, false).map_err(|e| HarnessError::Config(e.to_string()))?;
+        let kid = step(&mut file).map_err(|e| HarnessError::Config(e.to_string()))?;
+        file.write(&path)
+            .map_err(|e| HarnessError::Io(e.to_string()))?;
         self.reload_gateway()?;
         self.restart_jwt_nodes_in_turn().await?;
         Ok(kid)
@@ -838,9 +848,9 @@ impl Cluster {
     /// Switches the JWT nodes between no revocation and the denylist: each
     /// node is restarted in turn with the new `--revocation`, as a key
     /// rotation restarts them.
-    pub async fn set_revocation(&mut self, mode: RevocationMode) -> Result<(), LabError> {
+    pub async fn set_revocation(&mut self, mode: RevocationMode) -> Result<(), HarnessError> {
         if self.jwt_nodes.is_empty() {
-            return Err(LabError::Config("the cluster has no jwt stack".into()));
+            return Err(HarnessError::Config("the cluster has no jwt stack".into()));
         }
         let value = match mode {
             RevocationMode::None => "none",
@@ -856,7 +866,7 @@ impl Cluster {
     /// Restarts every running JWT node, one at a time, each drained and back
     /// up before the next, so HAProxy always has nodes to serve from. A node
     /// that is down on purpose stays down.
-    async fn restart_jwt_nodes_in_turn(&mut self) -> Result<(), LabError> {
+    async fn restart_jwt_nodes_in_turn(&mut self) -> Result<(), HarnessError> {
         let client = reqwest::Client::new();
         for index in 0..self.jwt_nodes.len() {
             if !self.jwt_nodes[index].is_running() {
@@ -877,7 +887,7 @@ impl Cluster {
     /// Re-renders the gateway's key files from the key set and reloads
     /// HAProxy, which reads key files only when it starts. The reload
     /// resets HAProxy's counters and maintenance states.
-    fn reload_gateway(&mut self) -> Result<(), LabError> {
+    fn reload_gateway(&mut self) -> Result<(), HarnessError> {
         if self.haproxy_config.gateway.is_none() {
             return Ok(());
         }

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     haproxy::{GatewayKey, JwtGateway},
     process::Stack,
-    LabError,
+    HarnessError,
 };
 
 /// The client id the orders nodes introspect as.
@@ -132,9 +132,9 @@ pub fn node_args(
     port: u16,
     workers: usize,
     upstreams: &OrdersUpstreams,
-) -> Result<Vec<String>, LabError> {
+) -> Result<Vec<String>, HarnessError> {
     let missing = |what: &str| {
-        LabError::Config(format!(
+        HarnessError::Config(format!(
             "the {variant} orders variant needs {what} in the cluster"
         ))
     };
@@ -216,9 +216,9 @@ pub fn write_gateway_keys(
     keys: &KeySetFile,
     dir: &Path,
     seen_as: &str,
-) -> Result<Vec<GatewayKey>, LabError> {
+) -> Result<Vec<GatewayKey>, HarnessError> {
     std::fs::create_dir_all(dir)
-        .map_err(|e| LabError::Io(format!("creating {}: {e}", dir.display())))?;
+        .map_err(|e| HarnessError::Io(format!("creating {}: {e}", dir.display())))?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -236,17 +236,17 @@ pub fn write_gateway_keys(
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
         {
-            return Err(LabError::Config(format!(
+            return Err(HarnessError::Config(format!(
                 "kid {kid:?} cannot name a key file for the gateway"
             )));
         }
         let pem = keys
             .public_pem(kid)
-            .map_err(|e| LabError::Config(e.to_string()))?
-            .ok_or_else(|| LabError::Config(format!("kid {kid} vanished from the key set")))?;
+            .map_err(|e| HarnessError::Config(e.to_string()))?
+            .ok_or_else(|| HarnessError::Config(format!("kid {kid} vanished from the key set")))?;
         let path = dir.join(format!("{kid}.pem"));
         std::fs::write(&path, pem)
-            .map_err(|e| LabError::Io(format!("writing {}: {e}", path.display())))?;
+            .map_err(|e| HarnessError::Io(format!("writing {}: {e}", path.display())))?;
         written.push(GatewayKey {
             kid: kid.clone(),
             path: format!("{}/{kid}.pem", seen_as.trim_end_matches('/')),
@@ -263,9 +263,9 @@ pub fn gateway(
     key_files: Vec<GatewayKey>,
     issuer: &str,
     audience: &str,
-) -> Result<JwtGateway, LabError> {
+) -> Result<JwtGateway, HarnessError> {
     if let Some(reason) = OrdersVariant::Gateway.unsupported(keys.alg) {
-        return Err(LabError::Config(reason));
+        return Err(HarnessError::Config(reason));
     }
     let gateway = JwtGateway {
         stack: stack.into(),

@@ -24,7 +24,7 @@ use serde::Serialize;
 pub use crate::runtime_api::{parse_stats, AdminSocket, ServerStats};
 use crate::{
     runtime_api::{RuntimeApi, ServerState},
-    LabError,
+    HarnessError,
 };
 
 /// Docker's embedded DNS server, inside every container on a user-defined network.
@@ -159,8 +159,8 @@ impl JwtGateway {
     /// Refuses what the template could not express safely: an algorithm
     /// HAProxy 2.6 cannot verify, no key, or a `kid`/claim that would need
     /// quoting inside the config.
-    pub fn validate(&self) -> Result<(), LabError> {
-        let refuse = |reason: String| Err(LabError::Config(format!("jwt gateway: {reason}")));
+    pub fn validate(&self) -> Result<(), HarnessError> {
+        let refuse = |reason: String| Err(HarnessError::Config(format!("jwt gateway: {reason}")));
         if !matches!(self.alg.as_str(), "ES256" | "RS256") {
             return refuse(format!(
                 "HAProxy 2.6's jwt_verify cannot verify {} here; the gateway needs an ES256 or RS256 key set",
@@ -237,11 +237,11 @@ impl HaproxyConfig {
         }
     }
 
-    pub fn render(&self) -> Result<String, LabError> {
+    pub fn render(&self) -> Result<String, HarnessError> {
         if let Some(gateway) = &self.gateway {
             gateway.validate()?;
             if !self.stacks.iter().any(|s| s.name == gateway.stack) {
-                return Err(LabError::Config(format!(
+                return Err(HarnessError::Config(format!(
                     "jwt gateway: no stack {} to guard",
                     gateway.stack
                 )));
@@ -254,14 +254,14 @@ impl HaproxyConfig {
                         .all(|b| b.is_ascii_alphanumeric() || b"._-/,".contains(&b))
             };
             if !plain(&tls.crt) || !plain(&tls.alpn) {
-                return Err(LabError::Config(format!(
+                return Err(HarnessError::Config(format!(
                     "tls: {tls:?} has characters the config cannot hold"
                 )));
             }
         }
         if self.resolver.is_none() {
             if let Some(stack) = self.stacks.iter().find(|s| s.template.is_some()) {
-                return Err(LabError::Haproxy(format!(
+                return Err(HarnessError::Haproxy(format!(
                     "stack {} finds its servers through DNS, which needs a resolver",
                     stack.name
                 )));
@@ -275,7 +275,7 @@ impl HaproxyConfig {
         env.add_template("haproxy.cfg", TEMPLATE)
             .and_then(|_| env.get_template("haproxy.cfg"))
             .and_then(|template| template.render(self))
-            .map_err(|e| LabError::Haproxy(format!("rendering the config: {e}")))
+            .map_err(|e| HarnessError::Haproxy(format!("rendering the config: {e}")))
     }
 }
 
@@ -296,19 +296,19 @@ impl StackEntry {
 }
 
 /// `haproxy -c -f path`: HAProxy's own verdict on a config file.
-pub fn check_config(path: &Path) -> Result<(), LabError> {
+pub fn check_config(path: &Path) -> Result<(), HarnessError> {
     let check = Command::new("haproxy")
         .arg("-c")
         .arg("-f")
         .arg(path)
         .output()
         .map_err(|e| {
-            LabError::Missing(format!(
+            HarnessError::Missing(format!(
                 "haproxy ({e}); install it with: sudo apt-get install -y haproxy"
             ))
         })?;
     if !check.status.success() {
-        return Err(LabError::Haproxy(format!(
+        return Err(HarnessError::Haproxy(format!(
             "config {} rejected: {}{}",
             path.display(),
             String::from_utf8_lossy(&check.stdout).trim(),
@@ -326,7 +326,7 @@ pub struct Haproxy {
 
 impl Haproxy {
     /// Checks the config with `haproxy -c`, then starts it and waits for its socket.
-    pub fn start(config: &HaproxyConfig, dir: &Path) -> Result<Self, LabError> {
+    pub fn start(config: &HaproxyConfig, dir: &Path) -> Result<Self, HarnessError> {
         let child = Self::spawn(config, dir, None)?;
         let mut haproxy = Haproxy {
             child: Some(child),
@@ -342,20 +342,20 @@ impl Haproxy {
         config: &HaproxyConfig,
         dir: &Path,
         replacing: Option<u32>,
-    ) -> Result<Child, LabError> {
+    ) -> Result<Child, HarnessError> {
         let path = dir.join("haproxy.cfg");
         let next = dir.join("haproxy.cfg.next");
         std::fs::write(&next, config.render()?)
-            .map_err(|e| LabError::Io(format!("writing {}: {e}", next.display())))?;
+            .map_err(|e| HarnessError::Io(format!("writing {}: {e}", next.display())))?;
         // A rejected config never replaces the running one's file.
         check_config(&next)?;
         std::fs::rename(&next, &path)
-            .map_err(|e| LabError::Io(format!("writing {}: {e}", path.display())))?;
+            .map_err(|e| HarnessError::Io(format!("writing {}: {e}", path.display())))?;
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.join("haproxy.log"))
-            .map_err(|e| LabError::Io(e.to_string()))?;
+            .map_err(|e| HarnessError::Io(e.to_string()))?;
         let mut command = Command::new("haproxy");
         command
             .arg("-db")
@@ -370,7 +370,7 @@ impl Haproxy {
         supervise::die_with_parent(&mut command);
         command
             .spawn()
-            .map_err(|e| LabError::Haproxy(e.to_string()))
+            .map_err(|e| HarnessError::Haproxy(e.to_string()))
     }
 
     /// Reloads a changed config the way production does: a new HAProxy
@@ -379,7 +379,7 @@ impl Haproxy {
     /// serves. No connection is refused in between. Key files are read at
     /// start-up, so this is how the gateway learns a new key. The
     /// per-server counters start again from zero.
-    pub fn reload(&mut self, config: &HaproxyConfig, dir: &Path) -> Result<(), LabError> {
+    pub fn reload(&mut self, config: &HaproxyConfig, dir: &Path) -> Result<(), HarnessError> {
         let old = self.child.take();
         let child = match Self::spawn(config, dir, old.as_ref().map(Child::id)) {
             Ok(child) => child,
@@ -398,12 +398,12 @@ impl Haproxy {
         waited
     }
 
-    fn wait_serving(&mut self, dir: &Path) -> Result<(), LabError> {
+    fn wait_serving(&mut self, dir: &Path) -> Result<(), HarnessError> {
         self.wait_serving_as(dir, None)
     }
 
     /// Waits until the admin socket answers (from process `pid`, if given).
-    fn wait_serving_as(&mut self, dir: &Path, pid: Option<u32>) -> Result<(), LabError> {
+    fn wait_serving_as(&mut self, dir: &Path, pid: Option<u32>) -> Result<(), HarnessError> {
         let mut last_error = String::new();
         for _ in 0..200 {
             match self.command("show info") {
@@ -421,14 +421,14 @@ impl Haproxy {
             }
             if let Some(status) = self.exited() {
                 let log = std::fs::read_to_string(dir.join("haproxy.log")).unwrap_or_default();
-                return Err(LabError::Haproxy(format!(
+                return Err(HarnessError::Haproxy(format!(
                     "exited with {status}: {}",
                     log.trim()
                 )));
             }
             std::thread::sleep(Duration::from_millis(25));
         }
-        Err(LabError::Haproxy(format!(
+        Err(HarnessError::Haproxy(format!(
             "the stats socket never answered: {last_error}"
         )))
     }
@@ -447,12 +447,12 @@ impl Haproxy {
     }
 
     /// One command on the admin socket; the socket closes after each answer.
-    pub fn command(&self, line: &str) -> Result<String, LabError> {
+    pub fn command(&self, line: &str) -> Result<String, HarnessError> {
         self.api.command(line)
     }
 
     /// Per-server rows of `show stat`.
-    pub fn servers(&self) -> Result<Vec<ServerStats>, LabError> {
+    pub fn servers(&self) -> Result<Vec<ServerStats>, HarnessError> {
         self.api.servers()
     }
 
@@ -461,7 +461,12 @@ impl Haproxy {
     }
 
     /// Takes a server out of rotation (`maint`) or puts it back (`ready`).
-    pub fn set_maintenance(&self, backend: &str, server: &str, on: bool) -> Result<(), LabError> {
+    pub fn set_maintenance(
+        &self,
+        backend: &str,
+        server: &str,
+        on: bool,
+    ) -> Result<(), HarnessError> {
         let state = if on {
             ServerState::Maint
         } else {

@@ -11,7 +11,7 @@ use tokio::{
 };
 
 /// A server that writes back whatever it reads, until the client's EOF.
-pub(crate) async fn echo_server() -> SocketAddr {
+pub async fn echo_server() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {

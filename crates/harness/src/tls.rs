@@ -28,7 +28,7 @@ use rcgen::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::LabError;
+use crate::HarnessError;
 
 /// What HAProxy's public frontends speak to clients. Towards the nodes it is
 /// always HTTP/1.1 in clear text.
@@ -50,9 +50,9 @@ impl Frontend {
 
     /// Refuses `h2` without `tls`: without a TLS handshake there is no ALPN
     /// to offer it in, so the switch would change nothing.
-    pub fn validate(self) -> Result<(), LabError> {
+    pub fn validate(self) -> Result<(), HarnessError> {
         if self.h2 && !self.tls {
-            return Err(LabError::Config(
+            return Err(HarnessError::Config(
                 "--h2 offers HTTP/2 in the TLS handshake (ALPN), so it needs --tls; in clear text \
                  HAProxy already accepts HTTP/2 from any client that starts with it (prior knowledge)"
                     .into(),
@@ -111,13 +111,13 @@ pub struct TlsFiles {
 pub const CA_FILE: &str = "ca.pem";
 pub const SERVER_FILE: &str = "haproxy.pem";
 
-fn tls_error(e: rcgen::Error) -> LabError {
-    LabError::Config(format!("generating the lab's certificates: {e}"))
+fn tls_error(e: rcgen::Error) -> HarnessError {
+    HarnessError::Config(format!("generating the lab's certificates: {e}"))
 }
 
 impl LabCa {
     /// A new CA and a server certificate for `names` (DNS names or IP addresses).
-    pub fn generate(names: &[&str]) -> Result<Self, LabError> {
+    pub fn generate(names: &[&str]) -> Result<Self, HarnessError> {
         let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(tls_error)?;
         ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         ca.distinguished_name.push(
@@ -145,9 +145,9 @@ impl LabCa {
     }
 
     /// Writes `ca.pem` (0644) and `haproxy.pem` (0600: it holds the key) into `dir`.
-    pub fn write(&self, dir: &Path) -> Result<TlsFiles, LabError> {
+    pub fn write(&self, dir: &Path) -> Result<TlsFiles, HarnessError> {
         std::fs::create_dir_all(dir)
-            .map_err(|e| LabError::Io(format!("{}: {e}", dir.display())))?;
+            .map_err(|e| HarnessError::Io(format!("{}: {e}", dir.display())))?;
         let files = TlsFiles {
             ca: dir.join(CA_FILE),
             server: dir.join(SERVER_FILE),
@@ -160,7 +160,7 @@ impl LabCa {
                 .and_then(|()| {
                     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
                 })
-                .map_err(|e| LabError::Io(format!("{}: {e}", path.display())))?;
+                .map_err(|e| HarnessError::Io(format!("{}: {e}", path.display())))?;
         }
         Ok(files)
     }
@@ -168,9 +168,9 @@ impl LabCa {
 
 /// A reqwest client that trusts the lab's CA (and nothing else), for a
 /// cluster whose frontends speak TLS.
-pub fn client_trusting(ca_pem: &str) -> Result<reqwest::ClientBuilder, LabError> {
+pub fn client_trusting(ca_pem: &str) -> Result<reqwest::ClientBuilder, HarnessError> {
     let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes())
-        .map_err(|e| LabError::Config(format!("the lab's CA certificate: {e}")))?;
+        .map_err(|e| HarnessError::Config(format!("the lab's CA certificate: {e}")))?;
     Ok(reqwest::Client::builder()
         .tls_built_in_root_certs(false)
         .add_root_certificate(ca))

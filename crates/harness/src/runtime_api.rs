@@ -18,7 +18,7 @@ use std::{
 
 use serde::Serialize;
 
-use crate::LabError;
+use crate::HarnessError;
 
 /// Where the runtime API listens: rendered into `stats socket` by the
 /// config template (`kind` and `address`), and connected to by [`RuntimeApi`].
@@ -81,9 +81,9 @@ impl RuntimeApi {
     }
 
     /// One command; HAProxy closes the connection after its answer.
-    pub fn command(&self, line: &str) -> Result<String, LabError> {
+    pub fn command(&self, line: &str) -> Result<String, HarnessError> {
         let fail =
-            |e: std::io::Error| LabError::Haproxy(format!("runtime API {}: {e}", self.socket));
+            |e: std::io::Error| HarnessError::Haproxy(format!("runtime API {}: {e}", self.socket));
         let mut answer = String::new();
         let request = format!("{line}\n");
         match &self.socket {
@@ -104,7 +104,7 @@ impl RuntimeApi {
     }
 
     /// Per-server rows of `show stat`.
-    pub fn servers(&self) -> Result<Vec<ServerStats>, LabError> {
+    pub fn servers(&self) -> Result<Vec<ServerStats>, HarnessError> {
         parse_stats(&self.command("show stat")?)
     }
 
@@ -116,7 +116,7 @@ impl RuntimeApi {
         backend: &str,
         server: &str,
         state: ServerState,
-    ) -> Result<(), LabError> {
+    ) -> Result<(), HarnessError> {
         let answer = self.command(&format!(
             "set server {backend}/{server} state {}",
             state.keyword()
@@ -125,7 +125,9 @@ impl RuntimeApi {
         if answer.is_empty() {
             Ok(())
         } else {
-            Err(LabError::Haproxy(format!("{backend}/{server}: {answer}")))
+            Err(HarnessError::Haproxy(format!(
+                "{backend}/{server}: {answer}"
+            )))
         }
     }
 }
@@ -172,18 +174,18 @@ impl ServerStats {
 }
 
 /// Parses `show stat` CSV by column name, keeping server rows only.
-pub fn parse_stats(csv_text: &str) -> Result<Vec<ServerStats>, LabError> {
+pub fn parse_stats(csv_text: &str) -> Result<Vec<ServerStats>, HarnessError> {
     let text = csv_text.trim_start_matches("# ");
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(text.as_bytes());
     let headers = reader
         .headers()
-        .map_err(|e| LabError::Haproxy(e.to_string()))?
+        .map_err(|e| HarnessError::Haproxy(e.to_string()))?
         .clone();
     let position = |name: &str| headers.iter().position(|h| h == name);
     let column = |name: &str| {
-        position(name).ok_or_else(|| LabError::Haproxy(format!("stats have no column {name}")))
+        position(name).ok_or_else(|| HarnessError::Haproxy(format!("stats have no column {name}")))
     };
     let (px, sv, status, lbtot) = (
         column("pxname")?,
@@ -211,7 +213,7 @@ pub fn parse_stats(csv_text: &str) -> Result<Vec<ServerStats>, LabError> {
     };
     let mut servers = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(|e| LabError::Haproxy(e.to_string()))?;
+        let record = record.map_err(|e| HarnessError::Haproxy(e.to_string()))?;
         let name = record.get(sv).unwrap_or("");
         if matches!(name, "FRONTEND" | "BACKEND" | "") {
             continue;
