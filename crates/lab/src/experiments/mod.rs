@@ -19,7 +19,6 @@ mod c6_verify;
 mod c9_size;
 mod c9_wire;
 mod capacity;
-mod connection_cost;
 mod registry;
 mod revocation;
 

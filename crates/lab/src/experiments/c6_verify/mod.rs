@@ -34,7 +34,6 @@ use jwt_server::{
 use serde_json::json;
 use supervise::RedisServer;
 
-use super::connection_cost;
 use crate::experiment::Outcome;
 use crate::experiment::RunContext;
 use crate::experiment::Runnable;
@@ -47,6 +46,8 @@ use crate::{
     summaries::Spread,
     LabError,
 };
+
+mod connection_cost;
 
 pub struct VerifyCost;
 
