@@ -33,7 +33,9 @@ use jwt_server::{
 use serde::Serialize;
 use serde_json::json;
 
-use super::c9_wire::{self, wire_facts, Carrier, Probe, Protocol, WireRow};
+mod wire;
+
+use self::wire::{self as c9_wire, wire_facts, Carrier, Probe, Protocol, WireRow};
 use crate::experiment::Outcome;
 use crate::experiment::RunContext;
 use crate::experiment::Runnable;
