@@ -418,10 +418,20 @@ pub struct Summary {
     pub probes: usize,
     pub probe_span: String,
     pub limits: Limits,
+    /// Each probe's fate both ways, as [`classify`] read its answers.
+    pub fates: Vec<ProbeFates>,
     pub found: Findings,
     pub facts: SizeFacts,
     /// HTTP/2's indexed cookie, said apart from the verdict.
     pub by_design: Option<String>,
+}
+
+/// One probe's fate through HAProxy and straight to the node.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeFates {
+    pub token_bytes: usize,
+    pub haproxy: Fate,
+    pub direct: Fate,
 }
 
 /// Each layer's first refusal, the figures the rule reads, and what the
@@ -438,6 +448,15 @@ pub fn summarize(m: &Measured) -> Summary {
         probes: m.probes.len(),
         probe_span: m.probe_span(),
         limits: m.limits.clone(),
+        fates: m
+            .probes
+            .iter()
+            .map(|row| ProbeFates {
+                token_bytes: row.token_bytes,
+                haproxy: row.fate(Route::Haproxy),
+                direct: row.fate(Route::Direct),
+            })
+            .collect(),
         found,
         facts,
         by_design,
