@@ -17,9 +17,7 @@ mod c3_outage;
 mod c4_latency;
 mod c6_verify;
 mod c9_size;
-mod c9_wire;
 mod capacity;
-mod connection_cost;
 mod registry;
 mod revocation;
 
