@@ -21,10 +21,10 @@ mod c9_wire;
 mod capacity;
 mod connection_cost;
 mod registry;
-mod revocation;
+mod c7_revocation;
 
 pub use c12_attacks::Attacks;
 pub use c14::Downstream;
 pub use capacity::ScaleOut;
 pub use registry::{all, run, run_these, select};
-pub use revocation::Revocation;
+pub use c7_revocation::Revocation;
