@@ -1,5 +1,6 @@
 //! What experiments share: the trial scheduler, the load checks, logins,
-//! goose behaviour runs, CPU time per process and the statistics.
+//! goose behaviour runs, CPU time per process, the statistics, and the
+//! watch of every node after a revocation.
 //!
 //! An experiment may import anything here and nothing from another
 //! experiment: when two experiments need the same step, it moves here. The
@@ -9,6 +10,7 @@ pub mod behaviour;
 pub mod cpu;
 pub mod load_check;
 pub mod logins;
+pub mod revocation;
 pub mod schedule;
 pub mod stats;
 
