@@ -144,6 +144,7 @@ pub fn judge(s: &Summary) -> ClaimVerdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::experiments::c13_memory::measure::{KeyUsage, StackMemory, TokenKeys};
 
     fn figures(session: f64, jwt: f64, access: f64) -> MemoryFigures {
         MemoryFigures {
@@ -206,6 +207,58 @@ mod tests {
             c13_headline(&failed),
             "0 session and 2000 JWT logins succeeded"
         );
+    }
+
+    fn stack(logins: usize, store_bytes: u64) -> StackMemory {
+        StackMemory {
+            logins,
+            store_before: 1_000_000,
+            store_bytes,
+            rss_delta: 0,
+            rss_after: 0,
+        }
+    }
+
+    fn raw(session: StackMemory, jwt: StackMemory, access_only_store_bytes: i64) -> Raw {
+        Raw {
+            users: 2_000,
+            session,
+            jwt,
+            access_only_store_bytes,
+            token_keys: TokenKeys {
+                before: 0,
+                after: 8_000,
+                left: 0,
+                deleted: Vec::new(),
+            },
+            memory_usage: KeyUsage {
+                session_key: 520,
+                index_key: 90,
+            },
+        }
+    }
+
+    /// The stages after `measure`, on readings made by hand: per-login
+    /// figures, and a run whose session logins all failed (no division by
+    /// zero, no verdict).
+    #[test]
+    fn bytes_per_login_and_failed_logins() {
+        let summary = summarize(&raw(stack(2_000, 1_352_000), stack(2_000, 1_340_000), 800));
+        assert_eq!(summary.figures, figures(676.0, 670.0, 0.4));
+        assert_eq!(
+            judge(&summary).evidence,
+            "session: 676 B per login (2000 logins); JWT as built: 670 B per login (2000 logins); JWT with the \
+             refresh-token keys deleted: 0 B per login (0 keys left in the token store); one session key 520 B + \
+             index 90 B"
+        );
+        let failed = summarize(&raw(stack(0, 4_096), stack(2_000, 1_340_000), 800));
+        assert_eq!(failed.figures.session_bytes_per_login, 0.0);
+        let verdict = judge(&failed);
+        assert_eq!(
+            verdict.verdict,
+            Verdict::Inconclusive("logins failed".into())
+        );
+        assert_eq!(verdict.headline, "0 session and 2000 JWT logins succeeded");
     }
 
     /// A broken set-up: a JWT stack that writes something per login besides
