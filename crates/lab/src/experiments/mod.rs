@@ -16,13 +16,14 @@ mod c2_sticky;
 mod c3_outage;
 mod c4_latency;
 mod c6_verify;
+mod c7_revocation;
+mod c8_demotion;
 mod c9_size;
 mod capacity;
 mod registry;
-mod revocation;
 
 pub use c12_attacks::Attacks;
 pub use c14::Downstream;
+pub use c7_revocation::Revocation;
 pub use capacity::ScaleOut;
 pub use registry::{all, run, run_these, select};
-pub use revocation::Revocation;

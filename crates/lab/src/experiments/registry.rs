@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::{
     c10_sliding, c11, c12_attacks, c13_memory, c14, c15_summary, c1_affinity, c2_sticky, c3_outage,
-    c4_latency, c6_verify, c9_size, capacity, revocation,
+    c4_latency, c6_verify, c7_revocation, c8_demotion, c9_size, capacity,
 };
 use crate::{experiment::Runnable, LabError};
 
@@ -20,8 +20,8 @@ pub fn all() -> Vec<Box<dyn Runnable>> {
         Box::new(c4_latency::StoreLatency),
         Box::new(capacity::ScaleOut::default()),
         Box::new(c6_verify::VerifyCost),
-        Box::new(revocation::Revocation::default()),
-        Box::new(revocation::RoleDemotion),
+        Box::new(c7_revocation::Revocation::default()),
+        Box::new(c8_demotion::RoleDemotion),
         Box::new(c9_size::CredentialSize),
         Box::new(c10_sliding::Sliding),
         Box::new(c11::StolenToken::default()),

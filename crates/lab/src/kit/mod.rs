@@ -1,6 +1,7 @@
 //! What experiments share: the trial scheduler, the load checks, logins,
 //! goose behaviour runs, CPU time per process, the wrk probe of what a
-//! request costs the cluster, and the statistics.
+//! request costs the cluster, the statistics, and the watch of every node
+//! after a revocation.
 //!
 //! An experiment may import anything here and nothing from another
 //! experiment: when two experiments need the same step, it moves here. The
@@ -10,6 +11,7 @@ pub mod behaviour;
 pub mod cpu;
 pub mod load_check;
 pub mod logins;
+pub mod revocation;
 pub mod schedule;
 pub mod stats;
 pub mod wrk_probe;
