@@ -6,11 +6,10 @@
 //! experiment did not run, or failed, reads "not measured", never a number.
 
 use crate::{
-    experiments::c11::analysis::StolenSummary,
     results::{ClaimVerdict, ExperimentResult, Table, Verdict},
     summaries::{
         setups, AttackSummary, CapacitySummary, DownstreamSummary, LatencySummary, MemorySummary,
-        OrdersRoute, Outcome, RevocationSummary, SizeSummary, Summary,
+        OrdersRoute, Outcome, RevocationSummary, SizeSummary, StolenSummary, Summary,
     },
 };
 
@@ -348,7 +347,7 @@ fn stolen_row(stolen: Option<&StolenSummary>) -> Row {
             let tries = [&round.thief_bearer, &round.thief_own_key, &round.thief_no_proof];
             let attempts: u32 = tries.iter().map(|t| t.attempts).sum();
             let refused: u32 = tries.iter().map(|t| t.refused()).sum();
-            let leaked = |replay: &Option<crate::experiments::c11::analysis::CapturedReplay>| {
+            let leaked = |replay: &Option<crate::summaries::CapturedReplay>| {
                 replay.as_ref().map_or_else(
                     || "not measured".to_owned(),
                     |r| format!("{} of {}", r.replays.accepted, r.replays.attempts),
@@ -913,9 +912,7 @@ mod tests {
 
     #[test]
     fn the_stolen_credential_row_counts_what_the_thief_got() {
-        use crate::experiments::c11::analysis::{
-            BearerReplay, CapturedReplay, CookieReplay, DpopRound, Tally,
-        };
+        use crate::summaries::{BearerReplay, CapturedReplay, CookieReplay, DpopRound, Tally};
         let tally = |accepted: u32, refused: u32| {
             let mut t = Tally::default();
             for i in 0..accepted {

@@ -24,9 +24,10 @@ use base64::{
 use reqwest::{RequestBuilder, Response};
 use serde_json::{json, Value};
 
-use super::analysis::{BearerReplay, CapturedReplay, CookieReplay, CostTrial, DpopRound, Tally};
+use super::analysis::CostTrial;
 use crate::{
     kit::{cpu::cpu_time, err, load_check},
+    summaries::{BearerReplay, CapturedReplay, CookieReplay, DpopRound, Tally},
     Cluster, LabError, Stack,
 };
 

@@ -35,7 +35,7 @@ use jwt_server::RevocationMode;
 use serde_json::json;
 
 use self::{
-    analysis::{c11_verdict, cost_summary, PayloadReading, StolenSummary, RULE},
+    analysis::{c11_verdict, cost_summary, RULE},
     measure::{Parties, COST_SETUPS, NODE_CACHE, SHARED_CACHE, USERNAME, USER_DATA},
 };
 use crate::experiment::Outcome;
@@ -45,7 +45,7 @@ use crate::kit::err;
 use crate::kit::schedule::{self, Trials};
 use crate::{
     results::{ClaimVerdict, ExperimentResult},
-    summaries::Summary,
+    summaries::{PayloadReading, StolenSummary, Summary},
     Cluster, ClusterSpec, LabError, Stack,
 };
 

@@ -2,12 +2,12 @@
 
 use serde_json::Value;
 
-use super::analysis::{
-    BearerReplay, CapturedReplay, CostSummary, PayloadReading, StolenSummary, Tally,
-};
 use crate::{
     results::{Chart, ChartKind, Point, Series, Table},
-    summaries::Spread,
+    summaries::{
+        BearerReplay, CapturedReplay, CostSummary, DpopRound, PayloadReading, Spread,
+        StolenSummary, Tally,
+    },
 };
 
 /// `0.00–0.41 s`, or `—` when nothing was accepted.
@@ -459,7 +459,7 @@ pub fn lesson(s: &StolenSummary) -> String {
             ));
         }
         // Only replays whose original the server accepted say anything.
-        let sum = |pick: fn(&super::analysis::DpopRound) -> &Option<CapturedReplay>| {
+        let sum = |pick: fn(&DpopRound) -> &Option<CapturedReplay>| {
             let replays: Vec<(&str, &CapturedReplay)> = s
                 .dpop
                 .iter()
@@ -539,7 +539,8 @@ pub fn lesson(s: &StolenSummary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiments::c11::analysis::{tests::healthy, CostVariant};
+    use crate::experiments::c11::analysis::tests::healthy;
+    use crate::summaries::CostVariant;
 
     #[test]
     fn the_tables_show_every_attempt() {
