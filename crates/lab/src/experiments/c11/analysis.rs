@@ -9,27 +9,28 @@
 //! or a dropped connection says nothing about the credential, and a thief
 //! "refused" by a broken node must not read as a remedy that works.
 
-use serde::{Deserialize, Serialize};
-
+use super::measure::{CostTrial, Raw};
 use crate::{
     kit::stats::{per_trial_ratios, Comparison},
     results::Verdict,
     summaries::{
-        CapturedReplay, CostSummary, CostVariant, Spread, StolenSummary, Tally, EXPIRY_SLACK_S,
+        BearerReplay, CapturedReplay, CookieReplay, CostSummary, CostVariant, DpopRound, Spread,
+        StolenSummary, Tally, EXPIRY_SLACK_S,
     },
 };
 
-/// One timed loop of `GET /me` straight to one node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CostTrial {
-    pub variant: String,
-    pub node: String,
-    pub trial: usize,
-    pub requests: u64,
-    pub p50_us: f64,
-    pub p99_us: f64,
-    /// The node's CPU time (user + system, /proc/<pid>/stat) per request.
-    pub cpu_us: f64,
+/// The summary: the phases as measured, and the cost loops reduced to
+/// medians and per-trial ratios (no cost figures when no loop passed).
+pub fn summarize(raw: &Raw) -> StolenSummary {
+    StolenSummary {
+        session: raw.session.clone(),
+        bearer: raw.bearer.clone(),
+        dpop: raw.dpop.clone(),
+        payload: raw.payload.clone(),
+        cost: (!raw.cost_trials.is_empty())
+            .then(|| cost_summary(&raw.cost_names, &raw.cost_trials)),
+        failed: raw.failed.clone(),
+    }
 }
 
 /// The variants from per-trial loops, the first variant named being the
@@ -84,47 +85,8 @@ pub const RULE: &str = "A refusal counts only as a 401; any other answer (503, n
 
 /// C11's rule (see [`RULE`]).
 pub fn c11_verdict(s: &StolenSummary) -> Verdict {
-    // First the findings that decide on their own, from whatever phases ran:
-    // a thief let in without the key stays a fact when a later loop fails.
-    let stolen: Vec<String> = s
-        .dpop
-        .iter()
-        .flat_map(|round| {
-            round
-                .without_key()
-                .into_iter()
-                .filter(|(_, t)| t.accepted > 0)
-                .map(move |(how, t)| format!("{} {how}: accepted {}", round.alg, t.share_text()))
-        })
-        .collect();
-    if !stolen.is_empty() {
-        return Verdict::DoesNotHold(format!(
-            "the DPoP-bound token was accepted from the thief without the victim's key ({}){}",
-            stolen.join("; "),
-            if s.dpop.iter().any(|r| !r.bound) {
-                ": the login gave no key-bound token"
-            } else {
-                ""
-            }
-        ));
-    }
-    if let Some(bearer) = s.bearer.as_ref().filter(|b| b.refused_while_live()) {
-        return Verdict::DoesNotHold(match bearer.refused_after_exp_s() {
-            Some(after) if after < -EXPIRY_SLACK_S => format!(
-                "the stolen bearer JWT was refused {:.1} s before its exp, {:.1} s after the logout",
-                -after,
-                bearer.after_logout.first_refused_s.unwrap_or_default()
-            ),
-            _ => format!(
-                "the stolen bearer JWT was refused before the logout ({})",
-                bearer.before_logout.statuses_text()
-            ),
-        });
-    }
-    if s.payload.as_ref().is_some_and(|p| !p.readable()) {
-        return Verdict::DoesNotHold(
-            "no decoded payload named the user: the claims could not be read without a key".into(),
-        );
+    if let Some(verdict) = does_not_hold(s) {
+        return verdict;
     }
     if !s.failed.is_empty() {
         return Verdict::Inconclusive(s.failed.join("; "));
@@ -137,7 +99,78 @@ pub fn c11_verdict(s: &StolenSummary) -> Verdict {
     if s.dpop.is_empty() {
         return Verdict::Inconclusive("the DPoP phase did not run".into());
     }
-    // The remaining refusals must be 401s, and the victim must get in.
+    if let Some(verdict) = inconclusive(s, bearer) {
+        return verdict;
+    }
+    let mut caveats = replay_caveats(s);
+    caveats.extend(cookie_and_bearer_caveats(session, bearer));
+    let shared: Vec<&CapturedReplay> = s
+        .dpop
+        .iter()
+        .filter_map(|r| r.shared_cache.as_ref())
+        .collect();
+    let shared_copies: u32 = shared.iter().map(|r| r.replays.attempts).sum();
+    if !caveats.is_empty() && shared_copies > 0 && shared.iter().all(|r| r.replays.all_refused()) {
+        caveats.push(format!(
+            "the shared replay cache refused all {shared_copies} copies"
+        ));
+    }
+    if caveats.is_empty() {
+        Verdict::Holds
+    } else {
+        Verdict::HoldsWithCaveat(caveats.join("; "))
+    }
+}
+
+/// The findings that decide on their own, from whatever phases ran: a
+/// thief let in without the key stays a fact when a later loop fails.
+fn does_not_hold(s: &StolenSummary) -> Option<Verdict> {
+    let stolen: Vec<String> = s
+        .dpop
+        .iter()
+        .flat_map(|round| {
+            round
+                .without_key()
+                .into_iter()
+                .filter(|(_, t)| t.accepted > 0)
+                .map(move |(how, t)| format!("{} {how}: accepted {}", round.alg, t.share_text()))
+        })
+        .collect();
+    if !stolen.is_empty() {
+        return Some(Verdict::DoesNotHold(format!(
+            "the DPoP-bound token was accepted from the thief without the victim's key ({}){}",
+            stolen.join("; "),
+            if s.dpop.iter().any(|r| !r.bound) {
+                ": the login gave no key-bound token"
+            } else {
+                ""
+            }
+        )));
+    }
+    if let Some(bearer) = s.bearer.as_ref().filter(|b| b.refused_while_live()) {
+        return Some(Verdict::DoesNotHold(match bearer.refused_after_exp_s() {
+            Some(after) if after < -EXPIRY_SLACK_S => format!(
+                "the stolen bearer JWT was refused {:.1} s before its exp, {:.1} s after the logout",
+                -after,
+                bearer.after_logout.first_refused_s.unwrap_or_default()
+            ),
+            _ => format!(
+                "the stolen bearer JWT was refused before the logout ({})",
+                bearer.before_logout.statuses_text()
+            ),
+        }));
+    }
+    if s.payload.as_ref().is_some_and(|p| !p.readable()) {
+        return Some(Verdict::DoesNotHold(
+            "no decoded payload named the user: the claims could not be read without a key".into(),
+        ));
+    }
+    None
+}
+
+/// With every phase run: the remaining refusals must be 401s, and the
+/// victim must get in.
+fn inconclusive(s: &StolenSummary, bearer: &BearerReplay) -> Option<Verdict> {
     let mut unrelated: Vec<String> = Vec::new();
     let mut check = |what: String, t: &Tally| {
         if t.attempts == 0 || t.unrelated() > 0 {
@@ -158,25 +191,30 @@ pub fn c11_verdict(s: &StolenSummary) -> Verdict {
         }
     }
     if !unrelated.is_empty() {
-        return Verdict::Inconclusive(format!(
+        return Some(Verdict::Inconclusive(format!(
             "answers other than 200 or 401 (or none at all), which say nothing about the credential: {}",
             unrelated.join("; ")
-        ));
+        )));
     }
     if let Some(round) = s.dpop.iter().find(|r| !r.victim.all_accepted()) {
-        return Verdict::Inconclusive(format!(
+        return Some(Verdict::Inconclusive(format!(
             "the victim's own {} DPoP requests were not all accepted ({}): a binding that refuses its holder shows nothing",
             round.alg,
             round.victim.statuses_text()
-        ));
+        )));
     }
     if !bearer.before_logout.all_accepted() {
-        return Verdict::Inconclusive(format!(
+        return Some(Verdict::Inconclusive(format!(
             "the stolen bearer JWT was not accepted before the logout ({})",
             bearer.before_logout.statuses_text()
-        ));
+        )));
     }
+    None
+}
 
+/// Each replay of a captured proof that a cache let through, each that did
+/// not run, and each whose original the server did not accept.
+fn replay_caveats(s: &StolenSummary) -> Vec<String> {
     let mut caveats = Vec::new();
     for round in &s.dpop {
         for replay in [&round.node_cache, &round.shared_cache] {
@@ -203,6 +241,13 @@ pub fn c11_verdict(s: &StolenSummary) -> Verdict {
             }
         }
     }
+    caveats
+}
+
+/// A cookie refused before the logout or accepted after it, a token still
+/// accepted when polling ended.
+fn cookie_and_bearer_caveats(session: &CookieReplay, bearer: &BearerReplay) -> Vec<String> {
+    let mut caveats = Vec::new();
     if !session.before_logout.all_accepted() {
         caveats.push(format!(
             "the stolen session cookie was not accepted before the logout ({})",
@@ -221,22 +266,67 @@ pub fn c11_verdict(s: &StolenSummary) -> Verdict {
             bearer.poll_window_s
         ));
     }
-    let shared: Vec<&CapturedReplay> = s
-        .dpop
-        .iter()
-        .filter_map(|r| r.shared_cache.as_ref())
-        .collect();
-    let shared_copies: u32 = shared.iter().map(|r| r.replays.attempts).sum();
-    if !caveats.is_empty() && shared_copies > 0 && shared.iter().all(|r| r.replays.all_refused()) {
-        caveats.push(format!(
-            "the shared replay cache refused all {shared_copies} copies"
+    caveats
+}
+
+/// The verdict's evidence: what each phase saw, in one line.
+pub fn evidence(s: &StolenSummary) -> String {
+    let mut parts = Vec::new();
+    if let Some(c) = &s.session {
+        parts.push(format!(
+            "cookie: thief accepted {} before the logout, {} after",
+            c.before_logout.share_text(),
+            c.after_logout.share_text()
         ));
     }
-    if caveats.is_empty() {
-        Verdict::Holds
-    } else {
-        Verdict::HoldsWithCaveat(caveats.join("; "))
+    if let Some(b) = &s.bearer {
+        parts.push(format!(
+            "bearer JWT: accepted {} before the logout, {} polls after it; first 401 {}",
+            b.before_logout.share_text(),
+            b.after_logout.share_text(),
+            b.refused_after_exp_s()
+                .map_or("never".into(), |v| format!("{v:+.1} s from exp"))
+        ));
     }
+    parts.extend(s.dpop.iter().map(dpop_evidence));
+    if let Some(p) = &s.payload {
+        parts.push(format!(
+            "payload named the user: {}; cookie held user data: {}",
+            if p.readable() { "yes" } else { "no" },
+            if p.cookie_user_data.is_empty() {
+                "none".into()
+            } else {
+                p.cookie_user_data.join(", ")
+            }
+        ));
+    }
+    parts.join("; ")
+}
+
+fn dpop_evidence(round: &DpopRound) -> String {
+    let without: Vec<String> = round
+        .without_key()
+        .iter()
+        .map(|(how, t)| format!("{how} {}", t.share_text()))
+        .collect();
+    let captured: Vec<String> = [&round.node_cache, &round.shared_cache]
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            format!(
+                "captured replay, {} cache {}",
+                r.cache,
+                r.replays.share_text()
+            )
+        })
+        .collect();
+    format!(
+        "{} DPoP: victim {}; thief {}; {}",
+        round.alg,
+        round.victim.share_text(),
+        without.join(", "),
+        captured.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -244,7 +334,7 @@ pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::summaries::{BearerReplay, CookieReplay, DpopRound, PayloadReading};
+    use crate::summaries::PayloadReading;
 
     pub(crate) fn tally(answers: &[(u16, &str)]) -> Tally {
         let mut t = Tally::default();
