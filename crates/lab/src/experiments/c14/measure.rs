@@ -58,7 +58,7 @@ impl LoadSample {
         self.fixed.requests() + self.wrk.requests
     }
 
-    pub(super) fn per_request(&self, calls: Option<f64>) -> Option<f64> {
+    pub fn per_request(&self, calls: Option<f64>) -> Option<f64> {
         calls.map(|c| c / self.requests().max(1) as f64)
     }
 }
@@ -148,7 +148,7 @@ fn orders_url(cluster: &Cluster, route: OrdersRoute) -> Result<String, LabError>
 /// The whole measurement on one cluster: every route under load, the
 /// outages, then the key rotations. `stop_auth_service` is `false` only in
 /// the test whose "outage" leaves the auth nodes running.
-pub(super) async fn run(ctx: &RunContext, stop_auth_service: bool) -> Result<Raw, LabError> {
+pub async fn run(ctx: &RunContext, stop_auth_service: bool) -> Result<Raw, LabError> {
     let plan = Plan::new(ctx.quick);
     ctx.variant("starting a cluster with the orders service in four modes");
     let mut cluster = start(ctx, &plan).await?;
@@ -196,7 +196,7 @@ pub(super) async fn run(ctx: &RunContext, stop_auth_service: bool) -> Result<Raw
     })
 }
 
-pub(super) async fn start(ctx: &RunContext, plan: &Plan) -> Result<Cluster, LabError> {
+async fn start(ctx: &RunContext, plan: &Plan) -> Result<Cluster, LabError> {
     let mut spec = ClusterSpec::new(ctx.launcher.clone());
     spec.nodes = plan.nodes;
     spec.alg = SigningAlgorithm::Es256;
@@ -223,7 +223,7 @@ async fn authorizations(
 /// The sum of every sample of counter `name` whose labels include all of
 /// `labels`, in a Prometheus text exposition. A name matches exactly or
 /// after a namespace (`authlab_` + `name`).
-pub(super) fn counter(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+fn counter(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     text.lines()
         .filter(|line| !line.starts_with('#'))
         .filter_map(|line| {
@@ -314,7 +314,7 @@ fn checked(run: &str, requests: u64, non_2xx: u64, socket_errors: u64) -> Option
 }
 
 /// One route in one trial: fresh logins, the paced loop, wrk, the counters around both.
-pub(super) async fn load_run(
+async fn load_run(
     cluster: &Cluster,
     client: &ApiClient,
     plan: &Plan,
@@ -429,7 +429,7 @@ async fn stop_and_restart(
 }
 
 /// Both auth services down under a paced loop on every orders route.
-pub(super) async fn outage(
+async fn outage(
     cluster: &mut Cluster,
     client: &ApiClient,
     plan: &Plan,
@@ -532,7 +532,7 @@ async fn jwks_fetches(http: &reqwest::Client, cluster: &Cluster) -> Result<u64, 
 
 /// A key rotation while the JWKS and gateway routes serve old tokens, then
 /// new logins' tokens on both.
-pub(super) async fn rotation(
+async fn rotation(
     cluster: &mut Cluster,
     client: &ApiClient,
     plan: &Plan,
