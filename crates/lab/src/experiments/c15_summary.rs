@@ -85,46 +85,64 @@ fn show(outcome: Option<Outcome>, source: &str) -> String {
     outcome.map_or_else(|| not_measured(source), |o| o.to_string())
 }
 
-/// The side-by-side table, each cell from one summary.
+/// The side-by-side table, each cell from one summary: one row per figure,
+/// in the order the report shows them.
 pub fn rows(s: &Sources<'_>) -> Vec<Row> {
-    let mut rows = Vec::new();
-    rows.push(
-        match (
-            s.capacity,
-            s.capacity.and_then(CapacitySummary::haproxy_cpu_us),
-        ) {
-            // HAProxy is on both paths, and dearer per request than a JWT node.
-            (Some(c), Some((session_haproxy, jwt_haproxy))) => row(
-                "CPU per /me request (nodes; store; HAProxy)",
-                format!(
-                    "{:.1} µs + {:.1} µs of Redis + {session_haproxy:.1} µs of HAProxy",
-                    c.session_node_cpu_us, c.redis_cpu_us
-                ),
-                format!(
-                    "{:.1} µs, no store, + {jwt_haproxy:.1} µs of HAProxy",
-                    c.jwt_node_cpu_us
-                ),
-                "c5",
+    vec![
+        cpu_row(s),
+        store_ops_row(s),
+        latency_row(s),
+        logout_row(s),
+        demotion_row(s),
+        size_row(s),
+        memory_row(s),
+        attacks_row(s),
+        stolen_row(s.stolen),
+        downstream_row(s.downstream),
+    ]
+}
+
+/// CPU per `/me` request, nodes, store and HAProxy (c5).
+fn cpu_row(s: &Sources<'_>) -> Row {
+    match (
+        s.capacity,
+        s.capacity.and_then(CapacitySummary::haproxy_cpu_us),
+    ) {
+        // HAProxy is on both paths, and dearer per request than a JWT node.
+        (Some(c), Some((session_haproxy, jwt_haproxy))) => row(
+            "CPU per /me request (nodes; store; HAProxy)",
+            format!(
+                "{:.1} µs + {:.1} µs of Redis + {session_haproxy:.1} µs of HAProxy",
+                c.session_node_cpu_us, c.redis_cpu_us
             ),
-            // Results written before HAProxy's CPU was recorded.
-            (Some(c), None) => row(
-                "CPU per /me request (nodes; store)",
-                format!(
-                    "{:.1} µs + {:.1} µs of Redis",
-                    c.session_node_cpu_us, c.redis_cpu_us
-                ),
-                format!("{:.1} µs, no store", c.jwt_node_cpu_us),
-                "c5",
+            format!(
+                "{:.1} µs, no store, + {jwt_haproxy:.1} µs of HAProxy",
+                c.jwt_node_cpu_us
             ),
-            (None, _) => row(
-                "CPU per /me request",
-                not_measured("c5"),
-                not_measured("c5"),
-                "c5",
+            "c5",
+        ),
+        // Results written before HAProxy's CPU was recorded.
+        (Some(c), None) => row(
+            "CPU per /me request (nodes; store)",
+            format!(
+                "{:.1} µs + {:.1} µs of Redis",
+                c.session_node_cpu_us, c.redis_cpu_us
             ),
-        },
-    );
-    rows.push(match s.capacity {
+            format!("{:.1} µs, no store", c.jwt_node_cpu_us),
+            "c5",
+        ),
+        (None, _) => row(
+            "CPU per /me request",
+            not_measured("c5"),
+            not_measured("c5"),
+            "c5",
+        ),
+    }
+}
+
+/// Store operations per `/me` request (c5).
+fn store_ops_row(s: &Sources<'_>) -> Row {
+    match s.capacity {
         Some(c) => row(
             "store operations per /me request",
             format!("{:.2}", c.session_store_ops),
@@ -137,8 +155,12 @@ pub fn rows(s: &Sources<'_>) -> Vec<Row> {
             not_measured("c5"),
             "c5",
         ),
-    });
-    rows.push(match s.latency.and_then(LatencySummary::added) {
+    }
+}
+
+/// The median latency a slower store adds (c4).
+fn latency_row(s: &Sources<'_>) -> Row {
+    match s.latency.and_then(LatencySummary::added) {
         Some(a) => row(
             &format!(
                 "median /me latency added by a store round trip {:.2} ms longer (proxy setting {:.1} ms)",
@@ -149,8 +171,12 @@ pub fn rows(s: &Sources<'_>) -> Vec<Row> {
             "c4",
         ),
         None => row("median /me latency added by a slower store", not_measured("c4"), not_measured("c4"), "c4"),
-    });
-    rows.push(row(
+    }
+}
+
+/// How soon every node refuses a credential after its logout (c7).
+fn logout_row(s: &Sources<'_>) -> Row {
+    row(
         "after logout, every node refuses the credential",
         show(outcome(s.logout, setups::SESSION), "c7"),
         match s.logout {
@@ -163,8 +189,12 @@ pub fn rows(s: &Sources<'_>) -> Vec<Row> {
             None => not_measured("c7"),
         },
         "c7",
-    ));
-    rows.push(row(
+    )
+}
+
+/// How soon every node refuses an old admin role after a demotion (c8).
+fn demotion_row(s: &Sources<'_>) -> Row {
+    row(
         "after a demotion, every node refuses the old admin role",
         show(outcome(s.demotion, setups::SESSION), "c8"),
         match s.demotion {
@@ -176,8 +206,13 @@ pub fn rows(s: &Sources<'_>) -> Vec<Row> {
             None => not_measured("c8"),
         },
         "c8",
-    ));
-    rows.push(match s.size {
+    )
+}
+
+/// What the credential adds to each request, on the wire per protocol when
+/// measured so (c9).
+fn size_row(s: &Sources<'_>) -> Row {
+    match s.size {
         // On the wire, per protocol: what the credential adds to each request.
         Some(z) if !z.wire.is_empty() => {
             let per = |figure: &dyn Fn(&crate::summaries::WireFacts) -> String| {
@@ -229,8 +264,12 @@ pub fn rows(s: &Sources<'_>) -> Vec<Row> {
             not_measured("c9"),
             "c9",
         ),
-    });
-    rows.push(match s.memory {
+    }
+}
+
+/// Store memory per logged-in user (c13).
+fn memory_row(s: &Sources<'_>) -> Row {
+    match s.memory {
         Some(m) => row(
             "store memory per logged-in user",
             format!("{:.0} B", m.session_bytes_per_login),
@@ -243,8 +282,12 @@ pub fn rows(s: &Sources<'_>) -> Vec<Row> {
             not_measured("c13"),
             "c13",
         ),
-    });
-    rows.push(match s.attacks {
+    }
+}
+
+/// Forged and invalid tokens against the server and a verifier without checks (c12).
+fn attacks_row(s: &Sources<'_>) -> Row {
+    match s.attacks {
         Some(a) => row(
             "forged or invalid tokens",
             "not tested (c12 forges tokens only)".into(),
@@ -260,10 +303,7 @@ pub fn rows(s: &Sources<'_>) -> Vec<Row> {
             not_measured("c12"),
             "c12",
         ),
-    });
-    rows.push(stolen_row(s.stolen));
-    rows.push(downstream_row(s.downstream));
-    rows
+    }
 }
 
 /// "Another service checks the credential": c14's calls per request, p50
