@@ -119,7 +119,7 @@ pub struct OutageRoute {
     /// The failed answers of the requests sent in the outage over every
     /// trial, `(status, count)` by status (`0`: no answer within the
     /// timeout, or a refused connection).
-    /// Pairs, not a map: [`Summary`] is internally tagged, and serde reads
+    /// Pairs, not a map: [`Summary`](super::Summary) is internally tagged, and serde reads
     /// the keys of a map inside such an enum back only as strings.
     pub failed_answers: Vec<(u16, u64)>,
 }

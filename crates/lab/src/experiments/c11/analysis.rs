@@ -1,9 +1,11 @@
-//! What c11 measured, as types, and the rule that judges C11 from them.
+//! From what c11 measured to its summary, and the rule that judges C11.
 //!
 //! Every phase of the experiment fills one part of [`StolenSummary`]; a phase
 //! that could not run leaves its part empty and says why in `failed`, so the
 //! rule can tell "refused" from "never tried". The rule ([`c11_verdict`]) is
 //! a pure function of the summary: the report prints [`RULE`] beside it.
+//! The summary's types are in [`crate::summaries`]; this module adds the
+//! cost loops' reduction ([`cost_summary`]) and the verdict's evidence.
 //!
 //! A refusal counts only when it is an authentication refusal (401): a 503
 //! or a dropped connection says nothing about the credential, and a thief

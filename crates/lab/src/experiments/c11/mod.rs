@@ -21,8 +21,10 @@
 //!
 //! And the price of DPoP per request, against bearer, straight to one node.
 //!
-//! [`measure`] talks to the cluster, [`analysis`] holds the figures and the
-//! rule, [`report`] turns them into tables, a chart and the lesson.
+//! [`measure`] talks to the cluster, [`analysis`] reduces what it saw to a
+//! [`StolenSummary`] (whose types live in `crate::summaries`, where c15 reads
+//! them) and holds the rule, [`report`] turns the summary into tables, a
+//! chart and the lesson.
 
 pub mod analysis;
 mod measure;
