@@ -1,293 +1,38 @@
-//! What c11 measured, as types, and the rule that judges C11 from them.
+//! From what c11 measured to its summary, and the rule that judges C11.
 //!
 //! Every phase of the experiment fills one part of [`StolenSummary`]; a phase
 //! that could not run leaves its part empty and says why in `failed`, so the
 //! rule can tell "refused" from "never tried". The rule ([`c11_verdict`]) is
 //! a pure function of the summary: the report prints [`RULE`] beside it.
+//! The summary's types are in [`crate::summaries`]; this module adds the
+//! cost loops' reduction ([`cost_summary`]) and the verdict's evidence.
 //!
 //! A refusal counts only when it is an authentication refusal (401): a 503
 //! or a dropped connection says nothing about the credential, and a thief
 //! "refused" by a broken node must not read as a remedy that works.
 
-use serde::{Deserialize, Serialize};
-
+use super::measure::{CostTrial, Raw};
 use crate::{
     kit::stats::{per_trial_ratios, Comparison},
     results::Verdict,
-    summaries::Spread,
+    summaries::{
+        BearerReplay, CapturedReplay, CookieReplay, CostSummary, CostVariant, DpopRound, Spread,
+        StolenSummary, Tally, EXPIRY_SLACK_S,
+    },
 };
 
-/// What a series of attempts with one credential got back.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Tally {
-    pub attempts: u32,
-    /// 2xx answers.
-    pub accepted: u32,
-    /// Seconds from the phase's t = 0 (said where the phase is described).
-    pub first_accepted_s: Option<f64>,
-    pub last_accepted_s: Option<f64>,
-    /// The first 401, seconds from t = 0.
-    pub first_refused_s: Option<f64>,
-    /// (status, count), by status; 0 is "no answer" (connection failed or
-    /// timed out). A list, not a map: JSON map keys are strings, which an
-    /// internally tagged [`crate::summaries::Summary`] cannot read back as numbers.
-    pub statuses: Vec<(u16, u32)>,
-    /// The `x-node` of every accepted answer, in order.
-    pub accepted_on: Vec<String>,
-}
-
-impl Tally {
-    pub fn record(&mut self, status: u16, at_s: f64, node: &str) {
-        self.attempts += 1;
-        match self.statuses.binary_search_by_key(&status, |(s, _)| *s) {
-            Ok(i) => self.statuses[i].1 += 1,
-            Err(i) => self.statuses.insert(i, (status, 1)),
-        }
-        if (200..300).contains(&status) {
-            self.accepted += 1;
-            self.first_accepted_s.get_or_insert(at_s);
-            self.last_accepted_s = Some(at_s);
-            self.accepted_on.push(node.to_owned());
-        } else if status == 401 {
-            self.first_refused_s.get_or_insert(at_s);
-        }
+/// The summary: the phases as measured, and the cost loops reduced to
+/// medians and per-trial ratios (no cost figures when no loop passed).
+pub fn summarize(raw: &Raw) -> StolenSummary {
+    StolenSummary {
+        session: raw.session.clone(),
+        bearer: raw.bearer.clone(),
+        dpop: raw.dpop.clone(),
+        payload: raw.payload.clone(),
+        cost: (!raw.cost_trials.is_empty())
+            .then(|| cost_summary(&raw.cost_names, &raw.cost_trials)),
+        failed: raw.failed.clone(),
     }
-
-    /// Authentication refusals (401).
-    pub fn refused(&self) -> u32 {
-        self.count(401)
-    }
-
-    /// Answers with `status`.
-    pub fn count(&self, status: u16) -> u32 {
-        self.statuses
-            .iter()
-            .find(|(s, _)| *s == status)
-            .map_or(0, |(_, n)| *n)
-    }
-
-    /// Answers that are neither an acceptance nor a 401: they say nothing
-    /// about the credential.
-    pub fn unrelated(&self) -> u32 {
-        self.attempts - self.accepted - self.refused()
-    }
-
-    pub fn all_accepted(&self) -> bool {
-        self.attempts > 0 && self.accepted == self.attempts
-    }
-
-    /// Every attempt refused for the credential (401), none for another reason.
-    pub fn all_refused(&self) -> bool {
-        self.attempts > 0 && self.refused() == self.attempts
-    }
-
-    /// `200×3, 401×2`.
-    pub fn statuses_text(&self) -> String {
-        if self.statuses.is_empty() {
-            return "no attempt".into();
-        }
-        self.statuses
-            .iter()
-            .map(|(status, n)| match status {
-                0 => format!("no answer×{n}"),
-                s => format!("{s}×{n}"),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// `3 of 5`.
-    pub fn share_text(&self) -> String {
-        format!("{} of {}", self.accepted, self.attempts)
-    }
-
-    /// The distinct nodes that accepted, in order of first acceptance.
-    pub fn nodes_text(&self) -> String {
-        let mut seen: Vec<&str> = Vec::new();
-        for node in &self.accepted_on {
-            if !seen.contains(&node.as_str()) {
-                seen.push(node);
-            }
-        }
-        if seen.is_empty() {
-            "—".into()
-        } else {
-            seen.join(", ")
-        }
-    }
-}
-
-/// Phase 1: the victim's session cookie in the thief's hands.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CookieReplay {
-    /// Thief's `GET /me` with the cookie; t = 0 at the victim's login.
-    pub before_logout: Tally,
-    pub logout_status: u16,
-    /// The same after the victim's `POST /logout`; t = 0 at the logout's answer.
-    pub after_logout: Tally,
-}
-
-impl CookieReplay {
-    /// Accepted before the logout, refused (401) by every attempt after it.
-    pub fn as_expected(&self) -> bool {
-        self.before_logout.all_accepted() && self.after_logout.all_refused()
-    }
-}
-
-/// Phase 2: the victim's bearer JWT in the thief's hands (revocation `none`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BearerReplay {
-    pub access_ttl_s: u64,
-    /// The token's own `exp` (Unix seconds), read from its payload.
-    pub exp: u64,
-    /// Thief's `GET /me`; t = 0 at the victim's login.
-    pub before_logout: Tally,
-    pub logout_status: u16,
-    /// Unix seconds at the logout's answer.
-    pub logout_at: f64,
-    /// Thief's polls every second after the logout, until the first 401 or
-    /// the window; t = 0 at the logout's answer.
-    pub after_logout: Tally,
-    pub poll_window_s: f64,
-}
-
-/// How far a first refusal may come before `exp` and still be "at expiry":
-/// `exp` is whole seconds and the server compares whole seconds too.
-pub const EXPIRY_SLACK_S: f64 = 1.0;
-
-impl BearerReplay {
-    /// Unix seconds of the first 401 after the logout.
-    pub fn first_refused_at(&self) -> Option<f64> {
-        self.after_logout
-            .first_refused_s
-            .map(|s| self.logout_at + s)
-    }
-
-    /// The first refusal after the logout, in seconds after `exp` (negative:
-    /// before it).
-    pub fn refused_after_exp_s(&self) -> Option<f64> {
-        self.first_refused_at().map(|at| at - self.exp as f64)
-    }
-
-    /// Seconds after the logout that the thief was last accepted.
-    pub fn accepted_after_logout_s(&self) -> Option<f64> {
-        self.after_logout.last_accepted_s
-    }
-
-    /// Refused (401) while the token was live: before the logout, or after
-    /// it but clearly before `exp`.
-    pub fn refused_while_live(&self) -> bool {
-        self.before_logout.refused() > 0
-            || self
-                .refused_after_exp_s()
-                .is_some_and(|after| after < -EXPIRY_SLACK_S)
-    }
-}
-
-/// A captured proof sent again, exactly, through HAProxy to a pair of nodes
-/// sharing one kind of replay cache.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CapturedReplay {
-    /// `node` or `shared`.
-    pub cache: String,
-    /// The nodes in HAProxy's rotation during the phase.
-    pub nodes: Vec<String>,
-    /// The victim's own request with the proof, and the node that took it.
-    pub victim_status: u16,
-    pub victim_node: String,
-    /// The thief's copies of the same request.
-    pub replays: Tally,
-}
-
-/// Phase 3, one key algorithm: a DPoP-bound token in the thief's hands.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DpopRound {
-    pub alg: String,
-    pub login_status: u16,
-    /// `token_type` of the login's answer.
-    pub token_type: String,
-    /// The token's `cnf.jkt` is the victim key's thumbprint.
-    pub bound: bool,
-    /// The victim's own requests, with fresh proofs: the control.
-    pub victim: Tally,
-    /// The thief sends the token as `Authorization: Bearer`.
-    pub thief_bearer: Tally,
-    /// As `Authorization: DPoP` with a proof signed by his own key.
-    pub thief_own_key: Tally,
-    /// As `Authorization: DPoP` with no proof.
-    pub thief_no_proof: Tally,
-    pub node_cache: Option<CapturedReplay>,
-    pub shared_cache: Option<CapturedReplay>,
-}
-
-impl DpopRound {
-    /// The three ways to use the token without the key.
-    pub fn without_key(&self) -> [(&'static str, &Tally); 3] {
-        [
-            ("as Bearer", &self.thief_bearer),
-            ("as DPoP with his own key's proof", &self.thief_own_key),
-            ("as DPoP without a proof", &self.thief_no_proof),
-        ]
-    }
-}
-
-/// What a token and a session cookie tell whoever holds them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PayloadReading {
-    pub username: String,
-    /// The bearer token's payload, decoded with base64 alone.
-    pub bearer_claims: Option<serde_json::Value>,
-    /// The DPoP-bound token's, likewise.
-    pub dpop_claims: Option<serde_json::Value>,
-    /// The session cookie's value, bytes.
-    pub cookie_bytes: usize,
-    /// The user's username, name and roles found in the cookie's value or
-    /// in any base64 decoding of it.
-    pub cookie_user_data: Vec<String>,
-}
-
-impl PayloadReading {
-    /// A decoded payload names the user.
-    pub fn readable(&self) -> bool {
-        [&self.bearer_claims, &self.dpop_claims]
-            .into_iter()
-            .flatten()
-            .any(|claims| claims["sub"].as_str() == Some(self.username.as_str()))
-    }
-}
-
-/// One timed loop of `GET /me` straight to one node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CostTrial {
-    pub variant: String,
-    pub node: String,
-    pub trial: usize,
-    pub requests: u64,
-    pub p50_us: f64,
-    pub p99_us: f64,
-    /// The node's CPU time (user + system, /proc/<pid>/stat) per request.
-    pub cpu_us: f64,
-}
-
-/// A variant over trials.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CostVariant {
-    pub name: String,
-    pub node: String,
-    pub p50_us: Spread,
-    pub p99_us: Spread,
-    pub cpu_us: Spread,
-    /// Per-trial ratio to the bearer variant of the same trial (none for bearer).
-    pub p50_ratio: Option<Spread>,
-    pub cpu_ratio: Option<Spread>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CostSummary {
-    pub trials: usize,
-    pub requests_per_trial: u64,
-    /// Bearer first.
-    pub variants: Vec<CostVariant>,
 }
 
 /// The variants from per-trial loops, the first variant named being the
@@ -326,19 +71,6 @@ pub fn cost_summary(names: &[(String, String)], trials: &[CostTrial]) -> CostSum
     }
 }
 
-/// Everything c11 measured: the typed summary of the experiment.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct StolenSummary {
-    pub session: Option<CookieReplay>,
-    pub bearer: Option<BearerReplay>,
-    /// One round per key algorithm.
-    pub dpop: Vec<DpopRound>,
-    pub payload: Option<PayloadReading>,
-    pub cost: Option<CostSummary>,
-    /// What did not run or was refused by a load check, and why.
-    pub failed: Vec<String>,
-}
-
 /// The rule [`c11_verdict`] applies, as the report prints it.
 pub const RULE: &str = "A refusal counts only as a 401; any other answer (503, no answer) says nothing about the \
     credential. The does-not-hold findings are checked first, on whatever phases ran. \
@@ -355,47 +87,8 @@ pub const RULE: &str = "A refusal counts only as a 401; any other answer (503, n
 
 /// C11's rule (see [`RULE`]).
 pub fn c11_verdict(s: &StolenSummary) -> Verdict {
-    // First the findings that decide on their own, from whatever phases ran:
-    // a thief let in without the key stays a fact when a later loop fails.
-    let stolen: Vec<String> = s
-        .dpop
-        .iter()
-        .flat_map(|round| {
-            round
-                .without_key()
-                .into_iter()
-                .filter(|(_, t)| t.accepted > 0)
-                .map(move |(how, t)| format!("{} {how}: accepted {}", round.alg, t.share_text()))
-        })
-        .collect();
-    if !stolen.is_empty() {
-        return Verdict::DoesNotHold(format!(
-            "the DPoP-bound token was accepted from the thief without the victim's key ({}){}",
-            stolen.join("; "),
-            if s.dpop.iter().any(|r| !r.bound) {
-                ": the login gave no key-bound token"
-            } else {
-                ""
-            }
-        ));
-    }
-    if let Some(bearer) = s.bearer.as_ref().filter(|b| b.refused_while_live()) {
-        return Verdict::DoesNotHold(match bearer.refused_after_exp_s() {
-            Some(after) if after < -EXPIRY_SLACK_S => format!(
-                "the stolen bearer JWT was refused {:.1} s before its exp, {:.1} s after the logout",
-                -after,
-                bearer.after_logout.first_refused_s.unwrap_or_default()
-            ),
-            _ => format!(
-                "the stolen bearer JWT was refused before the logout ({})",
-                bearer.before_logout.statuses_text()
-            ),
-        });
-    }
-    if s.payload.as_ref().is_some_and(|p| !p.readable()) {
-        return Verdict::DoesNotHold(
-            "no decoded payload named the user: the claims could not be read without a key".into(),
-        );
+    if let Some(verdict) = does_not_hold(s) {
+        return verdict;
     }
     if !s.failed.is_empty() {
         return Verdict::Inconclusive(s.failed.join("; "));
@@ -408,7 +101,78 @@ pub fn c11_verdict(s: &StolenSummary) -> Verdict {
     if s.dpop.is_empty() {
         return Verdict::Inconclusive("the DPoP phase did not run".into());
     }
-    // The remaining refusals must be 401s, and the victim must get in.
+    if let Some(verdict) = inconclusive(s, bearer) {
+        return verdict;
+    }
+    let mut caveats = replay_caveats(s);
+    caveats.extend(cookie_and_bearer_caveats(session, bearer));
+    let shared: Vec<&CapturedReplay> = s
+        .dpop
+        .iter()
+        .filter_map(|r| r.shared_cache.as_ref())
+        .collect();
+    let shared_copies: u32 = shared.iter().map(|r| r.replays.attempts).sum();
+    if !caveats.is_empty() && shared_copies > 0 && shared.iter().all(|r| r.replays.all_refused()) {
+        caveats.push(format!(
+            "the shared replay cache refused all {shared_copies} copies"
+        ));
+    }
+    if caveats.is_empty() {
+        Verdict::Holds
+    } else {
+        Verdict::HoldsWithCaveat(caveats.join("; "))
+    }
+}
+
+/// The findings that decide on their own, from whatever phases ran: a
+/// thief let in without the key stays a fact when a later loop fails.
+fn does_not_hold(s: &StolenSummary) -> Option<Verdict> {
+    let stolen: Vec<String> = s
+        .dpop
+        .iter()
+        .flat_map(|round| {
+            round
+                .without_key()
+                .into_iter()
+                .filter(|(_, t)| t.accepted > 0)
+                .map(move |(how, t)| format!("{} {how}: accepted {}", round.alg, t.share_text()))
+        })
+        .collect();
+    if !stolen.is_empty() {
+        return Some(Verdict::DoesNotHold(format!(
+            "the DPoP-bound token was accepted from the thief without the victim's key ({}){}",
+            stolen.join("; "),
+            if s.dpop.iter().any(|r| !r.bound) {
+                ": the login gave no key-bound token"
+            } else {
+                ""
+            }
+        )));
+    }
+    if let Some(bearer) = s.bearer.as_ref().filter(|b| b.refused_while_live()) {
+        return Some(Verdict::DoesNotHold(match bearer.refused_after_exp_s() {
+            Some(after) if after < -EXPIRY_SLACK_S => format!(
+                "the stolen bearer JWT was refused {:.1} s before its exp, {:.1} s after the logout",
+                -after,
+                bearer.after_logout.first_refused_s.unwrap_or_default()
+            ),
+            _ => format!(
+                "the stolen bearer JWT was refused before the logout ({})",
+                bearer.before_logout.statuses_text()
+            ),
+        }));
+    }
+    if s.payload.as_ref().is_some_and(|p| !p.readable()) {
+        return Some(Verdict::DoesNotHold(
+            "no decoded payload named the user: the claims could not be read without a key".into(),
+        ));
+    }
+    None
+}
+
+/// With every phase run: the remaining refusals must be 401s, and the
+/// victim must get in.
+fn inconclusive(s: &StolenSummary, bearer: &BearerReplay) -> Option<Verdict> {
     let mut unrelated: Vec<String> = Vec::new();
     let mut check = |what: String, t: &Tally| {
         if t.attempts == 0 || t.unrelated() > 0 {
@@ -429,25 +193,30 @@ pub fn c11_verdict(s: &StolenSummary) -> Verdict {
         }
     }
     if !unrelated.is_empty() {
-        return Verdict::Inconclusive(format!(
+        return Some(Verdict::Inconclusive(format!(
             "answers other than 200 or 401 (or none at all), which say nothing about the credential: {}",
             unrelated.join("; ")
-        ));
+        )));
     }
     if let Some(round) = s.dpop.iter().find(|r| !r.victim.all_accepted()) {
-        return Verdict::Inconclusive(format!(
+        return Some(Verdict::Inconclusive(format!(
             "the victim's own {} DPoP requests were not all accepted ({}): a binding that refuses its holder shows nothing",
             round.alg,
             round.victim.statuses_text()
-        ));
+        )));
     }
     if !bearer.before_logout.all_accepted() {
-        return Verdict::Inconclusive(format!(
+        return Some(Verdict::Inconclusive(format!(
             "the stolen bearer JWT was not accepted before the logout ({})",
             bearer.before_logout.statuses_text()
-        ));
+        )));
     }
+    None
+}
 
+/// Each replay of a captured proof that a cache let through, each that did
+/// not run, and each whose original the server did not accept.
+fn replay_caveats(s: &StolenSummary) -> Vec<String> {
     let mut caveats = Vec::new();
     for round in &s.dpop {
         for replay in [&round.node_cache, &round.shared_cache] {
@@ -474,6 +243,13 @@ pub fn c11_verdict(s: &StolenSummary) -> Verdict {
             }
         }
     }
+    caveats
+}
+
+/// A cookie refused before the logout or accepted after it, a token still
+/// accepted when polling ended.
+fn cookie_and_bearer_caveats(session: &CookieReplay, bearer: &BearerReplay) -> Vec<String> {
+    let mut caveats = Vec::new();
     if !session.before_logout.all_accepted() {
         caveats.push(format!(
             "the stolen session cookie was not accepted before the logout ({})",
@@ -492,22 +268,67 @@ pub fn c11_verdict(s: &StolenSummary) -> Verdict {
             bearer.poll_window_s
         ));
     }
-    let shared: Vec<&CapturedReplay> = s
-        .dpop
-        .iter()
-        .filter_map(|r| r.shared_cache.as_ref())
-        .collect();
-    let shared_copies: u32 = shared.iter().map(|r| r.replays.attempts).sum();
-    if !caveats.is_empty() && shared_copies > 0 && shared.iter().all(|r| r.replays.all_refused()) {
-        caveats.push(format!(
-            "the shared replay cache refused all {shared_copies} copies"
+    caveats
+}
+
+/// The verdict's evidence: what each phase saw, in one line.
+pub fn evidence(s: &StolenSummary) -> String {
+    let mut parts = Vec::new();
+    if let Some(c) = &s.session {
+        parts.push(format!(
+            "cookie: thief accepted {} before the logout, {} after",
+            c.before_logout.share_text(),
+            c.after_logout.share_text()
         ));
     }
-    if caveats.is_empty() {
-        Verdict::Holds
-    } else {
-        Verdict::HoldsWithCaveat(caveats.join("; "))
+    if let Some(b) = &s.bearer {
+        parts.push(format!(
+            "bearer JWT: accepted {} before the logout, {} polls after it; first 401 {}",
+            b.before_logout.share_text(),
+            b.after_logout.share_text(),
+            b.refused_after_exp_s()
+                .map_or("never".into(), |v| format!("{v:+.1} s from exp"))
+        ));
     }
+    parts.extend(s.dpop.iter().map(dpop_evidence));
+    if let Some(p) = &s.payload {
+        parts.push(format!(
+            "payload named the user: {}; cookie held user data: {}",
+            if p.readable() { "yes" } else { "no" },
+            if p.cookie_user_data.is_empty() {
+                "none".into()
+            } else {
+                p.cookie_user_data.join(", ")
+            }
+        ));
+    }
+    parts.join("; ")
+}
+
+fn dpop_evidence(round: &DpopRound) -> String {
+    let without: Vec<String> = round
+        .without_key()
+        .iter()
+        .map(|(how, t)| format!("{how} {}", t.share_text()))
+        .collect();
+    let captured: Vec<String> = [&round.node_cache, &round.shared_cache]
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            format!(
+                "captured replay, {} cache {}",
+                r.cache,
+                r.replays.share_text()
+            )
+        })
+        .collect();
+    format!(
+        "{} DPoP: victim {}; thief {}; {}",
+        round.alg,
+        round.victim.share_text(),
+        without.join(", "),
+        captured.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -515,6 +336,7 @@ pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::summaries::PayloadReading;
 
     pub(crate) fn tally(answers: &[(u16, &str)]) -> Tally {
         let mut t = Tally::default();

@@ -6,6 +6,10 @@
 //! of its bytes, as a thief who read it from a log or a proxy would. Both talk
 //! to HAProxy's frontends, except the timed cost loops, which go straight to
 //! one node so that nothing but that node is measured.
+//!
+//! [`run`] is the whole measurement, phase by phase: a phase that fails is
+//! named in [`Raw::failed`] and the others still run, so the rule can tell
+//! "refused" from "never tried".
 
 use std::{
     net::{IpAddr, Ipv4Addr},
@@ -21,14 +25,291 @@ use base64::{
     engine::general_purpose::{STANDARD, URL_SAFE},
     Engine,
 };
+use jwt_server::RevocationMode;
 use reqwest::{RequestBuilder, Response};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::analysis::{BearerReplay, CapturedReplay, CookieReplay, CostTrial, DpopRound, Tally};
 use crate::{
-    kit::{cpu::cpu_time, err, load_check},
-    Cluster, LabError, Stack,
+    experiment::RunContext,
+    kit::{
+        cpu::cpu_time,
+        err, load_check,
+        schedule::{self, Measured, Trials},
+    },
+    summaries::{BearerReplay, CapturedReplay, CookieReplay, DpopRound, PayloadReading, Tally},
+    Cluster, ClusterSpec, LabError, Stack,
 };
+
+/// Cost trials; the replay phases run once (their outcomes are statuses).
+const TRIALS: Trials = Trials::new(1, 5);
+
+/// Everything c11 measured, phase by phase; a phase that could not run is
+/// `None` (or empty) and named in `failed`.
+#[derive(Debug, Serialize)]
+pub struct Raw {
+    /// The JWT nodes' `--dpop` mode.
+    pub dpop_mode: &'static str,
+    pub access_ttl_s: u64,
+    /// Requests per timed cost loop, and the time each loop may take (s).
+    pub cost_requests: usize,
+    pub cost_limit_s: u64,
+    /// Cost trials.
+    pub trials: usize,
+    pub session: Option<CookieReplay>,
+    pub bearer: Option<BearerReplay>,
+    /// One round per key algorithm that ran.
+    pub dpop: Vec<DpopRound>,
+    pub payload: Option<PayloadReading>,
+    /// The cost variants as `(name, node)`, the first the baseline.
+    pub cost_names: Vec<(String, String)>,
+    pub cost_trials: Vec<CostTrial>,
+    /// What did not run or was refused by a load check, and why.
+    pub failed: Vec<String>,
+}
+
+/// One timed loop of `GET /me` straight to one node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostTrial {
+    pub variant: String,
+    pub node: String,
+    pub trial: usize,
+    pub requests: u64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    /// The node's CPU time (user + system, /proc/<pid>/stat) per request.
+    pub cpu_us: f64,
+}
+
+struct Settings {
+    access_ttl: Duration,
+    cost_requests: usize,
+    /// Each timed loop stops here whatever its count: well inside a
+    /// proof's 60 s and the access token's lifetime.
+    cost_limit: Duration,
+}
+
+fn settings(quick: bool) -> Settings {
+    if quick {
+        Settings {
+            access_ttl: Duration::from_secs(15),
+            cost_requests: 500,
+            cost_limit: Duration::from_secs(10),
+        }
+    } else {
+        Settings {
+            access_ttl: Duration::from_secs(30),
+            cost_requests: 2_000,
+            cost_limit: Duration::from_secs(20),
+        }
+    }
+}
+
+fn spec(ctx: &RunContext, dpop: &str, access_ttl: Duration) -> ClusterSpec {
+    let mut spec = ClusterSpec::new(ctx.launcher.clone());
+    // Four JWT nodes, two per replay cache; ClusterSpec.nodes counts per
+    // stack, so the session stack gets four as well.
+    spec.nodes = 4;
+    spec.seed_users = 0;
+    spec.revocation = RevocationMode::None;
+    spec.jwt_args = [
+        "--dpop",
+        dpop,
+        "--access-ttl",
+        &format!("{}s", access_ttl.as_secs()),
+        // No grace after exp, so "accepted until exp" means exp.
+        "--leeway",
+        "0s",
+    ]
+    .map(String::from)
+    .to_vec();
+    let cache = |kind: &str| vec!["--dpop-replay-cache".to_owned(), kind.to_owned()];
+    spec.jwt_node_args = (0..4)
+        .map(|i| {
+            cache(if NODE_CACHE.contains(&i) {
+                "node"
+            } else {
+                "shared"
+            })
+        })
+        .collect();
+    debug_assert!(SHARED_CACHE.iter().all(|i| !NODE_CACHE.contains(i)));
+    spec
+}
+
+/// `Ok` or the phase's error in `failed`.
+fn keep<T>(failed: &mut Vec<String>, phase: &str, outcome: Result<T, LabError>) -> Option<T> {
+    match outcome {
+        Ok(value) => Some(value),
+        Err(e) => {
+            failed.push(format!("{phase}: {e}"));
+            None
+        }
+    }
+}
+
+/// The whole measurement: one cluster, the replay phases, the payloads, then
+/// the cost loops. Only a cluster that cannot start (or a Ctrl-C) fails it.
+pub async fn run(ctx: &RunContext, dpop_mode: &'static str) -> Result<Raw, LabError> {
+    let set = settings(ctx.quick);
+    ctx.variant("starting a cluster: 4 JWT nodes with DPoP (2 per-node, 2 shared replay caches)");
+    let cluster = Cluster::start(spec(ctx, dpop_mode, set.access_ttl)).await?;
+    let parties = Parties::new()?;
+    let mut raw = Raw {
+        dpop_mode,
+        access_ttl_s: set.access_ttl.as_secs(),
+        cost_requests: set.cost_requests,
+        cost_limit_s: set.cost_limit.as_secs(),
+        trials: TRIALS.count(ctx.quick),
+        session: None,
+        bearer: None,
+        dpop: Vec::new(),
+        payload: None,
+        cost_names: Vec::new(),
+        cost_trials: Vec::new(),
+        failed: Vec::new(),
+    };
+    let cookie = session_phase(ctx, &parties, &cluster, &mut raw).await?;
+    let bearer_token = bearer_phase(ctx, &parties, &cluster, set.access_ttl, &mut raw).await?;
+    let dpop_token = dpop_phase(ctx, &parties, &cluster, &mut raw).await;
+    if let (Some(cookie), Some(token)) = (&cookie, &bearer_token) {
+        raw.payload = Some(payload_reading(cookie, token, dpop_token.as_deref()));
+    }
+    let measured = cost_phase(ctx, &parties, &cluster, &set, raw.trials).await?;
+    raw.cost_names = cost_names(&cluster);
+    cluster.shutdown();
+    raw.cost_trials = match measured {
+        Ok(measured) => measured.into_iter().map(|m| m.value).collect(),
+        Err(LabError::Interrupted) => return Err(LabError::Interrupted),
+        Err(e) => {
+            raw.failed.push(format!("cost of DPoP: {e}"));
+            Vec::new()
+        }
+    };
+    Ok(raw)
+}
+
+/// Phase 1 into `raw`; the victim's cookie (`name=value`) when it ran.
+async fn session_phase(
+    ctx: &RunContext,
+    parties: &Parties,
+    cluster: &Cluster,
+    raw: &mut Raw,
+) -> Result<Option<String>, LabError> {
+    ctx.variant("session cookie: the thief replays it, the victim logs out");
+    let base = cluster.url(Stack::Session, "")?;
+    let phase = keep(
+        &mut raw.failed,
+        "session cookie phase",
+        cookie_replay(parties, &base).await,
+    );
+    Ok(phase.map(|(replay, cookie)| {
+        raw.session = Some(replay);
+        cookie
+    }))
+}
+
+/// Phase 2 into `raw`; the bearer token when it ran.
+async fn bearer_phase(
+    ctx: &RunContext,
+    parties: &Parties,
+    cluster: &Cluster,
+    access_ttl: Duration,
+    raw: &mut Raw,
+) -> Result<Option<String>, LabError> {
+    ctx.variant("bearer JWT: the thief replays it until it expires");
+    let base = cluster.url(Stack::Jwt, "")?;
+    let phase = keep(
+        &mut raw.failed,
+        "bearer JWT phase",
+        bearer_replay(parties, &base, access_ttl).await,
+    );
+    Ok(phase.map(|(replay, token)| {
+        raw.bearer = Some(replay);
+        token
+    }))
+}
+
+/// Phase 3, once per key algorithm, into `raw`; the first DPoP-bound token.
+async fn dpop_phase(
+    ctx: &RunContext,
+    parties: &Parties,
+    cluster: &Cluster,
+    raw: &mut Raw,
+) -> Option<String> {
+    let mut dpop_token = None;
+    for alg in [DpopAlg::Es256, DpopAlg::EdDsa] {
+        ctx.variant(format!(
+            "DPoP-bound JWT ({alg:?}): the thief without the key, then a captured proof"
+        ));
+        if let Some((round, token)) = keep(
+            &mut raw.failed,
+            &format!("DPoP phase ({alg:?})"),
+            dpop_round(parties, cluster, alg).await,
+        ) {
+            raw.dpop.push(round);
+            dpop_token.get_or_insert(token);
+        }
+    }
+    dpop_token
+}
+
+/// What the captured credentials tell whoever holds them, read with base64.
+fn payload_reading(cookie: &str, bearer_token: &str, dpop_token: Option<&str>) -> PayloadReading {
+    let value = cookie.split_once('=').map_or(cookie, |(_, v)| v);
+    PayloadReading {
+        username: USERNAME.into(),
+        bearer_claims: decode_payload(bearer_token),
+        dpop_claims: dpop_token.and_then(decode_payload),
+        cookie_bytes: value.len(),
+        cookie_user_data: user_data_in(value, &USER_DATA),
+    }
+}
+
+/// The timed cost loops, every variant per trial. The outer error is one
+/// that stops the experiment; the inner one is the loops' own, for `failed`.
+async fn cost_phase(
+    ctx: &RunContext,
+    parties: &Parties,
+    cluster: &Cluster,
+    set: &Settings,
+    trials: usize,
+) -> Result<Result<Vec<Measured<CostTrial>>, LabError>, LabError> {
+    let key = DpopKey::generate(DpopAlg::Es256).map_err(err)?;
+    Ok(schedule::run(
+        ctx,
+        &COST_SETUPS,
+        trials,
+        |v| format!("cost: GET /me, {}", v.name),
+        async |setup, trial| {
+            cost_trial(
+                parties,
+                cluster,
+                setup,
+                &key,
+                set.cost_requests,
+                set.cost_limit,
+                trial,
+            )
+            .await
+        },
+    )
+    .await)
+}
+
+/// The cost variants as `(name, node)`, in [`COST_SETUPS`]' order.
+fn cost_names(cluster: &Cluster) -> Vec<(String, String)> {
+    COST_SETUPS
+        .iter()
+        .map(|v| {
+            let node = cluster
+                .nodes(Stack::Jwt)
+                .get(v.node)
+                .map(|n| n.name.clone());
+            (v.name.to_owned(), node.unwrap_or_default())
+        })
+        .collect()
+}
 
 /// The victim: a demo user, so her name and roles are known to look for.
 pub const USERNAME: &str = "alice";
@@ -220,35 +501,14 @@ pub async fn dpop_round(
     let key = DpopKey::generate(alg).map_err(err)?;
     let thief_key = DpopKey::generate(alg).map_err(err)?;
     let base = cluster.url(Stack::Jwt, "")?;
-    let (login_url, me) = (format!("{base}/login"), format!("{base}/me"));
-    let login_proof = key.proof("POST", &login_url, None).map_err(err)?;
-    let login = p
-        .victim
-        .post(&login_url)
-        .header("DPoP", login_proof)
-        .json(&login_body())
-        .send()
-        .await
-        .map_err(err)?;
+    let me = format!("{base}/me");
+    let login = dpop_login(p, &format!("{base}/login"), &key, alg_name).await?;
     let login_status = login.status().as_u16();
-    if login_status != 200 {
-        return Err(err(format!(
-            "the DPoP login ({alg_name}) answered {login_status}"
-        )));
-    }
     let t0 = Instant::now();
     let (token, token_type) = token_of(login).await?;
     let bound = decode_payload(&token)
         .is_some_and(|claims| claims["cnf"]["jkt"].as_str() == Some(key.jkt()));
-    let dpop = |client: &reqwest::Client, proof: Option<String>| {
-        let request = client
-            .get(&me)
-            .header("authorization", format!("DPoP {token}"));
-        match proof {
-            Some(proof) => request.header("DPoP", proof),
-            None => request,
-        }
-    };
+    let dpop = |client: &reqwest::Client, proof| dpop_request(client, &me, &token, proof);
     let victim = attempts(3, t0, || {
         Ok(dpop(
             &p.victim,
@@ -265,39 +525,12 @@ pub async fn dpop_round(
     })
     .await?;
     let thief_no_proof = attempts(3, t0, || Ok(dpop(&p.thief, None))).await?;
-
-    let mut captured = Vec::new();
-    for (cache, active, drained) in [
-        ("node", NODE_CACHE, SHARED_CACHE),
-        ("shared", SHARED_CACHE, NODE_CACHE),
-    ] {
-        for i in drained {
-            cluster.set_maintenance(Stack::Jwt, i, true)?;
-        }
-        let proof = key.proof("GET", &me, Some(&token)).map_err(err)?;
-        let (victim_status, victim_node) = send(dpop(&p.victim, Some(proof.clone()))).await;
-        let t = Instant::now();
-        let replays = attempts(CAPTURED_REPLAYS, t, || {
-            Ok(dpop(&p.thief, Some(proof.clone())))
-        })
-        .await;
-        for i in drained {
-            cluster.set_maintenance(Stack::Jwt, i, false)?;
-        }
-        captured.push(CapturedReplay {
-            cache: cache.into(),
-            nodes: active
-                .iter()
-                .filter_map(|i| cluster.nodes(Stack::Jwt).get(*i))
-                .map(|n| n.name.clone())
-                .collect(),
-            victim_status,
-            victim_node,
-            replays: replays?,
-        });
-    }
+    let replay = |cache, active, drained| {
+        captured_replay(p, cluster, &key, &me, &token, (cache, active, drained))
+    };
+    let node_cache = replay("node", NODE_CACHE, SHARED_CACHE).await?;
+    let shared_cache = replay("shared", SHARED_CACHE, NODE_CACHE).await?;
     cluster.wait_all_up(Duration::from_secs(10)).await?;
-    let mut captured = captured.into_iter();
     Ok((
         DpopRound {
             alg: alg_name.into(),
@@ -308,11 +541,91 @@ pub async fn dpop_round(
             thief_bearer,
             thief_own_key,
             thief_no_proof,
-            node_cache: captured.next(),
-            shared_cache: captured.next(),
+            node_cache: Some(node_cache),
+            shared_cache: Some(shared_cache),
         },
         token,
     ))
+}
+
+/// The victim's login with a proof of `key`; an answer other than 200 ends
+/// the round.
+async fn dpop_login(
+    p: &Parties,
+    login_url: &str,
+    key: &DpopKey,
+    alg_name: &str,
+) -> Result<Response, LabError> {
+    let login_proof = key.proof("POST", login_url, None).map_err(err)?;
+    let login = p
+        .victim
+        .post(login_url)
+        .header("DPoP", login_proof)
+        .json(&login_body())
+        .send()
+        .await
+        .map_err(err)?;
+    let login_status = login.status().as_u16();
+    if login_status != 200 {
+        return Err(err(format!(
+            "the DPoP login ({alg_name}) answered {login_status}"
+        )));
+    }
+    Ok(login)
+}
+
+/// `GET /me` with the token as `Authorization: DPoP`, and `proof` if any.
+fn dpop_request(
+    client: &reqwest::Client,
+    me: &str,
+    token: &str,
+    proof: Option<String>,
+) -> RequestBuilder {
+    let request = client
+        .get(me)
+        .header("authorization", format!("DPoP {token}"));
+    match proof {
+        Some(proof) => request.header("DPoP", proof),
+        None => request,
+    }
+}
+
+/// The victim sends one request with a fresh proof, the thief exact copies
+/// of it, with only the `active` pair of JWT nodes in HAProxy's rotation
+/// (the `drained` pair in maintenance meanwhile).
+async fn captured_replay(
+    p: &Parties,
+    cluster: &Cluster,
+    key: &DpopKey,
+    me: &str,
+    token: &str,
+    (cache, active, drained): (&str, [usize; 2], [usize; 2]),
+) -> Result<CapturedReplay, LabError> {
+    for i in drained {
+        cluster.set_maintenance(Stack::Jwt, i, true)?;
+    }
+    let proof = key.proof("GET", me, Some(token)).map_err(err)?;
+    let (victim_status, victim_node) =
+        send(dpop_request(&p.victim, me, token, Some(proof.clone()))).await;
+    let t = Instant::now();
+    let replays = attempts(CAPTURED_REPLAYS, t, || {
+        Ok(dpop_request(&p.thief, me, token, Some(proof.clone())))
+    })
+    .await;
+    for i in drained {
+        cluster.set_maintenance(Stack::Jwt, i, false)?;
+    }
+    Ok(CapturedReplay {
+        cache: cache.into(),
+        nodes: active
+            .iter()
+            .filter_map(|i| cluster.nodes(Stack::Jwt).get(*i))
+            .map(|n| n.name.clone())
+            .collect(),
+        victim_status,
+        victim_node,
+        replays: replays?,
+    })
 }
 
 /// A JWT's payload decoded with base64 alone: no key, no signature check.

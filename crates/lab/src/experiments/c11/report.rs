@@ -2,13 +2,61 @@
 
 use serde_json::Value;
 
-use super::analysis::{
-    BearerReplay, CapturedReplay, CostSummary, PayloadReading, StolenSummary, Tally,
-};
+use super::measure::{Raw, CAPTURED_REPLAYS, USER_DATA};
 use crate::{
+    experiment::Presentation,
+    kit::load_check::MAX_ERROR_SHARE,
     results::{Chart, ChartKind, Point, Series, Table},
-    summaries::Spread,
+    summaries::{
+        BearerReplay, CapturedReplay, CookieReplay, CostSummary, DpopRound, PayloadReading, Spread,
+        StolenSummary, Tally,
+    },
 };
+
+/// The set-up, tables, chart and lesson, from the summary (the set-up from
+/// the run's settings).
+pub fn present(raw: &Raw, s: &StolenSummary) -> Presentation {
+    let mut tables = vec![replay_table(s)];
+    tables.extend(s.bearer.as_ref().map(expiry_table));
+    if let Some(p) = &s.payload {
+        tables.push(payload_table(p));
+        tables.push(cookie_table(p));
+    }
+    tables.extend(s.cost.as_ref().map(cost_table));
+    Presentation {
+        setup: setup(raw),
+        tables,
+        chart: Some(chart(s)),
+        lesson: lesson(s),
+    }
+}
+
+fn setup(raw: &Raw) -> String {
+    format!(
+        "One cluster, 4 nodes per stack behind HAProxy (round-robin). JWT nodes: --dpop {}, access \
+         tokens of {} s, no leeway after exp, revocation none; jwt-1 and jwt-2 remember DPoP proofs in their \
+         own memory (--dpop-replay-cache node), jwt-3 and jwt-4 in Redis (shared). The victim is one client \
+         on 127.0.0.1 (User-Agent authlab-victim), the thief another bound to 127.0.0.2 (authlab-thief); \
+         neither keeps cookies, and the thief only ever has a copy of the credential's bytes. Session \
+         cookie: the thief sends GET /me with it 5 times, the victim logs out, 5 more. Bearer JWT: 5 \
+         times, the victim logs out, then once a second until the first 401. DPoP (an ES256, then an \
+         EdDSA key): the victim's own requests (control), then the thief with the token as Bearer, as DPoP \
+         with a proof of his own key, and with no proof, 3 times each; then the victim sends one request \
+         with a fresh proof and the thief sends {} exact copies of it (same token, same proof) within the \
+         proof's minute, first with only the per-node pair in HAProxy's rotation, then only the shared \
+         pair. The payloads are decoded with base64 alone. Cost: GET /me straight to jwt-1 (bearer, DPoP) \
+         and jwt-3 (DPoP, shared cache), {} sequential requests per loop (at most {} s), after a fresh login \
+         and 20 warm-up requests, proofs (ES256) signed before the clock starts; {} trial(s), the \
+         order rotating per trial; a loop with more than {:.1}% errors is refused.",
+        raw.dpop_mode,
+        raw.access_ttl_s,
+        CAPTURED_REPLAYS,
+        raw.cost_requests,
+        raw.cost_limit_s,
+        raw.trials,
+        MAX_ERROR_SHARE * 100.0,
+    )
+}
 
 /// `0.00–0.41 s`, or `—` when nothing was accepted.
 fn accepted_span(t: &Tally) -> String {
@@ -205,7 +253,7 @@ pub fn cookie_table(p: &PayloadReading) -> Table {
         rows: vec![vec![
             p.cookie_bytes.to_string(),
             if p.cookie_user_data.is_empty() {
-                format!("none (looked for {})", super::measure::USER_DATA.join(", "))
+                format!("none (looked for {})", USER_DATA.join(", "))
             } else {
                 p.cookie_user_data.join(", ")
             },
@@ -352,181 +400,21 @@ pub fn headline(s: &StolenSummary) -> String {
     parts.join("; ")
 }
 
-/// The lesson: every figure from the summary, nothing the run did not show.
 /// How late after `exp` a first refusal still reads as "at expiry".
 const AT_EXPIRY_S: f64 = 2.5;
 
+/// The lesson: every figure from the summary, nothing the run did not show.
+/// One paragraph per phase that ran, then what did not run.
 pub fn lesson(s: &StolenSummary) -> String {
     let mut text = Vec::new();
-    if let Some(c) = &s.session {
-        let ending = if c.after_logout.all_refused() {
-            "the difference is that the server keeps the session, so the victim's logout ended the thief's copy at once"
-        } else {
-            "and here the victim's logout did not end the thief's copy on every attempt"
-        };
-        text.push(format!(
-            "From another address and client, the thief's copy of the session cookie was accepted {} before the victim \
-             logged out and {} right after: a session cookie is a bearer credential too, good for whoever sends it; \
-             {ending}.",
-            c.before_logout.share_text(),
-            c.after_logout.share_text()
-        ));
-    }
-    if let Some(b) = &s.bearer {
-        let after = match (b.accepted_after_logout_s(), b.refused_after_exp_s()) {
-            (Some(last), Some(exp)) => format!(
-                "it was still accepted {last:.1} s after the logout, and first refused {exp:+.1} s from its exp{}",
-                // exp is whole seconds and the polls are 1 s apart, so the
-                // first refused poll lands up to 2 s after exp, plus the
-                // poll's own time in flight.
-                if (0.0..=AT_EXPIRY_S).contains(&exp) {
-                    ", at the first poll after it (polls 1 s apart; exp counts whole seconds)"
-                } else if exp < 0.0 {
-                    ", before it"
-                } else {
-                    ", well after it"
-                }
-            ),
-            (None, Some(exp)) => format!("it was refused at the first poll after the logout ({exp:+.1} s from its exp)"),
-            (_, None) => format!("it was still accepted when polling ended, {:.0} s after the logout", b.poll_window_s),
-        };
-        // The cluster ran revocation none: that, not JWTs as such, is why
-        // the logout could not reach the copy; c7 measures the remedy.
-        text.push(format!(
-            "The stolen bearer JWT ({} s lifetime) was accepted {} before the logout; after it, {after}. This cluster \
-             ran revocation none, under which a logout cannot reach a copy of the token: nothing the victim did here \
-             ended it before its exp. A denylist (--revocation denylist) can, at a store lookup per request; c7 \
-             measures it, not this experiment.",
-            b.access_ttl_s,
-            b.before_logout.share_text()
-        ));
-    }
-    if let Some(p) = &s.payload {
-        let names: Vec<String> = ["sub", "name", "roles", "exp"]
-            .iter()
-            .filter(|n| p.bearer_claims.as_ref().and_then(|c| c.get(**n)).is_some())
-            .map(|n| format!("{n} {}", claim_text(&p.bearer_claims, n)))
-            .collect();
-        text.push(format!(
-            "Its payload read without any key ({}){}. The session cookie's {} bytes held {}.",
-            if names.is_empty() { "no claims found".into() } else { names.join(", ") },
-            match &p.dpop_claims {
-                Some(claims) if claims["cnf"]["jkt"].is_string() => {
-                    "; the DPoP-bound token's just as well, with the key's thumbprint added: binding hides nothing"
-                }
-                Some(_) => "; the token of the DPoP login just as well",
-                None => "",
-            },
-            p.cookie_bytes,
-            if p.cookie_user_data.is_empty() {
-                "none of the user's data".to_owned()
-            } else {
-                format!("the user's {}", p.cookie_user_data.join(", "))
-            }
-        ));
-    }
+    text.extend(s.session.as_ref().map(session_lesson));
+    text.extend(s.bearer.as_ref().map(bearer_lesson));
+    text.extend(s.payload.as_ref().map(payload_lesson));
     if !s.dpop.is_empty() {
-        let without: Vec<&Tally> = s
-            .dpop
-            .iter()
-            .flat_map(|r| r.without_key().map(|(_, t)| t))
-            .collect();
-        let (accepted, attempts) = without
-            .iter()
-            .fold((0, 0), |(a, n), t| (a + t.accepted, n + t.attempts));
-        let algs: Vec<&str> = s.dpop.iter().map(|r| r.alg.as_str()).collect();
-        if s.dpop.iter().all(|r| r.bound) {
-            text.push(format!(
-                "Bound to the victim's key with DPoP ({} keys), the token got the thief {accepted} acceptances in \
-                 {attempts} attempts without the key (as Bearer, with a proof of his own key, with no proof).",
-                algs.join(" and ")
-            ));
-        } else {
-            let types: Vec<String> = s
-                .dpop
-                .iter()
-                .map(|r| {
-                    format!(
-                        "{} login: token_type {:?}, key-bound {}",
-                        r.alg, r.token_type, r.bound
-                    )
-                })
-                .collect();
-            text.push(format!(
-                "A login with a DPoP proof did not give a token bound to the key ({}); the thief got {accepted} \
-                 acceptances in {attempts} attempts with it without the key.",
-                types.join("; ")
-            ));
-        }
-        // Only replays whose original the server accepted say anything.
-        let sum = |pick: fn(&super::analysis::DpopRound) -> &Option<CapturedReplay>| {
-            let replays: Vec<(&str, &CapturedReplay)> = s
-                .dpop
-                .iter()
-                .filter_map(|round| pick(round).as_ref().map(|r| (round.alg.as_str(), r)))
-                .filter(|(_, r)| r.victim_status == 200)
-                .collect();
-            let accepted: u32 = replays.iter().map(|(_, r)| r.replays.accepted).sum();
-            let attempts: u32 = replays.iter().map(|(_, r)| r.replays.attempts).sum();
-            let nodes: Vec<String> = replays
-                .iter()
-                .filter(|(_, r)| r.replays.accepted > 0)
-                .map(|(alg, r)| {
-                    format!(
-                        "{} with the {alg} proof, whose original went to {}",
-                        r.replays.nodes_text(),
-                        r.victim_node
-                    )
-                })
-                .collect();
-            (accepted, attempts, nodes)
-        };
-        let (node_ok, node_n, node_where) = sum(|r| &r.node_cache);
-        let (shared_ok, shared_n, shared_where) = sum(|r| &r.shared_cache);
-        if node_n + shared_n > 0 {
-            text.push(format!(
-                "A captured request, token and proof together, sent again within the proof's minute, carries a valid \
-                 proof: with per-node replay caches {node_ok} of {node_n} copies were accepted{}; with the cache shared \
-                 in Redis {shared_ok} of {shared_n}{}.",
-                if node_where.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        " (on {}): a node that had not seen the original, and cannot know what its neighbour saw",
-                        node_where.join("; ")
-                    )
-                },
-                if shared_where.is_empty() { String::new() } else { format!(" (on {})", shared_where.join(", ")) },
-            ));
-        }
+        text.push(binding_lesson(&s.dpop));
+        text.extend(captured_lesson(&s.dpop));
     }
-    if let Some(c) = &s.cost {
-        let find = |prefix: &str| c.variants.iter().find(|v| v.name.starts_with(prefix));
-        let bearer = find("bearer");
-        let parts: Vec<String> = c
-            .variants
-            .iter()
-            .filter(|v| v.p50_ratio.is_some())
-            .map(|v| {
-                format!(
-                    "{} p50 {} µs ({} the bearer's), node CPU {} µs per request ({})",
-                    v.name,
-                    us(&v.p50_us),
-                    ratio(&v.p50_ratio),
-                    us(&v.cpu_us),
-                    ratio(&v.cpu_ratio)
-                )
-            })
-            .collect();
-        if let Some(b) = bearer {
-            text.push(format!(
-                "The price, per GET /me straight to a node: bearer p50 {} µs and {} µs of node CPU; {}.",
-                us(&b.p50_us),
-                us(&b.cpu_us),
-                parts.join("; ")
-            ));
-        }
-    }
+    text.extend(s.cost.as_ref().and_then(cost_lesson));
     if !s.failed.is_empty() {
         text.push(format!(
             "Not measured in this run: {}.",
@@ -536,10 +424,197 @@ pub fn lesson(s: &StolenSummary) -> String {
     text.join(" ")
 }
 
+fn session_lesson(c: &CookieReplay) -> String {
+    let ending = if c.after_logout.all_refused() {
+        "the difference is that the server keeps the session, so the victim's logout ended the thief's copy at once"
+    } else {
+        "and here the victim's logout did not end the thief's copy on every attempt"
+    };
+    format!(
+        "From another address and client, the thief's copy of the session cookie was accepted {} before the victim \
+         logged out and {} right after: a session cookie is a bearer credential too, good for whoever sends it; \
+         {ending}.",
+        c.before_logout.share_text(),
+        c.after_logout.share_text()
+    )
+}
+
+fn bearer_lesson(b: &BearerReplay) -> String {
+    let after = match (b.accepted_after_logout_s(), b.refused_after_exp_s()) {
+        (Some(last), Some(exp)) => format!(
+            "it was still accepted {last:.1} s after the logout, and first refused {exp:+.1} s from its exp{}",
+            // exp is whole seconds and the polls are 1 s apart, so the
+            // first refused poll lands up to 2 s after exp, plus the
+            // poll's own time in flight.
+            if (0.0..=AT_EXPIRY_S).contains(&exp) {
+                ", at the first poll after it (polls 1 s apart; exp counts whole seconds)"
+            } else if exp < 0.0 {
+                ", before it"
+            } else {
+                ", well after it"
+            }
+        ),
+        (None, Some(exp)) => format!("it was refused at the first poll after the logout ({exp:+.1} s from its exp)"),
+        (_, None) => format!("it was still accepted when polling ended, {:.0} s after the logout", b.poll_window_s),
+    };
+    // The cluster ran revocation none: that, not JWTs as such, is why
+    // the logout could not reach the copy; c7 measures the remedy.
+    format!(
+        "The stolen bearer JWT ({} s lifetime) was accepted {} before the logout; after it, {after}. This cluster \
+         ran revocation none, under which a logout cannot reach a copy of the token: nothing the victim did here \
+         ended it before its exp. A denylist (--revocation denylist) can, at a store lookup per request; c7 \
+         measures it, not this experiment.",
+        b.access_ttl_s,
+        b.before_logout.share_text()
+    )
+}
+
+fn payload_lesson(p: &PayloadReading) -> String {
+    let names: Vec<String> = ["sub", "name", "roles", "exp"]
+        .iter()
+        .filter(|n| p.bearer_claims.as_ref().and_then(|c| c.get(**n)).is_some())
+        .map(|n| format!("{n} {}", claim_text(&p.bearer_claims, n)))
+        .collect();
+    format!(
+        "Its payload read without any key ({}){}. The session cookie's {} bytes held {}.",
+        if names.is_empty() {
+            "no claims found".into()
+        } else {
+            names.join(", ")
+        },
+        match &p.dpop_claims {
+            Some(claims) if claims["cnf"]["jkt"].is_string() => {
+                "; the DPoP-bound token's just as well, with the key's thumbprint added: binding hides nothing"
+            }
+            Some(_) => "; the token of the DPoP login just as well",
+            None => "",
+        },
+        p.cookie_bytes,
+        if p.cookie_user_data.is_empty() {
+            "none of the user's data".to_owned()
+        } else {
+            format!("the user's {}", p.cookie_user_data.join(", "))
+        }
+    )
+}
+
+/// What the thief got without the key, and whether the logins bound the
+/// token at all.
+fn binding_lesson(dpop: &[DpopRound]) -> String {
+    let without: Vec<&Tally> = dpop
+        .iter()
+        .flat_map(|r| r.without_key().map(|(_, t)| t))
+        .collect();
+    let (accepted, attempts) = without
+        .iter()
+        .fold((0, 0), |(a, n), t| (a + t.accepted, n + t.attempts));
+    let algs: Vec<&str> = dpop.iter().map(|r| r.alg.as_str()).collect();
+    if dpop.iter().all(|r| r.bound) {
+        format!(
+            "Bound to the victim's key with DPoP ({} keys), the token got the thief {accepted} acceptances in \
+             {attempts} attempts without the key (as Bearer, with a proof of his own key, with no proof).",
+            algs.join(" and ")
+        )
+    } else {
+        let types: Vec<String> = dpop
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} login: token_type {:?}, key-bound {}",
+                    r.alg, r.token_type, r.bound
+                )
+            })
+            .collect();
+        format!(
+            "A login with a DPoP proof did not give a token bound to the key ({}); the thief got {accepted} \
+             acceptances in {attempts} attempts with it without the key.",
+            types.join("; ")
+        )
+    }
+}
+
+/// Accepted and sent copies of captured requests through one kind of
+/// replay cache, and where the accepted ones landed. Only replays whose
+/// original the server accepted say anything.
+fn captured_sum(
+    dpop: &[DpopRound],
+    pick: fn(&DpopRound) -> &Option<CapturedReplay>,
+) -> (u32, u32, Vec<String>) {
+    let replays: Vec<(&str, &CapturedReplay)> = dpop
+        .iter()
+        .filter_map(|round| pick(round).as_ref().map(|r| (round.alg.as_str(), r)))
+        .filter(|(_, r)| r.victim_status == 200)
+        .collect();
+    let accepted: u32 = replays.iter().map(|(_, r)| r.replays.accepted).sum();
+    let attempts: u32 = replays.iter().map(|(_, r)| r.replays.attempts).sum();
+    let nodes: Vec<String> = replays
+        .iter()
+        .filter(|(_, r)| r.replays.accepted > 0)
+        .map(|(alg, r)| {
+            format!(
+                "{} with the {alg} proof, whose original went to {}",
+                r.replays.nodes_text(),
+                r.victim_node
+            )
+        })
+        .collect();
+    (accepted, attempts, nodes)
+}
+
+/// The replays of a captured request, per kind of replay cache; `None`
+/// when no replay ran with an accepted original.
+fn captured_lesson(dpop: &[DpopRound]) -> Option<String> {
+    let (node_ok, node_n, node_where) = captured_sum(dpop, |r| &r.node_cache);
+    let (shared_ok, shared_n, shared_where) = captured_sum(dpop, |r| &r.shared_cache);
+    (node_n + shared_n > 0).then(|| {
+        format!(
+            "A captured request, token and proof together, sent again within the proof's minute, carries a valid \
+             proof: with per-node replay caches {node_ok} of {node_n} copies were accepted{}; with the cache shared \
+             in Redis {shared_ok} of {shared_n}{}.",
+            if node_where.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (on {}): a node that had not seen the original, and cannot know what its neighbour saw",
+                    node_where.join("; ")
+                )
+            },
+            if shared_where.is_empty() { String::new() } else { format!(" (on {})", shared_where.join(", ")) },
+        )
+    })
+}
+
+/// DPoP's price against bearer; `None` without a bearer variant.
+fn cost_lesson(c: &CostSummary) -> Option<String> {
+    let bearer = c.variants.iter().find(|v| v.name.starts_with("bearer"))?;
+    let parts: Vec<String> = c
+        .variants
+        .iter()
+        .filter(|v| v.p50_ratio.is_some())
+        .map(|v| {
+            format!(
+                "{} p50 {} µs ({} the bearer's), node CPU {} µs per request ({})",
+                v.name,
+                us(&v.p50_us),
+                ratio(&v.p50_ratio),
+                us(&v.cpu_us),
+                ratio(&v.cpu_ratio)
+            )
+        })
+        .collect();
+    Some(format!(
+        "The price, per GET /me straight to a node: bearer p50 {} µs and {} µs of node CPU; {}.",
+        us(&bearer.p50_us),
+        us(&bearer.cpu_us),
+        parts.join("; ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiments::c11::analysis::{tests::healthy, CostVariant};
+    use crate::experiments::c11::analysis::tests::healthy;
+    use crate::summaries::CostVariant;
 
     #[test]
     fn the_tables_show_every_attempt() {

@@ -12,19 +12,104 @@ use authlab_client::ApiClient;
 use futures::future::join_all;
 use jwt_server::SigningAlgorithm;
 
+use serde::Serialize;
+
 use super::{
-    analysis::{LoadSample, OutageSample, ProbeLoop, RotationSample, RouteLoop},
-    pace::{self, Pace},
-    Plan,
+    pace::{self, LoopRecord, Pace},
+    plan::Plan,
 };
 use crate::{
     experiment::RunContext,
-    kit::{err, load_check, logins::log_in_load_users},
+    kit::{err, load_check, logins::log_in_load_users, schedule},
     orders::OrdersVariant,
     summaries::OrdersRoute,
-    wrk::{self, WrkRun},
+    wrk::{self, WrkResult, WrkRun},
     Cluster, ClusterSpec, LabError, Stack,
 };
+
+/// Everything c14 measured: the plan it followed and every run's samples.
+#[derive(Debug, Serialize)]
+pub struct Raw {
+    pub plan: Plan,
+    pub load: Vec<LoadSample>,
+    pub outages: Vec<OutageSample>,
+    pub rotations: Vec<RotationSample>,
+}
+
+/// One route in one trial: a loop at a fixed offered load (latency), wrk at
+/// saturation (throughput), and the auth-service counters read around both.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadSample {
+    pub route: OrdersRoute,
+    pub trial: usize,
+    pub fixed: LoopRecord,
+    pub wrk: WrkResult,
+    /// Auth-service calls the orders node counted over both runs; `None`
+    /// for the baseline, which has no orders node.
+    pub calls: Option<f64>,
+    /// The same calls as the auth nodes counted them.
+    pub auth_side_calls: Option<f64>,
+    /// Why the load check refused these runs; `None` when both passed.
+    pub invalid: Option<String>,
+}
+
+impl LoadSample {
+    pub fn requests(&self) -> u64 {
+        self.fixed.requests() + self.wrk.requests
+    }
+
+    pub fn per_request(&self, calls: Option<f64>) -> Option<f64> {
+        calls.map(|c| c / self.requests().max(1) as f64)
+    }
+}
+
+/// One route's loop through an outage.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteLoop {
+    pub route: OrdersRoute,
+    /// The auth stack the route depends on, which was stopped.
+    pub depends_on: Stack,
+    pub record: LoopRecord,
+}
+
+/// A stopped stack's own `/health`, asked through HAProxy during the outage.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeLoop {
+    pub stack: Stack,
+    pub record: LoopRecord,
+}
+
+/// One outage: every auth node stopped at `stop_s`, all back (ready and up
+/// in HAProxy) at `restart_s`, seconds on the loops' shared timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutageSample {
+    pub trial: usize,
+    pub stop_s: f64,
+    pub restart_s: f64,
+    pub routes: Vec<RouteLoop>,
+    pub probes: Vec<ProbeLoop>,
+}
+
+/// One key rotation under load.
+#[derive(Debug, Clone, Serialize)]
+pub struct RotationSample {
+    pub trial: usize,
+    pub staged_kid: String,
+    pub active_kid: String,
+    /// Logins after the activation, and how many tokens named the new kid.
+    pub new_logins: usize,
+    pub new_logins_with_new_kid: usize,
+    /// Old-kid tokens from before the stage until the new tokens were tried.
+    pub jwks_old: LoopRecord,
+    pub gateway_old: LoopRecord,
+    /// New-kid tokens after the activation.
+    pub jwks_new: LoopRecord,
+    pub gateway_new: LoopRecord,
+    /// `orders_upstream_requests_total{kind="jwks"}` of the JWKS node, after
+    /// minus before.
+    pub jwks_fetches: u64,
+    pub seconds: f64,
+}
 
 /// However slow the restarts, a loop stops offering requests after this.
 const LOOP_BOUND: Duration = Duration::from_secs(90);
@@ -60,7 +145,58 @@ fn orders_url(cluster: &Cluster, route: OrdersRoute) -> Result<String, LabError>
     }
 }
 
-pub(super) async fn start(ctx: &RunContext, plan: &Plan) -> Result<Cluster, LabError> {
+/// The whole measurement on one cluster: every route under load, the
+/// outages, then the key rotations. `stop_auth_service` is `false` only in
+/// the test whose "outage" leaves the auth nodes running.
+pub async fn run(ctx: &RunContext, stop_auth_service: bool) -> Result<Raw, LabError> {
+    let plan = Plan::new(ctx.quick);
+    ctx.variant("starting a cluster with the orders service in four modes");
+    let mut cluster = start(ctx, &plan).await?;
+    let client = ApiClient::new();
+
+    let load = schedule::run(
+        ctx,
+        &OrdersRoute::ALL,
+        plan.trials,
+        |route| format!("{}: a paced loop, then wrk", route.label()),
+        async |route, trial| load_run(&cluster, &client, &plan, *route, trial).await,
+    )
+    .await?
+    .into_iter()
+    .map(|m| m.value)
+    .collect::<Vec<_>>();
+    let outages = schedule::run(
+        ctx,
+        &["auth services down"],
+        plan.trials,
+        |what| format!("{what} under a paced loop on every route"),
+        async |_, trial| outage(&mut cluster, &client, &plan, stop_auth_service, trial).await,
+    )
+    .await?
+    .into_iter()
+    .map(|m| m.value)
+    .collect::<Vec<_>>();
+    let rotations = schedule::run(
+        ctx,
+        &["key rotation"],
+        plan.rotations,
+        |what| format!("{what} under a paced loop on the JWKS and gateway routes"),
+        async |_, trial| rotation(&mut cluster, &client, &plan, trial).await,
+    )
+    .await?
+    .into_iter()
+    .map(|m| m.value)
+    .collect::<Vec<_>>();
+    cluster.shutdown();
+    Ok(Raw {
+        plan,
+        load,
+        outages,
+        rotations,
+    })
+}
+
+async fn start(ctx: &RunContext, plan: &Plan) -> Result<Cluster, LabError> {
     let mut spec = ClusterSpec::new(ctx.launcher.clone());
     spec.nodes = plan.nodes;
     spec.alg = SigningAlgorithm::Es256;
@@ -87,7 +223,7 @@ async fn authorizations(
 /// The sum of every sample of counter `name` whose labels include all of
 /// `labels`, in a Prometheus text exposition. A name matches exactly or
 /// after a namespace (`authlab_` + `name`).
-pub(super) fn counter(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+fn counter(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     text.lines()
         .filter(|line| !line.starts_with('#'))
         .filter_map(|line| {
@@ -178,7 +314,7 @@ fn checked(run: &str, requests: u64, non_2xx: u64, socket_errors: u64) -> Option
 }
 
 /// One route in one trial: fresh logins, the paced loop, wrk, the counters around both.
-pub(super) async fn load_run(
+async fn load_run(
     cluster: &Cluster,
     client: &ApiClient,
     plan: &Plan,
@@ -293,7 +429,7 @@ async fn stop_and_restart(
 }
 
 /// Both auth services down under a paced loop on every orders route.
-pub(super) async fn outage(
+async fn outage(
     cluster: &mut Cluster,
     client: &ApiClient,
     plan: &Plan,
@@ -396,7 +532,7 @@ async fn jwks_fetches(http: &reqwest::Client, cluster: &Cluster) -> Result<u64, 
 
 /// A key rotation while the JWKS and gateway routes serve old tokens, then
 /// new logins' tokens on both.
-pub(super) async fn rotation(
+async fn rotation(
     cluster: &mut Cluster,
     client: &ApiClient,
     plan: &Plan,

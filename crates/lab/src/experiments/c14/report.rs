@@ -5,16 +5,59 @@
 use std::collections::BTreeMap;
 
 use super::{
-    analysis::{ms, served_for, OutageSample},
-    Plan,
+    analysis::{ms, served_for},
+    measure::OutageSample,
+    plan::Plan,
 };
 use crate::{
     kit::behaviour::point,
     results::{Chart, ChartKind, Series, Table},
-    summaries::{DownstreamRoute, DownstreamSummary, OrdersRoute, OutageRoute, Spread},
+    summaries::{
+        DownstreamRoute, DownstreamSummary, OrdersRoute, OutageRoute, RotationFigures, Spread,
+    },
 };
 
 const NOT_MEASURED: &str = "not measured";
+
+/// The set-up as the report states it, every number from the plan.
+pub fn setup(plan: &Plan) -> String {
+    format!(
+        "One cluster: {} nodes per auth stack behind HAProxy, the JWT stack signing with ES256 (HAProxy's jwt_verify \
+         has no EdDSA), and one orders-service node per variant behind its own HAProxy frontend: jwks (fetches the \
+         JWT stack's /.well-known/jwks.json through HAProxy, caches it), introspection (asks the session stack's \
+         /introspect through HAProxy on every request), introspection-cached (the same, active answers cached {} s) \
+         and gateway (HAProxy verifies the JWT, the node trusts it). {} load users log in on each stack before every \
+         run: the JWT routes get their access tokens, the introspection routes their session cookie values, both \
+         as Authorization: Bearer. Per request: a paced loop at {} requests/s for {} s (latency), then wrk -t2 \
+         -c{} for {} s (throughput); the orders node's and the auth nodes' counters read before and after; a run \
+         with more than {:.1}% errors is refused by the load check. Auth service down: paced loops of {} \
+         requests/s on each orders route, every JWT and session node killed after {} s and restarted {} s later, \
+         the loops running {} s past the recovery (every auth node ready and up in HAProxy), the stopped stacks' \
+         own /health probed at {} requests/s; the outage is counted from the kill to the recovery, and every \
+         figure of it by when each request was sent. Key rotation: paced loops of {} requests/s with old tokens on \
+         the jwks and gateway routes while the key set is staged and activated, then {} fresh logins' tokens for \
+         {} s; {} rotations back to back. {} trial(s) of the other parts, the per-request routes interleaved with \
+         the order rotating per trial. The lab runs on the same cores as the cluster.",
+        plan.nodes,
+        plan.cache_ttl.as_secs(),
+        plan.users,
+        plan.fixed_rate,
+        plan.fixed_time.as_secs(),
+        plan.wrk_connections,
+        plan.wrk_time.as_secs(),
+        crate::kit::load_check::MAX_ERROR_SHARE * 100.0,
+        plan.outage_rate,
+        plan.before.as_secs(),
+        plan.down.as_secs(),
+        plan.after.as_secs(),
+        plan.probe_rate,
+        plan.rotation_rate,
+        plan.new_logins,
+        plan.after_rotation.as_secs(),
+        plan.rotations,
+        plan.trials,
+    )
+}
 
 /// How each route learns who is calling: a fact of the set-up.
 pub fn checks_by(route: OrdersRoute, plan: &Plan) -> String {
@@ -64,7 +107,16 @@ fn seconds(values: &[Option<f64>]) -> String {
     }
 }
 
+/// The report's tables: per request, through the outage, and through the
+/// key rotation when it ran.
 pub fn tables(s: &DownstreamSummary, plan: &Plan) -> Vec<Table> {
+    let mut tables = vec![load_table(s, plan), outage_table(s, plan)];
+    tables.extend(s.rotation.as_ref().map(|r| rotation_table(r, plan)));
+    tables
+}
+
+/// Per route under load: latency, throughput, auth-service calls.
+fn load_table(s: &DownstreamSummary, plan: &Plan) -> Table {
     let mut load = Table {
         title: format!(
             "GET /orders per route, median (min–max) over {} trial(s), routes interleaved. Latency: a paced loop at \
@@ -123,7 +175,11 @@ pub fn tables(s: &DownstreamSummary, plan: &Plan) -> Vec<Table> {
             }
         });
     }
+    load
+}
 
+/// Per route through the outage, then the stopped stacks' own probes.
+fn outage_table(s: &DownstreamSummary, plan: &Plan) -> Table {
     let down = Spread::of(
         &s.outage
             .iter()
@@ -184,66 +240,66 @@ pub fn tables(s: &DownstreamSummary, plan: &Plan) -> Vec<Table> {
             "—".into(),
         ]);
     }
+    outage
+}
 
-    let mut tables = vec![load, outage];
-    if let Some(r) = &s.rotation {
-        tables.push(Table {
-            title: format!(
-                "Key rotation under a paced loop of {} requests/s per route: the key set staged, then activated (each \
-                 time the JWT nodes restart one at a time), then {} users log in for new tokens; {} trial(s), summed",
-                plan.rotation_rate, plan.new_logins, r.trials
-            ),
-            columns: ["what", "requests", "failed", "share failed", "note"]
-                .map(String::from)
-                .to_vec(),
-            rows: vec![
-                vec![
-                    "JWKS route, tokens signed with the new key".into(),
-                    r.new_requests.to_string(),
-                    r.new_failed.to_string(),
-                    format!("{:.1}%", r.new_failed_pct()),
-                    format!(
-                        "the only requests that meet an unknown kid; {} of {} logins after the activation carried \
-                         the new kid; p99 per rotation {} (the first new-kid request waits for a JWKS fetch, up \
-                         to the orders node's refetch cooldown)",
-                        r.new_logins_with_new_kid,
-                        r.new_logins,
-                        r.new_p99_ms
-                            .iter()
-                            .map(|ms| format!("{ms:.1} ms"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ],
-                vec![
-                    "JWKS route, tokens signed with the old key (through stage and activate)".into(),
-                    r.old_requests.to_string(),
-                    r.old_failed.to_string(),
-                    pct(r.old_failed, r.old_requests),
-                    "the old key stays in the JWKS as verify-only".into(),
-                ],
-                vec![
-                    "gateway route, old and new tokens".into(),
-                    r.gateway_requests.to_string(),
-                    r.gateway_failed.to_string(),
-                    pct(r.gateway_failed, r.gateway_requests),
-                    "HAProxy reloaded with a key file per kid".into(),
-                ],
-                vec![
-                    "JWKS documents the orders node fetched during the rotation".into(),
-                    r.jwks_fetches
+/// The JWKS and gateway routes through the key rotations, summed.
+fn rotation_table(r: &RotationFigures, plan: &Plan) -> Table {
+    Table {
+        title: format!(
+            "Key rotation under a paced loop of {} requests/s per route: the key set staged, then activated (each \
+             time the JWT nodes restart one at a time), then {} users log in for new tokens; {} trial(s), summed",
+            plan.rotation_rate, plan.new_logins, r.trials
+        ),
+        columns: ["what", "requests", "failed", "share failed", "note"]
+            .map(String::from)
+            .to_vec(),
+        rows: vec![
+            vec![
+                "JWKS route, tokens signed with the new key".into(),
+                r.new_requests.to_string(),
+                r.new_failed.to_string(),
+                format!("{:.1}%", r.new_failed_pct()),
+                format!(
+                    "the only requests that meet an unknown kid; {} of {} logins after the activation carried \
+                     the new kid; p99 per rotation {} (the first new-kid request waits for a JWKS fetch, up \
+                     to the orders node's refetch cooldown)",
+                    r.new_logins_with_new_kid,
+                    r.new_logins,
+                    r.new_p99_ms
                         .iter()
-                        .map(u64::to_string)
+                        .map(|ms| format!("{ms:.1} ms"))
                         .collect::<Vec<_>>()
-                        .join(", "),
-                    "—".into(),
-                    "—".into(),
-                    "per rotation; 1 expected: the first token with the unknown kid".into(),
-                ],
+                        .join(", ")
+                ),
             ],
-        });
+            vec![
+                "JWKS route, tokens signed with the old key (through stage and activate)".into(),
+                r.old_requests.to_string(),
+                r.old_failed.to_string(),
+                pct(r.old_failed, r.old_requests),
+                "the old key stays in the JWKS as verify-only".into(),
+            ],
+            vec![
+                "gateway route, old and new tokens".into(),
+                r.gateway_requests.to_string(),
+                r.gateway_failed.to_string(),
+                pct(r.gateway_failed, r.gateway_requests),
+                "HAProxy reloaded with a key file per kid".into(),
+            ],
+            vec![
+                "JWKS documents the orders node fetched during the rotation".into(),
+                r.jwks_fetches
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                "—".into(),
+                "—".into(),
+                "per rotation; 1 expected: the first token with the unknown kid".into(),
+            ],
+        ],
     }
-    tables
 }
 
 fn pct(failed: u64, requests: u64) -> String {
@@ -474,7 +530,7 @@ pub fn lesson(s: &DownstreamSummary, plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiments::c14::analysis::tests::healthy;
+    use crate::experiments::c14::rule::tests::healthy;
 
     #[test]
     fn every_route_has_a_row_and_missing_figures_say_so() {
