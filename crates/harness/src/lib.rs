@@ -17,18 +17,22 @@ mod error;
 pub mod fault;
 pub mod haproxy;
 pub mod latency;
+pub mod local;
 pub mod orders;
 pub mod probe;
 pub mod process;
 pub mod runtime_api;
+pub mod spec;
 #[cfg(test)]
 mod test_net;
 pub mod tls;
 pub mod wire;
 
-pub use cluster::{Cluster, ClusterSpec};
+pub use cluster::{Cluster, Engine, Local, Node};
 pub use error::HarnessError;
 pub use haproxy::Balance;
 pub use latency::Latency;
+pub use local::LocalCluster;
 pub use orders::OrdersVariant;
 pub use process::Stack;
+pub use spec::ClusterSpec;

@@ -43,9 +43,9 @@ use jwt_server::{keys::KeySetFile, tokens::TokenSettings, SigningAlgorithm};
 use session_server::configuration::MIN_COOKIE_SECRET_BYTES;
 
 use crate::{
-    cluster::{random_secret, COOKIE_SECRET_LEN},
     haproxy::{BindTls, HaproxyConfig, JwtGateway, StackEntry},
     orders::{self, OrdersVariant},
+    spec::{random_secret, COOKIE_SECRET_LEN},
     tls::{Frontend, LabCa, SERVER_NAMES},
     Balance, LabError,
 };

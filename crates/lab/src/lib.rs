@@ -30,12 +30,12 @@ pub mod wrk;
 
 // The harness's modules under their old names: the lab's code and tests
 // say `crate::cluster::…`, `lab::Cluster`.
-pub use cluster::{Cluster, ClusterSpec};
 pub use error::LabError;
 pub use haproxy::Balance;
 pub use harness::{
-    cluster, fault, haproxy, latency, orders, probe, process, runtime_api, tls, wire,
+    cluster, fault, haproxy, latency, local, orders, probe, process, runtime_api, spec, tls, wire,
 };
+pub use harness::{Cluster, ClusterSpec, Engine, Local, LocalCluster, Node};
 pub use latency::Latency;
 pub use orders::OrdersVariant;
 pub use process::Stack;

@@ -7,7 +7,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use lab::{haproxy::ServerStats, Balance, Cluster, ClusterSpec, Latency, Stack};
+use lab::{haproxy::ServerStats, Balance, ClusterSpec, Latency, Stack};
+use lab::{Engine, Local};
 use reqwest::StatusCode;
 use session_server::StoreMode;
 use testkit::{http::node_of, Credential, TestClient};
@@ -65,7 +66,7 @@ async fn median_latency(client: &TestClient, url: &str, who: &Credential) -> Dur
 async fn a_round_robin_cluster_of_both_stacks_and_its_faults() {
     let mut spec = spec(vec![Stack::Session, Stack::Jwt]);
     spec.store_latency = Some(Latency::default());
-    let mut cluster = Cluster::start(spec).await.unwrap();
+    let mut cluster = Local.start(spec).await.unwrap();
     let client = TestClient::new();
     let session_base_url = cluster.url(Stack::Session, "").unwrap();
     let jwt_base_url = cluster.url(Stack::Jwt, "").unwrap();
@@ -171,7 +172,7 @@ async fn a_round_robin_cluster_of_both_stacks_and_its_faults() {
 async fn memory_sessions_break_behind_round_robin() {
     let mut spec = spec(vec![Stack::Session]);
     spec.session_store = StoreMode::Memory;
-    let cluster = Cluster::start(spec).await.unwrap();
+    let cluster = Local.start(spec).await.unwrap();
     let client = TestClient::new();
     let url = cluster.url(Stack::Session, "").unwrap();
     let alice = client.session_login(&url, "alice").await;
@@ -189,7 +190,7 @@ async fn sticky_sessions_keep_a_client_on_one_node() {
     let mut spec = spec(vec![Stack::Session]);
     spec.balance = Balance::Sticky;
     spec.session_store = StoreMode::Memory;
-    let cluster = Cluster::start(spec).await.unwrap();
+    let cluster = Local.start(spec).await.unwrap();
     let client = TestClient::new();
     let url = cluster.url(Stack::Session, "").unwrap();
     let response = client.login_response(&url, "alice", "authlab-demo").await;
@@ -240,7 +241,7 @@ async fn assert_haproxy_json(response: reqwest::Response, status: StatusCode, co
 /// produces after parsing, such as a backend with no server left.
 #[tokio::test]
 async fn haproxy_errors_are_json_like_the_nodes() {
-    let mut cluster = Cluster::start(spec(vec![Stack::Jwt])).await.unwrap();
+    let mut cluster = Local.start(spec(vec![Stack::Jwt])).await.unwrap();
     let client = reqwest::Client::new();
     let health = cluster.url(Stack::Jwt, "/health").unwrap();
 
@@ -278,7 +279,7 @@ async fn behind_haproxy_logins_are_charged_to_the_real_client() {
         "--login-client-period".into(),
         "60s".into(),
     ];
-    let cluster = Cluster::start(spec).await.unwrap();
+    let cluster = Local.start(spec).await.unwrap();
     let front = cluster.url(Stack::Session, "").unwrap();
     let node = cluster.nodes(Stack::Session)[0].url("");
     let client = reqwest::Client::new();

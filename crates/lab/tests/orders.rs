@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use jwt_server::SigningAlgorithm;
-use lab::{Cluster, ClusterSpec, OrdersVariant, Stack};
+use lab::{ClusterSpec, OrdersVariant, Stack};
+use lab::{Engine, Local};
 use reqwest::StatusCode;
 use serde_json::Value;
 use testkit::{Credential, TestClient};
@@ -40,7 +41,8 @@ async fn orders_of(client: &TestClient, url: &str, token: &str) -> (StatusCode, 
 
 #[tokio::test]
 async fn every_orders_variant_serves_the_logged_in_user_and_refuses_garbage() {
-    let mut cluster = Cluster::start(spec(OrdersVariant::ALL.to_vec()))
+    let mut cluster = Local
+        .start(spec(OrdersVariant::ALL.to_vec()))
         .await
         .unwrap();
     let client = TestClient::new();
@@ -78,7 +80,8 @@ async fn every_orders_variant_serves_the_logged_in_user_and_refuses_garbage() {
 // waits); the cluster is still started and changed from the test's thread.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_rotation_reaches_the_gateway_without_a_refused_token() {
-    let mut cluster = Cluster::start(spec(vec![OrdersVariant::Gateway]))
+    let mut cluster = Local
+        .start(spec(vec![OrdersVariant::Gateway]))
         .await
         .unwrap();
     let client = TestClient::new();
@@ -156,11 +159,11 @@ async fn a_key_rotation_reaches_the_gateway_without_a_refused_token() {
 async fn a_gateway_on_an_eddsa_cluster_is_refused_before_anything_starts() {
     let mut spec = spec(vec![OrdersVariant::Gateway]);
     spec.alg = SigningAlgorithm::EdDsa;
-    let error = Cluster::start(spec).await.err().unwrap().to_string();
+    let error = Local.start(spec).await.err().unwrap().to_string();
     assert!(error.contains("jwt_verify"), "{error}");
 
     let mut spec = self::spec(vec![OrdersVariant::Introspection]);
     spec.stacks = vec![Stack::Jwt];
-    let error = Cluster::start(spec).await.err().unwrap().to_string();
+    let error = Local.start(spec).await.err().unwrap().to_string();
     assert!(error.contains("needs the session stack"), "{error}");
 }

@@ -4,19 +4,20 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use lab::{tls::Frontend, Cluster, ClusterSpec, OrdersVariant, Stack};
+use lab::{Engine, Local};
 use reqwest::{header::SET_COOKIE, StatusCode, Version};
 use serde_json::{json, Value};
 
 const PASSWORD: &str = authlab_core::directory::DEMO_PASSWORD;
 
-async fn tls_cluster(h2: bool) -> Cluster {
+async fn tls_cluster(h2: bool) -> Box<dyn Cluster> {
     let mut spec = ClusterSpec::new(env!("CARGO_BIN_EXE_authlab").into());
     spec.nodes = 1;
     spec.seed_users = 0;
     spec.alg = jwt_server::SigningAlgorithm::Es256;
     spec.orders = vec![OrdersVariant::Jwks, OrdersVariant::Introspection];
     spec.frontend = Frontend { tls: true, h2 };
-    Cluster::start(spec).await.unwrap()
+    Local.start(spec).await.unwrap()
 }
 
 async fn login(client: &reqwest::Client, url: &str) -> reqwest::Response {
@@ -128,7 +129,7 @@ async fn without_h2_alpn_offers_only_http_1_1_and_clear_text_keeps_cookies_plain
     spec.nodes = 1;
     spec.seed_users = 0;
     spec.stacks = vec![Stack::Session];
-    let clear = Cluster::start(spec).await.unwrap();
+    let clear = Local.start(spec).await.unwrap();
     assert!(clear.ca_pem().is_none());
     let response = login(
         &reqwest::Client::new(),
@@ -153,6 +154,6 @@ fn h2_without_tls_is_refused_before_anything_starts() {
         h2: true,
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let error = runtime.block_on(Cluster::start(spec)).err().unwrap();
+    let error = runtime.block_on(Local.start(spec)).err().unwrap();
     assert!(error.to_string().contains("needs --tls"), "{error}");
 }

@@ -15,6 +15,7 @@ use lab::{
     wire_cost::{index_threshold, wire_cost, StatusClass},
     Cluster, ClusterSpec, Stack,
 };
+use lab::{Engine, Local};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -25,7 +26,7 @@ const WAIT: Duration = Duration::from_secs(5);
 /// A 15-byte name, as in the theory's worked example.
 const CUSTOM: &str = "x-authlab-token";
 
-fn frontend(cluster: &Cluster) -> SocketAddr {
+fn frontend(cluster: &dyn Cluster) -> SocketAddr {
     let url = cluster.url(Stack::Jwt, "").unwrap();
     let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
     SocketAddr::from(([127, 0, 0, 1], port))
@@ -47,8 +48,8 @@ async fn bytes_on_the_wire_through_haproxy() {
     spec.nodes = 1;
     spec.stacks = vec![Stack::Jwt];
     spec.seed_users = 0;
-    let cluster = Cluster::start(spec).await.unwrap();
-    let counter = WireCounter::start(frontend(&cluster)).await.unwrap();
+    let cluster = Local.start(spec).await.unwrap();
+    let counter = WireCounter::start(frontend(&*cluster)).await.unwrap();
     println!("cluster up in {:?}", started.elapsed());
 
     // Raw HTTP/1.1: the count is exactly what was written and what was read.

@@ -275,7 +275,7 @@ impl Controller {
 }
 
 /// The owner's side: carries out one action on the cluster it owns.
-pub async fn carry_out(cluster: &mut Cluster, action: ClusterAction) -> Result<String, String> {
+pub async fn carry_out(cluster: &mut dyn Cluster, action: ClusterAction) -> Result<String, String> {
     let result = match action {
         ClusterAction::StoreStop => {
             cluster.stop_store();

@@ -129,7 +129,7 @@ pub struct ClusterFacts {
 
 impl ClusterFacts {
     /// The facts of a cluster `authlab up` started.
-    pub fn of(cluster: &Cluster) -> Result<Self, LabError> {
+    pub fn of(cluster: &dyn Cluster) -> Result<Self, LabError> {
         let mut frontends = Vec::new();
         let mut nodes = Vec::new();
         for stack in [Stack::Session, Stack::Jwt] {
@@ -153,8 +153,8 @@ impl ClusterFacts {
                 .client_builder()?
                 .build()
                 .map_err(|e| LabError::Config(format!("building the console's client: {e}")))?,
-            seeded_users: cluster.spec.seed_users,
-            revocation: cluster.spec.revocation,
+            seeded_users: cluster.spec().seed_users,
+            revocation: cluster.spec().revocation,
             store_latency: cluster.store_latency().map_or(Duration::ZERO, |l| l.delay),
             can_rotate: cluster.keyset_path().is_some(),
         })

@@ -78,6 +78,8 @@ async fn run_all(
         quick,
         launcher,
         dir: dir.to_path_buf(),
+        // The one engine there is yet; `--engine` will choose.
+        engine: std::sync::Arc::new(crate::Local),
         progress: progress.bar(),
     };
     let mut results = Vec::new();

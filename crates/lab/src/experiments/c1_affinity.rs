@@ -19,7 +19,7 @@ use crate::{
         stats::median,
     },
     results::{Chart, ChartKind, ClaimVerdict, Series, Table, Verdict},
-    Cluster, ClusterSpec, LabError, Stack,
+    LabError, Stack,
 };
 
 pub struct SessionAffinity;
@@ -105,12 +105,12 @@ async fn affinity_run(
     mode: StoreMode,
     run_time: Duration,
 ) -> Result<LoadReport, LabError> {
-    let mut spec = ClusterSpec::new(ctx.launcher.clone());
+    let mut spec = ctx.spec();
     spec.stacks = vec![Stack::Session];
     spec.nodes = 3;
     spec.seed_users = USERS;
     spec.session_store = mode;
-    let cluster = Cluster::start(spec).await?;
+    let cluster = ctx.cluster(spec).await?;
     let report = loadtests::run(&plan(
         cluster.url(Stack::Session, "")?,
         loadtests::Stack::Session,

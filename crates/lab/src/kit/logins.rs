@@ -28,7 +28,7 @@ impl LoadCredential {
 /// Logs in `user0` … `user{users - 1}` on `stack`; any failed login is an error.
 pub async fn log_in_load_users(
     client: &ApiClient,
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     stack: Stack,
     users: usize,
 ) -> Result<Vec<LoadCredential>, LabError> {

@@ -28,7 +28,7 @@ use crate::{
     experiment::RunContext,
     results::{Point, Series},
     summaries::{setups, Outcome, RevocationSetup, RevocationSummary},
-    Cluster, ClusterSpec, LabError, Stack,
+    Cluster, LabError, Stack,
 };
 
 /// Each trial on fresh clusters; the claims are about every trial.
@@ -83,8 +83,8 @@ pub fn variants(quick: bool, denylist: RevocationMode) -> Vec<Variant> {
 
 /// A fresh 3-node cluster of the set-up's stack, with no clock leeway, so
 /// a token is refused the second it expires.
-pub async fn cluster_for(ctx: &RunContext, variant: Variant) -> Result<Cluster, LabError> {
-    let mut spec = ClusterSpec::new(ctx.launcher.clone());
+pub async fn cluster_for(ctx: &RunContext, variant: Variant) -> Result<Box<dyn Cluster>, LabError> {
+    let mut spec = ctx.spec();
     spec.nodes = 3;
     spec.seed_users = 0;
     spec.stacks = vec![variant.stack];
@@ -95,7 +95,7 @@ pub async fn cluster_for(ctx: &RunContext, variant: Variant) -> Result<Cluster, 
         "--leeway".into(),
         "0s".into(),
     ];
-    Ok(Cluster::start(spec).await?)
+    ctx.cluster(spec).await
 }
 
 /// Logs `user` in through `base`: the credential, and for JWT the refresh token.
@@ -129,7 +129,7 @@ pub fn window(variant: Variant, quick: bool) -> Duration {
 /// seconds until the last node refused, or `None` if one still accepted at `window`.
 pub async fn until_all_refuse(
     client: &ApiClient,
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     stack: Stack,
     who: &Credential,
     path: &str,

@@ -28,7 +28,7 @@ use crate::{
         logins::{log_in_load_users, LoadCredential},
     },
     wrk::{self, WrkResult, WrkRun},
-    Cluster, ClusterSpec, LabError, Latency, Stack,
+    Cluster, LabError, Latency, Stack,
 };
 
 /// Load users logged in for each wrk run; wrk rotates their credentials.
@@ -43,7 +43,7 @@ pub const CAPACITY_ALG: SigningAlgorithm = SigningAlgorithm::Hs256;
 /// Header lines of `USERS` logged-in load users on `stack`.
 pub async fn credentials(
     client: &ApiClient,
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     stack: Stack,
 ) -> Result<Vec<String>, LabError> {
     Ok(log_in_load_users(client, cluster, stack, USERS)
@@ -93,7 +93,7 @@ struct Reading {
 
 /// wrk against one cluster, with its store for the command counts.
 pub struct Probe<'a> {
-    pub cluster: &'a Cluster,
+    pub cluster: &'a dyn Cluster,
     pub store: RedisStore,
     pub duration: Duration,
 }
@@ -178,15 +178,15 @@ pub async fn cluster(
     nodes: usize,
     latency: Option<Latency>,
     alg: Option<SigningAlgorithm>,
-) -> Result<(Cluster, RedisStore), LabError> {
-    let mut spec = ClusterSpec::new(ctx.launcher.clone());
+) -> Result<(Box<dyn Cluster>, RedisStore), LabError> {
+    let mut spec = ctx.spec();
     spec.nodes = nodes;
     if let Some(alg) = alg {
         spec.alg = alg;
     }
     spec.seed_users = USERS;
     spec.store_latency = latency;
-    let cluster = Cluster::start(spec).await?;
+    let cluster = ctx.cluster(spec).await?;
     let store = probe_store("session store", &cluster.store_url(0))?;
     Ok((cluster, store))
 }

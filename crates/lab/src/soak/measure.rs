@@ -15,7 +15,7 @@ const STACKS: [(Stack, loadtests::Stack); 2] = [
 ];
 
 fn lifecycle(
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     plan: &SoakPlan,
     stack: Stack,
     as_goose: loadtests::Stack,
@@ -37,7 +37,7 @@ fn lifecycle(
 /// Both stacks at once, so each figure is what that stack gets while the
 /// other one runs too: the soak's conditions.
 async fn both(
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     plan: &SoakPlan,
     run_time: std::time::Duration,
     throttles: [Option<usize>; 2],
@@ -93,7 +93,7 @@ fn figures(
 /// errors would make "70% of capacity" a share of failures, so it is
 /// checked like every other load run before its rate is used.
 pub(super) async fn capacity(
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     plan: &SoakPlan,
 ) -> Result<Vec<StackWindow>, LabError> {
     let reports = both(cluster, plan, plan.capacity_run, [None, None]).await?;
@@ -115,7 +115,7 @@ pub(super) async fn capacity(
 
 /// One minute of the soak at the offered rates, then the memory reading.
 pub(super) async fn window(
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     plan: &SoakPlan,
     minute: usize,
     offered: &[usize],
@@ -137,7 +137,7 @@ pub(super) async fn window(
 
 /// Every process of the cluster, and this one (the load generator, shown
 /// but not judged).
-pub(super) fn memory(cluster: &Cluster) -> Vec<ProcessMemory> {
+pub(super) fn memory(cluster: &dyn Cluster) -> Vec<ProcessMemory> {
     let read = |name: String, pid: Option<u32>, judged: bool| ProcessMemory {
         name,
         pid,

@@ -41,7 +41,7 @@ use std::{
 use jwt_server::RevocationMode;
 use serde::{Deserialize, Serialize};
 
-use crate::{Cluster, ClusterSpec, LabError, Stack};
+use crate::{ClusterSpec, LabError, Stack};
 
 pub use judge::{Check, Status};
 
@@ -190,9 +190,9 @@ pub async fn run(
         "--access-ttl".into(),
         humantime::format_duration(plan.access_ttl).to_string(),
     ];
-    let cluster = Cluster::start(spec).await?;
+    let cluster = crate::Engine::start(&crate::Local, spec).await?;
     let stacks = [Stack::Session, Stack::Jwt];
-    let memory_at_start = measure::memory(&cluster);
+    let memory_at_start = measure::memory(&*cluster);
 
     let announce = |line: String| eprintln!("{line}");
     announce(format!(
@@ -200,7 +200,7 @@ pub async fn run(
         plan.users,
         plan.capacity_run.as_secs()
     ));
-    let capacity = measure::capacity(&cluster, &plan).await?;
+    let capacity = measure::capacity(&*cluster, &plan).await?;
     for c in &capacity {
         announce(format!(
             "  {}: {:.0} req/s, {} errors",
@@ -214,7 +214,7 @@ pub async fn run(
 
     let mut windows = Vec::new();
     for minute in 1..=plan.minutes as usize {
-        let window = measure::window(&cluster, &plan, minute, &offered).await?;
+        let window = measure::window(&*cluster, &plan, minute, &offered).await?;
         announce(render::progress_line(&window, plan.minutes));
         windows.push(window);
         if loadtests::interrupt_requested() {

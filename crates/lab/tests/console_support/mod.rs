@@ -8,8 +8,9 @@ use std::{future::Future, path::PathBuf, time::Duration};
 
 use lab::{
     console::{carry_out, ClusterFacts, Console, ConsoleConfig, Controller},
-    Cluster, ClusterSpec, Stack,
+    ClusterSpec, Stack,
 };
+use lab::{Engine, Local};
 
 /// Two nodes per stack, both stacks, a few load users, no orders services.
 pub fn spec() -> ClusterSpec {
@@ -29,13 +30,13 @@ where
     F: FnOnce(String, Vec<u32>) -> Fut,
     Fut: Future<Output = T>,
 {
-    let mut cluster = Cluster::start(spec).await.expect("starting the cluster");
+    let mut cluster = Local.start(spec).await.expect("starting the cluster");
     let (controller, mut requests) = Controller::channel();
     let config = ConsoleConfig {
         report_dir: report_dir.unwrap_or_else(|| PathBuf::from("/nonexistent/authlab-report")),
         ..ConsoleConfig::default()
     };
-    let facts = ClusterFacts::of(&cluster).expect("the cluster's facts");
+    let facts = ClusterFacts::of(&*cluster).expect("the cluster's facts");
     let console = Console::start(config, facts, controller)
         .await
         .expect("starting the console");
@@ -45,7 +46,7 @@ where
         tokio::select! {
             outcome = &mut body => break outcome,
             Some(request) = requests.recv() => {
-                let answer = carry_out(&mut cluster, request.action).await;
+                let answer = carry_out(&mut *cluster, request.action).await;
                 let _ = request.reply.send(answer);
             }
         }

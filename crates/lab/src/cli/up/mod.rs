@@ -122,21 +122,21 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let mut terminate =
         signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     eprintln!("starting {} node(s) per stack …", spec.nodes);
-    let mut cluster = Cluster::start(spec).await?;
+    let mut cluster = lab::Engine::start(&lab::Local, spec).await?;
     let (controller, requests) = Controller::channel();
     let console = if args.no_console {
         None
     } else {
-        Some(start_console(&args, &cluster, controller).await?)
+        Some(start_console(&args, &*cluster, controller).await?)
     };
-    table::print(&cluster, console.as_ref());
+    table::print(&*cluster, console.as_ref());
 
     // First Ctrl-C: orderly shutdown. A second one during it: kill at once.
     let pids = cluster.pids();
     let dir = cluster.dir().to_owned();
     let console_open = console.is_some();
     let outcome = serve(
-        &mut cluster,
+        &mut *cluster,
         &mut interrupt,
         &mut terminate,
         requests,
@@ -217,7 +217,7 @@ fn orders_for(stacks: &[Stack], alg: SigningAlgorithm) -> (Vec<OrdersVariant>, V
 
 async fn start_console(
     args: &UpArgs,
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     controller: Controller,
 ) -> anyhow::Result<Console> {
     let config = lab::console::ConsoleConfig {
@@ -233,7 +233,7 @@ async fn start_console(
 /// Runs until a signal, `quit` or a crashed node, carrying out meanwhile
 /// what the prompt and the console ask of the cluster.
 async fn serve(
-    cluster: &mut Cluster,
+    cluster: &mut dyn Cluster,
     interrupt: &mut Signal,
     terminate: &mut Signal,
     mut requests: mpsc::Receiver<Request>,

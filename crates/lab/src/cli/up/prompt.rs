@@ -43,7 +43,7 @@ pub fn lines() -> tokio::sync::mpsc::Receiver<String> {
     receiver
 }
 
-fn parse_node(cluster: &Cluster, name: &str) -> anyhow::Result<(Stack, usize)> {
+fn parse_node(cluster: &dyn Cluster, name: &str) -> anyhow::Result<(Stack, usize)> {
     for stack in [Stack::Session, Stack::Jwt] {
         if let Some(index) = cluster.nodes(stack).iter().position(|n| n.name == name) {
             return Ok((stack, index));
@@ -52,7 +52,7 @@ fn parse_node(cluster: &Cluster, name: &str) -> anyhow::Result<(Stack, usize)> {
     bail!("no node named {name:?} (see `status`)")
 }
 
-pub async fn handle(cluster: &mut Cluster, line: &str) -> anyhow::Result<Prompt> {
+pub async fn handle(cluster: &mut dyn Cluster, line: &str) -> anyhow::Result<Prompt> {
     let words: Vec<&str> = line.split_whitespace().collect();
     match words.as_slice() {
         [] => {}

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use authlab_core::directory::DEMO_PASSWORD;
 use lab::{console::Console, Cluster, OrdersVariant, Stack};
 
-pub fn print(cluster: &Cluster, console: Option<&Console>) {
+pub fn print(cluster: &dyn Cluster, console: Option<&Console>) {
     let ca = addresses(cluster, console);
     let cacert = ca
         .map(|ca| format!(" --cacert {}", ca.display()))
@@ -24,7 +24,7 @@ pub fn print(cluster: &Cluster, console: Option<&Console>) {
 
 /// The WHAT / WHERE table; returns the CA file to trust, if the frontends
 /// speak TLS.
-fn addresses(cluster: &Cluster, console: Option<&Console>) -> Option<PathBuf> {
+fn addresses(cluster: &dyn Cluster, console: Option<&Console>) -> Option<PathBuf> {
     println!();
     println!("{:<32} WHERE", "WHAT");
     if let Some(console) = console {
@@ -35,7 +35,7 @@ fn addresses(cluster: &Cluster, console: Option<&Console>) -> Option<PathBuf> {
             println!("{:<32} {url}", format!("{stack} stack (HAProxy)"));
         }
     }
-    for variant in &cluster.spec.orders {
+    for variant in &cluster.spec().orders {
         if let Ok(url) = cluster.orders_url(*variant, "/orders") {
             println!("{:<32} {url}", format!("orders {variant}"));
         }
@@ -46,7 +46,7 @@ fn addresses(cluster: &Cluster, console: Option<&Console>) -> Option<PathBuf> {
             println!("{:<32} {}", format!("  node {}", node.name), node.url(""));
         }
     }
-    for variant in &cluster.spec.orders {
+    for variant in &cluster.spec().orders {
         if let Some(node) = cluster.orders_node(*variant) {
             println!("{:<32} {}", format!("  node {}", node.name), node.url(""));
         }
@@ -61,7 +61,7 @@ fn addresses(cluster: &Cluster, console: Option<&Console>) -> Option<PathBuf> {
     println!(
         "{:<32} {}",
         "frontends speak",
-        cluster.spec.frontend.describe()
+        cluster.spec().frontend.describe()
     );
     let ca = cluster.ca_file();
     if let Some(ca) = &ca {
@@ -72,8 +72,8 @@ fn addresses(cluster: &Cluster, console: Option<&Console>) -> Option<PathBuf> {
 
 /// The limits a load test would run into, so whoever starts one knows to
 /// turn them off first.
-fn login_throttle(cluster: &Cluster) {
-    if cluster.spec.login_throttle {
+fn login_throttle(cluster: &dyn Cluster) {
+    if cluster.spec().login_throttle {
         let limits = authlab_core::throttle::LoginThrottleArgs::default();
         println!(
             "login throttling on: {} attempts per client address, then 1 per {}; {} per username, then 1 per {} \
@@ -91,7 +91,7 @@ fn login_throttle(cluster: &Cluster) {
 /// curl lines for each stack and orders service that is running: the
 /// session stack's cookie jar and the JWT stack's token are what the orders
 /// examples then present.
-fn examples(cluster: &Cluster, cacert: &str) {
+fn examples(cluster: &dyn Cluster, cacert: &str) {
     if let Ok(url) = cluster.url(Stack::Session, "") {
         println!("\n# session stack: the cookie jar carries the session id");
         println!("curl{cacert} -s -c jar -H 'content-type: application/json' -d '{{\"username\":\"alice\",\"password\":\"{DEMO_PASSWORD}\"}}' {url}/login");

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use authlab_client::{ApiClient, Credential};
 
 use super::analysis::{AccessAfterReplay, Observed};
-use crate::{experiment::RunContext, kit::err, Cluster, ClusterSpec, LabError, Stack};
+use crate::{experiment::RunContext, kit::err, ClusterSpec, LabError, Stack};
 
 /// The access tokens' lifetime in this experiment.
 pub const ACCESS_TTL: Duration = Duration::from_secs(2);
@@ -111,7 +111,7 @@ struct Replay {
 }
 
 fn spec(ctx: &RunContext) -> ClusterSpec {
-    let mut spec = ClusterSpec::new(ctx.launcher.clone());
+    let mut spec = ctx.spec();
     spec.nodes = 2;
     spec.seed_users = 0;
     spec.session_args = vec![
@@ -226,7 +226,7 @@ pub async fn run(ctx: &RunContext) -> Result<Observed, LabError> {
     let total = Duration::from_secs(if ctx.quick { 6 } else { 12 });
     let every = Duration::from_millis(500);
     ctx.variant("cluster with 2 s session idle TTL and 2 s access tokens");
-    let cluster = Cluster::start(spec(ctx)).await?;
+    let cluster = ctx.cluster(spec(ctx)).await?;
     let client = ApiClient::new();
     let session_base = cluster.url(Stack::Session, "")?;
     let jwt_base = cluster.url(Stack::Jwt, "")?;

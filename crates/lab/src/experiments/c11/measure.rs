@@ -106,7 +106,7 @@ fn settings(quick: bool) -> Settings {
 }
 
 fn spec(ctx: &RunContext, dpop: &str, access_ttl: Duration) -> ClusterSpec {
-    let mut spec = ClusterSpec::new(ctx.launcher.clone());
+    let mut spec = ctx.spec();
     // Four JWT nodes, two per replay cache; ClusterSpec.nodes counts per
     // stack, so the session stack gets four as well.
     spec.nodes = 4;
@@ -153,7 +153,7 @@ fn keep<T>(failed: &mut Vec<String>, phase: &str, outcome: Result<T, LabError>) 
 pub async fn run(ctx: &RunContext, dpop_mode: &'static str) -> Result<Raw, LabError> {
     let set = settings(ctx.quick);
     ctx.variant("starting a cluster: 4 JWT nodes with DPoP (2 per-node, 2 shared replay caches)");
-    let cluster = Cluster::start(spec(ctx, dpop_mode, set.access_ttl)).await?;
+    let cluster = ctx.cluster(spec(ctx, dpop_mode, set.access_ttl)).await?;
     let parties = Parties::new()?;
     let mut raw = Raw {
         dpop_mode,
@@ -169,14 +169,14 @@ pub async fn run(ctx: &RunContext, dpop_mode: &'static str) -> Result<Raw, LabEr
         cost_trials: Vec::new(),
         failed: Vec::new(),
     };
-    let cookie = session_phase(ctx, &parties, &cluster, &mut raw).await?;
-    let bearer_token = bearer_phase(ctx, &parties, &cluster, set.access_ttl, &mut raw).await?;
-    let dpop_token = dpop_phase(ctx, &parties, &cluster, &mut raw).await;
+    let cookie = session_phase(ctx, &parties, &*cluster, &mut raw).await?;
+    let bearer_token = bearer_phase(ctx, &parties, &*cluster, set.access_ttl, &mut raw).await?;
+    let dpop_token = dpop_phase(ctx, &parties, &*cluster, &mut raw).await;
     if let (Some(cookie), Some(token)) = (&cookie, &bearer_token) {
         raw.payload = Some(payload_reading(cookie, token, dpop_token.as_deref()));
     }
-    let measured = cost_phase(ctx, &parties, &cluster, &set, raw.trials).await?;
-    raw.cost_names = cost_names(&cluster);
+    let measured = cost_phase(ctx, &parties, &*cluster, &set, raw.trials).await?;
+    raw.cost_names = cost_names(&*cluster);
     cluster.shutdown();
     raw.cost_trials = match measured {
         Ok(measured) => measured.into_iter().map(|m| m.value).collect(),
@@ -193,7 +193,7 @@ pub async fn run(ctx: &RunContext, dpop_mode: &'static str) -> Result<Raw, LabEr
 async fn session_phase(
     ctx: &RunContext,
     parties: &Parties,
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     raw: &mut Raw,
 ) -> Result<Option<String>, LabError> {
     ctx.variant("session cookie: the thief replays it, the victim logs out");
@@ -213,7 +213,7 @@ async fn session_phase(
 async fn bearer_phase(
     ctx: &RunContext,
     parties: &Parties,
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     access_ttl: Duration,
     raw: &mut Raw,
 ) -> Result<Option<String>, LabError> {
@@ -234,7 +234,7 @@ async fn bearer_phase(
 async fn dpop_phase(
     ctx: &RunContext,
     parties: &Parties,
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     raw: &mut Raw,
 ) -> Option<String> {
     let mut dpop_token = None;
@@ -271,7 +271,7 @@ fn payload_reading(cookie: &str, bearer_token: &str, dpop_token: Option<&str>) -
 async fn cost_phase(
     ctx: &RunContext,
     parties: &Parties,
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     set: &Settings,
     trials: usize,
 ) -> Result<Result<Vec<Measured<CostTrial>>, LabError>, LabError> {
@@ -298,7 +298,7 @@ async fn cost_phase(
 }
 
 /// The cost variants as `(name, node)`, in [`COST_SETUPS`]' order.
-fn cost_names(cluster: &Cluster) -> Vec<(String, String)> {
+fn cost_names(cluster: &dyn Cluster) -> Vec<(String, String)> {
     COST_SETUPS
         .iter()
         .map(|v| {
@@ -491,7 +491,7 @@ pub const SHARED_CACHE: [usize; 2] = [2, 3];
 /// Phase 3 for one key algorithm; also returns the DPoP-bound token.
 pub async fn dpop_round(
     p: &Parties,
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     alg: DpopAlg,
 ) -> Result<(DpopRound, String), LabError> {
     let alg_name = match alg {
@@ -595,7 +595,7 @@ fn dpop_request(
 /// (the `drained` pair in maintenance meanwhile).
 async fn captured_replay(
     p: &Parties,
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     key: &DpopKey,
     me: &str,
     token: &str,
@@ -619,7 +619,7 @@ async fn captured_replay(
         cache: cache.into(),
         nodes: active
             .iter()
-            .filter_map(|i| cluster.nodes(Stack::Jwt).get(*i))
+            .filter_map(|i| cluster.nodes(Stack::Jwt).into_iter().nth(*i))
             .map(|n| n.name.clone())
             .collect(),
         victim_status,
@@ -696,7 +696,7 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 /// `limit`; its errors are checked before its numbers are used.
 pub async fn cost_trial(
     p: &Parties,
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     variant: &CostSetup,
     key: &DpopKey,
     requests: usize,
@@ -706,7 +706,8 @@ pub async fn cost_trial(
     const WARM_UP: usize = 20;
     let node = cluster
         .nodes(Stack::Jwt)
-        .get(variant.node)
+        .into_iter()
+        .nth(variant.node)
         .ok_or_else(|| err(format!("no JWT node #{}", variant.node + 1)))?;
     let pid = node
         .pid()

@@ -13,7 +13,7 @@ use crate::{
     experiment::RunContext,
     kit::err,
     naive::{Checks, NaiveVerifier},
-    Cluster, ClusterSpec, LabError, Stack,
+    Cluster, LabError, Stack,
 };
 
 /// What c12 saw.
@@ -45,8 +45,8 @@ async fn jwt_node(
     ctx: &RunContext,
     alg: SigningAlgorithm,
     leeway: Option<Duration>,
-) -> Result<(Cluster, KeySetFile), LabError> {
-    let mut spec = ClusterSpec::new(ctx.launcher.clone());
+) -> Result<(Box<dyn Cluster>, KeySetFile), LabError> {
+    let mut spec = ctx.spec();
     spec.nodes = 1;
     spec.stacks = vec![Stack::Jwt];
     spec.seed_users = 0;
@@ -54,7 +54,7 @@ async fn jwt_node(
     if let Some(leeway) = leeway {
         spec.jwt_args = vec!["--leeway".into(), format!("{}s", leeway.as_secs())];
     }
-    let cluster = Cluster::start(spec).await?;
+    let cluster = ctx.cluster(spec).await?;
     let path = cluster
         .keyset_path()
         .ok_or_else(|| err("the cluster wrote no key set"))?;
@@ -82,7 +82,7 @@ pub async fn measure(
         drop(cluster.take());
         let (one_node, keys) = jwt_node(ctx, alg, leeway).await?;
         let one_node = cluster.insert(one_node);
-        rows.extend(corpus_run(&client, one_node, &keys, alg, &lure_url).await?);
+        rows.extend(corpus_run(&client, &**one_node, &keys, alg, &lure_url).await?);
     }
     let lure_contacted = lure.accept().is_ok();
 
@@ -92,7 +92,7 @@ pub async fn measure(
         algorithms: algorithms.to_vec(),
         rows,
         lure_contacted,
-        weak_secret_refusal: weak_secret_refusal(&cluster).await,
+        weak_secret_refusal: weak_secret_refusal(&*cluster).await,
     })
 }
 
@@ -100,14 +100,15 @@ pub async fn measure(
 /// genuine token has been seen to pass.
 async fn corpus_run(
     client: &ApiClient,
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     keys: &KeySetFile,
     alg: SigningAlgorithm,
     lure_url: &str,
 ) -> Result<Vec<Row>, LabError> {
     let node = cluster
         .nodes(Stack::Jwt)
-        .first()
+        .into_iter()
+        .next()
         .ok_or_else(|| err("the cluster has no JWT node"))?;
     let (_, tokens) = client.jwt_login(&node.url(""), "alice").await;
     let control = attacks::genuine(keys)?;
@@ -160,7 +161,7 @@ async fn corpus_run(
 
 /// Builds a JWT server with a 6-byte HS256 secret against the last
 /// cluster's directory and store: the error it refuses with, if it does.
-async fn weak_secret_refusal(cluster: &Cluster) -> Option<String> {
+async fn weak_secret_refusal(cluster: &dyn Cluster) -> Option<String> {
     let mut weak = JwtServerConfig::local(&cluster.directory_url(), &cluster.store_url(1));
     weak.hs256_secret = Some("secret".into());
     match jwt_server::Application::build(weak).await {

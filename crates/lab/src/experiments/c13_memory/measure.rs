@@ -13,7 +13,7 @@ use authlab_core::{
 use futures::{stream, StreamExt};
 use serde::Serialize;
 
-use crate::{experiment::RunContext, kit::err, process, Cluster, ClusterSpec, LabError, Stack};
+use crate::{experiment::RunContext, kit::err, process, Cluster, LabError, Stack};
 
 /// Every figure c13 read, as it read it.
 #[derive(Serialize)]
@@ -165,10 +165,10 @@ async fn key_count(store: &RedisStore) -> Result<u64, LabError> {
 /// logins' refresh-token state deleted and the store read once it settles.
 pub async fn measure(ctx: &RunContext, users: usize) -> Result<Raw, LabError> {
     ctx.variant(format!("starting a cluster with {users} load users"));
-    let mut spec = ClusterSpec::new(ctx.launcher.clone());
+    let mut spec = ctx.spec();
     spec.nodes = 1;
     spec.seed_users = users;
-    let cluster = Cluster::start(spec).await?;
+    let cluster = ctx.cluster(spec).await?;
     let metrics = Metrics::new("c13").map_err(err)?;
     let open = |name: &'static str, db: u8| {
         RedisStore::new(
@@ -184,8 +184,8 @@ pub async fn measure(ctx: &RunContext, users: usize) -> Result<Raw, LabError> {
     let token_store = open("token store", 1)?;
     let before = key_count(&token_store).await?;
 
-    let session = log_in_stack(ctx, &client, &cluster, &store, Stack::Session, users).await?;
-    let jwt = log_in_stack(ctx, &client, &cluster, &store, Stack::Jwt, users).await?;
+    let session = log_in_stack(ctx, &client, &*cluster, &store, Stack::Session, users).await?;
+    let jwt = log_in_stack(ctx, &client, &*cluster, &store, Stack::Jwt, users).await?;
     // The access-token-only variant: the JWT server cannot run without
     // refresh tokens, so the same logins are measured again with their
     // refresh-token state gone; whatever else a login wrote stays and shows.
@@ -220,7 +220,7 @@ pub async fn measure(ctx: &RunContext, users: usize) -> Result<Raw, LabError> {
 async fn log_in_stack(
     ctx: &RunContext,
     client: &ApiClient,
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     store: &RedisStore,
     stack: Stack,
     users: usize,

@@ -24,7 +24,7 @@ use crate::{
     orders::OrdersVariant,
     summaries::OrdersRoute,
     wrk::{self, WrkResult, WrkRun},
-    Cluster, ClusterSpec, LabError, Stack,
+    Cluster, LabError, Stack,
 };
 
 /// Everything c14 measured: the plan it followed and every run's samples.
@@ -138,7 +138,7 @@ fn depends_on(route: OrdersRoute) -> Stack {
 }
 
 /// `GET /orders` of a route, through HAProxy.
-fn orders_url(cluster: &Cluster, route: OrdersRoute) -> Result<String, LabError> {
+fn orders_url(cluster: &dyn Cluster, route: OrdersRoute) -> Result<String, LabError> {
     match variant(route) {
         None => Ok(cluster.url(Stack::Jwt, "/orders")?),
         Some(v) => Ok(cluster.orders_url(v, "/orders")?),
@@ -159,7 +159,7 @@ pub async fn run(ctx: &RunContext, stop_auth_service: bool) -> Result<Raw, LabEr
         &OrdersRoute::ALL,
         plan.trials,
         |route| format!("{}: a paced loop, then wrk", route.label()),
-        async |route, trial| load_run(&cluster, &client, &plan, *route, trial).await,
+        async |route, trial| load_run(&*cluster, &client, &plan, *route, trial).await,
     )
     .await?
     .into_iter()
@@ -170,7 +170,7 @@ pub async fn run(ctx: &RunContext, stop_auth_service: bool) -> Result<Raw, LabEr
         &["auth services down"],
         plan.trials,
         |what| format!("{what} under a paced loop on every route"),
-        async |_, trial| outage(&mut cluster, &client, &plan, stop_auth_service, trial).await,
+        async |_, trial| outage(&mut *cluster, &client, &plan, stop_auth_service, trial).await,
     )
     .await?
     .into_iter()
@@ -181,7 +181,7 @@ pub async fn run(ctx: &RunContext, stop_auth_service: bool) -> Result<Raw, LabEr
         &["key rotation"],
         plan.rotations,
         |what| format!("{what} under a paced loop on the JWKS and gateway routes"),
-        async |_, trial| rotation(&mut cluster, &client, &plan, trial).await,
+        async |_, trial| rotation(&mut *cluster, &client, &plan, trial).await,
     )
     .await?
     .into_iter()
@@ -196,20 +196,20 @@ pub async fn run(ctx: &RunContext, stop_auth_service: bool) -> Result<Raw, LabEr
     })
 }
 
-async fn start(ctx: &RunContext, plan: &Plan) -> Result<Cluster, LabError> {
-    let mut spec = ClusterSpec::new(ctx.launcher.clone());
+async fn start(ctx: &RunContext, plan: &Plan) -> Result<Box<dyn Cluster>, LabError> {
+    let mut spec = ctx.spec();
     spec.nodes = plan.nodes;
     spec.alg = SigningAlgorithm::Es256;
     spec.seed_users = plan.users.max(plan.new_logins);
     spec.orders = OrdersVariant::ALL.to_vec();
-    Ok(Cluster::start(spec).await?)
+    ctx.cluster(spec).await
 }
 
 /// `Authorization` header values of `users` fresh logins (`user0`, …) on
 /// `stack`: the access token, or the session cookie's value, as a bearer.
 async fn authorizations(
     client: &ApiClient,
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     stack: Stack,
     users: usize,
 ) -> Result<Vec<String>, LabError> {
@@ -262,7 +262,7 @@ async fn scrape(http: &reqwest::Client, url: &str) -> Result<String, LabError> {
 /// kind and outcome); `None` for the baseline.
 async fn orders_calls(
     http: &reqwest::Client,
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     route: OrdersRoute,
 ) -> Result<Option<f64>, LabError> {
     let Some(v) = variant(route) else {
@@ -279,7 +279,7 @@ async fn orders_calls(
 /// asks for: introspections (both stacks) and JWKS documents (JWT stack).
 async fn auth_side_calls(
     http: &reqwest::Client,
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     route: OrdersRoute,
 ) -> Result<Option<f64>, LabError> {
     if variant(route).is_none() {
@@ -315,7 +315,7 @@ fn checked(run: &str, requests: u64, non_2xx: u64, socket_errors: u64) -> Option
 
 /// One route in one trial: fresh logins, the paced loop, wrk, the counters around both.
 async fn load_run(
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     client: &ApiClient,
     plan: &Plan,
     route: OrdersRoute,
@@ -393,7 +393,7 @@ async fn load_run(
 /// again; returns (stop, restart) on the loops' timeline. With `really`
 /// false it only waits (the broken set-up of the end-to-end test).
 async fn stop_and_restart(
-    cluster: &mut Cluster,
+    cluster: &mut dyn Cluster,
     plan: &Plan,
     really: bool,
     started: Instant,
@@ -430,7 +430,7 @@ async fn stop_and_restart(
 
 /// Both auth services down under a paced loop on every orders route.
 async fn outage(
-    cluster: &mut Cluster,
+    cluster: &mut dyn Cluster,
     client: &ApiClient,
     plan: &Plan,
     stop_auth_service: bool,
@@ -522,7 +522,7 @@ fn kid_of(authorization: &str) -> Option<String> {
 }
 
 /// The JWKS fetches the JWKS orders node has made so far.
-async fn jwks_fetches(http: &reqwest::Client, cluster: &Cluster) -> Result<u64, LabError> {
+async fn jwks_fetches(http: &reqwest::Client, cluster: &dyn Cluster) -> Result<u64, LabError> {
     let node = cluster
         .orders_node(OrdersVariant::Jwks)
         .ok_or_else(|| err("the cluster has no jwks orders node"))?;
@@ -533,7 +533,7 @@ async fn jwks_fetches(http: &reqwest::Client, cluster: &Cluster) -> Result<u64, 
 /// A key rotation while the JWKS and gateway routes serve old tokens, then
 /// new logins' tokens on both.
 async fn rotation(
-    cluster: &mut Cluster,
+    cluster: &mut dyn Cluster,
     client: &ApiClient,
     plan: &Plan,
     trial: usize,

@@ -14,7 +14,7 @@ use crate::{
         behaviour::{finished, plan, trials, USERS},
         err, schedule,
     },
-    Balance, Cluster, ClusterSpec, LabError, Stack,
+    Balance, LabError, Stack,
 };
 
 /// c2's variants: label, balancing, session store, and whether session-1 is
@@ -91,13 +91,13 @@ async fn sticky_run(
     (variant, balance, store, kill): (&'static str, Balance, StoreMode, bool),
     run_time: Duration,
 ) -> Result<StickyRun, LabError> {
-    let mut spec = ClusterSpec::new(ctx.launcher.clone());
+    let mut spec = ctx.spec();
     spec.stacks = vec![Stack::Session];
     spec.nodes = 3;
     spec.seed_users = USERS;
     spec.balance = balance;
     spec.session_store = store;
-    let mut cluster = Cluster::start(spec).await?;
+    let mut cluster = ctx.cluster(spec).await?;
     let host = cluster.url(Stack::Session, "")?;
     let (heavy, light) = skewed_plans(host, run_time);
     let killer = async {

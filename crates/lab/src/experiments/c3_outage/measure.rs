@@ -23,7 +23,7 @@ use crate::{
         behaviour::{finished, plan, USERS},
         err,
     },
-    Cluster, ClusterSpec, LabError, Stack,
+    Cluster, LabError, Stack,
 };
 
 /// Clients logging in and rotating refresh tokens on the JWT stack beside
@@ -132,7 +132,7 @@ struct Outage {
 /// After `phase` (and half a second, so the load is under way), stops the
 /// store for `phase` and starts it again on the same port.
 async fn outage(
-    cluster: &mut Cluster,
+    cluster: &mut dyn Cluster,
     store_url: &str,
     phase: Duration,
 ) -> Result<Outage, LabError> {
@@ -180,13 +180,13 @@ pub async fn outage_run(
     persistence: Persistence,
     trial: usize,
 ) -> Result<OutageRun, LabError> {
-    let mut spec = ClusterSpec::new(ctx.launcher.clone());
+    let mut spec = ctx.spec();
     spec.nodes = 2;
     // The goose users, then one user per store caller.
     spec.seed_users = USERS + STORE_CALLERS;
     spec.store_persistence = persistence == Persistence::AofEverysec;
     let spec_jwt_args = spec.jwt_args.clone();
-    let mut cluster = Cluster::start(spec).await?;
+    let mut cluster = ctx.cluster(spec).await?;
     let session_plan = plan(
         cluster.url(Stack::Session, "")?,
         loadtests::Stack::Session,
@@ -220,7 +220,7 @@ pub async fn outage_run(
     let (session, jwt, times, calls) = tokio::join!(
         loadtests::run(&session_plan),
         loadtests::run(&jwt_plan),
-        outage(&mut cluster, &store_url, phase),
+        outage(&mut *cluster, &store_url, phase),
         callers
     );
     let (session, jwt) = (session.map_err(err)?, jwt.map_err(err)?);

@@ -125,7 +125,7 @@ async fn store_round_trip(store: &RedisStore) -> Result<f64, LabError> {
 
 /// What a setting's runs share: the cluster, its probes and run lengths.
 struct Bench<'a> {
-    cluster: &'a Cluster,
+    cluster: &'a dyn Cluster,
     client: ApiClient,
     probe: Probe<'a>,
     via_proxy: RedisStore,
@@ -142,10 +142,10 @@ pub async fn measure(ctx: &RunContext) -> Result<Raw, LabError> {
     ctx.variant("starting a cluster with the latency proxy in front of the store");
     let (cluster, store) = cluster(ctx, 1, Some(Latency::default()), Some(CAPACITY_ALG)).await?;
     let bench = Bench {
-        cluster: &cluster,
+        cluster: &*cluster,
         client: ApiClient::new(),
         probe: Probe {
-            cluster: &cluster,
+            cluster: &*cluster,
             store,
             duration: wrk_time,
         },

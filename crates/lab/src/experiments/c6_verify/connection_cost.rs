@@ -35,7 +35,7 @@ use crate::{
     h2load::{H2load, HttpVersion},
     summaries::Spread,
     tls::Frontend,
-    Cluster, ClusterSpec, LabError, Stack,
+    Cluster, LabError, Stack,
 };
 
 /// How a request reaches HAProxy.
@@ -252,7 +252,7 @@ fn cipher(address: &str) -> Option<String> {
 
 /// Measures [`Connection::ALL`] at HAProxy in a cluster of its own.
 pub async fn measure(ctx: &RunContext, trials: usize) -> Result<ConnectionCosts, LabError> {
-    let mut spec = ClusterSpec::new(ctx.launcher.clone());
+    let mut spec = ctx.spec();
     spec.nodes = 1;
     spec.stacks = vec![Stack::Jwt];
     spec.seed_users = 0;
@@ -261,14 +261,14 @@ pub async fn measure(ctx: &RunContext, trials: usize) -> Result<ConnectionCosts,
         h2: true,
     };
     ctx.variant("starting a cluster with TLS at HAProxy");
-    let cluster = Cluster::start(spec).await?;
-    let result = measure_on(&cluster, ctx, trials).await;
+    let cluster = ctx.cluster(spec).await?;
+    let result = measure_on(&*cluster, ctx, trials).await;
     cluster.shutdown();
     result
 }
 
 async fn measure_on(
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     ctx: &RunContext,
     trials: usize,
 ) -> Result<ConnectionCosts, LabError> {

@@ -79,7 +79,7 @@ async fn logout_trial(
     let window = window(variant, ctx.quick);
     let seconds = until_all_refuse(
         client,
-        &cluster,
+        &*cluster,
         variant.stack,
         &who,
         "/me",
@@ -102,7 +102,7 @@ async fn logout_trial(
 
 async fn log_in(
     client: &ApiClient,
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     stack: Stack,
     user: &str,
 ) -> Result<Credential, LabError> {
@@ -134,8 +134,8 @@ async fn denylist_cost(
     let requests = if ctx.quick { 150 } else { 500 };
     let none_cluster = cluster_for(ctx, plain).await?;
     let deny_cluster = cluster_for(ctx, denylist).await?;
-    let none_who = log_in(client, &none_cluster, Stack::Jwt, "alice").await?;
-    let deny_who = log_in(client, &deny_cluster, Stack::Jwt, "alice").await?;
+    let none_who = log_in(client, &*none_cluster, Stack::Jwt, "alice").await?;
+    let deny_who = log_in(client, &*deny_cluster, Stack::Jwt, "alice").await?;
     let none_url = none_cluster.nodes(Stack::Jwt)[0].url("/me");
     let deny_url = deny_cluster.nodes(Stack::Jwt)[0].url("/me");
     let (mut none_us, mut denylist_us) = (Vec::new(), Vec::new());

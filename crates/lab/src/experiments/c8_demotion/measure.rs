@@ -61,7 +61,7 @@ async fn demotion_trial(
     let window = window(variant, ctx.quick);
     let seconds = until_all_refuse(
         client,
-        &cluster,
+        &*cluster,
         variant.stack,
         &carol,
         "/admin/stats",

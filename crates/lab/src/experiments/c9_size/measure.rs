@@ -16,9 +16,7 @@ use authlab_core::{
 };
 use clap::Parser;
 use jsonwebtoken::{EncodingKey, Header};
-use jwt_server::{
-    keys::KeySetFile, tokens::now_unix, JwtServerConfig, SigningAlgorithm,
-};
+use jwt_server::{keys::KeySetFile, tokens::now_unix, JwtServerConfig, SigningAlgorithm};
 use serde::Serialize;
 use serde_json::json;
 
@@ -28,7 +26,7 @@ use crate::kit::err;
 use crate::{
     tls::Frontend,
     wire_cost::{IndexThreshold, StatusClass},
-    Cluster, ClusterSpec, LabError, Stack,
+    Cluster, LabError, Stack,
 };
 
 /// Extra permissions of the minted tokens of the growth table.
@@ -200,7 +198,7 @@ fn node_token_limit(jwt_args: &[String]) -> Result<usize, LabError> {
         .map_err(|e| err(format!("reading the JWT nodes' flags: {e}")))
 }
 
-fn read_limits(cluster: &Cluster) -> Result<Limits, LabError> {
+fn read_limits(cluster: &dyn Cluster) -> Result<Limits, LabError> {
     let path = cluster.dir().join("haproxy.cfg");
     let config =
         std::fs::read_to_string(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
@@ -215,7 +213,7 @@ fn read_limits(cluster: &Cluster) -> Result<Limits, LabError> {
         err("HAProxy's buffer sizes: neither haproxy.cfg nor `haproxy -vv` gives them")
     })?;
     Ok(Limits {
-        node_token_bytes: node_token_limit(&cluster.spec.jwt_args)?,
+        node_token_bytes: node_token_limit(&cluster.spec().jwt_args)?,
         haproxy,
         actix_head_bytes: ACTIX_HEAD_BUFFER,
     })
@@ -421,7 +419,7 @@ fn wire_probes(
 
 /// Alice's session cookie (`name=value`) and JWT login on `cluster`,
 /// through its frontends (over TLS when they speak it).
-async fn alice(cluster: &Cluster) -> Result<(String, TokenResponse), LabError> {
+async fn alice(cluster: &dyn Cluster) -> Result<(String, TokenResponse), LabError> {
     let client = ApiClient::with_client(cluster.client_builder()?.build().map_err(err)?);
     let Credential::Cookie(cookie) = client
         .session_login(&cluster.url(Stack::Session, "")?, "alice")
@@ -436,7 +434,7 @@ async fn alice(cluster: &Cluster) -> Result<(String, TokenResponse), LabError> {
 }
 
 /// Mints tokens with the key `cluster`'s JWT nodes sign with.
-fn cluster_minter(cluster: &Cluster) -> Result<Minter, LabError> {
+fn cluster_minter(cluster: &dyn Cluster) -> Result<Minter, LabError> {
     let keys = cluster
         .keyset_path()
         .map(|path| KeySetFile::read(path, false))
@@ -451,7 +449,7 @@ fn cluster_minter(cluster: &Cluster) -> Result<Minter, LabError> {
 /// one cluster quote one login (a signed cookie's length varies by a few
 /// bytes from login to login).
 async fn measure_wire(
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     ctx: &RunContext,
     protocols: &[Protocol],
     cookie: &str,
@@ -461,7 +459,7 @@ async fn measure_wire(
         cookie,
         token,
         &cluster_minter(cluster)?,
-        node_token_limit(&cluster.spec.jwt_args)?,
+        node_token_limit(&cluster.spec().jwt_args)?,
     )?;
     ctx.variant(format!(
         "bytes on the wire: {}",
@@ -475,7 +473,7 @@ async fn measure_wire(
 }
 
 /// Everything but the TLS cluster's wire figures, on the clear-text cluster.
-async fn measure_clear(cluster: &Cluster, ctx: &RunContext) -> Result<Measured, LabError> {
+async fn measure_clear(cluster: &dyn Cluster, ctx: &RunContext) -> Result<Measured, LabError> {
     let (cookie, login) = alice(cluster).await?;
 
     ctx.variant("credential bytes as claims grow");
@@ -502,7 +500,8 @@ async fn measure_clear(cluster: &Cluster, ctx: &RunContext) -> Result<Measured, 
     let minter = cluster_minter(cluster)?;
     let node = cluster
         .nodes(Stack::Jwt)
-        .first()
+        .into_iter()
+        .next()
         .ok_or_else(|| err("cluster has no JWT node"))?;
     let (via_haproxy, direct) = (cluster.url(Stack::Jwt, "/me")?, node.url("/me"));
     let backend = Stack::Jwt.backend();
@@ -538,8 +537,8 @@ async fn measure_clear(cluster: &Cluster, ctx: &RunContext) -> Result<Measured, 
     ctx.variant("where HTTP/2's encoder stops indexing a cookie");
     let threshold = wire::cookie_threshold(cluster).await?;
     Ok(Measured {
-        nodes: cluster.spec.nodes,
-        alg: cluster.spec.alg,
+        nodes: cluster.spec().nodes,
+        alg: cluster.spec().alg,
         limits,
         cookie_bytes: cookie_header_bytes(&cookie),
         login_bytes: bearer_header_bytes(login.access_token.len()),
@@ -555,15 +554,15 @@ async fn measure_clear(cluster: &Cluster, ctx: &RunContext) -> Result<Measured, 
 /// Runs c9: everything on a clear-text cluster, then the wire figures
 /// again on a cluster with TLS and HTTP/2 at HAProxy.
 pub async fn measure(ctx: &RunContext) -> Result<Measured, LabError> {
-    let mut spec = ClusterSpec::new(ctx.launcher.clone());
+    let mut spec = ctx.spec();
     spec.nodes = 1;
     spec.seed_users = 0;
     ctx.variant(format!(
         "starting a cluster ({} node per stack)",
         spec.nodes
     ));
-    let cluster = Cluster::start(spec.clone()).await?;
-    let measured = measure_clear(&cluster, ctx).await;
+    let cluster = ctx.cluster(spec.clone()).await?;
+    let measured = measure_clear(&*cluster, ctx).await;
     cluster.shutdown();
     let mut m = measured?;
 
@@ -573,10 +572,10 @@ pub async fn measure(ctx: &RunContext) -> Result<Measured, LabError> {
         h2: true,
     };
     ctx.variant("starting a cluster with TLS and HTTP/2 at HAProxy");
-    let tls = Cluster::start(spec).await?;
+    let tls = ctx.cluster(spec).await?;
     let measured = async {
-        let (cookie, login) = alice(&tls).await?;
-        measure_wire(&tls, ctx, &Protocol::TLS, &cookie, &login.access_token).await
+        let (cookie, login) = alice(&*tls).await?;
+        measure_wire(&*tls, ctx, &Protocol::TLS, &cookie, &login.access_token).await
     }
     .await;
     tls.shutdown();

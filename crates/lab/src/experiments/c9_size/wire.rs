@@ -146,7 +146,7 @@ pub fn requests(quick: bool) -> u32 {
 /// Measures every probe on every protocol of `protocols` that this
 /// cluster's frontend speaks, through one counting relay per stack.
 pub async fn measure(
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     protocols: &[Protocol],
     probes: &[Probe],
     n: u32,
@@ -159,7 +159,7 @@ pub async fn measure(
             WireCounter::start(([127, 0, 0, 1], port).into()).await?,
         ));
     }
-    let scheme = cluster.spec.frontend.scheme();
+    let scheme = cluster.spec().frontend.scheme();
     let mut rows = Vec::new();
     for &protocol in protocols {
         for probe in probes {
@@ -203,13 +203,13 @@ pub async fn measure(
 
 /// The longest cookie value h2load's encoder (nghttp2) still indexes, over
 /// clear HTTP/2 to the JWT stack's `/health` (which ignores cookies).
-pub async fn cookie_threshold(cluster: &Cluster) -> Result<IndexThreshold, LabError> {
+pub async fn cookie_threshold(cluster: &dyn Cluster) -> Result<IndexThreshold, LabError> {
     let counter =
         WireCounter::start(([127, 0, 0, 1], cluster.frontend_port(Stack::Jwt)?).into()).await?;
     let base = H2load {
         url: format!(
             "{}://{}/health",
-            cluster.spec.frontend.scheme(),
+            cluster.spec().frontend.scheme(),
             counter.address()
         ),
         version: HttpVersion::Http2,

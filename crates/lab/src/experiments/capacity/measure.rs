@@ -13,7 +13,7 @@ use crate::{
         schedule::{self, Measured, Trials},
         wrk_probe::{credentials, probe_store, Probe, Sample, CAPACITY_ALG, USERS},
     },
-    Cluster, ClusterSpec, LabError, Stack,
+    Cluster, LabError, Stack,
 };
 
 /// The three runs c5 makes on each cluster: the `/health` ceiling first,
@@ -66,7 +66,7 @@ pub async fn measure(ctx: &RunContext, jwt_revocation: RevocationMode) -> Result
         |n| format!("{n} node(s) per stack: cluster, {USERS} logins, three wrk runs"),
         async |&n, trial| {
             let cluster = start(ctx, n, jwt_revocation).await?;
-            let samples = probes(&cluster, &client, duration, trial).await;
+            let samples = probes(&*cluster, &client, duration, trial).await;
             cluster.shutdown();
             samples
         },
@@ -89,19 +89,19 @@ async fn start(
     ctx: &RunContext,
     nodes: usize,
     jwt_revocation: RevocationMode,
-) -> Result<Cluster, LabError> {
-    let mut spec = ClusterSpec::new(ctx.launcher.clone());
+) -> Result<Box<dyn Cluster>, LabError> {
+    let mut spec = ctx.spec();
     spec.nodes = nodes;
     spec.alg = CAPACITY_ALG;
     spec.revocation = jwt_revocation;
     spec.seed_users = USERS;
-    Ok(Cluster::start(spec).await?)
+    ctx.cluster(spec).await
 }
 
 /// The three probes on one cluster, in the order of `trial`, each with its
 /// index into [`PROBES`].
 async fn probes(
-    cluster: &Cluster,
+    cluster: &dyn Cluster,
     client: &ApiClient,
     duration: Duration,
     trial: usize,

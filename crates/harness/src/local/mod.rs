@@ -1,0 +1,836 @@
+//! A whole cluster on loopback: two Redis, N nodes per stack, HAProxy in front.
+//!
+//! ```text
+//!                     ┌── session-1 ─┐
+//!  :session_front ──▶ ├── session-2 ─┼──▶ latency proxy ──▶ redis (session store; db 0 sessions, db 1 tokens)
+//!                     └── session-3 ─┘          ▲
+//!  :jwt_front ──────▶ ┌── jwt-1 … ───┬──────────┘
+//!  (HAProxy)          └──────────────┴──────────────▶ redis (user directory)
+//!
+//!  :orders_<variant>_front ──▶ orders-<variant> ──▶ :session_front/introspect
+//!                                               or  :jwt_front/.well-known/jwks.json
+//! ```
+//!
+//! The orders services ([`crate::orders`]) are optional: one node per
+//! [`OrdersVariant`] in [`ClusterSpec::orders`], each behind its own
+//! frontend. They reach the auth stacks through HAProxy, as any other
+//! service would, never a node directly.
+//!
+//! Every port is picked free at start; nothing is assumed to be running.
+//! Processes are owned: dropping the [`Cluster`] stops them all and removes
+//! its temp dir, and each child is also set to die with the thread that
+//! started it, so even a killed `authlab` leaves no orphan. Start and change
+//! a cluster from one long-lived thread (the main thread, a test's thread).
+
+use futures::future::BoxFuture;
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use authlab_core::directory::{SeedArgs, SeedCommand};
+use jwt_server::{
+    keys::{KeyError, KeySetFile},
+    tokens::TokenSettings,
+    RevocationMode,
+};
+use session_server::StoreMode;
+use supervise::{free_port, RedisOptions, RedisServer};
+use tempfile::TempDir;
+
+use crate::{
+    cluster::{Cluster, Node},
+    haproxy::{BindTls, Haproxy, HaproxyConfig, JwtGateway, ServerEntry, ServerStats, StackEntry},
+    latency::{Latency, LatencyProxy},
+    orders::{self, OrdersUpstreams, OrdersVariant},
+    process::{NodeProcess, Stack},
+    spec::{random_secret, ClusterSpec},
+    tls::{LabCa, SERVER_NAMES},
+    HarnessError,
+};
+
+pub struct LocalCluster {
+    spec: ClusterSpec,
+    session_nodes: Vec<NodeProcess>,
+    jwt_nodes: Vec<NodeProcess>,
+    orders_nodes: Vec<(OrdersVariant, NodeProcess)>,
+    haproxy: Haproxy,
+    /// What HAProxy runs on, kept to re-render it (new gateway keys).
+    haproxy_config: HaproxyConfig,
+    proxy: Option<LatencyProxy>,
+    store: RedisServer,
+    /// Frozen by [`Cluster::pause_store`].
+    store_paused: bool,
+    directory: RedisServer,
+    frontends: Vec<(Stack, u16)>,
+    orders_frontends: Vec<(OrdersVariant, u16)>,
+    stats_port: u16,
+    keyset: Option<PathBuf>,
+    /// The CA clients must trust when the frontends speak TLS.
+    ca_pem: Option<String>,
+    introspection_secret: String,
+    // Last, so it is removed after every process that wrote into it stopped.
+    dir: TempDir,
+}
+
+/// How the interface shows a node of this machine.
+fn described(node: &NodeProcess) -> Node {
+    Node {
+        name: node.name.clone(),
+        base_url: node.url(""),
+        pid: node.pid(),
+    }
+}
+
+fn url_for(address: SocketAddr, db: u8) -> String {
+    format!("redis://{address}/{db}")
+}
+
+/// The `jwt_verify` frontend for the gateway variant, if the spec has it:
+/// one public-key file per usable `kid` of the key set at `keyset`, written
+/// under the cluster's directory.
+fn gateway_for(
+    spec: &ClusterSpec,
+    keyset: Option<&Path>,
+    dir: &Path,
+) -> Result<Option<JwtGateway>, HarnessError> {
+    if !spec.orders.contains(&OrdersVariant::Gateway) {
+        return Ok(None);
+    }
+    let path = keyset.ok_or_else(|| {
+        HarnessError::Config("the gateway orders variant needs the jwt stack".into())
+    })?;
+    let file = KeySetFile::read(path, false).map_err(|e| HarnessError::Config(e.to_string()))?;
+    let key_dir = dir.join("gateway-keys");
+    let files = orders::write_gateway_keys(&file, &key_dir, &key_dir.display().to_string())?;
+    let tokens = TokenSettings::default();
+    orders::gateway(
+        &OrdersVariant::Gateway.haproxy_name(),
+        &file,
+        files,
+        &tokens.issuer,
+        &tokens.audience,
+    )
+    .map(Some)
+}
+
+/// How long a key stays verify-only after it stopped signing: the JWT
+/// nodes' access-token lifetime (`--access-ttl` in `jwt_args`, else the
+/// server's default) plus a minute, so every token it signed runs out first.
+fn key_grace(jwt_args: &[String]) -> Duration {
+    let flag = jwt_args.iter().enumerate().find_map(|(i, arg)| {
+        arg.strip_prefix("--access-ttl=")
+            .map(str::to_owned)
+            .or_else(|| (arg == "--access-ttl").then(|| jwt_args.get(i + 1).cloned())?)
+    });
+    let ttl = flag
+        .and_then(|text| humantime::parse_duration(&text).ok())
+        .unwrap_or_else(|| TokenSettings::default().access_ttl);
+    ttl + Duration::from_secs(60)
+}
+
+impl LocalCluster {
+    pub async fn start(spec: ClusterSpec) -> Result<Self, HarnessError> {
+        if spec.nodes == 0 || spec.stacks.is_empty() {
+            return Err(HarnessError::Config(
+                "a cluster needs at least one node and one stack".into(),
+            ));
+        }
+        if !spec.launcher.exists() {
+            return Err(HarnessError::Config(format!(
+                "launcher {} does not exist",
+                spec.launcher.display()
+            )));
+        }
+        spec.check_orders()?;
+        spec.frontend.validate()?;
+        let dir = tempfile::Builder::new()
+            .prefix("authlab-cluster-")
+            .tempdir()
+            .map_err(|e| HarnessError::Io(e.to_string()))?;
+        let directory = RedisServer::start()?;
+        let store = RedisServer::start_with(RedisOptions {
+            persistence: spec.store_persistence,
+        })?;
+        SeedCommand {
+            user_directory_url: directory.url(0),
+            seed: SeedArgs {
+                users: spec.seed_users,
+                cost: spec.seed_cost,
+            },
+        }
+        .run()
+        .await
+        .map_err(|e| HarnessError::Config(format!("seeding users: {e}")))?;
+
+        let store_address: SocketAddr = ([127, 0, 0, 1], store.port()).into();
+        let proxy = match spec.store_latency {
+            Some(latency) => Some(
+                LatencyProxy::start(store_address, latency)
+                    .map_err(|e| HarnessError::Io(format!("latency proxy: {e}")))?,
+            ),
+            None => None,
+        };
+        let store_via = proxy
+            .as_ref()
+            .map(LatencyProxy::address)
+            .unwrap_or(store_address);
+
+        let keyset = if spec.stacks.contains(&Stack::Jwt) {
+            let path = dir.path().join("keys.json");
+            let file =
+                KeySetFile::generate(spec.alg).map_err(|e| HarnessError::Config(e.to_string()))?;
+            // 0600, as `jwt-server keys generate` writes it: nodes refuse looser files.
+            file.write(&path)
+                .map_err(|e| HarnessError::Io(e.to_string()))?;
+            Some(path)
+        } else {
+            None
+        };
+
+        let tls = if spec.frontend.tls {
+            let ca = LabCa::generate(&SERVER_NAMES)?;
+            let files = ca.write(&dir.path().join("tls"))?;
+            Some((ca, files))
+        } else {
+            None
+        };
+
+        let cookie_secret = random_secret();
+        // The orders nodes' credential for /introspect on either stack.
+        let introspection_secret = random_secret();
+        let common = |name: &str, port: u16| {
+            let mut args =
+                crate::process::node_args(name, port, spec.workers_per_node, &directory.url(0));
+            // HAProxy's source address: the one peer whose X-Forwarded-For,
+            // -Proto and -Host (login throttling, the DPoP URL) a node believes.
+            args.extend([
+                "--trusted-proxies".into(),
+                crate::haproxy::SOURCE_ADDRESS.into(),
+            ]);
+            if !spec.login_throttle {
+                args.extend(["--login-throttle".into(), "off".into()]);
+            }
+            args
+        };
+        let mut session_nodes = Vec::new();
+        let mut jwt_nodes = Vec::new();
+        for stack in &spec.stacks {
+            for i in 1..=spec.nodes {
+                let name = format!("{stack}-{i}");
+                let port = free_port()?;
+                let mut args = common(&name, port);
+                // In the environment, not argv: `ps` shows argv to every user.
+                let mut env = vec![orders::introspection_client_env(&introspection_secret)];
+                match stack {
+                    Stack::Session => {
+                        args.extend([
+                            "--session-store".into(),
+                            match spec.session_store {
+                                StoreMode::Redis => "redis".into(),
+                                StoreMode::Memory => "memory".into(),
+                            },
+                            "--session-store-url".into(),
+                            url_for(store_via, 0),
+                            "--cluster-nodes".into(),
+                            spec.nodes.to_string(),
+                        ]);
+                        if spec.frontend.tls {
+                            // Browsers then never send it over clear text.
+                            args.push("--secure-cookie".into());
+                        }
+                        args.extend(spec.session_args.iter().cloned());
+                        env.push(("AUTHLAB_COOKIE_SECRET".into(), cookie_secret.clone()));
+                    }
+                    Stack::Jwt => {
+                        let keyset = keyset
+                            .as_ref()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default();
+                        args.extend([
+                            "--token-store-url".into(),
+                            url_for(store_via, 1),
+                            "--keyset-file".into(),
+                            keyset,
+                            "--revocation".into(),
+                            match spec.revocation {
+                                RevocationMode::None => "none".into(),
+                                RevocationMode::Denylist => "denylist".into(),
+                            },
+                        ]);
+                        args.extend(spec.jwt_args.iter().cloned());
+                        if let Some(own) = spec.jwt_node_args.get(i - 1) {
+                            args.extend(own.iter().cloned());
+                        }
+                    }
+                }
+                let mut node =
+                    NodeProcess::new(*stack, name, port, &spec.launcher, args, env, dir.path());
+                node.spawn()?;
+                match stack {
+                    Stack::Session => session_nodes.push(node),
+                    Stack::Jwt => jwt_nodes.push(node),
+                }
+            }
+        }
+
+        let client = reqwest::Client::new();
+        for node in session_nodes.iter_mut().chain(jwt_nodes.iter_mut()) {
+            node.wait_ready(&client, Duration::from_secs(30)).await?;
+        }
+
+        let frontends = spec
+            .stacks
+            .iter()
+            .map(|s| Ok((*s, free_port()?)))
+            .collect::<Result<Vec<(Stack, u16)>, HarnessError>>()?;
+        let orders_frontends = spec
+            .orders
+            .iter()
+            .map(|v| Ok((*v, free_port()?)))
+            .collect::<Result<Vec<(OrdersVariant, u16)>, HarnessError>>()?;
+        let stats_port = free_port()?;
+        let front_url = |stack: Stack, path: &str| {
+            frontends
+                .iter()
+                .find(|(s, _)| *s == stack)
+                .map(|(_, port)| format!("{}://127.0.0.1:{port}{path}", spec.frontend.scheme()))
+        };
+        let tokens = TokenSettings::default();
+        let upstreams = OrdersUpstreams {
+            jwks_url: front_url(Stack::Jwt, "/.well-known/jwks.json"),
+            introspection_url: front_url(Stack::Session, "/introspect"),
+            issuer: tokens.issuer.clone(),
+            audience: tokens.audience.clone(),
+        };
+        let mut orders_nodes = Vec::new();
+        for (variant, _) in &orders_frontends {
+            let port = free_port()?;
+            let mut args = orders::node_args(*variant, port, spec.workers_per_node, &upstreams)?;
+            if let Some((_, files)) = &tls {
+                args.extend(["--upstream-ca".into(), files.ca.display().to_string()]);
+            }
+            args.extend(spec.orders_args.iter().cloned());
+            let mut node = NodeProcess::with_subcommand(
+                "orders",
+                variant.node_name(),
+                port,
+                &spec.launcher,
+                args,
+                orders::introspection_env(*variant, &introspection_secret),
+                dir.path(),
+            );
+            node.spawn()?;
+            orders_nodes.push((*variant, node));
+        }
+
+        let mut stacks: Vec<StackEntry> = frontends
+            .iter()
+            .map(|(stack, port)| StackEntry {
+                name: stack.name().into(),
+                port: *port,
+                servers: match stack {
+                    Stack::Session => &session_nodes,
+                    Stack::Jwt => &jwt_nodes,
+                }
+                .iter()
+                .map(|node| ServerEntry {
+                    name: node.name.clone(),
+                    host: "127.0.0.1".into(),
+                    port: node.port,
+                })
+                .collect(),
+                template: None,
+            })
+            .collect();
+        stacks.extend(orders_frontends.iter().map(|(variant, port)| {
+            let node = orders_nodes
+                .iter()
+                .find(|(v, _)| v == variant)
+                .map(|(_, node)| node);
+            StackEntry {
+                name: variant.haproxy_name(),
+                port: *port,
+                servers: node
+                    .map(|node| ServerEntry {
+                        name: node.name.clone(),
+                        host: "127.0.0.1".into(),
+                        port: node.port,
+                    })
+                    .into_iter()
+                    .collect(),
+                template: None,
+            }
+        }));
+        let mut haproxy_config = HaproxyConfig::new(
+            spec.balance,
+            stats_port,
+            dir.path().join("haproxy.sock"),
+            stacks,
+        );
+        haproxy_config.gateway = gateway_for(&spec, keyset.as_deref(), dir.path())?;
+        haproxy_config.tls = tls.as_ref().and_then(|(_, files)| {
+            BindTls::for_frontend(spec.frontend, &files.server.display().to_string())
+        });
+        let haproxy = Haproxy::start(&haproxy_config, dir.path())?;
+        // The jwks node may wait for its first key set, which comes through HAProxy.
+        for (_, node) in &mut orders_nodes {
+            node.wait_ready(&client, Duration::from_secs(30)).await?;
+        }
+
+        let cluster = Self {
+            spec,
+            session_nodes,
+            jwt_nodes,
+            orders_nodes,
+            haproxy,
+            haproxy_config,
+            proxy,
+            store,
+            store_paused: false,
+            directory,
+            frontends,
+            orders_frontends,
+            stats_port,
+            keyset,
+            ca_pem: tls.map(|(ca, _)| ca.ca_pem),
+            introspection_secret,
+            dir,
+        };
+        cluster.wait_all_up(Duration::from_secs(15)).await?;
+        Ok(cluster)
+    }
+
+    fn processes(&self, stack: Stack) -> &[NodeProcess] {
+        match stack {
+            Stack::Session => &self.session_nodes,
+            Stack::Jwt => &self.jwt_nodes,
+        }
+    }
+
+    fn node(&self, stack: Stack, index: usize) -> Result<&NodeProcess, HarnessError> {
+        self.processes(stack)
+            .get(index)
+            .ok_or_else(|| HarnessError::Config(format!("no {stack} node #{}", index + 1)))
+    }
+
+    fn node_mut(&mut self, stack: Stack, index: usize) -> Result<&mut NodeProcess, HarnessError> {
+        let nodes = match stack {
+            Stack::Session => &mut self.session_nodes,
+            Stack::Jwt => &mut self.jwt_nodes,
+        };
+        nodes
+            .get_mut(index)
+            .ok_or_else(|| HarnessError::Config(format!("no {stack} node #{}", index + 1)))
+    }
+
+    fn signal_store(&self, signal: nix::sys::signal::Signal) -> Result<(), HarnessError> {
+        let pid = self
+            .store
+            .pid()
+            .ok_or_else(|| HarnessError::Config("the session store is not running".into()))?;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal)
+            .map_err(|e| HarnessError::Io(format!("signalling the session store: {e}")))
+    }
+
+    /// Rewrites the key-set file, then makes everyone read it: the gateway
+    /// first (it must accept a `kid` before any node signs with it), then
+    /// the JWT nodes one at a time, each drained and back up before the
+    /// next, so HAProxy always has nodes to serve from. A node that is down
+    /// on purpose stays down; it reads the new file when it is restarted.
+    async fn rotate(
+        &mut self,
+        step: impl FnOnce(&mut KeySetFile) -> Result<String, KeyError>,
+    ) -> Result<String, HarnessError> {
+        let path = self
+            .keyset
+            .clone()
+            .ok_or_else(|| HarnessError::Config("the cluster has no jwt stack".into()))?;
+        let mut file =
+            KeySetFile::read(&path, false).map_err(|e| HarnessError::Config(e.to_string()))?;
+        let kid = step(&mut file).map_err(|e| HarnessError::Config(e.to_string()))?;
+        file.write(&path)
+            .map_err(|e| HarnessError::Io(e.to_string()))?;
+        self.reload_gateway()?;
+        self.restart_jwt_nodes_in_turn().await?;
+        Ok(kid)
+    }
+
+    /// Restarts every running JWT node, one at a time, each drained and back
+    /// up before the next, so HAProxy always has nodes to serve from. A node
+    /// that is down on purpose stays down.
+    async fn restart_jwt_nodes_in_turn(&mut self) -> Result<(), HarnessError> {
+        let client = reqwest::Client::new();
+        for index in 0..self.jwt_nodes.len() {
+            if !self.jwt_nodes[index].is_running() {
+                continue;
+            }
+            self.set_maintenance(Stack::Jwt, index, true)?;
+            let node = &mut self.jwt_nodes[index];
+            node.terminate(Duration::from_secs(3));
+            node.spawn()?;
+            node.wait_ready(&client, Duration::from_secs(30)).await?;
+            self.set_maintenance(Stack::Jwt, index, false)?;
+            self.wait_node_health(Stack::Jwt, index, true, Duration::from_secs(10))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Re-renders the gateway's key files from the key set and reloads
+    /// HAProxy, which reads key files only when it starts. The reload
+    /// resets HAProxy's counters and maintenance states.
+    fn reload_gateway(&mut self) -> Result<(), HarnessError> {
+        if self.haproxy_config.gateway.is_none() {
+            return Ok(());
+        }
+        self.haproxy_config.gateway =
+            gateway_for(&self.spec, self.keyset.as_deref(), self.dir.path())?;
+        self.haproxy.reload(&self.haproxy_config, self.dir.path())
+    }
+}
+
+impl Cluster for LocalCluster {
+    fn spec(&self) -> &ClusterSpec {
+        &self.spec
+    }
+
+    /// Waits until HAProxy's health checks report every server of every backend up.
+    fn wait_all_up(&self, timeout: Duration) -> BoxFuture<'_, Result<(), HarnessError>> {
+        Box::pin(async move {
+            let deadline = std::time::Instant::now() + timeout;
+            loop {
+                let servers = self.haproxy.servers()?;
+                if !servers.is_empty() && servers.iter().all(ServerStats::is_up) {
+                    return Ok(());
+                }
+                if std::time::Instant::now() > deadline {
+                    return Err(HarnessError::Timeout(format!(
+                        "HAProxy backends not all up: {servers:?}"
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    }
+
+    /// Waits until HAProxy sees `node` in the given state (`up` true/false).
+    fn wait_node_health(
+        &self,
+        stack: Stack,
+        index: usize,
+        up: bool,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<(), HarnessError>> {
+        Box::pin(async move {
+            let name = self.node(stack, index)?.name.clone();
+            let deadline = std::time::Instant::now() + timeout;
+            loop {
+                let servers = self.haproxy.servers()?;
+                if servers.iter().any(|s| s.server == name && s.is_up() == up) {
+                    return Ok(());
+                }
+                if std::time::Instant::now() > deadline {
+                    return Err(HarnessError::Timeout(format!(
+                        "{name} never became {}",
+                        if up { "up" } else { "down" }
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    }
+
+    /// `path` on `stack`'s HAProxy frontend: `https://` when it speaks TLS.
+    fn url(&self, stack: Stack, path: &str) -> Result<String, HarnessError> {
+        let port = self.frontend_port(stack)?;
+        Ok(format!(
+            "{}://127.0.0.1:{port}{path}",
+            self.spec.frontend.scheme()
+        ))
+    }
+
+    /// The port of `stack`'s HAProxy frontend.
+    fn frontend_port(&self, stack: Stack) -> Result<u16, HarnessError> {
+        self.frontends
+            .iter()
+            .find(|(s, _)| *s == stack)
+            .map(|(_, port)| *port)
+            .ok_or_else(|| HarnessError::Config(format!("the cluster has no {stack} stack")))
+    }
+
+    /// The generated CA (PEM) when the frontends speak TLS.
+    fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// The generated CA's file (for `curl --cacert`) when the frontends speak TLS.
+    fn ca_file(&self) -> Option<PathBuf> {
+        self.ca_pem
+            .as_ref()
+            .map(|_| self.dir.path().join("tls").join(crate::tls::CA_FILE))
+    }
+
+    /// A client for this cluster's frontends: it trusts the cluster's CA
+    /// (and no other) when they speak TLS.
+    fn client_builder(&self) -> Result<reqwest::ClientBuilder, HarnessError> {
+        match &self.ca_pem {
+            Some(ca) => crate::tls::client_trusting(ca),
+            None => Ok(reqwest::Client::builder()),
+        }
+    }
+
+    /// `path` on the orders service `variant`, through its HAProxy frontend.
+    fn orders_url(&self, variant: OrdersVariant, path: &str) -> Result<String, HarnessError> {
+        self.orders_frontends
+            .iter()
+            .find(|(v, _)| *v == variant)
+            .map(|(_, port)| format!("{}://127.0.0.1:{port}{path}", self.spec.frontend.scheme()))
+            .ok_or_else(|| {
+                HarnessError::Config(format!("the cluster has no {variant} orders service"))
+            })
+    }
+
+    /// The orders node of `variant` (its direct URL, pid, `/metrics`).
+    fn orders_node(&self, variant: OrdersVariant) -> Option<Node> {
+        self.orders_nodes
+            .iter()
+            .find(|(v, _)| *v == variant)
+            .map(|(_, node)| described(node))
+    }
+
+    /// The client id and secret `/introspect` accepts on both stacks.
+    fn introspection_client(&self) -> (&str, &str) {
+        (orders::INTROSPECTION_CLIENT_ID, &self.introspection_secret)
+    }
+
+    fn stats_url(&self) -> String {
+        format!("http://127.0.0.1:{}/stats", self.stats_port)
+    }
+
+    fn nodes(&self, stack: Stack) -> Vec<Node> {
+        self.processes(stack).iter().map(described).collect()
+    }
+
+    fn directory_url(&self) -> String {
+        self.directory.url(0)
+    }
+
+    fn store_url(&self, db: u8) -> String {
+        self.store.url(db)
+    }
+
+    /// The session store as the nodes reach it: through the latency proxy
+    /// when there is one, so a probe on it pays what a node's lookup pays.
+    fn node_store_url(&self, db: u8) -> String {
+        match &self.proxy {
+            Some(proxy) => url_for(proxy.address(), db),
+            None => self.store.url(db),
+        }
+    }
+
+    fn store_pid(&self) -> Option<u32> {
+        self.store.pid()
+    }
+
+    fn directory_pid(&self) -> Option<u32> {
+        self.directory.pid()
+    }
+
+    fn haproxy_pid(&self) -> Option<u32> {
+        self.haproxy.pid()
+    }
+
+    fn keyset_path(&self) -> Option<&PathBuf> {
+        self.keyset.as_ref()
+    }
+
+    fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Per-server HAProxy counters: how traffic was really spread.
+    fn stats(&self) -> Result<Vec<ServerStats>, HarnessError> {
+        self.haproxy.servers()
+    }
+
+    /// PIDs of every process this cluster started.
+    fn pids(&self) -> Vec<u32> {
+        self.session_nodes
+            .iter()
+            .chain(&self.jwt_nodes)
+            .chain(self.orders_nodes.iter().map(|(_, node)| node))
+            .filter_map(NodeProcess::pid)
+            .chain(self.haproxy.pid())
+            .chain(self.store.pid())
+            .chain(self.directory.pid())
+            .collect()
+    }
+
+    /// The first process that died without being asked to, if any.
+    fn crashed(&mut self) -> Option<String> {
+        if let Some(status) = self.haproxy.exited() {
+            return Some(format!("haproxy exited with {status}"));
+        }
+        self.session_nodes
+            .iter_mut()
+            .chain(self.jwt_nodes.iter_mut())
+            .chain(self.orders_nodes.iter_mut().map(|(_, node)| node))
+            .find_map(NodeProcess::crashed)
+    }
+
+    // ----- faults -----
+
+    /// Stops the session store. Without persistence its data is gone.
+    fn stop_store(&mut self) {
+        // A frozen process would not see the signal that stops it.
+        if self.store_paused {
+            let _ = self.resume_store();
+        }
+        self.store.stop();
+    }
+
+    /// Starts the stopped session store again, on the same port.
+    fn start_store(&mut self) -> Result<(), HarnessError> {
+        if !self.store.is_running() {
+            self.store.restart()?;
+        }
+        Ok(())
+    }
+
+    /// Freezes the session store (SIGSTOP): it still accepts connections
+    /// but answers nothing, as a store stuck in a long pause or on a dead
+    /// network path would. [`resume_store`](Self::resume_store) thaws it with
+    /// every key intact.
+    fn pause_store(&mut self) -> Result<(), HarnessError> {
+        self.signal_store(nix::sys::signal::Signal::SIGSTOP)?;
+        self.store_paused = true;
+        Ok(())
+    }
+
+    fn resume_store(&mut self) -> Result<(), HarnessError> {
+        self.signal_store(nix::sys::signal::Signal::SIGCONT)?;
+        self.store_paused = false;
+        Ok(())
+    }
+
+    fn store_paused(&self) -> bool {
+        self.store_paused
+    }
+
+    fn restart_store(&mut self) -> Result<(), HarnessError> {
+        Ok(self.store.restart()?)
+    }
+
+    fn kill_node(&mut self, stack: Stack, index: usize) -> Result<(), HarnessError> {
+        self.node_mut(stack, index)?.kill();
+        Ok(())
+    }
+
+    fn restart_node(
+        &mut self,
+        stack: Stack,
+        index: usize,
+    ) -> BoxFuture<'_, Result<(), HarnessError>> {
+        Box::pin(async move {
+            let node = self.node_mut(stack, index)?;
+            node.kill();
+            node.spawn()?;
+            node.wait_ready(&reqwest::Client::new(), Duration::from_secs(30))
+                .await
+        })
+    }
+
+    /// Drains a node through HAProxy (`maint`), or returns it (`ready`).
+    fn set_maintenance(&self, stack: Stack, index: usize, on: bool) -> Result<(), HarnessError> {
+        let name = self.node(stack, index)?.name.clone();
+        self.haproxy.set_maintenance(&stack.backend(), &name, on)
+    }
+
+    /// Sets a node's administrative state in HAProxy (`ready`, `drain`, `maint`).
+    fn set_node_state(
+        &self,
+        stack: Stack,
+        index: usize,
+        state: crate::runtime_api::ServerState,
+    ) -> Result<(), HarnessError> {
+        let name = self.node(stack, index)?.name.clone();
+        self.haproxy.api().set_state(&stack.backend(), &name, state)
+    }
+
+    /// The runtime API of this cluster's HAProxy, for a reader on another task.
+    fn runtime_api(&self) -> crate::runtime_api::RuntimeApi {
+        self.haproxy.api().clone()
+    }
+
+    /// Changes the injected store latency (needs a cluster started with `store_latency`).
+    fn set_store_latency(&self, latency: Latency) -> Result<(), HarnessError> {
+        let proxy = self.proxy.as_ref().ok_or_else(|| {
+            HarnessError::Config(
+                "this cluster was started without the latency proxy (set store_latency)".into(),
+            )
+        })?;
+        proxy.set(latency);
+        Ok(())
+    }
+
+    fn store_latency(&self) -> Option<Latency> {
+        self.proxy.as_ref().map(LatencyProxy::get)
+    }
+
+    // ----- key rotation -----
+
+    /// Rotation step 1: adds a new key to the key set that every JWT node
+    /// (and the gateway) accepts but none signs with yet. Returns its `kid`.
+    fn stage_key(&mut self) -> BoxFuture<'_, Result<String, HarnessError>> {
+        Box::pin(async move { self.rotate(KeySetFile::stage).await })
+    }
+
+    /// Rotation step 2: the staged key signs from now on; the previous one
+    /// stays verify-only until its tokens have expired. Returns the new `kid`.
+    fn activate_staged_key(&mut self) -> BoxFuture<'_, Result<String, HarnessError>> {
+        Box::pin(async move {
+            let grace = key_grace(&self.spec.jwt_args);
+            self.rotate(|file| file.activate_staged(grace)).await
+        })
+    }
+
+    /// Switches the JWT nodes between no revocation and the denylist: each
+    /// node is restarted in turn with the new `--revocation`, as a key
+    /// rotation restarts them.
+    fn set_revocation(&mut self, mode: RevocationMode) -> BoxFuture<'_, Result<(), HarnessError>> {
+        Box::pin(async move {
+            if self.jwt_nodes.is_empty() {
+                return Err(HarnessError::Config("the cluster has no jwt stack".into()));
+            }
+            let value = match mode {
+                RevocationMode::None => "none",
+                RevocationMode::Denylist => "denylist",
+            };
+            for node in &mut self.jwt_nodes {
+                node.set_flag("--revocation", value);
+            }
+            self.spec.revocation = mode;
+            self.restart_jwt_nodes_in_turn().await
+        })
+    }
+
+    /// Stops everything: nodes drain (SIGTERM), then HAProxy and Redis.
+    fn shutdown(self: Box<Self>) {
+        let mut this = *self;
+        // The orders nodes first: they call the auth stacks, not the other way round.
+        for (_, node) in &mut this.orders_nodes {
+            node.terminate(Duration::from_secs(3));
+        }
+        for node in this
+            .session_nodes
+            .iter_mut()
+            .chain(this.jwt_nodes.iter_mut())
+        {
+            node.terminate(Duration::from_secs(3));
+        }
+        this.haproxy.stop();
+        // Redis servers and the temp dir go with the rest of `this`.
+    }
+}
