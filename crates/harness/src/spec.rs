@@ -1,9 +1,9 @@
 //! What a cluster is to be: the same description whatever engine starts it.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
 use authlab_core::password::HashCost;
-use jwt_server::{RevocationMode, SigningAlgorithm};
+use jwt_server::{DpopMode, ReplayCacheMode, RevocationMode, SigningAlgorithm};
 use serde::Serialize;
 use session_server::StoreMode;
 
@@ -11,6 +11,81 @@ use crate::{
     haproxy::Balance, latency::Latency, orders::OrdersVariant, process::Stack, tls::Frontend,
     HarnessError,
 };
+
+/// A mode's value on a node's command line: clap's own name for it, so a
+/// mode is spelled where the server parses it and nowhere else.
+pub fn flag_value<E: clap::ValueEnum>(mode: &E) -> String {
+    mode.to_possible_value()
+        .map(|value| value.get_name().to_owned())
+        .unwrap_or_default()
+}
+
+/// `--flag value` for each setting that is set, durations as humantime
+/// writes them (`2s`, `1h`), which is how the nodes parse them.
+fn flags(settings: &[(&str, Option<String>)]) -> Vec<String> {
+    settings
+        .iter()
+        .filter_map(|(flag, value)| Some([flag.to_string(), value.clone()?]))
+        .flatten()
+        .collect()
+}
+
+fn duration(d: Option<Duration>) -> Option<String> {
+    d.map(|d| humantime::format_duration(d).to_string())
+}
+
+/// What the session nodes run with besides what the cluster sets; `None`
+/// keeps the node's default.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SessionOptions {
+    pub idle_ttl: Option<Duration>,
+    pub absolute_ttl: Option<Duration>,
+    /// Login throttling per client address (with [`ClusterSpec::login_throttle`]).
+    pub login_client_burst: Option<u32>,
+    pub login_client_period: Option<Duration>,
+}
+
+impl SessionOptions {
+    /// The one place these settings become flags.
+    pub fn args(&self) -> Vec<String> {
+        flags(&[
+            ("--idle-ttl", duration(self.idle_ttl)),
+            ("--absolute-ttl", duration(self.absolute_ttl)),
+            (
+                "--login-client-burst",
+                self.login_client_burst.map(|n| n.to_string()),
+            ),
+            ("--login-client-period", duration(self.login_client_period)),
+        ])
+    }
+}
+
+/// What the JWT nodes run with besides what the cluster sets; `None` keeps
+/// the node's default.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JwtOptions {
+    pub access_ttl: Option<Duration>,
+    /// Grace after `exp` (0 makes "accepted until exp" mean exp).
+    pub leeway: Option<Duration>,
+    pub dpop: Option<DpopMode>,
+    /// The largest token a node reads (c9's limit).
+    pub max_token_bytes: Option<usize>,
+}
+
+impl JwtOptions {
+    /// The one place these settings become flags.
+    pub fn args(&self) -> Vec<String> {
+        flags(&[
+            ("--access-ttl", duration(self.access_ttl)),
+            ("--leeway", duration(self.leeway)),
+            ("--dpop", self.dpop.as_ref().map(flag_value)),
+            (
+                "--max-token-bytes",
+                self.max_token_bytes.map(|n| n.to_string()),
+            ),
+        ])
+    }
+}
 
 /// What to start.
 #[derive(Debug, Clone, Serialize)]
@@ -37,20 +112,19 @@ pub struct ClusterSpec {
     /// The `authlab` binary that runs `authlab node …`.
     #[serde(skip)]
     pub launcher: PathBuf,
-    /// Extra flags for every session / JWT node (experiments tune TTLs this way).
-    pub session_args: Vec<String>,
-    pub jwt_args: Vec<String>,
-    /// Extra flags for one JWT node each (index 0 is `jwt-1`), after
-    /// `jwt_args`: an experiment that compares node configurations side by
-    /// side in one cluster (c11's replay caches).
-    pub jwt_node_args: Vec<Vec<String>>,
+    /// The session nodes' own settings (experiments tune TTLs this way).
+    pub session: SessionOptions,
+    /// The JWT nodes' own settings.
+    pub jwt: JwtOptions,
+    /// Where each JWT node remembers DPoP proofs (index 0 is `jwt-1`; a node
+    /// past the end keeps its default): an experiment that compares node
+    /// configurations side by side in one cluster (c11's replay caches).
+    pub dpop_replay_cache: Vec<ReplayCacheMode>,
     /// Orders services to run, one node each, behind their own frontends.
     /// They need their auth stack in `stacks` (the session stack for the
     /// introspection variants, the JWT stack for the others) and, for the
     /// gateway, an ES256 or RS256 key set.
     pub orders: Vec<OrdersVariant>,
-    /// Extra flags for every orders node.
-    pub orders_args: Vec<String>,
     /// What HAProxy's frontends speak to clients: clear text, or TLS with a
     /// certificate from a CA the cluster generates (ALPN `h2,http/1.1` with
     /// `h2`). The nodes always get HTTP/1.1 in clear text; with TLS the
@@ -74,11 +148,10 @@ impl ClusterSpec {
             workers_per_node: 1,
             login_throttle: false,
             launcher,
-            session_args: Vec::new(),
-            jwt_args: Vec::new(),
-            jwt_node_args: Vec::new(),
+            session: SessionOptions::default(),
+            jwt: JwtOptions::default(),
+            dpop_replay_cache: Vec::new(),
             orders: Vec::new(),
-            orders_args: Vec::new(),
             frontend: Frontend::CLEAR,
         }
     }
@@ -115,4 +188,79 @@ pub const COOKIE_SECRET_LEN: usize = 48;
 pub fn random_secret() -> String {
     use rand::distr::{Alphanumeric, SampleString};
     Alphanumeric.sample_string(&mut rand::rng(), COOKIE_SECRET_LEN)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use jwt_server::JwtServerConfig;
+    use session_server::SessionServerConfig;
+
+    use super::*;
+
+    #[derive(Parser)]
+    #[command(no_binary_name = true)]
+    struct SessionNode {
+        #[command(flatten)]
+        config: SessionServerConfig,
+    }
+
+    #[derive(Parser)]
+    #[command(no_binary_name = true)]
+    struct JwtNode {
+        #[command(flatten)]
+        config: JwtServerConfig,
+    }
+
+    #[test]
+    fn a_mode_is_spelled_as_the_node_parses_it() {
+        for mode in [RevocationMode::None, RevocationMode::Denylist] {
+            let parsed = JwtNode::try_parse_from(["--revocation".into(), flag_value(&mode)])
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(parsed.config.revocation, mode);
+        }
+        for mode in [DpopMode::Off, DpopMode::Optional, DpopMode::Required] {
+            let options = JwtOptions {
+                dpop: Some(mode),
+                ..JwtOptions::default()
+            };
+            let parsed = JwtNode::try_parse_from(options.args()).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(parsed.config.dpop, mode);
+        }
+        assert_eq!(flag_value(&StoreMode::Memory), "memory");
+        assert_eq!(flag_value(&ReplayCacheMode::Shared), "shared");
+    }
+
+    #[test]
+    fn options_reach_the_nodes_as_set_and_unset_ones_keep_the_defaults() {
+        let jwt = JwtOptions {
+            access_ttl: Some(Duration::from_secs(15)),
+            leeway: Some(Duration::ZERO),
+            dpop: None,
+            max_token_bytes: Some(4096),
+        };
+        let parsed = JwtNode::try_parse_from(jwt.args()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.config.access_ttl, Duration::from_secs(15));
+        assert_eq!(parsed.config.leeway, Duration::ZERO);
+        assert_eq!(parsed.config.max_token_bytes, 4096);
+        let defaults =
+            JwtNode::try_parse_from(Vec::<String>::new()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.config.dpop, defaults.config.dpop);
+        assert!(JwtOptions::default().args().is_empty());
+
+        let session = SessionOptions {
+            idle_ttl: Some(Duration::from_secs(2)),
+            absolute_ttl: Some(Duration::from_secs(3600)),
+            login_client_burst: Some(3),
+            login_client_period: Some(Duration::from_secs(60)),
+        };
+        let parsed = SessionNode::try_parse_from(session.args()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.config.idle_ttl, Duration::from_secs(2));
+        assert_eq!(parsed.config.absolute_ttl, Duration::from_secs(3600));
+        assert_eq!(parsed.config.node.throttle.login_client_burst, 3);
+        assert_eq!(
+            parsed.config.node.throttle.login_client_period,
+            Duration::from_secs(60)
+        );
+    }
 }

@@ -78,7 +78,10 @@ async fn c12_turns_when_the_server_accepts_an_expired_token() {
 
 #[tokio::test]
 async fn c11_turns_when_the_server_does_not_bind_tokens() {
-    let verdict = verdict_of(Box::new(StolenToken { dpop: "off" })).await;
+    let verdict = verdict_of(Box::new(StolenToken {
+        dpop: jwt_server::DpopMode::Off,
+    }))
+    .await;
     assert!(
         matches!(&verdict, Verdict::DoesNotHold(why) if why.contains("as Bearer: accepted 3 of 3")),
         "{verdict:?}"

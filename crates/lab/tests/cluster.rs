@@ -273,12 +273,8 @@ async fn behind_haproxy_logins_are_charged_to_the_real_client() {
     let mut spec = spec(vec![Stack::Session]);
     spec.nodes = 1;
     spec.login_throttle = true;
-    spec.session_args = vec![
-        "--login-client-burst".into(),
-        "3".into(),
-        "--login-client-period".into(),
-        "60s".into(),
-    ];
+    spec.session.login_client_burst = Some(3);
+    spec.session.login_client_period = Some(std::time::Duration::from_secs(60));
     let cluster = Local.start(spec).await.unwrap();
     let front = cluster.url(Stack::Session, "").unwrap();
     let node = cluster.nodes(Stack::Session)[0].url("");

@@ -46,8 +46,11 @@ async fn a_quick_c9_run_writes_results_charts_and_reports() {
     let c9 = &results.experiments[0];
     assert!(c9.error.is_none(), "{:?}", c9.error);
     assert!(!matches!(c9.verdicts[0].verdict, Verdict::Inconclusive(_)));
-    let cookie = c9.raw["cookie_header_bytes"].as_u64().unwrap();
-    let token = c9.raw["login_jwt_header_bytes"].as_u64().unwrap();
+    // The sizes c15 reads: c9's typed summary in results.json.
+    let Some(lab::summaries::Summary::Size(size)) = &c9.summary else {
+        panic!("c9 wrote no size summary: {:?}", c9.summary);
+    };
+    let (cookie, token) = (size.cookie_header_bytes, size.login_jwt_header_bytes);
     assert!(
         cookie > 50 && token > cookie,
         "measured sizes: cookie {cookie}, token {token}"

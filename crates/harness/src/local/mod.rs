@@ -35,7 +35,6 @@ use jwt_server::{
     tokens::TokenSettings,
     RevocationMode,
 };
-use session_server::StoreMode;
 use supervise::{free_port, RedisOptions, RedisServer};
 use tempfile::TempDir;
 
@@ -45,7 +44,7 @@ use crate::{
     latency::{Latency, LatencyProxy},
     orders::{self, OrdersUpstreams, OrdersVariant},
     process::{NodeProcess, Stack},
-    spec::{random_secret, ClusterSpec},
+    spec::{flag_value, random_secret, ClusterSpec, JwtOptions},
     tls::{LabCa, SERVER_NAMES},
     HarnessError,
 };
@@ -116,16 +115,11 @@ fn gateway_for(
 }
 
 /// How long a key stays verify-only after it stopped signing: the JWT
-/// nodes' access-token lifetime (`--access-ttl` in `jwt_args`, else the
+/// nodes' access-token lifetime ([`JwtOptions::access_ttl`], else the
 /// server's default) plus a minute, so every token it signed runs out first.
-fn key_grace(jwt_args: &[String]) -> Duration {
-    let flag = jwt_args.iter().enumerate().find_map(|(i, arg)| {
-        arg.strip_prefix("--access-ttl=")
-            .map(str::to_owned)
-            .or_else(|| (arg == "--access-ttl").then(|| jwt_args.get(i + 1).cloned())?)
-    });
-    let ttl = flag
-        .and_then(|text| humantime::parse_duration(&text).ok())
+fn key_grace(jwt: &JwtOptions) -> Duration {
+    let ttl = jwt
+        .access_ttl
         .unwrap_or_else(|| TokenSettings::default().access_ttl);
     ttl + Duration::from_secs(60)
 }
@@ -227,10 +221,7 @@ impl LocalCluster {
                     Stack::Session => {
                         args.extend([
                             "--session-store".into(),
-                            match spec.session_store {
-                                StoreMode::Redis => "redis".into(),
-                                StoreMode::Memory => "memory".into(),
-                            },
+                            flag_value(&spec.session_store),
                             "--session-store-url".into(),
                             url_for(store_via, 0),
                             "--cluster-nodes".into(),
@@ -240,7 +231,7 @@ impl LocalCluster {
                             // Browsers then never send it over clear text.
                             args.push("--secure-cookie".into());
                         }
-                        args.extend(spec.session_args.iter().cloned());
+                        args.extend(spec.session.args());
                         env.push(("AUTHLAB_COOKIE_SECRET".into(), cookie_secret.clone()));
                     }
                     Stack::Jwt => {
@@ -254,14 +245,11 @@ impl LocalCluster {
                             "--keyset-file".into(),
                             keyset,
                             "--revocation".into(),
-                            match spec.revocation {
-                                RevocationMode::None => "none".into(),
-                                RevocationMode::Denylist => "denylist".into(),
-                            },
+                            flag_value(&spec.revocation),
                         ]);
-                        args.extend(spec.jwt_args.iter().cloned());
-                        if let Some(own) = spec.jwt_node_args.get(i - 1) {
-                            args.extend(own.iter().cloned());
+                        args.extend(spec.jwt.args());
+                        if let Some(cache) = spec.dpop_replay_cache.get(i - 1) {
+                            args.extend(["--dpop-replay-cache".into(), flag_value(cache)]);
                         }
                     }
                 }
@@ -311,7 +299,6 @@ impl LocalCluster {
             if let Some((_, files)) = &tls {
                 args.extend(["--upstream-ca".into(), files.ca.display().to_string()]);
             }
-            args.extend(spec.orders_args.iter().cloned());
             let mut node = NodeProcess::with_subcommand(
                 "orders",
                 variant.node_name(),
@@ -791,7 +778,7 @@ impl Cluster for LocalCluster {
     /// stays verify-only until its tokens have expired. Returns the new `kid`.
     fn activate_staged_key(&mut self) -> BoxFuture<'_, Result<String, HarnessError>> {
         Box::pin(async move {
-            let grace = key_grace(&self.spec.jwt_args);
+            let grace = key_grace(&self.spec.jwt);
             self.rotate(|file| file.activate_staged(grace)).await
         })
     }
@@ -804,12 +791,9 @@ impl Cluster for LocalCluster {
             if self.jwt_nodes.is_empty() {
                 return Err(HarnessError::Config("the cluster has no jwt stack".into()));
             }
-            let value = match mode {
-                RevocationMode::None => "none",
-                RevocationMode::Denylist => "denylist",
-            };
+            let value = flag_value(&mode);
             for node in &mut self.jwt_nodes {
-                node.set_flag("--revocation", value);
+                node.set_flag("--revocation", &value);
             }
             self.spec.revocation = mode;
             self.restart_jwt_nodes_in_turn().await

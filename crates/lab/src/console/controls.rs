@@ -326,11 +326,9 @@ pub async fn carry_out(cluster: &mut dyn Cluster, action: ClusterAction) -> Resu
     result.map_err(|e| e.to_string())
 }
 
-pub fn revocation_name(mode: RevocationMode) -> &'static str {
-    match mode {
-        RevocationMode::None => "none",
-        RevocationMode::Denylist => "denylist",
-    }
+/// The mode as the nodes' `--revocation` names it.
+pub fn revocation_name(mode: RevocationMode) -> String {
+    harness::spec::flag_value(&mode)
 }
 
 #[cfg(test)]

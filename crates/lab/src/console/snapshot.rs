@@ -94,7 +94,7 @@ pub struct Snapshot {
     pub people: Vec<PersonView>,
     pub log: Vec<LogEntry>,
     /// The JWT stack's revocation: `none` or `denylist`.
-    pub revocation: Option<&'static str>,
+    pub revocation: Option<String>,
     /// Why node states are missing, when HAProxy did not answer.
     pub haproxy_error: Option<String>,
 }

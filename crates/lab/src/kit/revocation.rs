@@ -89,12 +89,8 @@ pub async fn cluster_for(ctx: &RunContext, variant: Variant) -> Result<Box<dyn C
     spec.seed_users = 0;
     spec.stacks = vec![variant.stack];
     spec.revocation = variant.revocation;
-    spec.jwt_args = vec![
-        "--access-ttl".into(),
-        format!("{}s", variant.access_ttl.as_secs()),
-        "--leeway".into(),
-        "0s".into(),
-    ];
+    spec.jwt.access_ttl = Some(Duration::from_secs(variant.access_ttl.as_secs()));
+    spec.jwt.leeway = Some(Duration::ZERO);
     ctx.cluster(spec).await
 }
 

@@ -186,10 +186,7 @@ pub async fn run(
     spec.nodes = plan.nodes;
     spec.seed_users = plan.users;
     spec.revocation = RevocationMode::Denylist;
-    spec.jwt_args = vec![
-        "--access-ttl".into(),
-        humantime::format_duration(plan.access_ttl).to_string(),
-    ];
+    spec.jwt.access_ttl = Some(plan.access_ttl);
     let cluster = crate::Engine::start(&crate::Local, spec).await?;
     let stacks = [Stack::Session, Stack::Jwt];
     let memory_at_start = measure::memory(&*cluster);

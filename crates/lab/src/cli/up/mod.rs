@@ -163,15 +163,7 @@ fn spec(args: &UpArgs) -> anyhow::Result<ClusterSpec> {
     spec.session_store = args.session_store;
     spec.alg = args.alg;
     spec.revocation = args.revocation;
-    spec.jwt_args.extend([
-        "--dpop".to_owned(),
-        match args.dpop {
-            jwt_server::DpopMode::Off => "off",
-            jwt_server::DpopMode::Optional => "optional",
-            jwt_server::DpopMode::Required => "required",
-        }
-        .to_owned(),
-    ]);
+    spec.jwt.dpop = Some(args.dpop);
     // Always through the proxy, so latency can be changed from the prompt.
     spec.store_latency = Some(Latency {
         delay: args.store_latency,

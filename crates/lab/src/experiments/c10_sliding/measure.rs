@@ -114,18 +114,10 @@ fn spec(ctx: &RunContext) -> ClusterSpec {
     let mut spec = ctx.spec();
     spec.nodes = 2;
     spec.seed_users = 0;
-    spec.session_args = vec![
-        "--idle-ttl".into(),
-        "2s".into(),
-        "--absolute-ttl".into(),
-        "1h".into(),
-    ];
-    spec.jwt_args = vec![
-        "--access-ttl".into(),
-        format!("{}s", ACCESS_TTL.as_secs()),
-        "--leeway".into(),
-        "0s".into(),
-    ];
+    spec.session.idle_ttl = Some(Duration::from_secs(2));
+    spec.session.absolute_ttl = Some(Duration::from_secs(3600));
+    spec.jwt.access_ttl = Some(Duration::from_secs(ACCESS_TTL.as_secs()));
+    spec.jwt.leeway = Some(Duration::ZERO);
     spec
 }
 

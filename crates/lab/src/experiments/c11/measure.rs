@@ -11,6 +11,8 @@
 //! named in [`Raw::failed`] and the others still run, so the rule can tell
 //! "refused" from "never tried".
 
+use harness::spec::flag_value;
+use jwt_server::{DpopMode, ReplayCacheMode};
 use std::{
     net::{IpAddr, Ipv4Addr},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
@@ -49,7 +51,7 @@ const TRIALS: Trials = Trials::new(1, 5);
 #[derive(Debug, Serialize)]
 pub struct Raw {
     /// The JWT nodes' `--dpop` mode.
-    pub dpop_mode: &'static str,
+    pub dpop_mode: String,
     pub access_ttl_s: u64,
     /// Requests per timed cost loop, and the time each loop may take (s).
     pub cost_requests: usize,
@@ -105,32 +107,24 @@ fn settings(quick: bool) -> Settings {
     }
 }
 
-fn spec(ctx: &RunContext, dpop: &str, access_ttl: Duration) -> ClusterSpec {
+fn spec(ctx: &RunContext, dpop: DpopMode, access_ttl: Duration) -> ClusterSpec {
     let mut spec = ctx.spec();
     // Four JWT nodes, two per replay cache; ClusterSpec.nodes counts per
     // stack, so the session stack gets four as well.
     spec.nodes = 4;
     spec.seed_users = 0;
     spec.revocation = RevocationMode::None;
-    spec.jwt_args = [
-        "--dpop",
-        dpop,
-        "--access-ttl",
-        &format!("{}s", access_ttl.as_secs()),
-        // No grace after exp, so "accepted until exp" means exp.
-        "--leeway",
-        "0s",
-    ]
-    .map(String::from)
-    .to_vec();
-    let cache = |kind: &str| vec!["--dpop-replay-cache".to_owned(), kind.to_owned()];
-    spec.jwt_node_args = (0..4)
+    spec.jwt.dpop = Some(dpop);
+    spec.jwt.access_ttl = Some(Duration::from_secs(access_ttl.as_secs()));
+    // No grace after exp, so "accepted until exp" means exp.
+    spec.jwt.leeway = Some(Duration::ZERO);
+    spec.dpop_replay_cache = (0..4)
         .map(|i| {
-            cache(if NODE_CACHE.contains(&i) {
-                "node"
+            if NODE_CACHE.contains(&i) {
+                ReplayCacheMode::Node
             } else {
-                "shared"
-            })
+                ReplayCacheMode::Shared
+            }
         })
         .collect();
     debug_assert!(SHARED_CACHE.iter().all(|i| !NODE_CACHE.contains(i)));
@@ -150,13 +144,13 @@ fn keep<T>(failed: &mut Vec<String>, phase: &str, outcome: Result<T, LabError>) 
 
 /// The whole measurement: one cluster, the replay phases, the payloads, then
 /// the cost loops. Only a cluster that cannot start (or a Ctrl-C) fails it.
-pub async fn run(ctx: &RunContext, dpop_mode: &'static str) -> Result<Raw, LabError> {
+pub async fn run(ctx: &RunContext, dpop: DpopMode) -> Result<Raw, LabError> {
     let set = settings(ctx.quick);
     ctx.variant("starting a cluster: 4 JWT nodes with DPoP (2 per-node, 2 shared replay caches)");
-    let cluster = ctx.cluster(spec(ctx, dpop_mode, set.access_ttl)).await?;
+    let cluster = ctx.cluster(spec(ctx, dpop, set.access_ttl)).await?;
     let parties = Parties::new()?;
     let mut raw = Raw {
-        dpop_mode,
+        dpop_mode: flag_value(&dpop),
         access_ttl_s: set.access_ttl.as_secs(),
         cost_requests: set.cost_requests,
         cost_limit_s: set.cost_limit.as_secs(),

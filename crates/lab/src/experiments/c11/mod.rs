@@ -40,17 +40,20 @@ use crate::{
     summaries::{StolenSummary, Summary},
     LabError,
 };
+use jwt_server::DpopMode;
 
 pub struct StolenToken {
     /// The JWT nodes' `--dpop` mode: `optional`, except in the test that
     /// breaks the set-up on purpose (`off`: the "bound" token is a plain
     /// bearer token, and the verdict must turn).
-    pub dpop: &'static str,
+    pub dpop: DpopMode,
 }
 
 impl Default for StolenToken {
     fn default() -> Self {
-        Self { dpop: "optional" }
+        Self {
+            dpop: DpopMode::Optional,
+        }
     }
 }
 

@@ -52,7 +52,7 @@ async fn jwt_node(
     spec.seed_users = 0;
     spec.alg = alg;
     if let Some(leeway) = leeway {
-        spec.jwt_args = vec!["--leeway".into(), format!("{}s", leeway.as_secs())];
+        spec.jwt.leeway = Some(Duration::from_secs(leeway.as_secs()));
     }
     let cluster = ctx.cluster(spec).await?;
     let path = cluster

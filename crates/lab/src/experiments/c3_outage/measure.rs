@@ -7,6 +7,7 @@
 //! are counted with writes paused just before the stop and again right
 //! after the restart.
 
+use harness::spec::JwtOptions;
 use std::{
     collections::HashSet,
     time::{Duration, Instant},
@@ -101,8 +102,8 @@ struct JwtNodeFlags {
 
 /// The access-token lifetime the cluster's JWT nodes run with, read as the
 /// nodes read their flags and environment.
-fn access_ttl(jwt_args: &[String]) -> Result<Duration, LabError> {
-    JwtNodeFlags::try_parse_from(jwt_args)
+fn access_ttl(jwt: &JwtOptions) -> Result<Duration, LabError> {
+    JwtNodeFlags::try_parse_from(jwt.args())
         .map(|flags| flags.config.access_ttl)
         .map_err(|e| err(format!("reading the JWT nodes' flags: {e}")))
 }
@@ -185,7 +186,7 @@ pub async fn outage_run(
     // The goose users, then one user per store caller.
     spec.seed_users = USERS + STORE_CALLERS;
     spec.store_persistence = persistence == Persistence::AofEverysec;
-    let spec_jwt_args = spec.jwt_args.clone();
+    let spec_jwt = spec.jwt.clone();
     let mut cluster = ctx.cluster(spec).await?;
     let session_plan = plan(
         cluster.url(Stack::Session, "")?,
@@ -197,7 +198,7 @@ pub async fn outage_run(
         loadtests::Stack::Jwt,
         phase * 3,
     );
-    let access_ttl = access_ttl(&spec_jwt_args)?;
+    let access_ttl = access_ttl(&spec_jwt)?;
     let jwt_base = cluster.url(Stack::Jwt, "")?;
     let store_url = cluster.store_url(0);
     let http = reqwest::Client::builder()
@@ -252,7 +253,11 @@ mod tests {
     #[test]
     fn the_nodes_access_ttl_is_read_as_they_read_it() {
         assert_eq!(
-            access_ttl(&["--access-ttl".into(), "2s".into()]).unwrap(),
+            access_ttl(&JwtOptions {
+                access_ttl: Some(Duration::from_secs(2)),
+                ..JwtOptions::default()
+            })
+            .unwrap(),
             Duration::from_secs(2)
         );
     }

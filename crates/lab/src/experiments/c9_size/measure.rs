@@ -6,6 +6,7 @@
 //! runs (its haproxy.cfg, `haproxy -vv`, the JWT nodes' own flags), never
 //! assumed, so that a changed default moves the probes with it.
 
+use harness::spec::JwtOptions;
 use std::time::Duration;
 
 use attack_corpus::{encoding_key, header, sign};
@@ -192,8 +193,8 @@ struct JwtNodeFlags {
     config: JwtServerConfig,
 }
 
-fn node_token_limit(jwt_args: &[String]) -> Result<usize, LabError> {
-    JwtNodeFlags::try_parse_from(jwt_args)
+fn node_token_limit(jwt: &JwtOptions) -> Result<usize, LabError> {
+    JwtNodeFlags::try_parse_from(jwt.args())
         .map(|flags| flags.config.max_token_bytes)
         .map_err(|e| err(format!("reading the JWT nodes' flags: {e}")))
 }
@@ -213,7 +214,7 @@ fn read_limits(cluster: &dyn Cluster) -> Result<Limits, LabError> {
         err("HAProxy's buffer sizes: neither haproxy.cfg nor `haproxy -vv` gives them")
     })?;
     Ok(Limits {
-        node_token_bytes: node_token_limit(&cluster.spec().jwt_args)?,
+        node_token_bytes: node_token_limit(&cluster.spec().jwt)?,
         haproxy,
         actix_head_bytes: ACTIX_HEAD_BUFFER,
     })
@@ -459,7 +460,7 @@ async fn measure_wire(
         cookie,
         token,
         &cluster_minter(cluster)?,
-        node_token_limit(&cluster.spec().jwt_args)?,
+        node_token_limit(&cluster.spec().jwt)?,
     )?;
     ctx.variant(format!(
         "bytes on the wire: {}",
@@ -612,11 +613,15 @@ mod tests {
     #[test]
     fn the_node_limit_is_parsed_as_the_node_parses_its_flags() {
         assert_eq!(
-            node_token_limit(&[]).unwrap(),
+            node_token_limit(&JwtOptions::default()).unwrap(),
             jwt_server::tokens::TokenSettings::default().max_token_bytes
         );
         assert_eq!(
-            node_token_limit(&["--max-token-bytes", "4096"].map(String::from)).unwrap(),
+            node_token_limit(&JwtOptions {
+                max_token_bytes: Some(4096),
+                ..JwtOptions::default()
+            })
+            .unwrap(),
             4096
         );
     }
