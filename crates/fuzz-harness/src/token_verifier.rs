@@ -869,108 +869,17 @@ impl TokenSpec {
     /// The token, and the one-pass verdict property 4 expects when the
     /// token is a genuine one (`None` when the input is not).
     fn build(&self, set: &AlgFixture, fixture: &Fixture) -> (String, Option<bool>) {
-        let settings = set.service.settings();
+        // One clock reading for every time claim and for the verdict on them.
         let now = now_unix();
-        let party = |party: &Party, ours: &str| match party {
-            Party::Ours => Value::from(ours),
-            Party::OursInArray => Value::from(vec![ours]),
-            Party::Other(text) => Value::from(text.as_str()),
-        };
-
-        // The kid a well-formed header names (None when it is not well-formed).
-        let (header, header_kid) = match &self.header {
-            HeaderSegment::Own(kid) => {
-                let kid = set.kid(kid);
-                (set.own_header(&kid), Some(kid))
-            }
-            HeaderSegment::Json(spec, encoding) => {
-                let mut members = Map::new();
-                spec.alg.insert(&mut members, "alg", |alg| match alg {
-                    AlgValue::Configured => Value::from(set.alg.name()),
-                    AlgValue::ConfiguredLowercase => Value::from(set.alg.name().to_lowercase()),
-                    AlgValue::Named(name) => Value::from(name.text()),
-                    AlgValue::Other(text) => Value::from(text.as_str()),
-                });
-                spec.typ
-                    .insert(&mut members, "typ", |typ| Value::from(typ.text()));
-                spec.kid
-                    .insert(&mut members, "kid", |kid| Value::from(set.kid(kid)));
-                if let Some(crit) = &spec.crit {
-                    members.insert("crit".into(), crit.0.clone());
-                }
-                for (name, value) in &spec.extras {
-                    members.insert(name.text().into(), value.0.clone());
-                }
-                let bytes = serde_json::to_vec(&members).expect("JSON serializes");
-                let encoded = encoding.encode(&bytes);
-                let kid = well_formed_header_kid(set, &members)
-                    .filter(|_| encoded == URL_SAFE_NO_PAD.encode(&bytes));
-                (encoded, kid)
-            }
-            HeaderSegment::Bytes(bytes, encoding) => (encoding.encode(bytes), None),
-            HeaderSegment::Verbatim(text) => (text.clone(), None),
-        };
-
-        let (payload, claims_valid) = match &self.payload {
-            PayloadSegment::Json(spec, encoding) => {
-                let mut claims = Map::new();
-                spec.iss
-                    .insert(&mut claims, "iss", |p| party(p, &settings.issuer));
-                spec.aud
-                    .insert(&mut claims, "aud", |p| party(p, &settings.audience));
-                spec.sub
-                    .insert(&mut claims, "sub", |s| Value::from(s.as_str()));
-                spec.exp.insert(&mut claims, "exp", |t| t.json(now));
-                spec.nbf.insert(&mut claims, "nbf", |t| t.json(now));
-                spec.iat.insert(&mut claims, "iat", |t| t.json(now));
-                spec.jti
-                    .insert(&mut claims, "jti", |s| Value::from(s.as_str()));
-                spec.roles
-                    .insert(&mut claims, "roles", |r| Value::from(r.clone()));
-                spec.name
-                    .insert(&mut claims, "name", |s| Value::from(s.as_str()));
-                spec.sid
-                    .insert(&mut claims, "sid", |s| Value::from(s.as_str()));
-                for (name, value) in &spec.extras {
-                    claims.insert(name.clone(), value.0.clone());
-                }
-                let bytes = serde_json::to_vec(&claims).expect("JSON serializes");
-                let encoded = encoding.encode(&bytes);
-                let valid = (encoded == URL_SAFE_NO_PAD.encode(&bytes))
-                    .then(|| claims_pass(set, &bytes, now));
-                (encoded, valid)
-            }
-            PayloadSegment::Bytes(bytes, encoding) => (encoding.encode(bytes), None),
-            PayloadSegment::Verbatim(text) => (text.clone(), None),
-        };
-
+        let (header, header_kid) = self.header.encode(set);
+        let (payload, claims_valid) = self.payload.encode(set, now);
         let message = format!("{header}.{payload}");
-        let (signature, signed_by) = match &self.signature {
-            SignatureSpec::Sign(choice, encoding) => {
-                let (signer, trusted) = set.signer(*choice, fixture);
-                let signature = signer.sign(message.as_bytes());
-                let encoded = encoding.encode(&signature);
-                let canonical = encoded == URL_SAFE_NO_PAD.encode(&signature);
-                (encoded, canonical.then_some((signer.kid.clone(), trusted)))
-            }
-            SignatureSpec::SignOther(choice, other) => {
-                let (signer, _) = set.signer(*choice, fixture);
-                let signed = match other {
-                    OtherMessage::HeaderOnly => header.clone(),
-                    OtherMessage::PayloadOnly => payload.clone(),
-                    OtherMessage::Empty => String::new(),
-                    OtherMessage::Suffixed(suffix) => format!("{message}{suffix}"),
-                };
-                (URL_SAFE_NO_PAD.encode(signer.sign(signed.as_bytes())), None)
-            }
-            SignatureSpec::Bytes(bytes, encoding) => (encoding.encode(bytes), None),
-            SignatureSpec::Verbatim(text) => (text.clone(), None),
-        };
+        let (signature, signed_by) = self.signature.encode(set, fixture, &header, &payload);
 
         let token = format!("{message}.{signature}");
         let expected = match (&self.edit, header_kid, claims_valid, signed_by) {
             (None, Some(kid), Some(claims_valid), Some((signer_kid, trusted)))
-                if token.len() <= settings.max_token_bytes =>
+                if token.len() <= set.service.settings().max_token_bytes =>
             {
                 Some(trusted && kid == signer_kid && claims_valid)
             }
@@ -981,6 +890,145 @@ impl TokenSpec {
             None => token,
         };
         (token, expected)
+    }
+}
+
+impl HeaderSegment {
+    /// The segment, and the kid it names when it is a well-formed header
+    /// (canonically encoded): only then can property 4 predict the verdict.
+    fn encode(&self, set: &AlgFixture) -> (String, Option<String>) {
+        match self {
+            Self::Own(kid) => {
+                let kid = set.kid(kid);
+                (set.own_header(&kid), Some(kid))
+            }
+            Self::Json(spec, encoding) => {
+                let members = spec.members(set);
+                let bytes = serde_json::to_vec(&members).expect("JSON serializes");
+                let encoded = encoding.encode(&bytes);
+                let kid = well_formed_header_kid(set, &members)
+                    .filter(|_| encoded == URL_SAFE_NO_PAD.encode(&bytes));
+                (encoded, kid)
+            }
+            Self::Bytes(bytes, encoding) => (encoding.encode(bytes), None),
+            Self::Verbatim(text) => (text.clone(), None),
+        }
+    }
+}
+
+impl HeaderSpec {
+    fn members(&self, set: &AlgFixture) -> Map<String, Value> {
+        let mut members = Map::new();
+        self.alg.insert(&mut members, "alg", |alg| match alg {
+            AlgValue::Configured => Value::from(set.alg.name()),
+            AlgValue::ConfiguredLowercase => Value::from(set.alg.name().to_lowercase()),
+            AlgValue::Named(name) => Value::from(name.text()),
+            AlgValue::Other(text) => Value::from(text.as_str()),
+        });
+        self.typ
+            .insert(&mut members, "typ", |typ| Value::from(typ.text()));
+        self.kid
+            .insert(&mut members, "kid", |kid| Value::from(set.kid(kid)));
+        if let Some(crit) = &self.crit {
+            members.insert("crit".into(), crit.0.clone());
+        }
+        for (name, value) in &self.extras {
+            members.insert(name.text().into(), value.0.clone());
+        }
+        members
+    }
+}
+
+impl PayloadSegment {
+    /// The segment, and whether its claims pass when it is canonically
+    /// encoded JSON (`None` otherwise: property 4 makes no prediction).
+    fn encode(&self, set: &AlgFixture, now: u64) -> (String, Option<bool>) {
+        match self {
+            Self::Json(spec, encoding) => {
+                let claims = spec.members(set, now);
+                let bytes = serde_json::to_vec(&claims).expect("JSON serializes");
+                let encoded = encoding.encode(&bytes);
+                let valid = (encoded == URL_SAFE_NO_PAD.encode(&bytes))
+                    .then(|| claims_pass(set, &bytes, now));
+                (encoded, valid)
+            }
+            Self::Bytes(bytes, encoding) => (encoding.encode(bytes), None),
+            Self::Verbatim(text) => (text.clone(), None),
+        }
+    }
+}
+
+impl ClaimsSpec {
+    fn members(&self, set: &AlgFixture, now: u64) -> Map<String, Value> {
+        let settings = set.service.settings();
+        let mut claims = Map::new();
+        self.iss
+            .insert(&mut claims, "iss", |p| p.json(&settings.issuer));
+        self.aud
+            .insert(&mut claims, "aud", |p| p.json(&settings.audience));
+        self.sub
+            .insert(&mut claims, "sub", |s| Value::from(s.as_str()));
+        self.exp.insert(&mut claims, "exp", |t| t.json(now));
+        self.nbf.insert(&mut claims, "nbf", |t| t.json(now));
+        self.iat.insert(&mut claims, "iat", |t| t.json(now));
+        self.jti
+            .insert(&mut claims, "jti", |s| Value::from(s.as_str()));
+        self.roles
+            .insert(&mut claims, "roles", |r| Value::from(r.clone()));
+        self.name
+            .insert(&mut claims, "name", |s| Value::from(s.as_str()));
+        self.sid
+            .insert(&mut claims, "sid", |s| Value::from(s.as_str()));
+        for (name, value) in &self.extras {
+            claims.insert(name.clone(), value.0.clone());
+        }
+        claims
+    }
+}
+
+impl Party {
+    fn json(&self, ours: &str) -> Value {
+        match self {
+            Self::Ours => Value::from(ours),
+            Self::OursInArray => Value::from(vec![ours]),
+            Self::Other(text) => Value::from(text.as_str()),
+        }
+    }
+}
+
+impl SignatureSpec {
+    /// The segment over `header`.`payload`, and who signed exactly that
+    /// message (the signer's kid and whether the set trusts it) when the
+    /// signature is canonically encoded: property 4 needs both.
+    fn encode(
+        &self,
+        set: &AlgFixture,
+        fixture: &Fixture,
+        header: &str,
+        payload: &str,
+    ) -> (String, Option<(String, bool)>) {
+        let message = format!("{header}.{payload}");
+        match self {
+            Self::Sign(choice, encoding) => {
+                let (signer, trusted) = set.signer(*choice, fixture);
+                let signature = signer.sign(message.as_bytes());
+                let encoded = encoding.encode(&signature);
+                let canonical = encoded == URL_SAFE_NO_PAD.encode(&signature);
+                (encoded, canonical.then_some((signer.kid.clone(), trusted)))
+            }
+            Self::SignOther(choice, other) => {
+                let (signer, _) = set.signer(*choice, fixture);
+                let signed = match other {
+                    OtherMessage::HeaderOnly => header.to_owned(),
+                    OtherMessage::PayloadOnly => payload.to_owned(),
+                    OtherMessage::Empty => String::new(),
+                    OtherMessage::Suffixed(suffix) => format!("{message}{suffix}"),
+                };
+                (URL_SAFE_NO_PAD.encode(signer.sign(signed.as_bytes())), None)
+            }
+            Self::Bytes(bytes, encoding) => (encoding.encode(bytes), None),
+            Self::Verbatim(text) => (text.clone(), None),
+        }
     }
 }
 

@@ -8,7 +8,8 @@ use actix_web::{web, App, HttpServer};
 use authlab_core::{
     config::ConfigError,
     http::{self, NodeInfo},
-    metrics::MetricsError,
+    introspection::{ClientCredentials, IntrospectionEndpoint},
+    metrics::{Metrics, MetricsError},
     redis_client::{RedisStore, StoreError},
     server::{NodeBase, RunningNode, ServerError},
 };
@@ -82,21 +83,8 @@ impl Application {
             metrics.store("token_store"),
         )?;
         let alg = keys.alg();
-        let replay_cache = match config.dpop_replay_cache {
-            ReplayCacheMode::Node => ReplayCache::Node(NodeCache::default()),
-            ReplayCacheMode::Shared => ReplayCache::Shared(token_store.per_worker()),
-        };
-        let dpop = DpopPolicy::new(
-            config.dpop,
-            replay_cache,
-            base.trusted_proxies.clone(),
-            metrics.counter_vec(
-                "dpop_proofs_total",
-                "DPoP proofs checked, by outcome (ok, invalid, replayed, key_mismatch)",
-                &["outcome"],
-            )?,
-        )
-        .with_origins(config.dpop_origins()?);
+        let dpop = dpop_policy(&config, &base, &token_store)?;
+        let jwt_metrics = jwt_metrics(&metrics)?;
         let state = web::Data::new(JwtState {
             node: NodeInfo::new(node.clone(), STACK),
             tokens: TokenService::new(keys, config.token_settings()),
@@ -106,33 +94,10 @@ impl Application {
             throttle,
             revocation: config.revocation,
             dpop,
-            metrics: JwtMetrics {
-                logins: metrics.counter_vec(
-                    "logins_total",
-                    "Login attempts by outcome",
-                    &["outcome"],
-                )?,
-                logouts: metrics.counter_vec("logouts_total", "Logouts by scope", &["scope"])?,
-                issued: metrics.counter_vec(
-                    "tokens_issued_total",
-                    "Access tokens issued, by grant",
-                    &["grant"],
-                )?,
-                rejections: metrics.counter_vec(
-                    "token_rejections_total",
-                    "Access tokens refused, by the check that failed",
-                    &["reason"],
-                )?,
-                refresh_reuse: metrics.counter(
-                    "refresh_reuse_detected_total",
-                    "Spent refresh tokens presented again (family revoked)",
-                )?,
-            },
+            metrics: jwt_metrics,
         });
-        let introspection = Arc::new(authlab_core::introspection::IntrospectionEndpoint::new(
-            authlab_core::introspection::ClientCredentials::from_option(
-                config.introspection_client.as_deref(),
-            )?,
+        let introspection = Arc::new(IntrospectionEndpoint::new(
+            ClientCredentials::from_option(config.introspection_client.as_deref())?,
             &metrics,
         )?);
         let prometheus = metrics.http_middleware()?;
@@ -151,29 +116,79 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(worker_denylist)
                 .app_data(web::Data::new(info.clone()))
-                .service(http::resource("/health").route(web::get().to(http::health)))
-                .service(http::resource("/ready").route(web::get().to(routes::ready)))
-                .service(http::resource("/login").route(web::post().to(routes::login)))
-                .service(http::resource("/token/refresh").route(web::post().to(routes::refresh)))
-                .service(http::resource("/me").route(web::get().to(routes::me)))
-                .service(http::resource("/orders").route(web::get().to(routes::orders)))
-                .service(http::resource("/logout").route(web::post().to(routes::logout)))
-                .service(http::resource("/logout/all").route(web::post().to(routes::logout_all)))
-                .service(crate::introspect::resource(introspection.clone()))
-                .service(http::resource("/admin/stats").route(web::get().to(routes::admin_stats)))
-                .service(
-                    http::resource("/admin/users/{username}/roles")
-                        .route(web::put().to(routes::set_roles)),
-                )
-                .service(
-                    http::resource("/.well-known/jwks.json").route(web::get().to(routes::jwks)),
-                )
+                .configure(|cfg| endpoints(cfg, introspection.clone()))
                 .default_service(web::to(http::not_found))
         });
         let running = base.serve(&config.node, server)?;
         tracing::info!(node = running.node(), port = running.port(), %alg, revocation = ?config.revocation, dpop = ?config.dpop, "jwt server listening");
         Ok(Self(running))
     }
+}
+
+/// DPoP checking as configured: where spent proofs are remembered (this
+/// node's memory, or the token store every node shares, so that a proof
+/// replayed to another node is caught too), whose forwarded headers name
+/// the URL a proof must match, and which origins a proof may name.
+fn dpop_policy(
+    config: &JwtServerConfig,
+    base: &NodeBase,
+    token_store: &RedisStore,
+) -> Result<DpopPolicy, StartupError> {
+    let replay_cache = match config.dpop_replay_cache {
+        ReplayCacheMode::Node => ReplayCache::Node(NodeCache::default()),
+        ReplayCacheMode::Shared => ReplayCache::Shared(token_store.per_worker()),
+    };
+    Ok(DpopPolicy::new(
+        config.dpop,
+        replay_cache,
+        base.trusted_proxies.clone(),
+        base.metrics.counter_vec(
+            "dpop_proofs_total",
+            "DPoP proofs checked, by outcome (ok, invalid, replayed, key_mismatch)",
+            &["outcome"],
+        )?,
+    )
+    .with_origins(config.dpop_origins()?))
+}
+
+/// The counters only the JWT stack has, registered with the node's metrics.
+fn jwt_metrics(metrics: &Metrics) -> Result<JwtMetrics, MetricsError> {
+    Ok(JwtMetrics {
+        logins: metrics.counter_vec("logins_total", "Login attempts by outcome", &["outcome"])?,
+        logouts: metrics.counter_vec("logouts_total", "Logouts by scope", &["scope"])?,
+        issued: metrics.counter_vec(
+            "tokens_issued_total",
+            "Access tokens issued, by grant",
+            &["grant"],
+        )?,
+        rejections: metrics.counter_vec(
+            "token_rejections_total",
+            "Access tokens refused, by the check that failed",
+            &["reason"],
+        )?,
+        refresh_reuse: metrics.counter(
+            "refresh_reuse_detected_total",
+            "Spent refresh tokens presented again (family revoked)",
+        )?,
+    })
+}
+
+/// Every route the JWT server answers, in the order actix matches them.
+fn endpoints(cfg: &mut web::ServiceConfig, introspection: Arc<IntrospectionEndpoint>) {
+    cfg.service(http::resource("/health").route(web::get().to(http::health)))
+        .service(http::resource("/ready").route(web::get().to(routes::ready)))
+        .service(http::resource("/login").route(web::post().to(routes::login)))
+        .service(http::resource("/token/refresh").route(web::post().to(routes::refresh)))
+        .service(http::resource("/me").route(web::get().to(routes::me)))
+        .service(http::resource("/orders").route(web::get().to(routes::orders)))
+        .service(http::resource("/logout").route(web::post().to(routes::logout)))
+        .service(http::resource("/logout/all").route(web::post().to(routes::logout_all)))
+        .service(crate::introspect::resource(introspection))
+        .service(http::resource("/admin/stats").route(web::get().to(routes::admin_stats)))
+        .service(
+            http::resource("/admin/users/{username}/roles").route(web::put().to(routes::set_roles)),
+        )
+        .service(http::resource("/.well-known/jwks.json").route(web::get().to(routes::jwks)));
 }
 
 impl std::ops::Deref for Application {

@@ -79,61 +79,9 @@ impl Application {
         let node = config.node_name.clone();
         let metrics = Metrics::new(&node)?;
         let orders_metrics = OrdersMetrics::register(&metrics)?;
-        let ca = config
-            .upstream_ca
-            .as_ref()
-            .map(|path| {
-                std::fs::read(path)
-                    .map_err(|e| e.to_string())
-                    .and_then(|pem| reqwest::Certificate::from_pem(&pem).map_err(|e| e.to_string()))
-                    .map_err(|e| StartupError::Client(format!("{}: {e}", path.display())))
-            })
-            .transpose()?;
+        let ca = upstream_ca(&config)?;
         let http = upstream_client(config.upstream_timeout, ca.as_ref())?;
-        let verifier = match config.mode {
-            Mode::Jwks => {
-                let jwks = Arc::new(JwksVerifier::new(
-                    JwksSettings {
-                        url: config.jwks_url.clone().unwrap_or_default(),
-                        issuer: config.issuer.clone(),
-                        audience: config.audience.clone(),
-                        leeway: config.leeway,
-                        refetch_cooldown: config.jwks_refetch_cooldown,
-                        unknown_kid_wait: config.unknown_kid_wait(),
-                        max_stale: config.jwks_max_stale,
-                    },
-                    orders_metrics.clone(),
-                ));
-                jwks.refresh(&http).await;
-                Verifier::Jwks(jwks)
-            }
-            Mode::Introspection => {
-                let client = ClientCredentials::new(
-                    config
-                        .introspection_client_id
-                        .as_deref()
-                        .unwrap_or_default(),
-                    config
-                        .introspection_client_secret
-                        .as_deref()
-                        .unwrap_or_default(),
-                )?;
-                Verifier::Introspection(Arc::new(IntrospectionVerifier::new(
-                    IntrospectionSettings {
-                        url: config.introspection_url.clone().unwrap_or_default(),
-                        client,
-                        cache_ttl: config.introspection_cache_ttl,
-                    },
-                    orders_metrics.clone(),
-                )))
-            }
-            Mode::Gateway => {
-                tracing::warn!(
-                    "gateway mode: tokens are decoded, not verified; this node must be reachable only through the verifying gateway"
-                );
-                Verifier::Gateway
-            }
-        };
+        let verifier = verifier(&config, &http, &orders_metrics).await?;
         let info = NodeInfo::new(node.clone(), STACK);
         let state = web::Data::new(OrdersState {
             mode: config.mode,
@@ -176,6 +124,75 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.0.run_until_stopped().await
     }
+}
+
+/// The CA `--upstream-ca` names, read and parsed once at start-up: a
+/// missing or unreadable file stops the node rather than its first call.
+fn upstream_ca(config: &OrdersConfig) -> Result<Option<reqwest::Certificate>, StartupError> {
+    config
+        .upstream_ca
+        .as_ref()
+        .map(|path| {
+            std::fs::read(path)
+                .map_err(|e| e.to_string())
+                .and_then(|pem| reqwest::Certificate::from_pem(&pem).map_err(|e| e.to_string()))
+                .map_err(|e| StartupError::Client(format!("{}: {e}", path.display())))
+        })
+        .transpose()
+}
+
+/// How this node checks a token, by mode. In JWKS mode the keys are fetched
+/// once here, and a failed fetch only leaves the node unready (503) until a
+/// later fetch succeeds.
+async fn verifier(
+    config: &OrdersConfig,
+    http: &reqwest::Client,
+    orders_metrics: &OrdersMetrics,
+) -> Result<Verifier, StartupError> {
+    Ok(match config.mode {
+        Mode::Jwks => {
+            let jwks = Arc::new(JwksVerifier::new(
+                JwksSettings {
+                    url: config.jwks_url.clone().unwrap_or_default(),
+                    issuer: config.issuer.clone(),
+                    audience: config.audience.clone(),
+                    leeway: config.leeway,
+                    refetch_cooldown: config.jwks_refetch_cooldown,
+                    unknown_kid_wait: config.unknown_kid_wait(),
+                    max_stale: config.jwks_max_stale,
+                },
+                orders_metrics.clone(),
+            ));
+            jwks.refresh(http).await;
+            Verifier::Jwks(jwks)
+        }
+        Mode::Introspection => {
+            let client = ClientCredentials::new(
+                config
+                    .introspection_client_id
+                    .as_deref()
+                    .unwrap_or_default(),
+                config
+                    .introspection_client_secret
+                    .as_deref()
+                    .unwrap_or_default(),
+            )?;
+            Verifier::Introspection(Arc::new(IntrospectionVerifier::new(
+                IntrospectionSettings {
+                    url: config.introspection_url.clone().unwrap_or_default(),
+                    client,
+                    cache_ttl: config.introspection_cache_ttl,
+                },
+                orders_metrics.clone(),
+            )))
+        }
+        Mode::Gateway => {
+            tracing::warn!(
+                "gateway mode: tokens are decoded, not verified; this node must be reachable only through the verifying gateway"
+            );
+            Verifier::Gateway
+        }
+    })
 }
 
 impl std::ops::Deref for Application {
