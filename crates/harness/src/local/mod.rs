@@ -29,26 +29,28 @@ use std::{
     time::Duration,
 };
 
-use authlab_core::directory::{SeedArgs, SeedCommand};
 use jwt_server::{
     keys::{KeyError, KeySetFile},
     tokens::TokenSettings,
     RevocationMode,
 };
-use supervise::{free_port, RedisOptions, RedisServer};
+use supervise::RedisServer;
 use tempfile::TempDir;
+
+mod start;
 
 use crate::{
     cluster::{Cluster, Node},
-    haproxy::{BindTls, Haproxy, HaproxyConfig, JwtGateway, ServerEntry, ServerStats, StackEntry},
+    haproxy::{Haproxy, HaproxyConfig, JwtGateway, ServerStats},
     latency::{Latency, LatencyProxy},
-    orders::{self, OrdersUpstreams, OrdersVariant},
+    orders::{self, OrdersVariant},
     process::{NodeProcess, Stack},
-    spec::{flag_value, random_secret, ClusterSpec, JwtOptions},
-    tls::{LabCa, SERVER_NAMES},
+    spec::{flag_value, ClusterSpec, JwtOptions},
     HarnessError,
 };
 
+/// The parts of a running local cluster; [`LocalCluster::start`] (in
+/// `start.rs`) puts them together.
 pub struct LocalCluster {
     spec: ClusterSpec,
     session_nodes: Vec<NodeProcess>,
@@ -125,270 +127,6 @@ fn key_grace(jwt: &JwtOptions) -> Duration {
 }
 
 impl LocalCluster {
-    pub async fn start(spec: ClusterSpec) -> Result<Self, HarnessError> {
-        if spec.nodes == 0 || spec.stacks.is_empty() {
-            return Err(HarnessError::Config(
-                "a cluster needs at least one node and one stack".into(),
-            ));
-        }
-        if !spec.launcher.exists() {
-            return Err(HarnessError::Config(format!(
-                "launcher {} does not exist",
-                spec.launcher.display()
-            )));
-        }
-        spec.check_orders()?;
-        spec.frontend.validate()?;
-        let dir = tempfile::Builder::new()
-            .prefix("authlab-cluster-")
-            .tempdir()
-            .map_err(|e| HarnessError::Io(e.to_string()))?;
-        let directory = RedisServer::start()?;
-        let store = RedisServer::start_with(RedisOptions {
-            persistence: spec.store_persistence,
-        })?;
-        SeedCommand {
-            user_directory_url: directory.url(0),
-            seed: SeedArgs {
-                users: spec.seed_users,
-                cost: spec.seed_cost,
-            },
-        }
-        .run()
-        .await
-        .map_err(|e| HarnessError::Config(format!("seeding users: {e}")))?;
-
-        let store_address: SocketAddr = ([127, 0, 0, 1], store.port()).into();
-        let proxy = match spec.store_latency {
-            Some(latency) => Some(
-                LatencyProxy::start(store_address, latency)
-                    .map_err(|e| HarnessError::Io(format!("latency proxy: {e}")))?,
-            ),
-            None => None,
-        };
-        let store_via = proxy
-            .as_ref()
-            .map(LatencyProxy::address)
-            .unwrap_or(store_address);
-
-        let keyset = if spec.stacks.contains(&Stack::Jwt) {
-            let path = dir.path().join("keys.json");
-            let file =
-                KeySetFile::generate(spec.alg).map_err(|e| HarnessError::Config(e.to_string()))?;
-            // 0600, as `jwt-server keys generate` writes it: nodes refuse looser files.
-            file.write(&path)
-                .map_err(|e| HarnessError::Io(e.to_string()))?;
-            Some(path)
-        } else {
-            None
-        };
-
-        let tls = if spec.frontend.tls {
-            let ca = LabCa::generate(&SERVER_NAMES)?;
-            let files = ca.write(&dir.path().join("tls"))?;
-            Some((ca, files))
-        } else {
-            None
-        };
-
-        let cookie_secret = random_secret();
-        // The orders nodes' credential for /introspect on either stack.
-        let introspection_secret = random_secret();
-        let common = |name: &str, port: u16| {
-            let mut args =
-                crate::process::node_args(name, port, spec.workers_per_node, &directory.url(0));
-            // HAProxy's source address: the one peer whose X-Forwarded-For,
-            // -Proto and -Host (login throttling, the DPoP URL) a node believes.
-            args.extend([
-                "--trusted-proxies".into(),
-                crate::haproxy::SOURCE_ADDRESS.into(),
-            ]);
-            if !spec.login_throttle {
-                args.extend(["--login-throttle".into(), "off".into()]);
-            }
-            args
-        };
-        let mut session_nodes = Vec::new();
-        let mut jwt_nodes = Vec::new();
-        for stack in &spec.stacks {
-            for i in 1..=spec.nodes {
-                let name = format!("{stack}-{i}");
-                let port = free_port()?;
-                let mut args = common(&name, port);
-                // In the environment, not argv: `ps` shows argv to every user.
-                let mut env = vec![orders::introspection_client_env(&introspection_secret)];
-                match stack {
-                    Stack::Session => {
-                        args.extend([
-                            "--session-store".into(),
-                            flag_value(&spec.session_store),
-                            "--session-store-url".into(),
-                            url_for(store_via, 0),
-                            "--cluster-nodes".into(),
-                            spec.nodes.to_string(),
-                        ]);
-                        if spec.frontend.tls {
-                            // Browsers then never send it over clear text.
-                            args.push("--secure-cookie".into());
-                        }
-                        args.extend(spec.session.args());
-                        env.push(("AUTHLAB_COOKIE_SECRET".into(), cookie_secret.clone()));
-                    }
-                    Stack::Jwt => {
-                        let keyset = keyset
-                            .as_ref()
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_default();
-                        args.extend([
-                            "--token-store-url".into(),
-                            url_for(store_via, 1),
-                            "--keyset-file".into(),
-                            keyset,
-                            "--revocation".into(),
-                            flag_value(&spec.revocation),
-                        ]);
-                        args.extend(spec.jwt.args());
-                        if let Some(cache) = spec.dpop_replay_cache.get(i - 1) {
-                            args.extend(["--dpop-replay-cache".into(), flag_value(cache)]);
-                        }
-                    }
-                }
-                let mut node =
-                    NodeProcess::new(*stack, name, port, &spec.launcher, args, env, dir.path());
-                node.spawn()?;
-                match stack {
-                    Stack::Session => session_nodes.push(node),
-                    Stack::Jwt => jwt_nodes.push(node),
-                }
-            }
-        }
-
-        let client = reqwest::Client::new();
-        for node in session_nodes.iter_mut().chain(jwt_nodes.iter_mut()) {
-            node.wait_ready(&client, Duration::from_secs(30)).await?;
-        }
-
-        let frontends = spec
-            .stacks
-            .iter()
-            .map(|s| Ok((*s, free_port()?)))
-            .collect::<Result<Vec<(Stack, u16)>, HarnessError>>()?;
-        let orders_frontends = spec
-            .orders
-            .iter()
-            .map(|v| Ok((*v, free_port()?)))
-            .collect::<Result<Vec<(OrdersVariant, u16)>, HarnessError>>()?;
-        let stats_port = free_port()?;
-        let front_url = |stack: Stack, path: &str| {
-            frontends
-                .iter()
-                .find(|(s, _)| *s == stack)
-                .map(|(_, port)| format!("{}://127.0.0.1:{port}{path}", spec.frontend.scheme()))
-        };
-        let tokens = TokenSettings::default();
-        let upstreams = OrdersUpstreams {
-            jwks_url: front_url(Stack::Jwt, "/.well-known/jwks.json"),
-            introspection_url: front_url(Stack::Session, "/introspect"),
-            issuer: tokens.issuer.clone(),
-            audience: tokens.audience.clone(),
-        };
-        let mut orders_nodes = Vec::new();
-        for (variant, _) in &orders_frontends {
-            let port = free_port()?;
-            let mut args = orders::node_args(*variant, port, spec.workers_per_node, &upstreams)?;
-            if let Some((_, files)) = &tls {
-                args.extend(["--upstream-ca".into(), files.ca.display().to_string()]);
-            }
-            let mut node = NodeProcess::with_subcommand(
-                "orders",
-                variant.node_name(),
-                port,
-                &spec.launcher,
-                args,
-                orders::introspection_env(*variant, &introspection_secret),
-                dir.path(),
-            );
-            node.spawn()?;
-            orders_nodes.push((*variant, node));
-        }
-
-        let mut stacks: Vec<StackEntry> = frontends
-            .iter()
-            .map(|(stack, port)| StackEntry {
-                name: stack.name().into(),
-                port: *port,
-                servers: match stack {
-                    Stack::Session => &session_nodes,
-                    Stack::Jwt => &jwt_nodes,
-                }
-                .iter()
-                .map(|node| ServerEntry {
-                    name: node.name.clone(),
-                    host: "127.0.0.1".into(),
-                    port: node.port,
-                })
-                .collect(),
-                template: None,
-            })
-            .collect();
-        stacks.extend(orders_frontends.iter().map(|(variant, port)| {
-            let node = orders_nodes
-                .iter()
-                .find(|(v, _)| v == variant)
-                .map(|(_, node)| node);
-            StackEntry {
-                name: variant.haproxy_name(),
-                port: *port,
-                servers: node
-                    .map(|node| ServerEntry {
-                        name: node.name.clone(),
-                        host: "127.0.0.1".into(),
-                        port: node.port,
-                    })
-                    .into_iter()
-                    .collect(),
-                template: None,
-            }
-        }));
-        let mut haproxy_config = HaproxyConfig::new(
-            spec.balance,
-            stats_port,
-            dir.path().join("haproxy.sock"),
-            stacks,
-        );
-        haproxy_config.gateway = gateway_for(&spec, keyset.as_deref(), dir.path())?;
-        haproxy_config.tls = tls.as_ref().and_then(|(_, files)| {
-            BindTls::for_frontend(spec.frontend, &files.server.display().to_string())
-        });
-        let haproxy = Haproxy::start(&haproxy_config, dir.path())?;
-        // The jwks node may wait for its first key set, which comes through HAProxy.
-        for (_, node) in &mut orders_nodes {
-            node.wait_ready(&client, Duration::from_secs(30)).await?;
-        }
-
-        let cluster = Self {
-            spec,
-            session_nodes,
-            jwt_nodes,
-            orders_nodes,
-            haproxy,
-            haproxy_config,
-            proxy,
-            store,
-            store_paused: false,
-            directory,
-            frontends,
-            orders_frontends,
-            stats_port,
-            keyset,
-            ca_pem: tls.map(|(ca, _)| ca.ca_pem),
-            introspection_secret,
-            dir,
-        };
-        cluster.wait_all_up(Duration::from_secs(15)).await?;
-        Ok(cluster)
-    }
-
     fn processes(&self, stack: Stack) -> &[NodeProcess] {
         match stack {
             Stack::Session => &self.session_nodes,
