@@ -23,7 +23,7 @@ use jwt_server::RevocationMode;
 
 use super::{
     controls::{ClusterAction, ControlError, Controller},
-    ClusterFacts, NodeFacts,
+    facts::{ClusterFacts, NodeFacts},
 };
 use crate::{
     fault::{is_empty_slot, Store},
