@@ -38,6 +38,7 @@
 mod act;
 mod clock;
 pub mod compose;
+mod controller;
 pub mod controls;
 mod facts;
 pub mod hosts;
@@ -63,7 +64,8 @@ use rand::RngCore;
 use tokio::{sync::watch, task::JoinHandle};
 
 pub use clock::Clock;
-pub use controls::{carry_out, Action, ClusterAction, Controller, Request};
+pub use controller::{Controller, Request};
+pub use controls::{carry_out, Action, ClusterAction};
 pub use facts::{ClusterFacts, NodeFacts};
 pub use snapshot::Snapshot;
 pub use state::{Dials, LogEntry, StoreControl};

@@ -16,7 +16,8 @@ use tokio::sync::watch;
 
 use super::{
     clock::Clock,
-    controls::{self, Controller},
+    controller::Controller,
+    controls,
     facts::{ClusterFacts, NodeFacts},
     hosts, inspector, load, report_links,
 };
