@@ -30,7 +30,8 @@ pub enum Controller {
 }
 
 impl Controller {
-    /// A controller and the receiving end its owner must serve with [`carry_out`].
+    /// A controller and the receiving end its owner must serve with
+    /// [`carry_out`](super::carry_out).
     pub fn channel() -> (Self, mpsc::Receiver<Request>) {
         let (requests, receiver) = mpsc::channel(8);
         (Self::Local(requests), receiver)

@@ -24,7 +24,7 @@
 //! Attempts that could not be sent because `in_flight` were outstanding are
 //! counted as "not sent".
 //!
-//! Every `/me` run is checked by [`load_check`](crate::experiments::load_check)
+//! Every `/me` run is checked by [`load_check`](crate::kit::load_check)
 //! before its throughput is used; a run that fails the check is reported as
 //! invalid and left out of the medians.
 
