@@ -14,8 +14,8 @@ use reqwest::Method;
 use super::{
     controls::{revocation_name, Action, ClusterAction, ControlError, NodeRef, STORE_LATENCIES_MS},
     inspector::Person,
-    load::MAX_RATE,
-    LogEntry, Shared, StoreControl,
+    load::{LoadSettings, MAX_RATE},
+    state::{LogEntry, Shared, StoreControl},
 };
 use crate::runtime_api::ServerState;
 
@@ -38,14 +38,7 @@ pub(super) async fn perform(shared: &Shared, action: &Action) -> Result<String, 
 
 async fn dispatch(shared: &Shared, action: &Action) -> Result<String, ControlError> {
     match action {
-        Action::LoadStart(settings) => {
-            let mut load = lock(&shared.load)?;
-            load.start(*settings).map_err(ControlError::Invalid)?;
-            Ok(format!(
-                "built-in load: {} users per stack, {} req/s each (at most {MAX_RATE})",
-                settings.users, settings.rate
-            ))
-        }
+        Action::LoadStart(settings) => start_load(shared, settings),
         Action::LoadStop => {
             lock(&shared.load)?.stop();
             Ok("built-in load stopped".into())
@@ -56,20 +49,7 @@ async fn dispatch(shared: &Shared, action: &Action) -> Result<String, ControlErr
         Action::StoreResume => {
             store(shared, ClusterAction::StoreResume, StoreControl::Running).await
         }
-        Action::StoreLatency { ms } => {
-            if !STORE_LATENCIES_MS.contains(ms) {
-                return Err(ControlError::Invalid(format!(
-                    "store latency must be one of {STORE_LATENCIES_MS:?} ms"
-                )));
-            }
-            let delay = Duration::from_millis(u64::from(*ms));
-            let message = shared
-                .controller
-                .apply(ClusterAction::StoreLatency(delay))
-                .await?;
-            lock(&shared.dials)?.store_latency = delay;
-            Ok(message)
-        }
+        Action::StoreLatency { ms } => store_latency(shared, *ms).await,
         Action::NodeKill { node } => node_action(shared, node, ClusterAction::NodeKill).await,
         Action::NodeRestart { node } => node_action(shared, node, ClusterAction::NodeRestart).await,
         Action::NodeDrain { node } => {
@@ -97,53 +77,87 @@ async fn dispatch(shared: &Shared, action: &Action) -> Result<String, ControlErr
             )
             .await
         }
-        Action::CarolDemote => {
-            // carol is the admin who demotes herself: nobody else is one.
-            let body = serde_json::json!({"roles": ["user"]});
-            revoke(
-                shared,
-                Person::Carol,
-                "demotion",
-                "/admin/users/carol/roles",
-                Some(body),
-            )
-            .await
-        }
+        Action::CarolDemote => demote_carol(shared).await,
         Action::CarolPromote => promote_carol(shared).await,
-        Action::RotateKey => {
-            if !shared.facts.can_rotate {
-                return Err(ControlError::Unavailable(
-                    "this cluster has no JWT key set to rotate".into(),
-                ));
-            }
-            shared.controller.apply(ClusterAction::RotateKey).await
-        }
-        Action::Revocation { mode } => {
-            let mode = match mode.as_str() {
-                "none" => RevocationMode::None,
-                "denylist" => RevocationMode::Denylist,
-                other => {
-                    return Err(ControlError::Invalid(format!(
-                        "revocation is none or denylist, not {other:?}"
-                    )))
-                }
-            };
-            if !shared.facts.has(crate::Stack::Jwt) {
-                return Err(ControlError::Unavailable(
-                    "this cluster has no JWT stack".into(),
-                ));
-            }
-            if lock(&shared.dials)?.revocation == mode {
-                return Ok(format!("revocation is already {}", revocation_name(mode)));
-            }
-            let message = shared
-                .controller
-                .apply(ClusterAction::Revocation(mode))
-                .await?;
-            lock(&shared.dials)?.revocation = mode;
-            Ok(message)
-        }
+        Action::RotateKey => rotate_key(shared).await,
+        Action::Revocation { mode } => set_revocation(shared, mode).await,
     }
+}
+
+fn start_load(shared: &Shared, settings: &LoadSettings) -> Result<String, ControlError> {
+    let mut load = lock(&shared.load)?;
+    load.start(*settings).map_err(ControlError::Invalid)?;
+    Ok(format!(
+        "built-in load: {} users per stack, {} req/s each (at most {MAX_RATE})",
+        settings.users, settings.rate
+    ))
+}
+
+/// Only the latencies the page offers: the proxy's delay is a demo dial,
+/// not a general fault injector.
+async fn store_latency(shared: &Shared, ms: u32) -> Result<String, ControlError> {
+    if !STORE_LATENCIES_MS.contains(&ms) {
+        return Err(ControlError::Invalid(format!(
+            "store latency must be one of {STORE_LATENCIES_MS:?} ms"
+        )));
+    }
+    let delay = Duration::from_millis(u64::from(ms));
+    let message = shared
+        .controller
+        .apply(ClusterAction::StoreLatency(delay))
+        .await?;
+    lock(&shared.dials)?.store_latency = delay;
+    Ok(message)
+}
+
+async fn demote_carol(shared: &Shared) -> Result<String, ControlError> {
+    // carol is the admin who demotes herself: nobody else is one.
+    let body = serde_json::json!({"roles": ["user"]});
+    revoke(
+        shared,
+        Person::Carol,
+        "demotion",
+        "/admin/users/carol/roles",
+        Some(body),
+    )
+    .await
+}
+
+async fn rotate_key(shared: &Shared) -> Result<String, ControlError> {
+    if !shared.facts.can_rotate {
+        return Err(ControlError::Unavailable(
+            "this cluster has no JWT key set to rotate".into(),
+        ));
+    }
+    shared.controller.apply(ClusterAction::RotateKey).await
+}
+
+/// Switches the JWT nodes' revocation; the dial changes only once the
+/// controller says the nodes run with the new mode.
+async fn set_revocation(shared: &Shared, mode: &str) -> Result<String, ControlError> {
+    let mode = match mode {
+        "none" => RevocationMode::None,
+        "denylist" => RevocationMode::Denylist,
+        other => {
+            return Err(ControlError::Invalid(format!(
+                "revocation is none or denylist, not {other:?}"
+            )))
+        }
+    };
+    if !shared.facts.has(crate::Stack::Jwt) {
+        return Err(ControlError::Unavailable(
+            "this cluster has no JWT stack".into(),
+        ));
+    }
+    if lock(&shared.dials)?.revocation == mode {
+        return Ok(format!("revocation is already {}", revocation_name(mode)));
+    }
+    let message = shared
+        .controller
+        .apply(ClusterAction::Revocation(mode))
+        .await?;
+    lock(&shared.dials)?.revocation = mode;
+    Ok(message)
 }
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, ControlError> {

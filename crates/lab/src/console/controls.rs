@@ -3,7 +3,7 @@
 //! A click becomes one [`Action`] (the JSON body of `POST /api/control`).
 //! The console carries out some actions itself (its load, the inspector's
 //! logins and logouts); the rest change the cluster and go to a
-//! [`Controller`], which owns that knowledge:
+//! [`Controller`](super::Controller), which owns that knowledge:
 //!
 //! * for `authlab up`, the cluster's processes belong to the `authlab`
 //!   process's main task, so the controller sends the action there and
@@ -17,7 +17,6 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot};
 
 use jwt_server::RevocationMode;
 
@@ -232,46 +231,6 @@ pub enum ControlError {
     /// The cluster was asked and failed.
     #[error("{0}")]
     Failed(String),
-}
-
-/// One request to the owner of the cluster.
-pub struct Request {
-    pub action: ClusterAction,
-    pub reply: oneshot::Sender<Result<String, String>>,
-}
-
-/// Carries cluster actions out, the way this cluster allows.
-#[derive(Clone)]
-pub enum Controller {
-    /// `authlab up`: hands each action to the task that owns the processes.
-    Local(mpsc::Sender<Request>),
-    /// The docker-compose demo: HAProxy's runtime API and the store's own
-    /// protocol, since the console gets no Docker socket.
-    Compose(std::sync::Arc<super::compose::ComposeControls>),
-}
-
-impl Controller {
-    /// A controller and the receiving end its owner must serve with [`carry_out`].
-    pub fn channel() -> (Self, mpsc::Receiver<Request>) {
-        let (requests, receiver) = mpsc::channel(8);
-        (Self::Local(requests), receiver)
-    }
-
-    pub async fn apply(&self, action: ClusterAction) -> Result<String, ControlError> {
-        let requests = match self {
-            Controller::Compose(controls) => return controls.apply(action).await,
-            Controller::Local(requests) => requests,
-        };
-        let (reply, answer) = oneshot::channel();
-        requests
-            .send(Request { action, reply })
-            .await
-            .map_err(|_| ControlError::Unavailable("the cluster is shutting down".into()))?;
-        answer
-            .await
-            .map_err(|_| ControlError::Unavailable("the cluster is shutting down".into()))?
-            .map_err(ControlError::Failed)
-    }
 }
 
 /// The owner's side: carries out one action on the cluster it owns.

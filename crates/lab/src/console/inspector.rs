@@ -28,7 +28,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use futures::future::join_all;
 use serde::Serialize;
 
-use super::NodeFacts as NodeAddress;
+use super::facts::NodeFacts as NodeAddress;
 use crate::Stack;
 
 /// Longest one probe of one node may take.

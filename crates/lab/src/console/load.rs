@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
 use super::{
+    clock::Clock,
     window::{Outcome, Window},
-    Clock,
 };
 use crate::Stack;
 

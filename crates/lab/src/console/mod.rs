@@ -36,14 +36,19 @@
 //!   to anywhere but the console (a Content-Security-Policy says so).
 
 mod act;
+mod clock;
 pub mod compose;
+mod controller;
 pub mod controls;
+mod facts;
 pub mod hosts;
 pub mod inspector;
 pub mod load;
 mod page;
+mod report_links;
 mod routes;
 pub mod snapshot;
+mod state;
 pub mod store;
 pub mod window;
 
@@ -52,118 +57,21 @@ use std::{
     net::{IpAddr, SocketAddr, TcpListener},
     path::PathBuf,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
 };
 
 use actix_web::dev::ServerHandle;
-use jwt_server::RevocationMode;
 use rand::RngCore;
 use tokio::{sync::watch, task::JoinHandle};
 
-pub use controls::{carry_out, Action, ClusterAction, Controller, Request};
+pub use clock::Clock;
+pub use controller::{Controller, Request};
+pub use controls::{carry_out, Action, ClusterAction};
+pub use facts::{ClusterFacts, NodeFacts};
 pub use snapshot::Snapshot;
+pub use state::{Dials, LogEntry, StoreControl};
 
-use crate::{runtime_api::RuntimeApi, Cluster, LabError, Stack};
-
-/// Seconds since the console started: the time axis of its windows.
-#[derive(Debug, Clone, Copy)]
-pub struct Clock {
-    origin: Instant,
-}
-
-impl Clock {
-    pub fn new() -> Self {
-        Self {
-            origin: Instant::now(),
-        }
-    }
-
-    pub fn second(&self) -> u64 {
-        self.origin.elapsed().as_secs()
-    }
-}
-
-impl Default for Clock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// A node as the console addresses it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeFacts {
-    pub stack: Stack,
-    /// Its name, which is also its server name in HAProxy.
-    pub name: String,
-    /// Its own address, bypassing HAProxy.
-    pub url: String,
-}
-
-/// What the console knows about the cluster it belongs to.
-#[derive(Clone)]
-pub struct ClusterFacts {
-    /// Each stack and its load balancer's URL.
-    pub frontends: Vec<(Stack, String)>,
-    /// The nodes when the console starts.
-    pub nodes: Vec<NodeFacts>,
-    /// The docker-compose demo: nodes are found again in HAProxy's stats
-    /// every second (replicas come and go), and the controls go through
-    /// HAProxy and the store's protocol. `authlab up`'s nodes are fixed.
-    pub compose: bool,
-    pub runtime_api: RuntimeApi,
-    /// The session store, asked directly (not through the latency proxy).
-    pub store_url: String,
-    /// The user directory: where a demoted admin is promoted again (no
-    /// admin is left to do it through the API).
-    pub directory_url: String,
-    /// A client that trusts the cluster's CA when its frontends speak TLS.
-    pub client: reqwest::Client,
-    /// How many load users (`user0` …) the directory holds.
-    pub seeded_users: usize,
-    pub revocation: RevocationMode,
-    /// The store latency the cluster started with.
-    pub store_latency: Duration,
-    /// Whether the JWT stack can rotate keys (it has a key-set file).
-    pub can_rotate: bool,
-}
-
-impl ClusterFacts {
-    /// The facts of a cluster `authlab up` started.
-    pub fn of(cluster: &dyn Cluster) -> Result<Self, LabError> {
-        let mut frontends = Vec::new();
-        let mut nodes = Vec::new();
-        for stack in [Stack::Session, Stack::Jwt] {
-            if let Ok(url) = cluster.url(stack, "") {
-                frontends.push((stack, url));
-            }
-            nodes.extend(cluster.nodes(stack).iter().map(|n| NodeFacts {
-                stack,
-                name: n.name.clone(),
-                url: n.url(""),
-            }));
-        }
-        Ok(Self {
-            frontends,
-            nodes,
-            compose: false,
-            runtime_api: cluster.runtime_api(),
-            store_url: cluster.store_url(0),
-            directory_url: cluster.directory_url(),
-            client: cluster
-                .client_builder()?
-                .build()
-                .map_err(|e| LabError::Config(format!("building the console's client: {e}")))?,
-            seeded_users: cluster.spec().seed_users,
-            revocation: cluster.spec().revocation,
-            store_latency: cluster.store_latency().map_or(Duration::ZERO, |l| l.delay),
-            can_rotate: cluster.keyset_path().is_some(),
-        })
-    }
-
-    pub fn has(&self, stack: Stack) -> bool {
-        self.frontends.iter().any(|(s, _)| *s == stack)
-    }
-}
+use crate::LabError;
+use state::Shared;
 
 /// Where and how to serve the console.
 #[derive(Debug, Clone)]
@@ -186,86 +94,6 @@ impl Default for ConsoleConfig {
             port: 0,
             report_dir: PathBuf::from("reports/latest"),
             hosts: Vec::new(),
-        }
-    }
-}
-
-/// What the console has set on the cluster, as opposed to what it measures.
-#[derive(Debug, Clone, Copy)]
-pub struct Dials {
-    pub store: StoreControl,
-    pub store_latency: Duration,
-    pub revocation: RevocationMode,
-}
-
-/// What the console did to the store, as opposed to what it measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StoreControl {
-    Running,
-    Paused,
-    Stopped,
-}
-
-/// One line of the page's action log.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct LogEntry {
-    pub at_s: u64,
-    pub action: String,
-    pub ok: bool,
-    pub message: String,
-    pub claim: Option<String>,
-}
-
-/// Lines the action log keeps.
-const LOG_LINES: usize = 8;
-
-/// Everything the routes and the sampler share.
-pub(crate) struct Shared {
-    facts: ClusterFacts,
-    /// The nodes now: `facts.nodes`, or what HAProxy named last (compose).
-    nodes: std::sync::RwLock<Vec<NodeFacts>>,
-    clock: Clock,
-    csrf: String,
-    controller: Controller,
-    load: Mutex<load::Load>,
-    inspector: tokio::sync::Mutex<inspector::Inspector>,
-    dials: Mutex<Dials>,
-    log: Mutex<VecDeque<LogEntry>>,
-    /// The latest snapshot, as JSON.
-    latest: watch::Sender<Arc<str>>,
-    /// Wakes the sampler at once after a control, so its effect is on the
-    /// page without waiting for the next tick.
-    resample: tokio::sync::Notify,
-    report: page::ReportLinks,
-    /// The names the console answers to (`Host`), and whose pages may send controls.
-    hosts: hosts::AllowedHosts,
-}
-
-impl Shared {
-    fn nodes(&self) -> Vec<NodeFacts> {
-        self.nodes.read().map(|n| n.clone()).unwrap_or_default()
-    }
-
-    /// The node called `name`, with its place in its stack.
-    fn node(&self, name: &str) -> Option<controls::NodeRef> {
-        let nodes = self.nodes();
-        let node = nodes.iter().find(|n| n.name == name)?;
-        let index = nodes
-            .iter()
-            .filter(|n| n.stack == node.stack)
-            .position(|n| n.name == name)?;
-        Some(controls::NodeRef {
-            stack: node.stack,
-            index,
-            name: node.name.clone(),
-        })
-    }
-
-    fn log(&self, entry: LogEntry) {
-        if let Ok(mut log) = self.log.lock() {
-            log.push_front(entry);
-            log.truncate(LOG_LINES);
         }
     }
 }
@@ -315,7 +143,7 @@ impl Console {
             .map_err(|e| LabError::Io(format!("the console's first snapshot: {e}")))?;
         let (latest, _) = watch::channel(Arc::from(empty));
         let shared = Arc::new(Shared {
-            report: page::ReportLinks::read(&config.report_dir),
+            report: report_links::ReportLinks::read(&config.report_dir),
             nodes: std::sync::RwLock::new(facts.nodes.clone()),
             dials: Mutex::new(Dials {
                 store: StoreControl::Running,

@@ -29,7 +29,8 @@ use super::{
     act,
     controls::{Action, ControlError},
     hosts::AllowedHosts,
-    page, Shared,
+    page,
+    state::Shared,
 };
 use crate::LabError;
 

@@ -17,9 +17,9 @@ use super::{
     controls::revocation_name,
     inspector::PersonView,
     load::LoadStatus,
+    state::{LogEntry, Shared, StoreControl},
     store::{self, Reachability, StoreReading},
     window::{Point, Summary, RECENT, SPAN},
-    LogEntry, Shared, StoreControl,
 };
 use crate::{runtime_api::ServerStats, Stack};
 

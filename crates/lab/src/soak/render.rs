@@ -111,9 +111,22 @@ fn rss_chart(record: &SoakRecord) -> Chart {
     }
 }
 
+/// `soak.md`: the verdict and set-up, then one section per kind of figure.
 fn markdown(record: &SoakRecord, checks: &[Check]) -> String {
-    let plan = &record.plan;
     let mut md = String::new();
+    setup_section(&mut md, record, checks);
+    checks_section(&mut md, checks);
+    capacity_section(&mut md, record);
+    minutes_section(&mut md, record);
+    memory_section(&mut md, record);
+    md.push_str("\nCharts: `p99.svg` (p99 per minute), `rss.svg` (memory per minute). Latency is goose's raw figure: \
+                 its coordinated-omission correction would count waits for the throttle as server time.\n");
+    md
+}
+
+/// The title with the verdict, and what was run.
+fn setup_section(md: &mut String, record: &SoakRecord, checks: &[Check]) {
+    let plan = &record.plan;
     let verdict = if judge::passed(checks) {
         "passed"
     } else {
@@ -139,7 +152,9 @@ fn markdown(record: &SoakRecord, checks: &[Check]) -> String {
         plan.warmup_minutes(),
         record.seconds
     );
+}
 
+fn checks_section(md: &mut String, checks: &[Check]) {
     md.push_str("## Checks\n\n| check | result | figures |\n|---|---|---|\n");
     for check in checks {
         let _ = writeln!(
@@ -150,7 +165,9 @@ fn markdown(record: &SoakRecord, checks: &[Check]) -> String {
             check.detail
         );
     }
+}
 
+fn capacity_section(md: &mut String, record: &SoakRecord) {
     md.push_str("\n## Capacity (both stacks at once, no pause)\n\n| stack | req/s | requests | errors | p99 (ms) |\n|---|---|---|---|---|\n");
     for c in &record.capacity {
         let _ = writeln!(
@@ -159,7 +176,9 @@ fn markdown(record: &SoakRecord, checks: &[Check]) -> String {
             c.stack, c.served_rps, c.requests, c.errors, c.p99_ms
         );
     }
+}
 
+fn minutes_section(md: &mut String, record: &SoakRecord) {
     md.push_str("\n## Minute by minute\n\n| minute | stack | throttle (req/s) | served req/s | served, % of capacity | requests | errors | p50 (ms) | p99 (ms) | max (ms) | logins | logouts | refreshes |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for window in &record.windows {
         for s in &window.stacks {
@@ -191,8 +210,12 @@ fn markdown(record: &SoakRecord, checks: &[Check]) -> String {
             );
         }
     }
+}
 
-    let warmup = plan.warmup_minutes();
+/// Each process's memory before any load and the two medians the memory
+/// check compares, so a reader can redo the check by hand.
+fn memory_section(md: &mut String, record: &SoakRecord) {
+    let warmup = record.plan.warmup_minutes();
     let _ = write!(
         md,
         "\n## Resident memory (VmRSS, MiB)\n\nThe medians the memory check compares: of the {warmup} reading(s) from the end \
@@ -221,7 +244,4 @@ fn markdown(record: &SoakRecord, checks: &[Check]) -> String {
             if process.judged { "yes" } else { "no" }
         );
     }
-    md.push_str("\nCharts: `p99.svg` (p99 per minute), `rss.svg` (memory per minute). Latency is goose's raw figure: \
-                 its coordinated-omission correction would count waits for the throttle as server time.\n");
-    md
 }
