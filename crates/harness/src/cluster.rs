@@ -3,7 +3,7 @@
 //!
 //! A claim is measured on a cluster: a user directory and a session store,
 //! N nodes per stack, optional orders services, HAProxy in front. What runs
-//! those parts is an [`Engine`]'s business: today [`Local`], processes on
+//! those parts is an [`Engine`]'s business: today [`Local`](crate::local::Local), processes on
 //! this machine's loopback; a second engine (Docker Swarm, across several
 //! hosts) implements the same two traits and every experiment runs on it
 //! unchanged. So the interface speaks of the parts (a node of a stack, the
@@ -42,26 +42,6 @@ pub trait Engine: Send + Sync {
         &self,
         spec: ClusterSpec,
     ) -> BoxFuture<'static, Result<Box<dyn Cluster>, HarnessError>>;
-}
-
-/// Processes on this machine's loopback ([`crate::local::LocalCluster`]).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Local;
-
-impl Engine for Local {
-    fn name(&self) -> &'static str {
-        "local"
-    }
-
-    fn start(
-        &self,
-        spec: ClusterSpec,
-    ) -> BoxFuture<'static, Result<Box<dyn Cluster>, HarnessError>> {
-        Box::pin(async move {
-            let cluster = crate::local::LocalCluster::start(spec).await?;
-            Ok(Box::new(cluster) as Box<dyn Cluster>)
-        })
-    }
 }
 
 /// One server of a cluster (an auth node or an orders node), as a client

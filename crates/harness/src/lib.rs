@@ -28,11 +28,11 @@ mod test_net;
 pub mod tls;
 pub mod wire;
 
-pub use cluster::{Cluster, Engine, Local, Node};
+pub use cluster::{Cluster, Engine, Node};
 pub use error::HarnessError;
 pub use haproxy::Balance;
 pub use latency::Latency;
-pub use local::LocalCluster;
+pub use local::{Local, LocalCluster};
 pub use orders::OrdersVariant;
 pub use process::Stack;
 pub use spec::ClusterSpec;

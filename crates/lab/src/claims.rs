@@ -19,83 +19,38 @@ pub struct Claim {
     pub experiment: Option<&'static str>,
 }
 
-pub const CLAIMS: [Claim; 15] = [
-    Claim {
-        id: "C1",
-        statement: "Sessions kept in one node's memory break behind a load balancer.",
-        experiment: Some("c1"),
-    },
-    Claim {
-        id: "C2",
-        statement: "Sticky sessions fix that, but spread the load unevenly.",
-        experiment: Some("c2"),
-    },
-    Claim {
-        id: "C3",
-        statement: "A shared session store fixes it, but is a single point of failure.",
-        experiment: Some("c3"),
-    },
-    Claim {
-        id: "C4",
-        statement: "A shared store adds its network round trip to every request.",
-        experiment: Some("c4"),
-    },
-    Claim {
-        id: "C5",
-        statement: "JWT nodes verify locally, so they scale out with no shared state.",
-        experiment: Some("c5"),
-    },
-    Claim {
-        id: "C6",
-        statement: "Checking a signature is cheaper than asking a session store.",
-        experiment: Some("c6"),
-    },
-    Claim {
-        id: "C7",
-        statement: "A JWT cannot be revoked before expiry without extra machinery; a session can.",
-        experiment: Some("c7"),
-    },
-    Claim {
-        id: "C8",
-        statement: "Roles baked into a token stay stale until it expires or is reissued.",
-        experiment: Some("c8"),
-    },
-    Claim {
-        id: "C9",
-        statement: "JWTs are much bigger than a session id and can hit header limits.",
-        experiment: Some("c9"),
-    },
-    Claim {
-        id: "C10",
-        statement: "JWTs cannot slide; staying logged in needs refresh tokens.",
-        experiment: Some("c10"),
-    },
-    Claim {
-        id: "C11",
-        statement: "A stolen token works for anyone until it expires, and its payload is readable.",
-        experiment: Some("c11"),
-    },
-    Claim {
-        id: "C12",
-        statement: "Verification mistakes (alg none, unchecked claims, key confusion) open holes.",
-        experiment: Some("c12"),
-    },
-    Claim {
-        id: "C13",
-        statement: "Sessions cost store memory per user; JWTs cost none.",
-        experiment: Some("c13"),
-    },
-    Claim {
-        id: "C14",
-        statement:
-            "Other services verify a JWT locally; a session needs a call to the auth service.",
-        experiment: Some("c14"),
-    },
-    Claim {
-        id: "C15",
-        statement: "JWT is not more secure than sessions; its advantage is scale.",
-        experiment: Some("c15"),
-    },
+impl Claim {
+    pub const fn answered_by(
+        experiment: &'static str,
+        id: &'static str,
+        statement: &'static str,
+    ) -> Self {
+        Self {
+            id,
+            statement,
+            experiment: Some(experiment),
+        }
+    }
+}
+
+/// One line a claim: registering a claim is adding its line here.
+#[rustfmt::skip]
+pub const CLAIMS: &[Claim] = &[
+    Claim::answered_by("c1", "C1", "Sessions kept in one node's memory break behind a load balancer."),
+    Claim::answered_by("c2", "C2", "Sticky sessions fix that, but spread the load unevenly."),
+    Claim::answered_by("c3", "C3", "A shared session store fixes it, but is a single point of failure."),
+    Claim::answered_by("c4", "C4", "A shared store adds its network round trip to every request."),
+    Claim::answered_by("c5", "C5", "JWT nodes verify locally, so they scale out with no shared state."),
+    Claim::answered_by("c6", "C6", "Checking a signature is cheaper than asking a session store."),
+    Claim::answered_by("c7", "C7", "A JWT cannot be revoked before expiry without extra machinery; a session can."),
+    Claim::answered_by("c8", "C8", "Roles baked into a token stay stale until it expires or is reissued."),
+    Claim::answered_by("c9", "C9", "JWTs are much bigger than a session id and can hit header limits."),
+    Claim::answered_by("c10", "C10", "JWTs cannot slide; staying logged in needs refresh tokens."),
+    Claim::answered_by("c11", "C11", "A stolen token works for anyone until it expires, and its payload is readable."),
+    Claim::answered_by("c12", "C12", "Verification mistakes (alg none, unchecked claims, key confusion) open holes."),
+    Claim::answered_by("c13", "C13", "Sessions cost store memory per user; JWTs cost none."),
+    Claim::answered_by("c14", "C14", "Other services verify a JWT locally; a session needs a call to the auth service."),
+    Claim::answered_by("c15", "C15", "JWT is not more secure than sessions; its advantage is scale."),
 ];
 
 /// One row of a report's verdict table.
@@ -194,7 +149,7 @@ mod tests {
     #[test]
     fn the_list_names_every_experiment_that_exists() {
         let ids: Vec<&str> = crate::experiments::all().iter().map(|e| e.id()).collect();
-        for claim in &CLAIMS {
+        for claim in CLAIMS {
             match claim.experiment {
                 Some("c15") | None => {}
                 Some(id) => assert!(ids.contains(&id), "{} names {id}", claim.id),

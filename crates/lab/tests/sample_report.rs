@@ -54,7 +54,7 @@ fn every_claim_has_a_row_in_the_sample_report() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../reports/sample/report.md"),
     )
     .unwrap();
-    for claim in &CLAIMS {
+    for claim in CLAIMS {
         assert!(
             md.contains(&format!("\n| {} | ", claim.id)),
             "{} has no row",

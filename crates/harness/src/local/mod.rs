@@ -37,7 +37,10 @@ use jwt_server::{
 use supervise::RedisServer;
 use tempfile::TempDir;
 
+mod engine;
 mod start;
+
+pub use engine::Local;
 
 use crate::{
     cluster::{Cluster, Node},

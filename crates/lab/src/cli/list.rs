@@ -17,7 +17,7 @@ pub async fn run() -> anyhow::Result<()> {
         "ANSWERED BY",
         lab::claims::DOC
     );
-    for claim in &lab::claims::CLAIMS {
+    for claim in lab::claims::CLAIMS {
         println!(
             "{:<6} {:<10} {}",
             claim.id,

@@ -22,6 +22,7 @@ use crate::{
     LabError, Stack,
 };
 
+#[derive(Default)]
 pub struct SessionAffinity;
 
 const STORE_MODES: [(&str, StoreMode); 2] = [

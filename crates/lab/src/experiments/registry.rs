@@ -1,35 +1,13 @@
-//! Every experiment, in report order, and the selection `--only` makes.
+//! The selection `--only` makes from [`all`](super::all), and the runs.
 //!
-//! Adding an experiment is one line in [`all`]; the claim it answers is one
-//! line in [`crate::claims::CLAIMS`].
+//! The list itself is the `experiments!` macro in `experiments/mod.rs`:
+//! registering an experiment is one line there, and the claim it answers is
+//! one line in [`crate::claims::CLAIMS`].
 
 use std::path::{Path, PathBuf};
 
-use super::{
-    c10_sliding, c11, c12_attacks, c13_memory, c14, c15_summary, c1_affinity, c2_sticky, c3_outage,
-    c4_latency, c6_verify, c7_revocation, c8_demotion, c9_size, capacity,
-};
+use super::{all, c15_summary};
 use crate::{experiment::Runnable, LabError};
-
-/// Every experiment, in report order.
-pub fn all() -> Vec<Box<dyn Runnable>> {
-    vec![
-        Box::new(c1_affinity::SessionAffinity),
-        Box::new(c2_sticky::Stickiness),
-        Box::new(c3_outage::StoreOutage),
-        Box::new(c4_latency::StoreLatency),
-        Box::new(capacity::ScaleOut::default()),
-        Box::new(c6_verify::VerifyCost),
-        Box::new(c7_revocation::Revocation::default()),
-        Box::new(c8_demotion::RoleDemotion),
-        Box::new(c9_size::CredentialSize),
-        Box::new(c10_sliding::Sliding),
-        Box::new(c11::StolenToken::default()),
-        Box::new(c12_attacks::Attacks::default()),
-        Box::new(c13_memory::MemoryPerUser),
-        Box::new(c14::Downstream::default()),
-    ]
-}
 
 /// The experiments `only` names (ids, case-insensitive), or all of them.
 pub fn select(only: &[String]) -> Result<Vec<Box<dyn Runnable>>, LabError> {

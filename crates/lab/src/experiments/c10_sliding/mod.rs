@@ -21,6 +21,7 @@ use crate::{
     LabError,
 };
 
+#[derive(Default)]
 pub struct Sliding;
 
 impl Experiment for Sliding {

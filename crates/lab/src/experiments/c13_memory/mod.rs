@@ -21,6 +21,7 @@ use crate::{
     LabError,
 };
 
+#[derive(Default)]
 pub struct MemoryPerUser;
 
 impl Experiment for MemoryPerUser {

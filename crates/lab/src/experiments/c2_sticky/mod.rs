@@ -20,6 +20,7 @@ use crate::{
     LabError,
 };
 
+#[derive(Default)]
 pub struct Stickiness;
 
 impl Experiment for Stickiness {

@@ -28,6 +28,7 @@ use crate::{
     LabError,
 };
 
+#[derive(Default)]
 pub struct StoreOutage;
 
 impl Experiment for StoreOutage {

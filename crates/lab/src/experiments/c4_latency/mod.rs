@@ -35,6 +35,7 @@ use crate::{
     LabError,
 };
 
+#[derive(Default)]
 pub struct StoreLatency;
 
 impl Experiment for StoreLatency {

@@ -38,6 +38,7 @@ use crate::{
     LabError,
 };
 
+#[derive(Default)]
 pub struct VerifyCost;
 
 impl Experiment for VerifyCost {

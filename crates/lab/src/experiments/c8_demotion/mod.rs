@@ -25,6 +25,7 @@ use crate::{
     LabError,
 };
 
+#[derive(Default)]
 pub struct RoleDemotion;
 
 impl Experiment for RoleDemotion {

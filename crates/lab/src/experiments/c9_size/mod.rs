@@ -34,6 +34,7 @@ use crate::{
     LabError,
 };
 
+#[derive(Default)]
 pub struct CredentialSize;
 
 impl Experiment for CredentialSize {
