@@ -20,7 +20,6 @@ pub mod h2load;
 pub mod kit;
 pub mod load;
 pub mod naive;
-pub mod quantile;
 pub mod report;
 pub mod results;
 pub mod soak;

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::Serialize;
 
-use crate::quantile::nearest_rank as percentile;
+use crate::kit::stats::nearest_rank as percentile;
 
 /// Seconds of history the charts show.
 pub const SPAN: u64 = 30;

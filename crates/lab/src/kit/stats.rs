@@ -1,6 +1,6 @@
 //! The statistics every experiment reports with: a figure over trials as its
-//! median and range ([`Spread`]), and how two figures of the same trials
-//! compare ([`Comparison`]).
+//! median and range ([`Spread`]), how two figures of the same trials compare
+//! ([`Comparison`]), and quantiles of samples ([`nearest_rank`]).
 //!
 //! Trials are few (1 to 15), so the median is the middle value, not an
 //! interpolation, and the spread is the whole range: with five numbers a
@@ -119,4 +119,32 @@ pub fn per_trial_ratios(verify: &[f64], lookup: &[f64]) -> Vec<f64> {
         .filter(|(v, l)| v.is_finite() && l.is_finite() && **v > 0.0 && **l > 0.0)
         .map(|(v, l)| v / l)
         .collect()
+}
+
+/// The smallest of `sorted` with at least `q` (0–1) of all values at or
+/// below it; `None` for no values. Nearest rank, one definition for every
+/// quantile the lab prints: a p99 is always a latency that was observed,
+/// never an interpolation between two.
+pub fn nearest_rank(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_are_nearest_rank() {
+        let values: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(nearest_rank(&values, 0.5), Some(50.0));
+        assert_eq!(nearest_rank(&values, 0.99), Some(99.0));
+        assert_eq!(nearest_rank(&values, 1.0), Some(100.0));
+        assert_eq!(nearest_rank(&values, 0.0), Some(1.0));
+        assert_eq!(nearest_rank(&[7.0], 0.99), Some(7.0));
+        assert_eq!(nearest_rank(&[], 0.5), None);
+    }
 }

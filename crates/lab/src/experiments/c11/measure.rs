@@ -681,7 +681,7 @@ pub const COST_SETUPS: [CostSetup; 3] = [
 
 /// The `q` quantile (0–1) of sorted samples, nearest rank; 0 for none.
 fn percentile(sorted: &[f64], q: f64) -> f64 {
-    crate::quantile::nearest_rank(sorted, q).unwrap_or(0.0)
+    crate::kit::stats::nearest_rank(sorted, q).unwrap_or(0.0)
 }
 
 /// One timed loop: a fresh login (and, for DPoP, every proof signed before

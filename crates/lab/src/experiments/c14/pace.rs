@@ -87,7 +87,7 @@ impl LoopRecord {
 
 /// The value at quantile `q` (0–1) of `sorted`, nearest rank; 0 for none.
 fn percentile(sorted: &[f64], q: f64) -> f64 {
-    crate::quantile::nearest_rank(sorted, q).unwrap_or(0.0)
+    crate::kit::stats::nearest_rank(sorted, q).unwrap_or(0.0)
 }
 
 /// Offers `GET url` at `pace.rate` until `stop` is set or `pace.max` has

@@ -802,7 +802,7 @@ mod tests {
     fn on_http2_an_indexed_token_in_a_cookie_is_design_not_a_caveat() {
         // As measured with nghttp2: the cookie and the token in a cookie are
         // indexed, the bearer token is not. The indexed cookie is the
-        // encoder's design (said apart, by c9_wire::indexing_by_design); the
+        // encoder's design (said apart, by wire::indexing_by_design); the
         // verdict judges the bearer token, measured.
         let mut m = measured(default_rows());
         m.wire.extend(wire(Protocol::Http2Tls, 1.0, 330.0, 1.5));
