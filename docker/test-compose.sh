@@ -28,7 +28,8 @@
 #      Secure cookie, orders services over https;
 #   7. the lab profile runs `authlab run --quick --only c1,c7` in a container
 #      and its report appears on the host, owned by the uid it was given
-#   8. `down -v` leaves no container, network or volume of the project
+#   8. `down -v` leaves no container, network or volume of the project, and
+#      the images this run added are removed (AUTHLAB_KEEP_IMAGES=1 keeps them)
 #
 # Ports and the subnet are chosen free for this run; the project name is
 # unique, so a demo already running on this machine is not touched.
@@ -51,6 +52,25 @@ if ! docker info >/dev/null 2>&1; then
 fi
 source docker/lib.sh
 compose_command || fail "no Compose to run the demo with"
+
+# The engine is left as it was found: the images this run adds (the offline
+# stand-ins, the base, the authlab images) are removed at the end.
+# AUTHLAB_KEEP_IMAGES=1 keeps them, as a cache for the next run on a
+# developer's machine (the base takes minutes to debootstrap).
+images_before=$(docker image ls -q --no-trunc | sort -u)
+remove_new_images() {
+  [ "${AUTHLAB_KEEP_IMAGES:-}" = 1 ] && return 0
+  local pass id
+  # A base with images built on it cannot go before them: a few passes.
+  for pass in 1 2 3; do
+    for id in $(comm -13 <(printf '%s\n' "$images_before") <(docker image ls -q --no-trunc | sort -u)); do
+      docker image rm -f "$id" >/dev/null 2>&1 || true
+    done
+  done
+  if comm -13 <(printf '%s\n' "$images_before") <(docker image ls -q --no-trunc | sort -u) | grep -q .; then
+    echo "WARNING: images this run made are still there" >&2
+  fi
+}
 
 started=$(date +%s)
 export AUTHLAB_TAG=offline-test
@@ -83,6 +103,7 @@ cleanup() {
   fi
   compose --profile lab down -v --remove-orphans >/dev/null 2>&1 || true
   [ -n "$reports_dir" ] && rm -rf "$reports_dir"
+  remove_new_images
   exit "$status"
 }
 trap cleanup EXIT
