@@ -3,9 +3,9 @@
 use std::{path::PathBuf, time::Duration};
 
 use authlab_core::password::HashCost;
-use jwt_server::{DpopMode, ReplayCacheMode, RevocationMode, SigningAlgorithm};
+use jwt_server::{DpopMode, JwtServerConfig, ReplayCacheMode, RevocationMode, SigningAlgorithm};
 use serde::Serialize;
-use session_server::StoreMode;
+use session_server::{SessionServerConfig, StoreMode};
 
 use crate::{
     haproxy::Balance, latency::Latency, orders::OrdersVariant, process::Stack, tls::Frontend,
@@ -34,6 +34,18 @@ fn duration(d: Option<Duration>) -> Option<String> {
     d.map(|d| humantime::format_duration(d).to_string())
 }
 
+/// A node's flags parsed as the node parses them (its environment and
+/// defaults included): what `C` it runs with.
+fn parse_node<C: clap::Args>(args: Vec<String>) -> Result<C, clap::Error> {
+    #[derive(clap::Parser)]
+    #[command(no_binary_name = true)]
+    struct Node<C: clap::Args> {
+        #[command(flatten)]
+        config: C,
+    }
+    <Node<C> as clap::Parser>::try_parse_from(args).map(|node| node.config)
+}
+
 /// What the session nodes run with besides what the cluster sets; `None`
 /// keeps the node's default.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -57,6 +69,11 @@ impl SessionOptions {
             ),
             ("--login-client-period", duration(self.login_client_period)),
         ])
+    }
+
+    /// The configuration a session node started with these options runs with.
+    pub fn node_config(&self) -> Result<SessionServerConfig, clap::Error> {
+        parse_node(self.args())
     }
 }
 
@@ -84,6 +101,12 @@ impl JwtOptions {
                 self.max_token_bytes.map(|n| n.to_string()),
             ),
         ])
+    }
+
+    /// The configuration a JWT node started with these options runs with:
+    /// what an experiment reads a default it did not set from.
+    pub fn node_config(&self) -> Result<JwtServerConfig, clap::Error> {
+        parse_node(self.args())
     }
 }
 
@@ -192,40 +215,23 @@ pub fn random_secret() -> String {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-    use jwt_server::JwtServerConfig;
-    use session_server::SessionServerConfig;
-
     use super::*;
-
-    #[derive(Parser)]
-    #[command(no_binary_name = true)]
-    struct SessionNode {
-        #[command(flatten)]
-        config: SessionServerConfig,
-    }
-
-    #[derive(Parser)]
-    #[command(no_binary_name = true)]
-    struct JwtNode {
-        #[command(flatten)]
-        config: JwtServerConfig,
-    }
 
     #[test]
     fn a_mode_is_spelled_as_the_node_parses_it() {
         for mode in [RevocationMode::None, RevocationMode::Denylist] {
-            let parsed = JwtNode::try_parse_from(["--revocation".into(), flag_value(&mode)])
-                .unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(parsed.config.revocation, mode);
+            let parsed: JwtServerConfig =
+                parse_node(vec!["--revocation".into(), flag_value(&mode)])
+                    .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(parsed.revocation, mode);
         }
         for mode in [DpopMode::Off, DpopMode::Optional, DpopMode::Required] {
             let options = JwtOptions {
                 dpop: Some(mode),
                 ..JwtOptions::default()
             };
-            let parsed = JwtNode::try_parse_from(options.args()).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(parsed.config.dpop, mode);
+            let parsed = options.node_config().unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(parsed.dpop, mode);
         }
         assert_eq!(flag_value(&StoreMode::Memory), "memory");
         assert_eq!(flag_value(&ReplayCacheMode::Shared), "shared");
@@ -239,13 +245,14 @@ mod tests {
             dpop: None,
             max_token_bytes: Some(4096),
         };
-        let parsed = JwtNode::try_parse_from(jwt.args()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(parsed.config.access_ttl, Duration::from_secs(15));
-        assert_eq!(parsed.config.leeway, Duration::ZERO);
-        assert_eq!(parsed.config.max_token_bytes, 4096);
-        let defaults =
-            JwtNode::try_parse_from(Vec::<String>::new()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(parsed.config.dpop, defaults.config.dpop);
+        let parsed = jwt.node_config().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.access_ttl, Duration::from_secs(15));
+        assert_eq!(parsed.leeway, Duration::ZERO);
+        assert_eq!(parsed.max_token_bytes, 4096);
+        let defaults = JwtOptions::default()
+            .node_config()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.dpop, defaults.dpop);
         assert!(JwtOptions::default().args().is_empty());
 
         let session = SessionOptions {
@@ -254,12 +261,12 @@ mod tests {
             login_client_burst: Some(3),
             login_client_period: Some(Duration::from_secs(60)),
         };
-        let parsed = SessionNode::try_parse_from(session.args()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(parsed.config.idle_ttl, Duration::from_secs(2));
-        assert_eq!(parsed.config.absolute_ttl, Duration::from_secs(3600));
-        assert_eq!(parsed.config.node.throttle.login_client_burst, 3);
+        let parsed = session.node_config().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.idle_ttl, Duration::from_secs(2));
+        assert_eq!(parsed.absolute_ttl, Duration::from_secs(3600));
+        assert_eq!(parsed.node.throttle.login_client_burst, 3);
         assert_eq!(
-            parsed.config.node.throttle.login_client_period,
+            parsed.node.throttle.login_client_period,
             Duration::from_secs(60)
         );
     }

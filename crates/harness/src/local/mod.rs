@@ -270,7 +270,6 @@ impl Cluster for LocalCluster {
         })
     }
 
-    /// `path` on `stack`'s HAProxy frontend: `https://` when it speaks TLS.
     fn url(&self, stack: Stack, path: &str) -> Result<String, HarnessError> {
         let port = self.frontend_port(stack)?;
         Ok(format!(
@@ -279,7 +278,6 @@ impl Cluster for LocalCluster {
         ))
     }
 
-    /// The port of `stack`'s HAProxy frontend.
     fn frontend_port(&self, stack: Stack) -> Result<u16, HarnessError> {
         self.frontends
             .iter()
@@ -288,7 +286,6 @@ impl Cluster for LocalCluster {
             .ok_or_else(|| HarnessError::Config(format!("the cluster has no {stack} stack")))
     }
 
-    /// The generated CA (PEM) when the frontends speak TLS.
     fn ca_pem(&self) -> Option<&str> {
         self.ca_pem.as_deref()
     }
@@ -309,7 +306,6 @@ impl Cluster for LocalCluster {
         }
     }
 
-    /// `path` on the orders service `variant`, through its HAProxy frontend.
     fn orders_url(&self, variant: OrdersVariant, path: &str) -> Result<String, HarnessError> {
         self.orders_frontends
             .iter()
@@ -328,7 +324,6 @@ impl Cluster for LocalCluster {
             .map(|(_, node)| described(node))
     }
 
-    /// The client id and secret `/introspect` accepts on both stacks.
     fn introspection_client(&self) -> (&str, &str) {
         (orders::INTROSPECTION_CLIENT_ID, &self.introspection_secret)
     }
@@ -378,7 +373,6 @@ impl Cluster for LocalCluster {
         self.dir.path()
     }
 
-    /// Per-server HAProxy counters: how traffic was really spread.
     fn stats(&self) -> Result<Vec<ServerStats>, HarnessError> {
         self.haproxy.servers()
     }
@@ -410,7 +404,6 @@ impl Cluster for LocalCluster {
 
     // ----- faults -----
 
-    /// Stops the session store. Without persistence its data is gone.
     fn stop_store(&mut self) {
         // A frozen process would not see the signal that stops it.
         if self.store_paused {
@@ -470,7 +463,6 @@ impl Cluster for LocalCluster {
         })
     }
 
-    /// Drains a node through HAProxy (`maint`), or returns it (`ready`).
     fn set_maintenance(&self, stack: Stack, index: usize, on: bool) -> Result<(), HarnessError> {
         let name = self.node(stack, index)?.name.clone();
         self.haproxy.set_maintenance(&stack.backend(), &name, on)
@@ -515,8 +507,6 @@ impl Cluster for LocalCluster {
         Box::pin(async move { self.rotate(KeySetFile::stage).await })
     }
 
-    /// Rotation step 2: the staged key signs from now on; the previous one
-    /// stays verify-only until its tokens have expired. Returns the new `kid`.
     fn activate_staged_key(&mut self) -> BoxFuture<'_, Result<String, HarnessError>> {
         Box::pin(async move {
             let grace = key_grace(&self.spec.jwt);

@@ -13,8 +13,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use clap::Parser;
-use jwt_server::JwtServerConfig;
 use serde_json::json;
 
 use super::analysis::{bucketed, OutageRun, Persistence};
@@ -93,18 +91,11 @@ async fn store_caller(
     calls
 }
 
-#[derive(Parser)]
-#[command(no_binary_name = true)]
-struct JwtNodeFlags {
-    #[command(flatten)]
-    config: JwtServerConfig,
-}
-
 /// The access-token lifetime the cluster's JWT nodes run with, read as the
 /// nodes read their flags and environment.
 fn access_ttl(jwt: &JwtOptions) -> Result<Duration, LabError> {
-    JwtNodeFlags::try_parse_from(jwt.args())
-        .map(|flags| flags.config.access_ttl)
+    jwt.node_config()
+        .map(|config| config.access_ttl)
         .map_err(|e| err(format!("reading the JWT nodes' flags: {e}")))
 }
 

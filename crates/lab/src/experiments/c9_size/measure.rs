@@ -15,9 +15,8 @@ use authlab_core::{
     http::NODE_HEADER,
     wire::{ErrorBody, TokenResponse},
 };
-use clap::Parser;
 use jsonwebtoken::{EncodingKey, Header};
-use jwt_server::{keys::KeySetFile, tokens::now_unix, JwtServerConfig, SigningAlgorithm};
+use jwt_server::{keys::KeySetFile, tokens::now_unix, SigningAlgorithm};
 use serde::Serialize;
 use serde_json::json;
 
@@ -184,18 +183,9 @@ fn haproxy_buffers(
     })
 }
 
-/// The JWT nodes' flags, parsed as the node parses them (environment and
-/// defaults included), so the limit is the one the nodes run with.
-#[derive(Parser)]
-#[command(no_binary_name = true)]
-struct JwtNodeFlags {
-    #[command(flatten)]
-    config: JwtServerConfig,
-}
-
 fn node_token_limit(jwt: &JwtOptions) -> Result<usize, LabError> {
-    JwtNodeFlags::try_parse_from(jwt.args())
-        .map(|flags| flags.config.max_token_bytes)
+    jwt.node_config()
+        .map(|config| config.max_token_bytes)
         .map_err(|e| err(format!("reading the JWT nodes' flags: {e}")))
 }
 
