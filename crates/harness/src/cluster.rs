@@ -24,6 +24,8 @@ use jwt_server::RevocationMode;
 
 use crate::{
     haproxy::ServerStats,
+    host::{Hosts, Part, Placement},
+    load::{GeneratorRun, LoadJob},
     latency::Latency,
     orders::OrdersVariant,
     process::Stack,
@@ -42,6 +44,10 @@ pub trait Engine: Send + Sync {
         &self,
         spec: ClusterSpec,
     ) -> BoxFuture<'static, Result<Box<dyn Cluster>, HarnessError>>;
+
+    /// The hosts it runs clusters on, with their cores and kernels: what a
+    /// report needs to say whether more nodes could have had more cores.
+    fn hosts(&self) -> BoxFuture<'static, Result<Hosts, HarnessError>>;
 }
 
 /// One server of a cluster (an auth node or an orders node), as a client
@@ -116,6 +122,16 @@ pub trait Cluster: Send + Sync {
     fn store_pid(&self) -> Option<u32>;
     fn directory_pid(&self) -> Option<u32>;
     fn haproxy_pid(&self) -> Option<u32>;
+    /// Which host runs each part (nodes, stores, HAProxy, orders).
+    fn placement(&self) -> Vec<Placement>;
+    /// CPU time a part has used so far (user + system): from /proc for a
+    /// process here, from its container's cgroup on an engine of
+    /// containers. `None` when the part is not running or cannot be read.
+    fn cpu_time(&self, part: Part) -> BoxFuture<'_, Option<Duration>>;
+    /// Runs a load job from the engine's generators (one here; several on
+    /// hosts apart from the nodes where an engine has them) and returns
+    /// what each printed, for the caller to parse, check and merge.
+    fn generate(&self, job: LoadJob) -> BoxFuture<'_, Result<Vec<GeneratorRun>, HarnessError>>;
     /// The first part that died without being asked to, if any.
     fn crashed(&mut self) -> Option<String>;
     /// Waits until HAProxy's health checks report every server up.

@@ -13,16 +13,20 @@
 //! claims or verdicts.
 
 pub mod cluster;
+pub mod cpu;
 mod error;
 pub mod fault;
 pub mod haproxy;
+pub mod host;
 pub mod latency;
+pub mod load;
 pub mod local;
 pub mod orders;
 pub mod probe;
 pub mod process;
 pub mod runtime_api;
 pub mod spec;
+pub mod swarm;
 #[cfg(test)]
 mod test_net;
 pub mod tls;
@@ -31,8 +35,11 @@ pub mod wire;
 pub use cluster::{Cluster, Engine, Node};
 pub use error::HarnessError;
 pub use haproxy::Balance;
+pub use host::{Host, Hosts, Part, Placement};
+pub use load::{GeneratorRun, LoadJob};
 pub use latency::Latency;
 pub use local::{Local, LocalCluster};
 pub use orders::OrdersVariant;
 pub use process::Stack;
 pub use spec::ClusterSpec;
+pub use swarm::Swarm;

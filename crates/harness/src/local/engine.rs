@@ -5,6 +5,7 @@ use futures::future::BoxFuture;
 use super::LocalCluster;
 use crate::{
     cluster::{Cluster, Engine},
+    host::{this_machine, Hosts},
     ClusterSpec, HarnessError,
 };
 
@@ -24,6 +25,14 @@ impl Engine for Local {
         Box::pin(async move {
             let cluster = LocalCluster::start(spec).await?;
             Ok(Box::new(cluster) as Box<dyn Cluster>)
+        })
+    }
+
+    fn hosts(&self) -> BoxFuture<'static, Result<Hosts, HarnessError>> {
+        Box::pin(async {
+            Ok(Hosts {
+                hosts: vec![this_machine()],
+            })
         })
     }
 }

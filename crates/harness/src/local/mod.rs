@@ -44,6 +44,9 @@ pub use engine::Local;
 
 use crate::{
     cluster::{Cluster, Node},
+    cpu::process_cpu_time,
+    host::{this_machine, Part, Placement},
+    load::{self, GeneratorRun, LoadJob},
     haproxy::{Haproxy, HaproxyConfig, JwtGateway, ServerStats},
     latency::{Latency, LatencyProxy},
     orders::{self, OrdersVariant},
@@ -130,6 +133,16 @@ fn key_grace(jwt: &JwtOptions) -> Duration {
 }
 
 impl LocalCluster {
+    /// Every part this cluster runs.
+    fn parts(&self) -> Vec<Part> {
+        let mut parts = vec![Part::Directory, Part::Store, Part::Haproxy];
+        for stack in [Stack::Session, Stack::Jwt] {
+            parts.extend((0..self.processes(stack).len()).map(|i| Part::Node(stack, i)));
+        }
+        parts.extend(self.orders_nodes.iter().map(|(v, _)| Part::Orders(*v)));
+        parts
+    }
+
     fn processes(&self, stack: Stack) -> &[NodeProcess] {
         match stack {
             Stack::Session => &self.session_nodes,
@@ -388,6 +401,43 @@ impl Cluster for LocalCluster {
             .chain(self.store.pid())
             .chain(self.directory.pid())
             .collect()
+    }
+
+    fn placement(&self) -> Vec<Placement> {
+        let host = this_machine().name;
+        self.parts()
+            .into_iter()
+            .map(|part| Placement {
+                part: part.to_string(),
+                host: host.clone(),
+            })
+            .collect()
+    }
+
+    fn cpu_time(&self, part: Part) -> BoxFuture<'_, Option<Duration>> {
+        let pid = match part {
+            Part::Node(stack, index) => self.node(stack, index).ok().and_then(NodeProcess::pid),
+            Part::Store => self.store.pid(),
+            Part::Directory => self.directory.pid(),
+            Part::Haproxy => self.haproxy.pid(),
+            Part::Orders(variant) => self
+                .orders_nodes
+                .iter()
+                .find(|(v, _)| *v == variant)
+                .and_then(|(_, node)| node.pid()),
+        };
+        Box::pin(async move { pid.map(process_cpu_time) })
+    }
+
+    fn generate(&self, job: LoadJob) -> BoxFuture<'_, Result<Vec<GeneratorRun>, HarnessError>> {
+        Box::pin(async move {
+            let url = self.url(job.stack, &job.path)?;
+            let host = this_machine().name;
+            let run = tokio::task::spawn_blocking(move || load::run_here(&job, &url, &host))
+                .await
+                .map_err(|e| HarnessError::Io(e.to_string()))??;
+            Ok(vec![run])
+        })
     }
 
     /// The first process that died without being asked to, if any.
