@@ -25,8 +25,8 @@ use jwt_server::RevocationMode;
 use crate::{
     haproxy::ServerStats,
     host::{Hosts, Part, Placement},
-    load::{GeneratorRun, LoadJob},
     latency::Latency,
+    load::{GeneratorRun, LoadJob},
     orders::OrdersVariant,
     process::Stack,
     runtime_api::{RuntimeApi, ServerState},

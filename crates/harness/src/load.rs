@@ -137,7 +137,15 @@ mod tests {
         let args = job(1).wrk_args(1, Some("/s.lua"), "http://h:1/me");
         assert_eq!(
             args,
-            ["-t1", "-c1", "-d2s", "--latency", "-s", "/s.lua", "http://h:1/me"]
+            [
+                "-t1",
+                "-c1",
+                "-d2s",
+                "--latency",
+                "-s",
+                "/s.lua",
+                "http://h:1/me"
+            ]
         );
     }
 }

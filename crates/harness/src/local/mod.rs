@@ -45,10 +45,10 @@ pub use engine::Local;
 use crate::{
     cluster::{Cluster, Node},
     cpu::process_cpu_time,
-    host::{this_machine, Part, Placement},
-    load::{self, GeneratorRun, LoadJob},
     haproxy::{Haproxy, HaproxyConfig, JwtGateway, ServerStats},
+    host::{this_machine, Part, Placement},
     latency::{Latency, LatencyProxy},
+    load::{self, GeneratorRun, LoadJob},
     orders::{self, OrdersVariant},
     process::{NodeProcess, Stack},
     spec::{flag_value, ClusterSpec, JwtOptions},

@@ -1,0 +1,716 @@
+//! A running cluster on the swarm, behind the [`Cluster`] interface.
+//!
+//! Faults go through the engine, as an operator would cause them: the
+//! store's task is stopped by scaling its service to zero (and back), a
+//! node's container is killed or the store's paused on the node's own
+//! engine, and the swarm replaces a killed task (its restart policy), as
+//! production would. HAProxy's servers are DNS slots, not nodes; the
+//! interface maps them back to nodes by address, so `stats()` and the
+//! maintenance switches speak of `session-1` here as they do locally.
+
+use std::{path::PathBuf, sync::RwLock, time::Duration};
+
+use futures::future::BoxFuture;
+use jwt_server::RevocationMode;
+use tempfile::TempDir;
+
+use super::{
+    docker::Docker,
+    objects::SwarmNode,
+    placement::{generator_hosts, Plan},
+    stack::{HostPorts, FRONTEND_PORTS, NODE_PORT},
+    start::{host_ports, wait_job},
+    tasks::{self, parse_cgroup_cpu, TaskView},
+};
+use crate::{
+    cluster::{Cluster, Node},
+    haproxy::ServerStats,
+    host::{Part, Placement},
+    latency::Latency,
+    load::{GeneratorRun, LoadJob},
+    orders::OrdersVariant,
+    process::Stack,
+    runtime_api::{AdminSocket, RuntimeApi, ServerState},
+    ClusterSpec, HarnessError,
+};
+
+pub struct SwarmCluster {
+    pub(super) docker: Docker,
+    /// `authlab:<tag>`: nodes, stores, HAProxy and generators all run it.
+    image: String,
+    /// The stack's name (`authlab-x1y2z3`), prefix of its networks.
+    pub(super) name: String,
+    pub(super) spec: ClusterSpec,
+    pub(super) plan: Plan,
+    pub(super) ports: HostPorts,
+    /// The swarm's nodes as last read.
+    nodes: RwLock<Vec<SwarmNode>>,
+    /// The stack's running tasks as last read.
+    tasks: RwLock<Vec<TaskView>>,
+    pub(super) keyset: Option<PathBuf>,
+    pub(super) deployed: bool,
+    networks: Vec<String>,
+    store_paused: bool,
+    introspection_secret: String,
+    // Last: removed after the stack that read its files.
+    pub(super) dir: TempDir,
+}
+
+impl SwarmCluster {
+    pub(super) fn new(
+        docker: Docker,
+        image: String,
+        name: String,
+        spec: ClusterSpec,
+        plan: Plan,
+        dir: TempDir,
+        nodes: Vec<SwarmNode>,
+    ) -> Self {
+        Self {
+            docker,
+            image,
+            name,
+            spec,
+            plan,
+            ports: host_ports(),
+            nodes: RwLock::new(nodes),
+            tasks: RwLock::new(Vec::new()),
+            keyset: None,
+            deployed: false,
+            networks: Vec::new(),
+            store_paused: false,
+            introspection_secret: crate::spec::random_secret(),
+            dir,
+        }
+    }
+
+    pub(super) fn network(&self, role: &str) -> String {
+        format!("{}-{role}", self.name)
+    }
+
+    /// The backend and edge overlays; returns the backend's subnet, the one
+    /// range the nodes believe forwarded headers from.
+    pub(super) async fn create_networks(&mut self) -> Result<String, HarnessError> {
+        for role in ["backend", "edge"] {
+            let network = self.network(role);
+            self.docker
+                .run(&[
+                    "network",
+                    "create",
+                    "--driver",
+                    "overlay",
+                    "--attachable",
+                    "--label",
+                    "authlab.cluster=1",
+                    &network,
+                ])
+                .await?;
+            self.networks.push(network);
+        }
+        let subnet = self
+            .docker
+            .run(&[
+                "network",
+                "inspect",
+                "--format",
+                "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+                &self.network("backend"),
+            ])
+            .await?;
+        subnet
+            .split_whitespace()
+            .next()
+            .map(str::to_owned)
+            .ok_or_else(|| HarnessError::Io("the backend network has no subnet".into()))
+    }
+
+    /// Reads the stack's tasks (and the swarm's nodes) again.
+    pub async fn refresh(&self) -> Result<(), HarnessError> {
+        let nodes = tasks::swarm_nodes(&self.docker).await?;
+        let running = tasks::running(&self.docker, &self.name, &nodes).await?;
+        *self.tasks.write().unwrap_or_else(|e| e.into_inner()) = running;
+        *self.nodes.write().unwrap_or_else(|e| e.into_inner()) = nodes;
+        Ok(())
+    }
+
+    fn tasks_of(&self, service: &str) -> Vec<TaskView> {
+        let mut tasks: Vec<TaskView> = self
+            .tasks
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|t| t.service == service)
+            .cloned()
+            .collect();
+        tasks.sort_by_key(|t| t.slot);
+        tasks
+    }
+
+    fn task(&self, service: &str) -> Result<TaskView, HarnessError> {
+        self.tasks_of(service).into_iter().next().ok_or_else(|| {
+            HarnessError::NodeDied(format!("no running task of {service} in {}", self.name))
+        })
+    }
+
+    /// Node `index` of `stack`: the task in slot `index + 1`.
+    fn node_task(&self, stack: Stack, index: usize) -> Result<TaskView, HarnessError> {
+        self.tasks_of(stack.name())
+            .into_iter()
+            .find(|t| t.slot == index + 1)
+            .ok_or_else(|| HarnessError::NodeDied(format!("{stack}-{} is not running", index + 1)))
+    }
+
+    /// The host address HAProxy and the stores publish on.
+    fn infra_address(&self) -> String {
+        self.task("haproxy")
+            .map(|t| t.host_address)
+            .unwrap_or_default()
+    }
+
+    fn store_address(&self) -> String {
+        self.task("store")
+            .map(|t| t.host_address)
+            .unwrap_or_else(|_| self.infra_address())
+    }
+
+    pub(super) fn directory_url_now(&self) -> Result<String, HarnessError> {
+        let task = self.task("directory")?;
+        Ok(format!(
+            "redis://{}:{}/0",
+            task.host_address, self.ports.directory
+        ))
+    }
+
+    fn part_task(&self, part: Part) -> Result<TaskView, HarnessError> {
+        match part {
+            Part::Node(stack, index) => self.node_task(stack, index),
+            Part::Store => self.task("store"),
+            Part::Directory => self.task("directory"),
+            Part::Haproxy => self.task("haproxy"),
+            Part::Orders(variant) => Err(HarnessError::Config(format!(
+                "orders-{variant}: the swarm engine runs no orders services"
+            ))),
+        }
+    }
+
+    /// Waits until HAProxy's checks see `spec.nodes` servers up in every
+    /// stack's backend.
+    pub(super) async fn wait_up(&self, timeout: Duration) -> Result<(), HarnessError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let servers = self.runtime_api().servers().unwrap_or_default();
+            let ready = self.spec.stacks.iter().all(|stack| {
+                servers
+                    .iter()
+                    .filter(|s| s.backend == stack.backend() && s.is_up())
+                    .count()
+                    >= self.spec.nodes
+            });
+            if ready {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(HarnessError::Timeout(format!(
+                    "HAProxy of {} does not see every node up: {servers:?}",
+                    self.name
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// HAProxy's server (a DNS slot) holding node `index` of `stack`.
+    fn server_of(&self, stack: Stack, index: usize) -> Result<String, HarnessError> {
+        let task = self.node_task(stack, index)?;
+        let address = task.overlay_address.unwrap_or_default();
+        self.runtime_api()
+            .servers()?
+            .into_iter()
+            .find(|s| s.backend == stack.backend() && s.address.split(':').next() == Some(&address))
+            .map(|s| s.server)
+            .ok_or_else(|| HarnessError::Haproxy(format!("no server holds {stack}-{}", index + 1)))
+    }
+
+    /// Scales one of the stack's services (blocking: the interface's fault
+    /// methods are synchronous).
+    fn scale(&self, service: &str, replicas: usize) -> Result<(), HarnessError> {
+        let target = format!("{}_{service}={replicas}", self.name);
+        if self
+            .docker
+            .run_blocking(&["service", "scale", "--detach", &target])
+        {
+            Ok(())
+        } else {
+            Err(HarnessError::Io(format!(
+                "docker service scale {target} failed"
+            )))
+        }
+    }
+
+    /// Runs `docker <verb> <container>` on the engine of the part's node.
+    fn on_container(&self, part: Part, verb: &str) -> Result<(), HarnessError> {
+        let task = self.part_task(part)?;
+        let container = task
+            .container
+            .clone()
+            .ok_or_else(|| HarnessError::NodeDied(format!("{part} has no container")))?;
+        if task.engine()?.run_blocking(&[verb, &container]) {
+            Ok(())
+        } else {
+            Err(HarnessError::Io(format!(
+                "docker {verb} {part} on {} failed",
+                task.host
+            )))
+        }
+    }
+
+    /// Waits (blocking) until the store answers at its address again.
+    fn wait_store_back(&self) -> Result<(), HarnessError> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let address = format!("{}:{}", self.store_address(), self.ports.store);
+        while std::time::Instant::now() < deadline {
+            if let Ok(client) = redis::Client::open(format!("redis://{address}/0")) {
+                if let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(500))
+                {
+                    if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
+                        return Ok(());
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Err(HarnessError::Timeout(format!(
+            "the store at {address} did not come back"
+        )))
+    }
+
+    /// Removes the stack, waits until its containers are gone everywhere,
+    /// then its networks (and the store's volume, kept by `stack rm`).
+    fn teardown(&mut self) {
+        if self.deployed {
+            self.docker.run_blocking(&["stack", "rm", &self.name]);
+            self.deployed = false;
+        }
+        let volume_engine = self.task("store").ok().and_then(|t| t.engine().ok());
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        for network in std::mem::take(&mut self.networks) {
+            // A network goes once the last container on it has; retry until then.
+            while !self.docker.run_blocking(&["network", "rm", &network])
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+        if self.spec.store_persistence {
+            if let Some(engine) = volume_engine {
+                engine.run_blocking(&["volume", "rm", &format!("{}_store-data", self.name)]);
+            }
+        }
+    }
+
+    fn local_only(&self, what: &str) -> HarnessError {
+        HarnessError::Config(format!(
+            "{what}: the swarm engine does not do this; local only"
+        ))
+    }
+}
+
+impl Drop for SwarmCluster {
+    fn drop(&mut self) {
+        self.teardown();
+    }
+}
+
+impl Cluster for SwarmCluster {
+    fn spec(&self) -> &ClusterSpec {
+        &self.spec
+    }
+
+    fn url(&self, stack: Stack, path: &str) -> Result<String, HarnessError> {
+        Ok(format!(
+            "http://{}:{}{path}",
+            self.infra_address(),
+            self.frontend_port(stack)?
+        ))
+    }
+
+    fn frontend_port(&self, stack: Stack) -> Result<u16, HarnessError> {
+        if !self.spec.stacks.contains(&stack) {
+            return Err(HarnessError::Config(format!(
+                "no {stack} stack in this cluster"
+            )));
+        }
+        Ok(self.ports.frontend(stack))
+    }
+
+    fn orders_url(&self, variant: OrdersVariant, _path: &str) -> Result<String, HarnessError> {
+        Err(self.local_only(&format!("orders-{variant}")))
+    }
+
+    fn stats_url(&self) -> String {
+        format!("http://{}:{}/stats", self.infra_address(), self.ports.stats)
+    }
+
+    fn directory_url(&self) -> String {
+        self.directory_url_now().unwrap_or_default()
+    }
+
+    fn store_url(&self, db: u8) -> String {
+        format!("redis://{}:{}/{db}", self.store_address(), self.ports.store)
+    }
+
+    fn node_store_url(&self, db: u8) -> String {
+        self.store_url(db)
+    }
+
+    fn client_builder(&self) -> Result<reqwest::ClientBuilder, HarnessError> {
+        Ok(reqwest::Client::builder())
+    }
+
+    fn ca_pem(&self) -> Option<&str> {
+        None
+    }
+
+    fn ca_file(&self) -> Option<PathBuf> {
+        None
+    }
+
+    fn introspection_client(&self) -> (&str, &str) {
+        (
+            crate::orders::INTROSPECTION_CLIENT_ID,
+            &self.introspection_secret,
+        )
+    }
+
+    fn keyset_path(&self) -> Option<&PathBuf> {
+        self.keyset.as_ref()
+    }
+
+    fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    fn nodes(&self, stack: Stack) -> Vec<Node> {
+        self.tasks_of(stack.name())
+            .into_iter()
+            .filter_map(|t| {
+                Some(Node {
+                    name: format!("{stack}-{}", t.slot),
+                    base_url: format!("http://{}:{}", t.host_address, t.published(NODE_PORT)?),
+                    pid: None,
+                })
+            })
+            .collect()
+    }
+
+    fn orders_node(&self, _variant: OrdersVariant) -> Option<Node> {
+        None
+    }
+
+    /// HAProxy's counters, each templated server named after the node it
+    /// holds (by address), as a local cluster names them.
+    fn stats(&self) -> Result<Vec<ServerStats>, HarnessError> {
+        let tasks = self.tasks.read().unwrap_or_else(|e| e.into_inner()).clone();
+        Ok(self
+            .runtime_api()
+            .servers()?
+            .into_iter()
+            .map(|mut s| {
+                let address = s.address.split(':').next().unwrap_or("").to_owned();
+                if let Some(task) = tasks.iter().find(|t| {
+                    t.overlay_address.as_deref() == Some(address.as_str())
+                        && s.backend == format!("{}_nodes", t.service)
+                }) {
+                    s.server = format!("{}-{}", task.service, task.slot);
+                }
+                s
+            })
+            .collect())
+    }
+
+    fn runtime_api(&self) -> RuntimeApi {
+        RuntimeApi::new(AdminSocket::Tcp(format!(
+            "{}:{}",
+            self.infra_address(),
+            self.ports.runtime_api
+        )))
+    }
+
+    fn placement(&self) -> Vec<Placement> {
+        let tasks = self.tasks.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut placements: Vec<Placement> = tasks
+            .iter()
+            .map(|t| Placement {
+                part: match t.service.as_str() {
+                    "store" => "session store".into(),
+                    "directory" => "user directory".into(),
+                    "haproxy" => "haproxy".into(),
+                    service => format!("{service}-{}", t.slot),
+                },
+                host: t.host.clone(),
+            })
+            .collect();
+        placements.sort_by(|a, b| a.part.cmp(&b.part));
+        placements
+    }
+
+    /// From the container's cgroup, read on its node's engine.
+    fn cpu_time(&self, part: Part) -> BoxFuture<'_, Option<Duration>> {
+        Box::pin(async move {
+            let task = self.part_task(part).ok()?;
+            let container = task.container.clone()?;
+            let text = task
+                .engine()
+                .ok()?
+                .run(&[
+                    "exec",
+                    &container,
+                    "sh",
+                    "-c",
+                    "cat /sys/fs/cgroup/cpu.stat 2>/dev/null || cat /sys/fs/cgroup/cpuacct/cpuacct.usage 2>/dev/null || cat /sys/fs/cgroup/cpu,cpuacct/cpuacct.usage",
+                ])
+                .await
+                .ok()?;
+            parse_cgroup_cpu(&text)
+        })
+    }
+
+    fn generate(&self, job: LoadJob) -> BoxFuture<'_, Result<Vec<GeneratorRun>, HarnessError>> {
+        Box::pin(super::generate::run(self, job))
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        Vec::new()
+    }
+
+    fn store_pid(&self) -> Option<u32> {
+        None
+    }
+
+    fn directory_pid(&self) -> Option<u32> {
+        None
+    }
+
+    fn haproxy_pid(&self) -> Option<u32> {
+        None
+    }
+
+    /// The swarm restarts what dies; a part gone for good shows as a
+    /// deploy or wait that times out, not here.
+    fn crashed(&mut self) -> Option<String> {
+        None
+    }
+
+    fn wait_all_up(&self, timeout: Duration) -> BoxFuture<'_, Result<(), HarnessError>> {
+        Box::pin(async move {
+            self.refresh().await?;
+            self.wait_up(timeout).await
+        })
+    }
+
+    fn wait_node_health(
+        &self,
+        stack: Stack,
+        index: usize,
+        up: bool,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<(), HarnessError>> {
+        Box::pin(async move {
+            let deadline = tokio::time::Instant::now() + timeout;
+            loop {
+                let name = format!("{stack}-{}", index + 1);
+                let seen = self
+                    .stats()
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|s| s.server == name && s.is_up() == up);
+                if seen {
+                    return Ok(());
+                }
+                if tokio::time::Instant::now() > deadline {
+                    return Err(HarnessError::Timeout(format!(
+                        "{name} not {} in HAProxy",
+                        if up { "up" } else { "down" }
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                self.refresh().await.ok();
+            }
+        })
+    }
+
+    // ----- faults -----
+
+    fn stop_store(&mut self) {
+        if self.store_paused {
+            let _ = self.resume_store();
+        }
+        if let Err(e) = self.scale("store", 0) {
+            tracing::warn!("stopping the store: {e}");
+        }
+    }
+
+    /// Its task comes back on the infra host at the same published port.
+    fn start_store(&mut self) -> Result<(), HarnessError> {
+        self.scale("store", 1)?;
+        self.wait_store_back()?;
+        let handle = tokio::runtime::Handle::try_current();
+        if let Ok(handle) = handle {
+            // The new task's container is needed for the next fault.
+            let _ = tokio::task::block_in_place(|| handle.block_on(self.refresh()));
+        }
+        Ok(())
+    }
+
+    fn restart_store(&mut self) -> Result<(), HarnessError> {
+        self.stop_store();
+        self.start_store()
+    }
+
+    fn pause_store(&mut self) -> Result<(), HarnessError> {
+        self.on_container(Part::Store, "pause")?;
+        self.store_paused = true;
+        Ok(())
+    }
+
+    fn resume_store(&mut self) -> Result<(), HarnessError> {
+        self.on_container(Part::Store, "unpause")?;
+        self.store_paused = false;
+        Ok(())
+    }
+
+    fn store_paused(&self) -> bool {
+        self.store_paused
+    }
+
+    fn kill_node(&mut self, stack: Stack, index: usize) -> Result<(), HarnessError> {
+        self.on_container(Part::Node(stack, index), "kill")
+    }
+
+    /// The swarm replaces a killed task itself; this waits for the
+    /// replacement and for HAProxy to see it.
+    fn restart_node(
+        &mut self,
+        stack: Stack,
+        index: usize,
+    ) -> BoxFuture<'_, Result<(), HarnessError>> {
+        Box::pin(async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            while self.node_task(stack, index).is_err() {
+                if tokio::time::Instant::now() > deadline {
+                    return Err(HarnessError::Timeout(format!(
+                        "{stack}-{} was not replaced",
+                        index + 1
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                self.refresh().await?;
+            }
+            self.wait_node_health(stack, index, true, Duration::from_secs(30))
+                .await
+        })
+    }
+
+    fn set_maintenance(&self, stack: Stack, index: usize, on: bool) -> Result<(), HarnessError> {
+        let state = if on {
+            ServerState::Maint
+        } else {
+            ServerState::Ready
+        };
+        self.set_node_state(stack, index, state)
+    }
+
+    fn set_node_state(
+        &self,
+        stack: Stack,
+        index: usize,
+        state: ServerState,
+    ) -> Result<(), HarnessError> {
+        let server = self.server_of(stack, index)?;
+        self.runtime_api()
+            .set_state(&stack.backend(), &server, state)
+    }
+
+    fn set_store_latency(&self, _latency: Latency) -> Result<(), HarnessError> {
+        Err(self.local_only("a latency proxy before the store"))
+    }
+
+    fn store_latency(&self) -> Option<Latency> {
+        None
+    }
+
+    fn stage_key(&mut self) -> BoxFuture<'_, Result<String, HarnessError>> {
+        Box::pin(async move { Err(self.local_only("key rotation")) })
+    }
+
+    fn activate_staged_key(&mut self) -> BoxFuture<'_, Result<String, HarnessError>> {
+        Box::pin(async move { Err(self.local_only("key rotation")) })
+    }
+
+    fn set_revocation(&mut self, _mode: RevocationMode) -> BoxFuture<'_, Result<(), HarnessError>> {
+        Box::pin(
+            async move { Err(self.local_only("changing the revocation mode of a running stack")) },
+        )
+    }
+
+    fn shutdown(mut self: Box<Self>) {
+        self.teardown();
+    }
+}
+
+/// Which hosts a load job's generators use, and the frontend they load.
+pub(super) struct GeneratorPlan {
+    pub hosts: Vec<String>,
+    pub url: String,
+    pub edge_network: String,
+}
+
+impl SwarmCluster {
+    pub(super) fn generator_plan(&self, job: &LoadJob) -> GeneratorPlan {
+        let node_hosts: Vec<String> = self
+            .tasks_of(job.stack.name())
+            .into_iter()
+            .map(|t| t.host)
+            .collect();
+        let hosts: Vec<String> = {
+            let nodes = self.nodes.read().unwrap_or_else(|e| e.into_inner());
+            let mut ready: Vec<(bool, String)> = nodes
+                .iter()
+                .filter(|n| n.ready())
+                .map(|n| (n.spec.role != "manager", n.description.hostname.clone()))
+                .collect();
+            ready.sort();
+            ready.into_iter().map(|(_, h)| h).collect()
+        };
+        let inside = FRONTEND_PORTS
+            .iter()
+            .find(|(s, _)| *s == job.stack)
+            .map(|(_, p)| *p)
+            .unwrap_or(8080);
+        GeneratorPlan {
+            hosts: generator_hosts(&hosts, &node_hosts),
+            url: format!("http://haproxy:{inside}{}", job.path),
+            edge_network: self.network("edge"),
+        }
+    }
+
+    pub(super) fn image(&self) -> &str {
+        &self.image
+    }
+
+    pub(super) fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    pub(super) fn stack_name(&self) -> &str {
+        &self.name
+    }
+
+    pub(super) async fn job_output(
+        &self,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<String, HarnessError> {
+        wait_job(&self.docker, name, timeout).await
+    }
+}

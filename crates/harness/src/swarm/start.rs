@@ -1,0 +1,304 @@
+//! Starting a cluster on the swarm, step by step: plan where things run,
+//! make the networks (so the backend's subnet is known to the nodes), write
+//! the secrets and HAProxy's configuration, deploy the stack, wait for its
+//! tasks, seed the user directory from here, and wait until HAProxy sees
+//! every node up. Anything that fails on the way takes the stack down.
+
+use std::{path::PathBuf, time::Duration};
+
+use authlab_core::directory::{SeedArgs, SeedCommand};
+use jwt_server::keys::KeySetFile;
+
+use super::{
+    cluster::SwarmCluster,
+    docker::Docker,
+    placement::plan,
+    stack::{self, HostPorts, StackFile, NODE_PORT, RUNTIME_API_PORT, STATS_PORT},
+    tasks,
+};
+use crate::{
+    haproxy::{HaproxyConfig, StackEntry},
+    process::Stack,
+    spec::{random_secret, ClusterSpec},
+    HarnessError,
+};
+
+/// How long a stack may take to have every task running: the image is on
+/// every node already, so this is scheduling and start-up alone.
+const DEPLOY_TIMEOUT: Duration = Duration::from_secs(150);
+
+/// Server slots per backend: replicas beyond the spec's (a `docker service
+/// scale`) fill free slots without a reload.
+const SLOTS: usize = 10;
+
+/// A short random name part: stacks of concurrent clusters must not clash.
+pub fn suffix() -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    Alphanumeric
+        .sample_string(&mut rand::rng(), 6)
+        .to_lowercase()
+}
+
+pub async fn start(
+    docker: Docker,
+    image: String,
+    spec: ClusterSpec,
+) -> Result<SwarmCluster, HarnessError> {
+    if spec.nodes == 0 || spec.stacks.is_empty() {
+        return Err(HarnessError::Config(
+            "a cluster needs at least one node and one stack".into(),
+        ));
+    }
+    if let Some(reason) = stack::unsupported(&spec) {
+        return Err(HarnessError::Config(reason));
+    }
+    let nodes = tasks::swarm_nodes(&docker).await?;
+    let mut hosts: Vec<(bool, String)> = nodes
+        .iter()
+        .filter(|n| n.ready())
+        .map(|n| (n.spec.role != "manager", n.description.hostname.clone()))
+        .collect();
+    hosts.sort();
+    let hosts: Vec<String> = hosts.into_iter().map(|(_, h)| h).collect();
+    let plan = plan(&hosts, spec.nodes);
+    let name = format!("authlab-{}", suffix());
+    let dir = tempfile::Builder::new()
+        .prefix("authlab-swarm-")
+        .tempdir()
+        .map_err(|e| HarnessError::Io(e.to_string()))?;
+    let mut cluster = SwarmCluster::new(docker, image.clone(), name, spec, plan, dir, nodes);
+    // From here on a failure drops `cluster`, which removes what exists.
+    deploy(&mut cluster, &image).await?;
+    cluster.refresh().await?;
+    seed(&cluster).await?;
+    cluster.wait_up(Duration::from_secs(60)).await?;
+    Ok(cluster)
+}
+
+async fn deploy(cluster: &mut SwarmCluster, image: &str) -> Result<(), HarnessError> {
+    let subnet = cluster.create_networks().await?;
+    let dir = cluster.dir.path().to_owned();
+    let keyset = key_set(&cluster.spec, &dir)?;
+    let cookie = dir.join("cookie-secret");
+    write_private(&cookie, random_secret().as_bytes())?;
+    let haproxy_cfg = dir.join("haproxy.cfg");
+    std::fs::write(&haproxy_cfg, haproxy_config(&cluster.spec)?)
+        .map_err(|e| HarnessError::Io(e.to_string()))?;
+    let file = StackFile {
+        spec: &cluster.spec,
+        image,
+        plan: &cluster.plan,
+        ports: cluster.ports,
+        backend_network: &cluster.network("backend"),
+        backend_subnet: &subnet,
+        edge_network: &cluster.network("edge"),
+        haproxy_cfg: &haproxy_cfg,
+        cookie_secret_file: &cookie,
+        keyset_file: keyset.as_deref(),
+    }
+    .render()?;
+    let stack_file = dir.join("stack.yml");
+    std::fs::write(&stack_file, file.to_string()).map_err(|e| HarnessError::Io(e.to_string()))?;
+    cluster.keyset = keyset;
+    cluster.deployed = true;
+    cluster
+        .docker
+        .run(&[
+            "stack",
+            "deploy",
+            "--detach=true",
+            "--prune",
+            "-c",
+            &stack_file.display().to_string(),
+            &cluster.name,
+        ])
+        .await?;
+    wait_replicas(cluster).await
+}
+
+/// A fresh key set for the JWT nodes, if the cluster has them.
+fn key_set(spec: &ClusterSpec, dir: &std::path::Path) -> Result<Option<PathBuf>, HarnessError> {
+    if !spec.stacks.contains(&Stack::Jwt) {
+        return Ok(None);
+    }
+    let path = dir.join("keys.json");
+    let file = KeySetFile::generate(spec.alg).map_err(|e| HarnessError::Config(e.to_string()))?;
+    file.write(&path)
+        .map_err(|e| HarnessError::Io(e.to_string()))?;
+    Ok(Some(path))
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), HarnessError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|e| HarnessError::Io(format!("{}: {e}", path.display())))
+}
+
+/// HAProxy in its container: each stack's replicas found through Docker's
+/// DNS by service name (dnsrr gives every task's address).
+fn haproxy_config(spec: &ClusterSpec) -> Result<String, HarnessError> {
+    let stacks = spec
+        .stacks
+        .iter()
+        .filter_map(|stack| {
+            let (_, port) = stack::FRONTEND_PORTS.iter().find(|(s, _)| s == stack)?;
+            Some(StackEntry::templated(
+                stack.name(),
+                *port,
+                stack.name(),
+                NODE_PORT,
+                SLOTS.max(spec.nodes),
+            ))
+        })
+        .collect();
+    HaproxyConfig::compose(spec.balance, STATS_PORT, RUNTIME_API_PORT, stacks).render()
+}
+
+/// Waits until every service of the stack runs all its replicas; on a
+/// timeout the error carries why the tasks that did not start did not.
+async fn wait_replicas(cluster: &SwarmCluster) -> Result<(), HarnessError> {
+    let namespace = format!("label=com.docker.stack.namespace={}", cluster.name);
+    let deadline = tokio::time::Instant::now() + DEPLOY_TIMEOUT;
+    loop {
+        let replicas = cluster
+            .docker
+            .lines(&[
+                "service",
+                "ls",
+                "--filter",
+                &namespace,
+                "--format",
+                "{{.Replicas}}",
+            ])
+            .await?;
+        let done = !replicas.is_empty()
+            && replicas.iter().all(|r| {
+                let r = r.split_whitespace().next().unwrap_or("");
+                r.split_once('/').is_some_and(|(a, b)| a == b && a != "0")
+            });
+        if done {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            let why = cluster
+                .docker
+                .run(&[
+                    "stack",
+                    "ps",
+                    "--no-trunc",
+                    "--format",
+                    "{{.Name}} {{.Node}} {{.CurrentState}} {{.Error}}",
+                    &cluster.name,
+                ])
+                .await
+                .unwrap_or_default();
+            return Err(HarnessError::Timeout(format!(
+                "stack {} not running after {DEPLOY_TIMEOUT:?}: {replicas:?}\n{why}",
+                cluster.name
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Seeds the user directory from here, through its published port, once
+/// it answers.
+async fn seed(cluster: &SwarmCluster) -> Result<(), HarnessError> {
+    let url = cluster.directory_url_now()?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let attempt = SeedCommand {
+            user_directory_url: url.clone(),
+            seed: SeedArgs {
+                users: cluster.spec.seed_users,
+                cost: cluster.spec.seed_cost,
+            },
+        }
+        .run()
+        .await;
+        match attempt {
+            Ok(_) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() > deadline => {
+                return Err(HarnessError::Config(format!("seeding users at {url}: {e}")))
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
+/// Six host ports from a random base: clusters started at once (c7 runs
+/// two) must not ask one host for the same port.
+pub fn host_ports() -> HostPorts {
+    use rand::Rng;
+    let base = 20_000 + 10 * rand::rng().random_range(0..900u16);
+    HostPorts::from_base(base)
+}
+
+/// Waits for a job service's tasks to finish and returns its output
+/// (`docker service logs --raw`: what the tasks printed, both streams).
+pub async fn wait_job(
+    docker: &Docker,
+    name: &str,
+    timeout: Duration,
+) -> Result<String, HarnessError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let states = docker
+            .lines(&[
+                "service",
+                "ps",
+                "--format",
+                "{{.CurrentState}}|{{.Error}}",
+                name,
+            ])
+            .await?;
+        let finished = !states.is_empty()
+            && states.iter().all(|s| {
+                s.starts_with("Complete") || s.starts_with("Failed") || s.starts_with("Rejected")
+            });
+        if finished {
+            if let Some(failed) = states.iter().find(|s| !s.starts_with("Complete")) {
+                tracing::warn!("job {name}: a task ended {failed}");
+            }
+            return docker.run(&["service", "logs", "--raw", name]).await;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(HarnessError::Timeout(format!("job {name}: {states:?}")));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn haproxy_finds_each_stack_by_its_service_name() {
+        let spec = ClusterSpec::new(PathBuf::from("/bin/true"));
+        let config = haproxy_config(&spec).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            config.contains("server-template session 10 session:8080 check resolvers docker"),
+            "{config}"
+        );
+        assert!(config.contains("server-template jwt 10 jwt:8080"));
+        assert!(config.contains("nameserver dns 127.0.0.11:53"));
+        assert!(config.contains("ipv4@0.0.0.0:9999"));
+    }
+
+    #[test]
+    fn host_ports_stay_in_their_range() {
+        for _ in 0..100 {
+            let ports = host_ports();
+            assert!(ports.session >= 20_000 && ports.directory < 29_010);
+        }
+    }
+}
