@@ -415,6 +415,8 @@ impl Cluster for SwarmCluster {
             .runtime_api()
             .servers()?
             .into_iter()
+            // A slot DNS has not filled holds no node: locally it would not exist.
+            .filter(|s| !s.address.is_empty())
             .map(|mut s| {
                 let address = s.address.split(':').next().unwrap_or("").to_owned();
                 if let Some(task) = tasks.iter().find(|t| {

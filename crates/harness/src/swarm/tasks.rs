@@ -73,7 +73,6 @@ pub async fn running(
         .lines(&[
             "service",
             "ls",
-            "--no-trunc",
             "--filter",
             &namespace,
             "--format",
@@ -119,7 +118,12 @@ pub async fn running(
 fn view(task: &Task, services: &BTreeMap<String, String>, nodes: &[SwarmNode]) -> Option<TaskView> {
     let node = nodes.iter().find(|n| n.id == task.node_id)?;
     Some(TaskView {
-        service: services.get(&task.service_id)?.clone(),
+        // `service ls` prints IDs shortened; a task names its service in full.
+        service: services
+            .iter()
+            .find(|(id, _)| task.service_id.starts_with(id.as_str()))?
+            .1
+            .clone(),
         slot: task.slot,
         host: node.description.hostname.clone(),
         host_address: node.address(),
