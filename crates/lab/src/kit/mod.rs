@@ -1,7 +1,8 @@
 //! What experiments share: the trial scheduler, the load checks, logins,
 //! goose behaviour runs, CPU time per process, the wrk probe of what a
-//! request costs the cluster, the statistics, and the watch of every node
-//! after a revocation.
+//! request costs the cluster, the statistics (and latency histograms that
+//! merge across load generators), and the watch of every node after a
+//! revocation.
 //!
 //! An experiment may import anything here and nothing from another
 //! experiment: when two experiments need the same step, it moves here. The
@@ -9,6 +10,7 @@
 
 pub mod behaviour;
 pub mod cpu;
+pub mod latency_histogram;
 pub mod load_check;
 pub mod logins;
 pub mod revocation;

@@ -2,13 +2,16 @@
 //! wrk probe.
 //!
 //! wrk drives a stack through HAProxy with the credentials of many logged-in
-//! users. A throughput figure alone depends on the load generator and on
-//! whatever else shares the machine, so each run is bracketed by two
-//! readings that do not: the CPU time every process of the cluster spent
-//! (from /proc, charged per request to the stack's nodes, redis-server and
-//! HAProxy) and the store commands executed (Redis `total_commands_processed`
-//! delta, per request). A run with too many errors is refused by
-//! [`load_check`](super::load_check) before any of it is read.
+//! users: the cluster's engine runs it as one generator or several
+//! ([`Cluster::generate`]), and [`wrk::checked`] refuses the run if any
+//! generator's errors exceed [`load_check`](super::load_check)'s share
+//! before it merges them into one figure. A throughput figure alone depends
+//! on the load generator and on whatever else shares the machine, so each
+//! run is bracketed by two readings that do not: the CPU time the stack's
+//! nodes, the session store and HAProxy spent ([`Cluster::cpu_time`]:
+//! /proc for a process here, a cgroup for a container), charged per
+//! request, and the store commands executed (Redis
+//! `total_commands_processed` delta, per request).
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -17,17 +20,17 @@ use authlab_core::{
     metrics::Metrics,
     redis_client::{RedisClientArgs, RedisStore},
 };
+use harness::{LoadJob, Part};
 use jwt_server::SigningAlgorithm;
 use serde::Serialize;
 
 use crate::{
     experiment::RunContext,
     kit::{
-        cpu::cpu_time,
-        err, load_check,
+        err,
         logins::{log_in_load_users, LoadCredential},
     },
-    wrk::{self, WrkResult, WrkRun},
+    wrk::{self, WrkResult},
     Cluster, LabError, Latency, Stack,
 };
 
@@ -60,7 +63,11 @@ pub async fn credentials(
 #[derive(Debug, Clone, Serialize)]
 pub struct Sample {
     pub wrk: WrkResult,
-    /// CPU µs per request: `nodes` (the stack's nodes), `redis`, `haproxy`.
+    /// CPU µs per request of each part whose CPU time the engine could read
+    /// before and after the run: `nodes` (all the stack's nodes together),
+    /// `redis` (the session store), `haproxy`. A part it could not read is
+    /// absent, never 0: a missing reading is "not measured", and a 0 would
+    /// read as a part that cost nothing.
     pub cpu_us: BTreeMap<&'static str, f64>,
     pub store_ops_per_request: f64,
 }
@@ -76,19 +83,27 @@ async fn commands_processed(store: &RedisStore) -> u64 {
         .unwrap_or(0)
 }
 
-/// What one stack's request path runs on, for the CPU readings.
-struct Pids {
-    nodes: Vec<u32>,
-    redis: u32,
-    haproxy: u32,
+/// CPU time of each measured part (by its key in [`Sample::cpu_us`]) and
+/// the store's command count.
+struct Reading {
+    cpu: BTreeMap<&'static str, Duration>,
+    commands: u64,
 }
 
-/// CPU time of the nodes, Redis and HAProxy, and the store's command count.
-struct Reading {
-    nodes: Duration,
-    redis: Duration,
-    haproxy: Duration,
-    commands: u64,
+/// CPU µs per request of each part read both times.
+fn cpu_per_request(
+    before: &Reading,
+    after: &Reading,
+    requests: u64,
+) -> BTreeMap<&'static str, f64> {
+    after
+        .cpu
+        .iter()
+        .filter_map(|(part, after)| {
+            let spent = after.saturating_sub(*before.cpu.get(part)?);
+            Some((*part, spent.as_secs_f64() * 1e6 / requests.max(1) as f64))
+        })
+        .collect()
 }
 
 /// wrk against one cluster, with its store for the command counts.
@@ -99,8 +114,8 @@ pub struct Probe<'a> {
 }
 
 impl Probe<'_> {
-    /// One wrk run of `connections` connections against `path` on `stack`;
-    /// `label` names the run in a refusal.
+    /// One wrk run of `connections` connections (in all generators) against
+    /// `path` on `stack`; `label` names the run in a refusal.
     pub async fn measure(
         &self,
         label: &str,
@@ -109,40 +124,18 @@ impl Probe<'_> {
         creds: &[String],
         connections: u32,
     ) -> Result<Sample, LabError> {
-        let url = self.cluster.url(stack, path)?;
-        let pids = Pids {
-            nodes: self
-                .cluster
-                .nodes(stack)
-                .iter()
-                .filter_map(|n| n.pid())
-                .collect(),
-            redis: self.cluster.store_pid().unwrap_or(0),
-            haproxy: self.cluster.haproxy_pid().unwrap_or(0),
+        let job = LoadJob {
+            stack,
+            path: path.to_owned(),
+            script: Some(wrk::script(creds)),
+            threads: 2,
+            connections,
+            duration: self.duration,
         };
-        let before = self.read(&pids).await;
-        let (creds, duration) = (creds.to_vec(), self.duration);
-        let result = tokio::task::spawn_blocking(move || {
-            wrk::run(&WrkRun {
-                url: &url,
-                credentials: &creds,
-                threads: 2,
-                connections,
-                duration,
-            })
-        })
-        .await
-        .map_err(err)??;
-        load_check::check(
-            &format!("{label} (wrk, {stack} {path})"),
-            load_check::Answers {
-                requests: result.requests,
-                non_2xx: result.non_2xx,
-                socket_errors: result.socket_errors,
-            },
-        )?;
-        let after = self.read(&pids).await;
-        let per = |d: Duration| d.as_secs_f64() * 1e6 / result.requests.max(1) as f64;
+        let before = self.read(stack).await;
+        let runs = self.cluster.generate(job).await?;
+        let result = wrk::checked(&format!("{label} (wrk, {stack} {path})"), &runs)?;
+        let after = self.read(stack).await;
         // Our own INFO calls are two of the counted commands.
         let store_ops = after
             .commands
@@ -150,21 +143,33 @@ impl Probe<'_> {
             .saturating_sub(2) as f64
             / result.requests.max(1) as f64;
         Ok(Sample {
-            cpu_us: BTreeMap::from([
-                ("nodes", per(after.nodes.saturating_sub(before.nodes))),
-                ("redis", per(after.redis.saturating_sub(before.redis))),
-                ("haproxy", per(after.haproxy.saturating_sub(before.haproxy))),
-            ]),
+            cpu_us: cpu_per_request(&before, &after, result.requests),
             store_ops_per_request: store_ops,
             wrk: result,
         })
     }
 
-    async fn read(&self, pids: &Pids) -> Reading {
+    /// The parts' CPU times now; the nodes only when every one of them
+    /// could be read, as a sum over some would pass for all of them.
+    async fn read(&self, stack: Stack) -> Reading {
+        let mut cpu = BTreeMap::new();
+        let mut nodes = Some(Duration::ZERO);
+        for index in 0..self.cluster.nodes(stack).len() {
+            let node = self.cluster.cpu_time(Part::Node(stack, index)).await;
+            nodes = nodes.zip(node).map(|(sum, node)| sum + node);
+        }
+        let parts = [
+            ("nodes", nodes),
+            ("redis", self.cluster.cpu_time(Part::Store).await),
+            ("haproxy", self.cluster.cpu_time(Part::Haproxy).await),
+        ];
+        for (name, time) in parts {
+            if let Some(time) = time {
+                cpu.insert(name, time);
+            }
+        }
         Reading {
-            nodes: pids.nodes.iter().map(|p| cpu_time(*p)).sum(),
-            redis: cpu_time(pids.redis),
-            haproxy: cpu_time(pids.haproxy),
+            cpu,
             commands: commands_processed(&self.store).await,
         }
     }
@@ -202,4 +207,31 @@ pub fn probe_store(name: &'static str, url: &str) -> Result<RedisStore, LabError
         metrics.store("probe"),
     )
     .map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(parts: &[(&'static str, u64)]) -> Reading {
+        Reading {
+            cpu: parts
+                .iter()
+                .map(|&(name, ms)| (name, Duration::from_millis(ms)))
+                .collect(),
+            commands: 0,
+        }
+    }
+
+    #[test]
+    fn a_part_not_read_both_times_is_left_out_not_zero() {
+        let before = reading(&[("nodes", 1_000), ("redis", 200), ("haproxy", 50)]);
+        // HAProxy's reading failed after the run; the store's was never there.
+        let after = reading(&[("nodes", 3_000), ("redis", 700)]);
+        let before_no_store = reading(&[("nodes", 1_000), ("haproxy", 50)]);
+        let cpu = cpu_per_request(&before, &after, 1_000);
+        assert_eq!(cpu, BTreeMap::from([("nodes", 2_000.0), ("redis", 500.0)]));
+        let cpu = cpu_per_request(&before_no_store, &after, 1_000);
+        assert_eq!(cpu, BTreeMap::from([("nodes", 2_000.0)]));
+    }
 }
