@@ -69,6 +69,19 @@ pub struct ClaimRow {
 
 /// Why a claim has no verdict in `run`.
 fn reason(claim: &Claim, run: &RunResults) -> String {
+    let left_out = claim
+        .experiment
+        .and_then(|id| run.not_run.iter().find(|n| n.id == id));
+    if let Some(left_out) = left_out {
+        let engine = run
+            .environment
+            .as_ref()
+            .map_or("another", |e| e.engine.as_str());
+        return format!(
+            "its experiment {} runs on the local engine only, and this run's engine was {engine}: {}",
+            left_out.id, left_out.reason
+        );
+    }
     match claim.experiment {
         None => format!("no experiment measures it yet (see {DOC})"),
         Some("c15") => {
@@ -143,6 +156,28 @@ mod tests {
         assert!(
             matches!(&c5.verdict, Verdict::NotMeasured(why) if why.contains("--only c12")),
             "{c5:?}"
+        );
+    }
+
+    #[test]
+    fn a_claim_whose_experiment_is_local_only_says_so() {
+        let mut run = crate::results::tests::sample();
+        run.environment = Some(crate::results::tests::swarm_environment());
+        run.not_run = vec![crate::results::NotRun {
+            id: "c4".into(),
+            title: "Store latency".into(),
+            claims: vec!["C4".into()],
+            status: crate::results::NotRunStatus::LocalOnly,
+            reason: "it sets the store's delay through the latency proxy".into(),
+        }];
+        let c4 = &rows(&run)[3];
+        assert_eq!(
+            c4.verdict,
+            Verdict::NotMeasured(
+                "its experiment c4 runs on the local engine only, and this run's engine was swarm: \
+                 it sets the store's delay through the latency proxy"
+                    .into()
+            )
         );
     }
 

@@ -302,6 +302,8 @@ mod tests {
     fn capacity() -> CapacitySummary {
         CapacitySummary {
             cores: 2,
+            hosts: 1,
+            machines: 1,
             scale_out_measured: false,
             session_node_cpu_us: 40.0,
             jwt_node_cpu_us: 19.6,

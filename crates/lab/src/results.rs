@@ -204,6 +204,134 @@ impl Versions {
     }
 }
 
+/// A host of the run, as its engine reported it (see [`harness::Host`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostRecord {
+    pub name: String,
+    pub cores: usize,
+    /// The kernel's boot id: hosts that share one share a machine.
+    pub boot_id: String,
+    /// `local`, `manager`, `worker`.
+    pub role: String,
+}
+
+impl From<&harness::Host> for HostRecord {
+    fn from(host: &harness::Host) -> Self {
+        Self {
+            name: host.name.clone(),
+            cores: host.cores,
+            boot_id: host.boot_id.clone(),
+            role: host.role.clone(),
+        }
+    }
+}
+
+/// Which host ran a part of a cluster (see [`harness::Placement`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacementRecord {
+    /// `session-1`, `haproxy`, `generator-1`.
+    pub part: String,
+    pub host: String,
+}
+
+impl From<&harness::Placement> for PlacementRecord {
+    fn from(placement: &harness::Placement) -> Self {
+        Self {
+            part: placement.part.clone(),
+            host: placement.host.clone(),
+        }
+    }
+}
+
+/// Where one experiment's clusters ran.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExperimentPlacements {
+    pub experiment: String,
+    /// Clusters it started.
+    pub clusters: usize,
+    /// Distinct placements among them.
+    pub distinct: usize,
+    /// The first distinct placements, at most
+    /// [`KEPT_PLACEMENTS`](crate::experiment::KEPT_PLACEMENTS): a run of
+    /// forty identical clusters needs one.
+    pub placements: Vec<Vec<PlacementRecord>>,
+    /// Every host that ran a part of any of its clusters, first seen first.
+    pub hosts: Vec<String>,
+}
+
+/// Where the run ran: the engine, its hosts, and what they amount to.
+///
+/// Several hosts are not several machines: swarm nodes in virtual machines
+/// or containers on one box share its kernel and its cores. So the hosts
+/// carry their boot ids, and `machines` and `physical_cores` count each
+/// kernel once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Environment {
+    /// `local`, `swarm`.
+    pub engine: String,
+    pub hosts: Vec<HostRecord>,
+    /// Distinct machines among the hosts (by boot id).
+    pub machines: usize,
+    /// Cores the run really had: each machine's counted once.
+    pub physical_cores: usize,
+    pub share_one_machine: bool,
+    /// Why the engine could not list its hosts, when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts_error: Option<String>,
+    /// Per experiment that started clusters, where they ran.
+    #[serde(default)]
+    pub experiments: Vec<ExperimentPlacements>,
+}
+
+impl Environment {
+    pub fn new(engine: &str, hosts: &harness::Hosts) -> Self {
+        Self {
+            engine: engine.to_owned(),
+            hosts: hosts.hosts.iter().map(HostRecord::from).collect(),
+            machines: hosts.machines(),
+            physical_cores: hosts.physical_cores(),
+            share_one_machine: hosts.share_one_machine(),
+            hosts_error: None,
+            experiments: Vec::new(),
+        }
+    }
+}
+
+/// Why an experiment selected for the run did not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotRunStatus {
+    /// It runs on the local engine only, and the run's engine was another.
+    LocalOnly,
+}
+
+impl NotRunStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            NotRunStatus::LocalOnly => "local only",
+        }
+    }
+}
+
+/// An experiment the run left out on purpose, and why: recorded so that
+/// no claim goes unmeasured without a reason the report can give.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotRun {
+    pub id: String,
+    pub title: String,
+    pub claims: Vec<String>,
+    pub status: NotRunStatus,
+    pub reason: String,
+}
+
+impl NotRun {
+    /// `c4: local only (it sets the store's delay …)`: what `authlab run`
+    /// prints, and the report lists.
+    pub fn line(&self) -> String {
+        format!("{}: {} ({})", self.id, self.status.label(), self.reason)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResults {
     pub run_id: String,
@@ -213,7 +341,14 @@ pub struct RunResults {
     pub only: Vec<String>,
     pub machine: Machine,
     pub versions: Versions,
+    /// The engine and its hosts; `None` in results written before it was
+    /// recorded.
+    #[serde(default)]
+    pub environment: Option<Environment>,
     pub experiments: Vec<ExperimentResult>,
+    /// Selected experiments this run's engine does not run.
+    #[serde(default)]
+    pub not_run: Vec<NotRun>,
 }
 
 impl RunResults {
@@ -249,6 +384,8 @@ pub(crate) mod tests {
                 haproxy: None,
                 wrk: None,
             },
+            environment: Some(local_environment()),
+            not_run: Vec::new(),
             experiments: vec![ExperimentResult {
                 id: "c12".into(),
                 title: "Attack corpus".into(),
@@ -292,11 +429,133 @@ pub(crate) mod tests {
         }
     }
 
+    /// One host, as the local engine reports this machine.
+    pub(crate) fn local_environment() -> Environment {
+        let mut environment = Environment::new(
+            "local",
+            &harness::Hosts {
+                hosts: vec![harness::Host {
+                    name: "lab-box".into(),
+                    cores: 2,
+                    boot_id: "5f0c1a2e-9d7b-4c55-8e0a-2b9f3c4d5e6f".into(),
+                    role: "local".into(),
+                }],
+            },
+        );
+        environment.experiments = vec![ExperimentPlacements {
+            experiment: "c12".into(),
+            clusters: 1,
+            distinct: 1,
+            placements: vec![vec![PlacementRecord {
+                part: "jwt-1".into(),
+                host: "lab-box".into(),
+            }]],
+            hosts: vec!["lab-box".into()],
+        }];
+        environment
+    }
+
+    /// Three swarm hosts, virtual machines on one 2-core box.
+    pub(crate) fn swarm_environment() -> Environment {
+        let host = |name: &str, role: &str| harness::Host {
+            name: name.into(),
+            cores: 2,
+            boot_id: "0b7e4f7a-1111-4a3b-9c2d-3e4f5a6b7c8d".into(),
+            role: role.into(),
+        };
+        let mut environment = Environment::new(
+            "swarm",
+            &harness::Hosts {
+                hosts: vec![
+                    host("swarm-1", "manager"),
+                    host("swarm-2", "worker"),
+                    host("swarm-3", "worker"),
+                ],
+            },
+        );
+        let placed = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(part, host)| PlacementRecord {
+                    part: (*part).into(),
+                    host: (*host).into(),
+                })
+                .collect::<Vec<_>>()
+        };
+        environment.experiments = vec![ExperimentPlacements {
+            experiment: "c5".into(),
+            clusters: 4,
+            distinct: 2,
+            placements: vec![
+                placed(&[
+                    ("session-1", "swarm-2"),
+                    ("jwt-1", "swarm-3"),
+                    ("haproxy", "swarm-1"),
+                ]),
+                placed(&[
+                    ("session-1", "swarm-3"),
+                    ("jwt-1", "swarm-2"),
+                    ("haproxy", "swarm-1"),
+                ]),
+            ],
+            hosts: vec!["swarm-2".into(), "swarm-3".into(), "swarm-1".into()],
+        }];
+        environment
+    }
+
     #[test]
     fn results_round_trip_through_json() {
         let dir = tempfile::tempdir().unwrap();
         let results = sample();
         results.write(dir.path()).unwrap();
         assert_eq!(RunResults::read(dir.path()).unwrap(), results);
+    }
+
+    #[test]
+    fn the_environment_and_what_did_not_run_round_trip_with_a_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut results = sample();
+        results.environment = Some(swarm_environment());
+        results.not_run = vec![NotRun {
+            id: "c4".into(),
+            title: "Store latency".into(),
+            claims: vec!["C4".into()],
+            status: NotRunStatus::LocalOnly,
+            reason: "it sets the store's delay through the latency proxy".into(),
+        }];
+        results.write(dir.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("results.json")).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json["not_run"][0]["status"], "local_only");
+        let environment = &json["environment"];
+        assert_eq!(
+            (
+                &environment["engine"],
+                &environment["machines"],
+                &environment["physical_cores"],
+                &environment["share_one_machine"]
+            ),
+            (
+                &serde_json::json!("swarm"),
+                &serde_json::json!(1),
+                &serde_json::json!(2),
+                &serde_json::json!(true)
+            )
+        );
+        assert_eq!(RunResults::read(dir.path()).unwrap(), results);
+        assert_eq!(
+            results.not_run[0].line(),
+            "c4: local only (it sets the store's delay through the latency proxy)"
+        );
+    }
+
+    #[test]
+    fn results_written_before_the_environment_still_read() {
+        let mut json = serde_json::to_value(sample()).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        fields.remove("environment");
+        fields.remove("not_run");
+        let old: RunResults = serde_json::from_value(json).unwrap();
+        assert_eq!((old.environment, old.not_run), (None, Vec::new()));
     }
 }

@@ -18,22 +18,23 @@ use std::time::Duration;
 
 use jwt_server::RevocationMode;
 use lab::{
-    experiment::Runnable,
+    experiment::{RunSettings, Runnable},
     experiments::{self, c11::StolenToken, Attacks, Downstream, Revocation, ScaleOut},
     results::{RunResults, Verdict},
 };
 
 async fn verdict_of(experiment: Box<dyn Runnable>) -> Verdict {
     let root = tempfile::tempdir().unwrap();
-    let dir = experiments::run_these(
-        vec![experiment],
-        &[],
-        true,
-        root.path(),
-        env!("CARGO_BIN_EXE_authlab").into(),
-    )
-    .await
-    .unwrap();
+    let settings = RunSettings {
+        engine: std::sync::Arc::new(lab::Local),
+        only: Vec::new(),
+        quick: true,
+        root: root.path().into(),
+        launcher: env!("CARGO_BIN_EXE_authlab").into(),
+    };
+    let dir = experiments::run_these(vec![experiment], &settings)
+        .await
+        .unwrap();
     let results = RunResults::read(&dir).unwrap();
     let experiment = &results.experiments[0];
     assert!(experiment.error.is_none(), "{:?}", experiment.error);

@@ -2,17 +2,21 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use lab::results::{RunResults, Verdict};
+use lab::{
+    experiment::RunSettings,
+    results::{RunResults, Verdict},
+};
 
 #[tokio::test]
 async fn a_quick_c9_run_writes_results_charts_and_reports() {
     let root = tempfile::tempdir().unwrap();
-    let dir = lab::experiments::run(
-        &["c9".into()],
-        true,
-        root.path(),
-        env!("CARGO_BIN_EXE_authlab").into(),
-    )
+    let dir = lab::experiments::run(&RunSettings {
+        engine: std::sync::Arc::new(lab::Local),
+        only: vec!["c9".into()],
+        quick: true,
+        root: root.path().into(),
+        launcher: env!("CARGO_BIN_EXE_authlab").into(),
+    })
     .await
     .unwrap();
 
@@ -45,6 +49,15 @@ async fn a_quick_c9_run_writes_results_charts_and_reports() {
     );
     let c9 = &results.experiments[0];
     assert!(c9.error.is_none(), "{:?}", c9.error);
+    // Where it ran: this machine, and the clusters c9 started on it.
+    let environment = results.environment.as_ref().unwrap();
+    assert_eq!(
+        (environment.engine.as_str(), environment.hosts.len()),
+        ("local", 1)
+    );
+    let placed = &environment.experiments[0];
+    assert_eq!(placed.experiment, "c9");
+    assert!(placed.clusters >= 1 && placed.placements[0].iter().any(|p| p.part == "haproxy"));
     assert!(!matches!(c9.verdicts[0].verdict, Verdict::Inconclusive(_)));
     // The sizes c15 reads: c9's typed summary in results.json.
     let Some(lab::summaries::Summary::Size(size)) = &c9.summary else {

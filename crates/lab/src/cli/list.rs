@@ -1,16 +1,8 @@
-//! `authlab list`: the experiments, then the claims and which experiment
-//! answers each.
+//! `authlab list`: the experiments and the engines they run on, then the
+//! claims and which experiment answers each.
 
 pub async fn run() -> anyhow::Result<()> {
-    println!("{:<6} {:<10} TITLE", "ID", "CLAIMS");
-    for experiment in lab::experiments::all() {
-        println!(
-            "{:<6} {:<10} {}",
-            experiment.id(),
-            experiment.claims().join(","),
-            experiment.title()
-        );
-    }
+    print!("{}", lab::experiments::listing(&lab::experiments::all()));
     println!(
         "\n{:<6} {:<10} CLAIM ({} explains each)",
         "CLAIM",

@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::RunContext;
 use crate::{
-    results::{Chart, ClaimVerdict, ExperimentResult, Table},
+    results::{Chart, ClaimVerdict, ExperimentResult, NotRun, NotRunStatus, Table},
     summaries::Summary,
-    LabError,
+    Engine, LabError, Local,
 };
 
 /// What an experiment is, before it runs.
@@ -49,6 +49,13 @@ pub trait Experiment: Send + Sync {
 
     const ABOUT: About;
 
+    /// Why it runs on the local engine only, when it does: what it uses
+    /// that another engine does not give (a process id to read `/proc` by,
+    /// the latency proxy, a file the cluster wrote on this machine). On
+    /// another engine the run lists it with this reason instead of running
+    /// it. `None`: it runs on any engine.
+    const LOCAL_ONLY: Option<&'static str> = None;
+
     /// The only stage that talks to processes: runs the trials (through
     /// [`kit::schedule`](crate::kit::schedule)) and checks every load run.
     async fn measure(&self, ctx: &RunContext) -> Result<Self::Raw, LabError>;
@@ -77,7 +84,21 @@ pub trait Runnable: Send + Sync {
     fn title(&self) -> &'static str;
     fn claims(&self) -> &'static [&'static str];
     fn estimate(&self, quick: bool) -> Duration;
+    /// [`Experiment::LOCAL_ONLY`].
+    fn local_only(&self) -> Option<&'static str>;
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a>;
+
+    /// Why it does not run on the engine named `engine` (`None`: it does).
+    fn not_run_on(&self, engine: &str) -> Option<NotRun> {
+        let reason = self.local_only().filter(|_| engine != Local.name())?;
+        Some(NotRun {
+            id: self.id().into(),
+            title: self.title().into(),
+            claims: self.claims().iter().map(|c| c.to_string()).collect(),
+            status: NotRunStatus::LocalOnly,
+            reason: reason.into(),
+        })
+    }
 }
 
 impl<E: Experiment> Runnable for E {
@@ -96,6 +117,10 @@ impl<E: Experiment> Runnable for E {
     fn estimate(&self, quick: bool) -> Duration {
         let (quick_s, full_s) = E::ABOUT.seconds;
         Duration::from_secs(if quick { quick_s } else { full_s })
+    }
+
+    fn local_only(&self) -> Option<&'static str> {
+        E::LOCAL_ONLY
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> Outcome<'a> {

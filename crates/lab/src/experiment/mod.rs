@@ -23,12 +23,23 @@
 //! Only `measure` touches the machine, so a verdict rule and the report's
 //! sentences are tested with hand-made summaries, including a broken
 //! set-up's.
+//!
+//! The clusters come from the run's engine ([`EngineChoice`], `--engine`):
+//! the experiments never name it, and [`RunContext::cluster`] records where
+//! each cluster's parts ran. An experiment that needs what only the local
+//! engine gives (a process id to read `/proc` by, the latency proxy) says
+//! so in [`Experiment::LOCAL_ONLY`]; on another engine the run leaves it
+//! out and lists it with that reason ([`Plan`]).
 
 mod context;
 mod declare;
+mod engine;
+mod placements;
 mod progress;
 mod runner;
 
 pub use context::RunContext;
 pub use declare::{About, Experiment, Outcome, Presentation, Runnable};
-pub use runner::{run_id, run_these, Derive};
+pub use engine::{image_tag, EngineChoice};
+pub use placements::KEPT_PLACEMENTS;
+pub use runner::{environment_of, run_id, run_these, Derive, Plan, RunSettings};

@@ -46,4 +46,4 @@ pub use c12_attacks::Attacks;
 pub use c14::Downstream;
 pub use c7_revocation::Revocation;
 pub use capacity::ScaleOut;
-pub use registry::{run, run_these, select};
+pub use registry::{engines, listing, plan, run, run_plan, run_these, select};

@@ -11,7 +11,16 @@ use super::Spread;
 /// c5: per-request costs at the largest node count, and throughput per node count.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CapacitySummary {
+    /// Cores the hosts that ran c5 had, each machine's counted once.
     pub cores: usize,
+    /// Hosts that ran c5's clusters (1 locally; 0 when the engine could not
+    /// list them).
+    #[serde(default = "one")]
+    pub hosts: usize,
+    /// Distinct machines among them (by boot id): hosts on one machine share
+    /// its cores, so more of them add none.
+    #[serde(default = "one")]
+    pub machines: usize,
     /// Whether the machine had the cores to run the largest node count as
     /// more capacity (nodes, HAProxy, Redis and the load generator each on a
     /// core of their own); when not, the scale-out is c5's model.
@@ -46,6 +55,11 @@ pub struct CapacityPoint {
     pub session_haproxy_cpu_us: f64,
     #[serde(default)]
     pub jwt_haproxy_cpu_us: f64,
+}
+
+/// Results written before the hosts were recorded ran on one machine.
+fn one() -> usize {
+    1
 }
 
 impl CapacitySummary {

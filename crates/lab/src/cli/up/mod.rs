@@ -1,9 +1,11 @@
-//! `authlab up`: a cluster on loopback to try things on, until Ctrl-C.
+//! `authlab up`: a cluster to try things on, until Ctrl-C.
 //!
-//! It starts the nodes of the chosen stacks behind HAProxy, with a session
-//! store, a user directory and (unless `--no-orders`) one orders service per
-//! variant the stacks and the signing algorithm allow, then prints where
-//! everything is and how to log in with curl ([`table`]).
+//! It starts, on the engine `--engine` names (processes on loopback by
+//! default, or a Docker Swarm), the nodes of the chosen stacks behind
+//! HAProxy, with a session store, a user directory and (unless
+//! `--no-orders`) one orders service per variant the stacks and the signing
+//! algorithm allow, then prints where everything is and how to log in with
+//! curl ([`table`]).
 //!
 //! Then it waits, and while it waits it is the only owner of the cluster's
 //! processes: faults typed at the prompt ([`prompt`]) and the web console's
@@ -21,6 +23,7 @@ use authlab_core::{telemetry, throttle::Switch};
 use jwt_server::{RevocationMode, SigningAlgorithm};
 use lab::{
     console::{Console, Controller, Request},
+    experiment::EngineChoice,
     tls::Frontend,
     Balance, Cluster, ClusterSpec, Latency, OrdersVariant, Stack,
 };
@@ -34,6 +37,11 @@ use super::StackChoice;
 
 #[derive(clap::Args)]
 pub struct UpArgs {
+    /// What runs the cluster: processes on this machine's loopback, or a
+    /// stack on the Docker Swarm the docker CLI points at (the image
+    /// authlab:$AUTHLAB_TAG, `local` by default).
+    #[arg(long, value_enum, default_value = "local")]
+    engine: EngineChoice,
     /// Nodes per stack.
     #[arg(long, default_value_t = 3)]
     nodes: usize,
@@ -108,11 +116,15 @@ pub struct UpArgs {
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     telemetry::init("warn,lab=info");
     let spec = spec(&args)?;
-    let (doctor, ok) = lab::doctor::report();
-    if !ok {
-        eprint!("{doctor}");
-        bail!("install what is missing first (or run ./scripts/setup.sh)");
+    // The programs doctor checks run here only on the local engine.
+    if args.engine == EngineChoice::Local {
+        let (doctor, ok) = lab::doctor::report();
+        if !ok {
+            eprint!("{doctor}");
+            bail!("install what is missing first (or run ./scripts/setup.sh)");
+        }
     }
+    let engine = args.engine.connect().await?;
 
     // Listen for signals before anything is printed: a Ctrl-C that arrives
     // between the table and the first poll must not be lost (and a process
@@ -121,8 +133,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut terminate =
         signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    eprintln!("starting {} node(s) per stack …", spec.nodes);
-    let mut cluster = lab::Engine::start(&lab::Local, spec).await?;
+    eprintln!(
+        "starting {} node(s) per stack on the {} engine …",
+        spec.nodes,
+        engine.name()
+    );
+    let mut cluster = engine.start(spec).await?;
     let (controller, requests) = Controller::channel();
     let console = if args.no_console {
         None

@@ -30,6 +30,7 @@ use super::{
     facts::{ClusterFacts, NodeFacts},
 };
 use crate::{
+    experiment::EngineChoice,
     fault::is_empty_slot,
     runtime_api::{AdminSocket, RuntimeApi, ServerStats},
     LabError, Stack,
@@ -100,6 +101,11 @@ pub struct ComposeConsoleArgs {
     /// The run whose report the controls link to.
     #[arg(long, default_value = "reports/latest")]
     pub report: PathBuf,
+    /// The engine the deployment runs on. The console starts nothing on
+    /// it: it says at start which hosts the engine has, and whether they
+    /// share one machine, so the figures it shows are read as they should be.
+    #[arg(long, value_enum, default_value = "local")]
+    pub engine: EngineChoice,
 }
 
 impl ComposeConsoleArgs {

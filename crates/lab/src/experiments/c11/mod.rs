@@ -70,6 +70,10 @@ impl Experiment for StolenToken {
         seconds: (25, 50),
     };
 
+    const LOCAL_ONLY: Option<&'static str> = Some(
+        "it reads a JWT node's CPU time from /proc by its process id, Node::pid, and gives its nodes different DPoP replay caches, per node or shared, with dpop_replay_cache",
+    );
+
     async fn measure(&self, ctx: &RunContext) -> Result<Raw, LabError> {
         measure::run(ctx, self.dpop).await
     }

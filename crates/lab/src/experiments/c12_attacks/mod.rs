@@ -44,6 +44,10 @@ impl Experiment for Attacks {
         seconds: (1, 2),
     };
 
+    const LOCAL_ONLY: Option<&'static str> = Some(
+        "it forges tokens with the key set file the cluster wrote on this machine, keyset_path, and starts a JWT server in this process against the cluster's directory and store",
+    );
+
     async fn measure(&self, ctx: &RunContext) -> Result<measure::Raw, LabError> {
         let algorithms: &[SigningAlgorithm] = if ctx.quick {
             &[SigningAlgorithm::EdDsa, SigningAlgorithm::Rs256]

@@ -36,6 +36,10 @@ impl Experiment for MemoryPerUser {
         seconds: (8, 20),
     };
 
+    const LOCAL_ONLY: Option<&'static str> = Some(
+        "it reads a node's resident memory from /proc by its process id, Node::pid",
+    );
+
     async fn measure(&self, ctx: &RunContext) -> Result<measure::Raw, LabError> {
         let users = if ctx.quick { 2_000 } else { 20_000 };
         measure::measure(ctx, users).await

@@ -90,6 +90,10 @@ impl Experiment for Downstream {
         seconds: (50, 185),
     };
 
+    const LOCAL_ONLY: Option<&'static str> = Some(
+        "it starts the orders services with spec.orders, rotates the JWT keys with stage_key, and reads the orders nodes' counters past HAProxy",
+    );
+
     async fn measure(&self, ctx: &RunContext) -> Result<Raw, LabError> {
         measure::run(ctx, self.stop_auth_service).await
     }

@@ -265,6 +265,8 @@ mod tests {
     fn capacity(session_ops: f64, jwt_ops: f64) -> CapacitySummary {
         CapacitySummary {
             cores: 2,
+            hosts: 1,
+            machines: 1,
             scale_out_measured: false,
             session_node_cpu_us: 40.0,
             jwt_node_cpu_us: 30.0,

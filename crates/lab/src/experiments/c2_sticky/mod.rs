@@ -35,6 +35,10 @@ impl Experiment for Stickiness {
         seconds: (20, 160),
     };
 
+    const LOCAL_ONLY: Option<&'static str> = Some(
+        "it counts each node's requests by the names the local engine gives the nodes, session-1 … in x-node and in HAProxy's per-server counters from stats()",
+    );
+
     async fn measure(&self, ctx: &RunContext) -> Result<Raw, LabError> {
         measure::run(ctx).await
     }

@@ -50,6 +50,10 @@ impl Experiment for StoreLatency {
         seconds: (40, 315),
     };
 
+    const LOCAL_ONLY: Option<&'static str> = Some(
+        "it sets the store's delay with the latency proxy in front of the store, through store_latency and set_store_latency",
+    );
+
     async fn measure(&self, ctx: &RunContext) -> Result<Raw, LabError> {
         measure::measure(ctx).await
     }

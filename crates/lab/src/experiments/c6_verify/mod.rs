@@ -53,6 +53,10 @@ impl Experiment for VerifyCost {
         seconds: (25, 95),
     };
 
+    const LOCAL_ONLY: Option<&'static str> = Some(
+        "it reads CPU time from /proc by process id: its own, a redis-server's it starts on loopback, and HAProxy's from haproxy_pid; and it puts a TLS frontend, spec.frontend, before one JWT node",
+    );
+
     async fn measure(&self, ctx: &RunContext) -> Result<Raw, LabError> {
         measure::measure(ctx).await
     }

@@ -49,6 +49,10 @@ impl Experiment for CredentialSize {
         seconds: (5, 10),
     };
 
+    const LOCAL_ONLY: Option<&'static str> = Some(
+        "it counts bytes with wire proxies on 127.0.0.1 before HAProxy's frontend ports, starts TLS frontends with spec.frontend, and reads haproxy.cfg and the JWT key set from the cluster's directory on this machine",
+    );
+
     async fn measure(&self, ctx: &RunContext) -> Result<Measured, LabError> {
         measure::measure(ctx).await
     }

@@ -6,6 +6,10 @@
 //! node count, what one request cost each process on its path. The rule
 //! reads only this summary, so its tests build summaries by hand, broken
 //! set-ups included.
+//!
+//! The cores the rule weighs are those of the hosts that ran the clusters,
+//! each machine's counted once: three swarm hosts on one 2-core box have 2
+//! cores, not 6, and on one machine more nodes cannot add cores.
 
 use super::measure::{Raw, CEILING, JWT, SESSION};
 use crate::{
@@ -46,6 +50,29 @@ fn trend(c: &CapacitySummary, rps: fn(&CapacityPoint) -> (Spread, bool)) -> Stri
         .join(" → ")
 }
 
+/// Who shares the cores, and why more nodes could not add capacity: the
+/// reason in C5's caveat, by where the run ran.
+pub fn shared_cores(c: &CapacitySummary) -> String {
+    match (c.hosts, c.machines) {
+        (0, _) => "the engine did not list the hosts that ran the nodes, so the cores they had are unknown".into(),
+        (1, _) => format!(
+            "this machine's {} cores are shared by the load generator, HAProxy, Redis and every node, so more nodes \
+             cannot add capacity here",
+            c.cores
+        ),
+        (hosts, 0 | 1) => format!(
+            "the {hosts} hosts that ran it share one machine (one boot id), and its {} cores are shared by the load \
+             generator, HAProxy, Redis and every node: on one machine more nodes cannot add cores",
+            c.cores
+        ),
+        (hosts, machines) => format!(
+            "the {hosts} hosts that ran it are {machines} machines with {} cores in all, fewer than one each for the \
+             load generator, HAProxy, Redis and every node, so more nodes cannot add capacity there",
+            c.cores
+        ),
+    }
+}
+
 /// C5's rule, from the summary of the run.
 pub fn c5_verdict(c: &CapacitySummary) -> Verdict {
     let (Some(first), Some(last)) = (c.points.first(), c.points.last()) else {
@@ -73,12 +100,11 @@ pub fn c5_verdict(c: &CapacitySummary) -> Verdict {
         ))
     } else if !c.scale_out_measured {
         Verdict::HoldsWithCaveat(format!(
-            "JWT /me needs no store operation ({:.2} per request; session /me {:.2}), but this machine's {} cores are \
-             shared by the load generator, HAProxy, Redis and every node, so more nodes cannot add capacity here: \
+            "JWT /me needs no store operation ({:.2} per request; session /me {:.2}), but {}: \
              JWT /me went {} req/s and session /me {} req/s over {} nodes. The scale-out beyond is c5's model",
             c.jwt_store_ops,
             c.session_store_ops,
-            c.cores,
+            shared_cores(c),
             trend(c, |p| (p.jwt_rps, p.jwt_generator_bound)),
             trend(c, |p| (p.session_rps, p.session_generator_bound)),
             c.points.iter().map(|p| p.nodes.to_string()).collect::<Vec<_>>().join(", ")
@@ -134,9 +160,9 @@ pub fn c5_headline(c: &CapacitySummary) -> String {
 
 pub const C5_RULE: &str = "not measured with fewer than two node counts. Does not hold when JWT /me makes more than 0.05 \
     store operations per request, when session /me makes fewer than 0.5, or when at the largest node count JWT /me \
-    served fewer requests/s than session /me in every trial without being generator-bound. Otherwise, on a machine \
-    without a core for every node, HAProxy, Redis and the load generator, it holds with a caveat (the scale-out is a \
-    model there); with those cores, it is inconclusive when a JWT /me run at the smallest or largest node count was \
+    served fewer requests/s than session /me in every trial without being generator-bound. Otherwise, when the hosts \
+    that ran it (each machine's cores counted once: hosts on one machine share its cores) lack a core for every node, \
+    HAProxy, Redis and the load generator, it holds with a caveat (the scale-out is a model there); with those cores, it is inconclusive when a JWT /me run at the smallest or largest node count was \
     generator-bound (90% of the /health ceiling: not capacity), holds when JWT /me throughput grows at least 75% as \
     fast as the node count, and does not hold otherwise.";
 
@@ -153,6 +179,8 @@ pub fn summarize(raw: &Raw) -> CapacitySummary {
     let at = |probe: usize, f: &dyn Fn(&Sample) -> f64| median(&raw.figure(last, probe, f));
     CapacitySummary {
         cores: raw.cores,
+        hosts: raw.hosts,
+        machines: raw.machines,
         scale_out_measured: scale_out_measurable(raw.cores, *raw.node_counts.last().unwrap_or(&1)),
         session_node_cpu_us: at(SESSION, &|s| s.cpu_us["nodes"]),
         jwt_node_cpu_us: at(JWT, &|s| s.cpu_us["nodes"]),
@@ -247,6 +275,8 @@ pub mod fixtures {
     ) -> CapacitySummary {
         CapacitySummary {
             cores,
+            hosts: 1,
+            machines: 1,
             scale_out_measured: scale_out_measurable(cores, points.last().map_or(1, |p| p.nodes)),
             session_node_cpu_us: 18.0,
             jwt_node_cpu_us: 12.0,
@@ -255,6 +285,35 @@ pub mod fixtures {
             jwt_store_ops: jwt_ops,
             points,
         }
+    }
+
+    /// `hosts` of `cores` each; hosts with the same `boot` share a machine.
+    pub fn hosts(spec: &[(&str, usize, &str)]) -> harness::Hosts {
+        harness::Hosts {
+            hosts: spec
+                .iter()
+                .map(|(name, cores, boot)| harness::Host {
+                    name: (*name).into(),
+                    cores: *cores,
+                    boot_id: (*boot).into(),
+                    role: "worker".into(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The summary of a run on `hosts`, as `summarize` makes it from what
+    /// `measure` records of them.
+    pub fn on(
+        hosts: &harness::Hosts,
+        session_ops: f64,
+        jwt_ops: f64,
+        points: Vec<CapacityPoint>,
+    ) -> CapacitySummary {
+        let mut c = summary(hosts.physical_cores(), session_ops, jwt_ops, points);
+        c.hosts = hosts.hosts.len();
+        c.machines = hosts.machines();
+        c
     }
 }
 
@@ -393,6 +452,80 @@ mod tests {
             &Spread::of(&[100.0])
         ));
         assert!(!generator_bound(&Spread::of(&[0.0]), &Spread::of(&[0.0])));
+    }
+
+    /// Three swarm hosts that are virtual machines on one 2-core box: 6
+    /// cores by their own count, 2 in truth. The caveat stays, and says why.
+    #[test]
+    fn on_hosts_of_one_machine_the_caveat_stays_and_says_why() {
+        let one_box = hosts(&[("swarm-1", 2, "b"), ("swarm-2", 2, "b"), ("swarm-3", 2, "b")]);
+        let naive: usize = one_box.hosts.iter().map(|h| h.cores).sum();
+        assert!(scale_out_measurable(naive, 3), "summed, they would pass");
+        let c = on(
+            &one_box,
+            1.0,
+            0.0,
+            vec![point(1, 30_000.0, 40_000.0), point(3, 30_000.0, 45_000.0)],
+        );
+        assert_eq!((c.cores, c.hosts, c.machines), (2, 3, 1));
+        assert!(!c.scale_out_measured);
+        let verdict = c5_verdict(&c);
+        assert!(
+            matches!(&verdict, Verdict::HoldsWithCaveat(m) if m.contains(
+                "the 3 hosts that ran it share one machine (one boot id), and its 2 cores are shared by the load \
+                 generator, HAProxy, Redis and every node: on one machine more nodes cannot add cores: JWT /me went"
+            )),
+            "{verdict:?}"
+        );
+    }
+
+    /// Three machines of 4 cores: the rule reads the measured throughput,
+    /// and a broken set-up (JWT throughput flat over the nodes) turns it,
+    /// where on one machine the same figures only earned the caveat.
+    #[test]
+    fn on_distinct_machines_the_rule_uses_their_cores() {
+        let machines = hosts(&[("swarm-1", 4, "x"), ("swarm-2", 4, "y"), ("swarm-3", 4, "z")]);
+        let grows = on(
+            &machines,
+            1.0,
+            0.0,
+            vec![point(1, 30_000.0, 40_000.0), point(3, 60_000.0, 110_000.0)],
+        );
+        assert_eq!((grows.cores, grows.machines), (12, 3));
+        assert!(grows.scale_out_measured);
+        assert_eq!(c5_verdict(&grows), Verdict::Holds);
+
+        let flat = vec![point(1, 30_000.0, 40_000.0), point(3, 30_000.0, 45_000.0)];
+        let broken = on(&machines, 1.0, 0.0, flat.clone());
+        assert!(
+            matches!(c5_verdict(&broken), Verdict::DoesNotHold(m) if m.contains("grew only from 40000 to 45000")),
+            "{:?}",
+            c5_verdict(&broken)
+        );
+        let one_box = hosts(&[("swarm-1", 4, "x"), ("swarm-2", 4, "x"), ("swarm-3", 4, "x")]);
+        assert!(matches!(
+            c5_verdict(&on(&one_box, 1.0, 0.0, flat.clone())),
+            Verdict::HoldsWithCaveat(_)
+        ));
+        // Two small machines: more than one, still too few cores.
+        let small = hosts(&[("a", 2, "x"), ("b", 2, "y")]);
+        assert!(matches!(
+            c5_verdict(&on(&small, 1.0, 0.0, flat)),
+            Verdict::HoldsWithCaveat(m) if m.contains("are 2 machines with 4 cores in all, fewer than one each")
+        ));
+    }
+
+    #[test]
+    fn locally_and_unlisted_the_caveat_names_what_it_knows() {
+        let mut c = summary(2, 1.0, 0.0, vec![point(1, 1.0, 1.0), point(2, 1.0, 1.0)]);
+        assert_eq!(
+            shared_cores(&c),
+            "this machine's 2 cores are shared by the load generator, HAProxy, Redis and every node, so more nodes \
+             cannot add capacity here"
+        );
+        c.hosts = 0;
+        c.cores = 0;
+        assert!(shared_cores(&c).starts_with("the engine did not list the hosts"));
     }
 
     #[test]

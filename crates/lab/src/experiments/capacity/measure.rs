@@ -37,8 +37,14 @@ pub struct Raw {
     /// Seconds per wrk run.
     pub run_s: u64,
     pub trials: usize,
-    /// This machine's cores, shared by wrk, HAProxy, Redis and every node.
+    /// The cores of the hosts that ran the clusters, each machine's counted
+    /// once (locally: this machine's), shared by wrk, HAProxy, Redis and
+    /// every node placed on them.
     pub cores: usize,
+    /// Hosts that ran the clusters (1 locally; 0: the engine did not list them).
+    pub hosts: usize,
+    /// Distinct machines among those hosts (by boot id).
+    pub machines: usize,
     /// Probe `p` on node count `i` is variant `schedule::part(i, p, 3)`.
     pub samples: Vec<Measured<Sample>>,
 }
@@ -72,13 +78,14 @@ pub async fn measure(ctx: &RunContext, jwt_revocation: RevocationMode) -> Result
         },
     )
     .await?;
+    let hosts = ctx.hosts_used();
     Ok(Raw {
         node_counts: node_counts.to_vec(),
         run_s: duration.as_secs(),
         trials,
-        cores: std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
+        cores: hosts.physical_cores(),
+        hosts: hosts.hosts.len(),
+        machines: hosts.machines(),
         samples: schedule::flatten(measured, PROBES.len()),
     })
 }

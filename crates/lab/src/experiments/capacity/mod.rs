@@ -12,7 +12,11 @@
 //! A machine with fewer cores than nodes, HAProxy, Redis and the generator
 //! cannot show scaling out, however many nodes it starts; there the verdict
 //! says so and the [`model`] projects, from the measured costs per request,
-//! what each stack would pass with more cores.
+//! what each stack would pass with more cores. The cores are those of the
+//! hosts that ran the clusters, each machine's counted once: on a swarm
+//! whose hosts share one machine (one boot id) more nodes cannot add cores,
+//! and the caveat says so; on distinct machines the rule weighs their cores
+//! together and the model projects to them beside what was measured.
 //!
 //! [`measure`] runs the trials, [`analysis`] holds the summary and C5's
 //! rule, [`model`] the projection, [`report`] the tables, chart and lesson.

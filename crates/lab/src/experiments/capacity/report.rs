@@ -2,7 +2,7 @@
 //! table, the chart of req/s by node count, and the lesson.
 
 use super::{
-    analysis::{generator_bound, rps},
+    analysis::{generator_bound, rps, shared_cores},
     measure::{Raw, CEILING, PROBES},
     model::{model_tiers, project, Projection, Tier, HAPROXY, MODEL_CORES, NODES, STORE},
 };
@@ -24,17 +24,56 @@ pub fn setup(raw: &Raw, jwt_revocation: RevocationMode) -> String {
          JWT stack signs with {} (the cheapest verification; c6 prices the others) and revocation \
          {:?}. Per run: wrk's figures, the CPU time of the stack's nodes, redis-server and HAProxy divided \
          by the requests (from /proc), and the store commands per request (Redis INFO). A run with more \
-         than {:.1}% errors is refused. This machine has {} cores, shared by wrk, HAProxy, Redis and \
-         every node. A /me run that reaches 90% of the same node count's /health ceiling is flagged generator-bound: \
-         its req/s is a lower bound, not the stack's capacity. The projection is a model built from the \
+         than {:.1}% errors is refused. {} A /me run that reaches 90% of the same node count's /health \
+         ceiling is flagged generator-bound: its req/s is a lower bound, not the stack's capacity. The projection is a model built from the \
          measured CPU per request of every process on the path (HAProxy, the nodes, Redis for sessions), \
          labelled as such.",
         raw.node_counts.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "),
         CAPACITY_ALG.name(),
         jwt_revocation,
         load_check::MAX_ERROR_SHARE * 100.0,
-        raw.cores,
+        where_it_ran(raw),
     )
+}
+
+/// The set-up's sentence on the cores the run had, by where it ran.
+fn where_it_ran(raw: &Raw) -> String {
+    match (raw.hosts, raw.machines) {
+        (0, _) => "The engine did not list the hosts that ran the clusters.".into(),
+        (1, _) => format!(
+            "This machine has {} cores, shared by wrk, HAProxy, Redis and every node.",
+            raw.cores
+        ),
+        (hosts, 0 | 1) => format!(
+            "The {hosts} hosts that ran the clusters share one machine (one boot id): its {} cores are shared by \
+             wrk, HAProxy, Redis and every node, as on one host.",
+            raw.cores
+        ),
+        (hosts, machines) => format!(
+            "The {hosts} hosts that ran the clusters are {machines} machines with {} cores in all (each machine's \
+             counted once).",
+            raw.cores
+        ),
+    }
+}
+
+/// "Load from 2 generators: generator-1 on swarm-4, generator-2 on swarm-5."
+///
+/// TO BE WIRED: `WrkResult` gains `generators: Vec<GeneratorSummary>`
+/// (name, host) on another branch; the set-up will quote this sentence
+/// from it. Until then nothing calls it outside its test.
+#[cfg_attr(not(test), allow(dead_code))]
+pub fn generators_sentence(generators: &[(String /* name */, String /* host */)]) -> String {
+    let placed = generators
+        .iter()
+        .map(|(name, host)| format!("{name} on {host}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match generators.len() {
+        0 => "No load generator was recorded.".into(),
+        1 => format!("Load from 1 generator: {placed}."),
+        n => format!("Load from {n} generators: {placed}."),
+    }
 }
 
 /// What was measured: a row per node count and probe.
@@ -104,10 +143,16 @@ pub fn chart(raw: &Raw) -> Chart {
         })
         .collect();
     Chart {
-        title: format!(
-            "Requests/s through HAProxy by nodes per stack ({}-core machine)",
-            raw.cores
-        ),
+        title: match raw.machines {
+            0 | 1 => format!(
+                "Requests/s through HAProxy by nodes per stack ({}-core machine)",
+                raw.cores
+            ),
+            machines => format!(
+                "Requests/s through HAProxy by nodes per stack ({machines} machines, {} cores)",
+                raw.cores
+            ),
+        },
         kind: ChartKind::Lines,
         x_label: "nodes per stack".into(),
         y_label: "requests/s".into(),
@@ -129,6 +174,22 @@ fn split(tiers: &[Tier], p: &Projection) -> String {
         text.push_str(" (HAProxy not measured)");
     }
     text
+}
+
+/// The core counts the model table projects to, each with its label: the
+/// fixed ones, and on distinct machines the run's own cores, so the model
+/// can be read beside what was measured on them.
+fn model_rows(c: &CapacitySummary) -> Vec<(usize, String)> {
+    let mut rows: Vec<(usize, String)> = MODEL_CORES.iter().map(|n| (*n, n.to_string())).collect();
+    if c.machines > 1 && c.cores > 0 {
+        let label = format!("{} (this run's {} machines)", c.cores, c.machines);
+        match rows.iter().position(|(n, _)| *n >= c.cores) {
+            Some(at) if rows[at].0 == c.cores => rows[at].1 = label,
+            Some(at) => rows.insert(at, (c.cores, label)),
+            None => rows.push((c.cores, label)),
+        }
+    }
+    rows
 }
 
 /// The model: each stack's projected requests/s with N whole cores for its
@@ -173,8 +234,8 @@ pub fn model_table(c: &CapacitySummary) -> Table {
         ],
         rows: Vec::new(),
     };
-    for cores in MODEL_CORES {
-        let mut row = vec![cores.to_string()];
+    for (cores, label) in model_rows(c) {
+        let mut row = vec![label];
         for tiers in [&session, &jwt] {
             match project(tiers, cores) {
                 Some(p) => row.extend([
@@ -226,19 +287,133 @@ pub fn c5_lesson(c: &CapacitySummary) -> String {
             s.limit,
         ));
     }
-    if !c.scale_out_measured {
-        lesson.push_str(&format!(
+    lesson.push_str(&on_these_cores(c, &session, &jwt));
+    lesson
+}
+
+/// What the lesson says of the cores the run had: on one machine, that more
+/// nodes only shared them; on distinct machines, the model at their cores
+/// beside what was measured there.
+fn on_these_cores(c: &CapacitySummary, session: &[Tier], jwt: &[Tier]) -> String {
+    if c.machines > 1 {
+        let last = c.points.last();
+        return match (project(session, c.cores), project(jwt, c.cores), last) {
+            (Some(s), Some(j), Some(last)) => format!(
+                " On this run's {} machines ({} cores in all) the model gives JWT /me {:.0} and session /me {:.0} \
+                 requests/s; measured at {} nodes: {:.0} and {:.0}.{}",
+                c.machines,
+                c.cores,
+                j.rps,
+                s.rps,
+                last.nodes,
+                last.jwt_rps.median,
+                last.session_rps.median,
+                if c.scale_out_measured {
+                    String::new()
+                } else {
+                    format!(" Still, {}.", shared_cores(c))
+                }
+            ),
+            _ if !c.scale_out_measured => format!(" {}.", capitalized(&shared_cores(c))),
+            _ => String::new(),
+        };
+    }
+    if c.scale_out_measured {
+        String::new()
+    } else if c.hosts > 1 {
+        format!(
+            " The {} hosts that ran it share one machine and its {} cores: on one machine more nodes cannot add \
+             cores, so the measured throughput says nothing about scaling out.",
+            c.hosts, c.cores
+        )
+    } else {
+        format!(
             " On this {}-core machine more nodes only share the same cores, so the measured throughput says nothing \
              about scaling out.",
             c.cores
-        ));
+        )
     }
-    lesson
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::{super::analysis::fixtures::*, *};
+
+    #[test]
+    fn the_load_generators_are_named_with_their_hosts() {
+        let one = [("generator-1".to_owned(), "lab-box".to_owned())];
+        assert_eq!(
+            generators_sentence(&one),
+            "Load from 1 generator: generator-1 on lab-box."
+        );
+        let two = [
+            ("generator-1".to_owned(), "swarm-4".to_owned()),
+            ("generator-2".to_owned(), "swarm-5".to_owned()),
+        ];
+        assert_eq!(
+            generators_sentence(&two),
+            "Load from 2 generators: generator-1 on swarm-4, generator-2 on swarm-5."
+        );
+        assert_eq!(generators_sentence(&[]), "No load generator was recorded.");
+    }
+
+    #[test]
+    fn on_distinct_machines_the_model_projects_to_their_cores_beside_the_measurement() {
+        let machines = hosts(&[("swarm-1", 4, "x"), ("swarm-2", 4, "y"), ("swarm-3", 2, "z")]);
+        let c = on(
+            &machines,
+            1.0,
+            0.0,
+            vec![point(1, 30_000.0, 40_000.0), point(3, 60_000.0, 110_000.0)],
+        );
+        let table = model_table(&c);
+        let labels: Vec<&str> = table.rows.iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(
+            labels,
+            ["4", "8", "10 (this run's 3 machines)", "16", "32", "64"]
+        );
+        let (session, jwt) = model_tiers(&c);
+        let projected = project(&jwt, 10).unwrap().rps;
+        assert_eq!(table.rows[2][4], format!("{projected:.0}"));
+        let lesson = c5_lesson(&c);
+        assert!(
+            lesson.contains(&format!(
+                "On this run's 3 machines (10 cores in all) the model gives JWT /me {projected:.0} and session /me {:.0} \
+                 requests/s; measured at 3 nodes: 110000 and 60000.",
+                project(&session, 10).unwrap().rps
+            )),
+            "{lesson}"
+        );
+        // One machine: no row of its own, and the lesson says why.
+        let one_box = on(
+            &hosts(&[("swarm-1", 2, "b"), ("swarm-2", 2, "b"), ("swarm-3", 2, "b")]),
+            1.0,
+            0.0,
+            c.points.clone(),
+        );
+        assert_eq!(model_table(&one_box).rows.len(), MODEL_CORES.len());
+        assert!(
+            c5_lesson(&one_box).contains(
+                "The 3 hosts that ran it share one machine and its 2 cores: on one machine more nodes cannot add cores"
+            ),
+            "{}",
+            c5_lesson(&one_box)
+        );
+        // This machine: as before.
+        let here = summary(2, 1.0, 0.0, c.points.clone());
+        assert!(c5_lesson(&here).ends_with(
+            " On this 2-core machine more nodes only share the same cores, so the measured throughput says nothing \
+             about scaling out."
+        ));
+    }
 
     #[test]
     fn the_model_table_counts_every_process_on_the_path() {
