@@ -72,6 +72,14 @@ pub struct Sample {
     pub store_ops_per_request: f64,
 }
 
+impl Sample {
+    /// CPU µs per request of `part`, NaN when it was not measured: a median
+    /// over trials then stays NaN rather than passing for a cost of 0.
+    pub fn cpu(&self, part: &str) -> f64 {
+        self.cpu_us.get(part).copied().unwrap_or(f64::NAN)
+    }
+}
+
 async fn commands_processed(store: &RedisStore) -> u64 {
     let info: String = store
         .run(redis::cmd("INFO").arg("stats"))

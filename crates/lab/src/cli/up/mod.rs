@@ -180,11 +180,14 @@ fn spec(args: &UpArgs) -> anyhow::Result<ClusterSpec> {
     spec.alg = args.alg;
     spec.revocation = args.revocation;
     spec.jwt.dpop = Some(args.dpop);
-    // Always through the proxy, so latency can be changed from the prompt.
-    spec.store_latency = Some(Latency {
-        delay: args.store_latency,
-        jitter: args.store_jitter,
-    });
+    // Locally always through the proxy, so latency can be changed from the
+    // prompt; the swarm engine runs no latency proxy.
+    if args.engine == EngineChoice::Local {
+        spec.store_latency = Some(Latency {
+            delay: args.store_latency,
+            jitter: args.store_jitter,
+        });
+    }
     spec.store_persistence = args.store_persistence;
     spec.seed_users = args.users;
     spec.login_throttle = args.login_throttle == Switch::On;
@@ -192,7 +195,14 @@ fn spec(args: &UpArgs) -> anyhow::Result<ClusterSpec> {
         tls: args.tls,
         h2: args.h2,
     };
-    if !args.no_orders {
+    if args.engine != EngineChoice::Local {
+        if args.tls || args.h2 {
+            bail!("the swarm engine's frontends speak clear text only; --tls and --h2 are local only");
+        }
+        if !args.no_orders {
+            eprintln!("not starting the orders services: the swarm engine runs none (local only)");
+        }
+    } else if !args.no_orders {
         let (variants, skipped) = orders_for(&spec.stacks, spec.alg);
         for reason in skipped {
             eprintln!("not starting {reason}");

@@ -41,9 +41,15 @@ fn addresses(cluster: &dyn Cluster, console: Option<&Console>) -> Option<PathBuf
         }
     }
     println!("{:<32} {}", "HAProxy stats", cluster.stats_url());
+    let on = hosts_of(cluster);
     for stack in [Stack::Session, Stack::Jwt] {
         for node in cluster.nodes(stack) {
-            println!("{:<32} {}", format!("  node {}", node.name), node.url(""));
+            println!(
+                "{:<32} {}{}",
+                format!("  node {}", node.name),
+                node.url(""),
+                on(&node.name)
+            );
         }
     }
     for variant in &cluster.spec().orders {
@@ -51,11 +57,17 @@ fn addresses(cluster: &dyn Cluster, console: Option<&Console>) -> Option<PathBuf
             println!("{:<32} {}", format!("  node {}", node.name), node.url(""));
         }
     }
-    println!("{:<32} {}", "user directory", cluster.directory_url());
     println!(
-        "{:<32} {} (sessions db 0, tokens db 1)",
+        "{:<32} {}{}",
+        "user directory",
+        cluster.directory_url(),
+        on("user directory")
+    );
+    println!(
+        "{:<32} {} (sessions db 0, tokens db 1){}",
         "session store",
-        cluster.store_url(0)
+        cluster.store_url(0),
+        on("session store")
     );
     println!("{:<32} {}", "logs and configs", cluster.dir().display());
     println!(
@@ -68,6 +80,23 @@ fn addresses(cluster: &dyn Cluster, console: Option<&Console>) -> Option<PathBuf
         println!("{:<32} {}", "CA to trust (generated)", ca.display());
     }
     ca
+}
+
+/// ` (on HOST)` after a part, where the cluster's parts run on more than
+/// one host (a swarm); nothing where they all share this one.
+fn hosts_of(cluster: &dyn Cluster) -> impl Fn(&str) -> String {
+    let placement = cluster.placement();
+    let mut hosts: Vec<&str> = placement.iter().map(|p| p.host.as_str()).collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    let several = hosts.len() > 1;
+    move |part: &str| {
+        placement
+            .iter()
+            .find(|p| several && p.part == part)
+            .map(|p| format!("  (on {})", p.host))
+            .unwrap_or_default()
+    }
 }
 
 /// The limits a load test would run into, so whoever starts one knows to

@@ -182,9 +182,9 @@ pub fn summarize(raw: &Raw) -> CapacitySummary {
         hosts: raw.hosts,
         machines: raw.machines,
         scale_out_measured: scale_out_measurable(raw.cores, *raw.node_counts.last().unwrap_or(&1)),
-        session_node_cpu_us: at(SESSION, &|s| s.cpu_us["nodes"]),
-        jwt_node_cpu_us: at(JWT, &|s| s.cpu_us["nodes"]),
-        redis_cpu_us: at(SESSION, &|s| s.cpu_us["redis"]),
+        session_node_cpu_us: at(SESSION, &|s| s.cpu("nodes")),
+        jwt_node_cpu_us: at(JWT, &|s| s.cpu("nodes")),
+        redis_cpu_us: at(SESSION, &|s| s.cpu("redis")),
         session_store_ops: at(SESSION, &|s| s.store_ops_per_request),
         jwt_store_ops: at(JWT, &|s| s.store_ops_per_request),
         points,
@@ -199,7 +199,7 @@ pub fn rps(raw: &Raw, index: usize, probe: usize) -> Spread {
 fn measured_point(raw: &Raw, index: usize, nodes: usize) -> CapacityPoint {
     let ceiling = rps(raw, index, CEILING);
     let (session_rps, jwt_rps) = (rps(raw, index, SESSION), rps(raw, index, JWT));
-    let haproxy_of = |probe| median(&raw.figure(index, probe, |s| s.cpu_us["haproxy"]));
+    let haproxy_of = |probe| median(&raw.figure(index, probe, |s| s.cpu("haproxy")));
     CapacityPoint {
         nodes,
         ceiling_rps: ceiling,

@@ -23,8 +23,9 @@ pub fn setup(raw: &Raw, jwt_revocation: RevocationMode) -> String {
          {USERS} load users logged in per stack just before each run; wrk rotates their credentials. The \
          JWT stack signs with {} (the cheapest verification; c6 prices the others) and revocation \
          {:?}. Per run: wrk's figures, the CPU time of the stack's nodes, redis-server and HAProxy divided \
-         by the requests (from /proc), and the store commands per request (Redis INFO). A run with more \
-         than {:.1}% errors is refused. {} A /me run that reaches 90% of the same node count's /health \
+         by the requests (from /proc locally, from each container's cgroup on a swarm), and the store \
+         commands per request (Redis INFO). A run with more than {:.1}% errors (any one generator's, or \
+         all of them together) is refused. {} {} A /me run that reaches 90% of the same node count's /health \
          ceiling is flagged generator-bound: its req/s is a lower bound, not the stack's capacity. The projection is a model built from the \
          measured CPU per request of every process on the path (HAProxy, the nodes, Redis for sessions), \
          labelled as such.",
@@ -33,6 +34,7 @@ pub fn setup(raw: &Raw, jwt_revocation: RevocationMode) -> String {
         jwt_revocation,
         load_check::MAX_ERROR_SHARE * 100.0,
         where_it_ran(raw),
+        generators(raw),
     )
 }
 
@@ -57,12 +59,30 @@ fn where_it_ran(raw: &Raw) -> String {
     }
 }
 
+/// How the load was generated: one sentence per distinct set of generators
+/// (a swarm puts them where the loaded stack's nodes are not, so the set
+/// may change with the node count and the stack).
+fn generators(raw: &Raw) -> String {
+    let mut sets: Vec<Vec<(String, String)>> = Vec::new();
+    for sample in &raw.samples {
+        let set: Vec<(String, String)> = sample
+            .value
+            .wrk
+            .generators
+            .iter()
+            .map(|g| (g.name.clone(), g.host.clone()))
+            .collect();
+        if !sets.contains(&set) {
+            sets.push(set);
+        }
+    }
+    sets.iter()
+        .map(|set| generators_sentence(set))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// "Load from 2 generators: generator-1 on swarm-4, generator-2 on swarm-5."
-///
-/// TO BE WIRED: `WrkResult` gains `generators: Vec<GeneratorSummary>`
-/// (name, host) on another branch; the set-up will quote this sentence
-/// from it. Until then nothing calls it outside its test.
-#[cfg_attr(not(test), allow(dead_code))]
 pub fn generators_sentence(generators: &[(String /* name */, String /* host */)]) -> String {
     let placed = generators
         .iter()
@@ -72,7 +92,16 @@ pub fn generators_sentence(generators: &[(String /* name */, String /* host */)]
     match generators.len() {
         0 => "No load generator was recorded.".into(),
         1 => format!("Load from 1 generator: {placed}."),
-        n => format!("Load from {n} generators: {placed}."),
+        n => format!("Load from {n} generators (started together, their counts summed and latencies merged from their histograms): {placed}."),
+    }
+}
+
+/// A CPU figure, or "not measured" when the engine could not read a part.
+fn cpu_cell(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:.1}")
+    } else {
+        "not measured".into()
     }
 }
 
@@ -91,9 +120,9 @@ pub fn measured_table(raw: &Raw) -> Table {
                 rps.to_string(),
                 format!("{:.2}", s(&|x| x.wrk.p50_ms)),
                 format!("{:.2}", s(&|x| x.wrk.p99_ms)),
-                format!("{:.1}", s(&|x| x.cpu_us["nodes"])),
-                format!("{:.1}", s(&|x| x.cpu_us["redis"])),
-                format!("{:.1}", s(&|x| x.cpu_us["haproxy"])),
+                cpu_cell(s(&|x| x.cpu("nodes"))),
+                cpu_cell(s(&|x| x.cpu("redis"))),
+                cpu_cell(s(&|x| x.cpu("haproxy"))),
                 format!("{:.2}", s(&|x| x.store_ops_per_request)),
                 format!("{:.0}", s(&|x| x.wrk.non_2xx as f64)),
                 if probe == CEILING {
