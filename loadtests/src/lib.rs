@@ -98,7 +98,7 @@ pub fn interrupt_requested() -> bool {
 pub async fn run(plan: &LoadPlan) -> Result<LoadReport, LoadError> {
     plan.validate()?;
     if check_target(&plan.host, plan.allow_remote)? == Target::Remote {
-        tracing::warn!(host = %plan.host, "sending load to a remote target (LoadPlan::allow_remote)");
+        tracing::info!(host = %plan.host, "sending load to a remote target (LoadPlan::allow_remote)");
     }
     if interrupt_requested() {
         // goose would clear the killswitch as it starts: a Ctrl-C since the

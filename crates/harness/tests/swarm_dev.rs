@@ -1,48 +1,31 @@
-use harness::{Cluster, ClusterSpec, Engine, Part, Stack, Swarm};
+use harness::{ClusterSpec, Engine, Swarm};
 use std::path::PathBuf;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swarm_dev() {
     let swarm = Swarm::connect("swarmdev").await.unwrap();
-    let t = std::time::Instant::now();
-    println!("hosts {:?}", swarm.hosts().await.unwrap());
-    println!("hosts took {:?}", t.elapsed());
     let mut spec = ClusterSpec::new(PathBuf::from("/bin/true"));
     spec.nodes = 2;
+    let mut cluster = swarm.start(spec).await.unwrap();
+    let url = cluster.store_url(0);
+    println!("store {url}");
+    let c = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = c.get_multiplexed_async_connection().await.unwrap();
+    let pong: String = redis::cmd("PING").query_async(&mut conn).await.unwrap();
+    println!("{pong}");
     let t = std::time::Instant::now();
-    let cluster = swarm.start(spec).await;
-    println!("start took {:?}", t.elapsed());
-    let cluster = cluster.unwrap();
-    println!("placement {:?}", cluster.placement());
-    println!("nodes {:?}", cluster.nodes(Stack::Session));
-    println!("url {:?}", cluster.url(Stack::Jwt, "/health"));
-    let body = reqwest::get(cluster.url(Stack::Jwt, "/health").unwrap())
-        .await
-        .unwrap();
+    cluster.stop_store();
+    println!("stopped {:?}", t.elapsed());
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let t = std::time::Instant::now();
+    let r = cluster.start_store();
     println!(
-        "health {:?} {:?}",
-        body.status(),
-        body.headers().get("x-node")
+        "started {:?} {r:?} url now {}",
+        t.elapsed(),
+        cluster.store_url(0)
     );
-    println!("stats {:?}", cluster.stats().unwrap());
-    println!("cpu {:?}", cluster.cpu_time(Part::Haproxy).await);
-    println!(
-        "cpu node {:?}",
-        cluster.cpu_time(Part::Node(Stack::Session, 0)).await
-    );
-    let runs = cluster
-        .generate(harness::LoadJob {
-            stack: Stack::Session,
-            path: "/health".into(),
-            script: None,
-            threads: 1,
-            connections: 8,
-            duration: std::time::Duration::from_secs(2),
-        })
-        .await
-        .unwrap();
-    for r in runs {
-        println!("gen {} {} {}\n{}", r.name, r.host, r.connections, r.stdout);
-    }
+    let c = redis::Client::open(url.as_str()).unwrap();
+    let r = c.get_multiplexed_async_connection().await;
+    println!("reconnect {:?}", r.is_ok());
     cluster.shutdown();
 }

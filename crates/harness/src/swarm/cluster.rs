@@ -20,7 +20,7 @@ use super::{
     placement::{generator_hosts, Plan},
     stack::{HostPorts, FRONTEND_PORTS, NODE_PORT},
     start::{host_ports, wait_job},
-    tasks::{self, parse_cgroup_cpu, TaskView},
+    tasks::{self, TaskView},
 };
 use crate::{
     cluster::{Cluster, Node},
@@ -52,6 +52,8 @@ pub struct SwarmCluster {
     networks: Vec<String>,
     store_paused: bool,
     introspection_secret: String,
+    /// For the engines' stats API.
+    http: reqwest::Client,
     // Last: removed after the stack that read its files.
     pub(super) dir: TempDir,
 }
@@ -80,6 +82,10 @@ impl SwarmCluster {
             networks: Vec::new(),
             store_paused: false,
             introspection_secret: crate::spec::random_secret(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
             dir,
         }
     }
@@ -264,23 +270,34 @@ impl SwarmCluster {
         }
     }
 
-    /// Waits (blocking) until the store answers at its address again.
-    fn wait_store_back(&self) -> Result<(), HarnessError> {
+    /// Whether the store answers PING at its published address now.
+    fn store_answers(&self) -> bool {
+        let url = format!("redis://{}:{}/0", self.store_address(), self.ports.store);
+        redis::Client::open(url)
+            .and_then(|client| client.get_connection_with_timeout(Duration::from_millis(500)))
+            .and_then(|mut conn| redis::cmd("PING").query::<String>(&mut conn))
+            .is_ok()
+    }
+
+    /// Waits (blocking: the fault methods are synchronous) until the store
+    /// answers, or no longer does: a scaled service changes in the
+    /// background, and a fault's time must be when it took effect.
+    fn wait_store(&self, answering: bool) -> Result<(), HarnessError> {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        let address = format!("{}:{}", self.store_address(), self.ports.store);
         while std::time::Instant::now() < deadline {
-            if let Ok(client) = redis::Client::open(format!("redis://{address}/0")) {
-                if let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(500))
-                {
-                    if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
-                        return Ok(());
-                    }
-                }
+            if self.store_answers() == answering {
+                return Ok(());
             }
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(100));
         }
         Err(HarnessError::Timeout(format!(
-            "the store at {address} did not come back"
+            "the store of {} still {} after 60 s",
+            self.name,
+            if answering {
+                "does not answer"
+            } else {
+                "answers"
+            }
         )))
     }
 
@@ -291,7 +308,6 @@ impl SwarmCluster {
             self.docker.run_blocking(&["stack", "rm", &self.name]);
             self.deployed = false;
         }
-        let volume_engine = self.task("store").ok().and_then(|t| t.engine().ok());
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         for network in std::mem::take(&mut self.networks) {
             // A network goes once the last container on it has; retry until then.
@@ -301,17 +317,51 @@ impl SwarmCluster {
                 std::thread::sleep(Duration::from_millis(500));
             }
         }
+        // The swarm leaves a removed task's stopped container on its node;
+        // each node's engine removes the stack's (and its generators').
+        let engines = self.engines();
+        for filter in [
+            format!("label=com.docker.stack.namespace={}", self.name),
+            format!("label=authlab.cluster={}", self.name),
+        ] {
+            prune(&engines, &filter);
+        }
         if self.spec.store_persistence {
-            if let Some(engine) = volume_engine {
-                engine.run_blocking(&["volume", "rm", &format!("{}_store-data", self.name)]);
+            let volume = format!("{}_store-data", self.name);
+            for engine in &engines {
+                let listed = engine.run_blocking(&["volume", "inspect", &volume]);
+                while listed
+                    && !engine.run_blocking(&["volume", "rm", &volume])
+                    && std::time::Instant::now() < deadline
+                {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
             }
         }
+    }
+
+    /// Every node's own engine, where its label names one.
+    fn engines(&self) -> Vec<Docker> {
+        self.nodes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter_map(|n| n.engine().map(Docker::at))
+            .collect()
     }
 
     fn local_only(&self, what: &str) -> HarnessError {
         HarnessError::Config(format!(
             "{what}: the swarm engine does not do this; local only"
         ))
+    }
+}
+
+/// Removes the stopped containers `filter` selects on every engine
+/// (blocking: teardown runs from `Drop` too).
+pub(super) fn prune(engines: &[Docker], filter: &str) {
+    for engine in engines {
+        engine.run_blocking(&["container", "prune", "--force", "--filter", filter]);
     }
 }
 
@@ -456,24 +506,31 @@ impl Cluster for SwarmCluster {
         placements
     }
 
-    /// From the container's cgroup, read on its node's engine.
+    /// From the container's cgroup, as its node's engine reports it
+    /// (`GET /containers/<id>/stats`): reading it costs the container
+    /// nothing, where a `docker exec cat …` would charge its own start-up
+    /// to the cgroup it reads.
     fn cpu_time(&self, part: Part) -> BoxFuture<'_, Option<Duration>> {
         Box::pin(async move {
             let task = self.part_task(part).ok()?;
             let container = task.container.clone()?;
-            let text = task
-                .engine()
+            let api = task.engine.as_deref()?.strip_prefix("tcp://")?.to_owned();
+            let url =
+                format!("http://{api}/containers/{container}/stats?stream=false&one-shot=true");
+            let stats: serde_json::Value = self
+                .http
+                .get(&url)
+                .send()
+                .await
                 .ok()?
-                .run(&[
-                    "exec",
-                    &container,
-                    "sh",
-                    "-c",
-                    "cat /sys/fs/cgroup/cpu.stat 2>/dev/null || cat /sys/fs/cgroup/cpuacct/cpuacct.usage 2>/dev/null || cat /sys/fs/cgroup/cpu,cpuacct/cpuacct.usage",
-                ])
+                .error_for_status()
+                .ok()?
+                .json()
                 .await
                 .ok()?;
-            parse_cgroup_cpu(&text)
+            stats["cpu_stats"]["cpu_usage"]["total_usage"]
+                .as_u64()
+                .map(Duration::from_nanos)
         })
     }
 
@@ -547,7 +604,7 @@ impl Cluster for SwarmCluster {
         if self.store_paused {
             let _ = self.resume_store();
         }
-        if let Err(e) = self.scale("store", 0) {
+        if let Err(e) = self.scale("store", 0).and_then(|_| self.wait_store(false)) {
             tracing::warn!("stopping the store: {e}");
         }
     }
@@ -555,7 +612,7 @@ impl Cluster for SwarmCluster {
     /// Its task comes back on the infra host at the same published port.
     fn start_store(&mut self) -> Result<(), HarnessError> {
         self.scale("store", 1)?;
-        self.wait_store_back()?;
+        self.wait_store(true)?;
         let handle = tokio::runtime::Handle::try_current();
         if let Ok(handle) = handle {
             // The new task's container is needed for the next fault.

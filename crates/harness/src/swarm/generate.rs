@@ -106,12 +106,15 @@ async fn create(
 ) -> Result<(), HarnessError> {
     let constraint = format!("node.hostname=={host}");
     let start = format!("AUTHLAB_START_AT={start_at}");
+    // Its stopped container is removed with the cluster's (teardown).
+    let cluster_label = format!("authlab.cluster={}", cluster.stack_name());
     let secret_arg = secret.map(|s| format!("source={s},target=wrk.lua,mode=0444"));
     let mut args: Vec<String> = [
         "service",
         "create",
         "--detach",
         "--quiet",
+        "--no-resolve-image",
         "--name",
         name,
         "--mode",
@@ -124,8 +127,8 @@ async fn create(
         &constraint,
         "--env",
         &start,
-        "--label",
-        "authlab.generator=1",
+        "--container-label",
+        &cluster_label,
     ]
     .map(String::from)
     .to_vec();

@@ -115,12 +115,14 @@ impl Engine for Swarm {
 async fn read_hosts(docker: &Docker, image: &str) -> Result<Hosts, HarnessError> {
     let nodes = tasks::swarm_nodes(docker).await?;
     let name = format!("authlab-hosts-{}", start::suffix());
+    let label = format!("authlab.cluster={name}");
     docker
         .run(&[
             "service",
             "create",
             "--detach",
             "--quiet",
+            "--no-resolve-image",
             "--name",
             &name,
             "--mode",
@@ -129,6 +131,8 @@ async fn read_hosts(docker: &Docker, image: &str) -> Result<Hosts, HarnessError>
             "none",
             "--env",
             "AUTHLAB_HOST={{.Node.Hostname}}",
+            "--container-label",
+            &label,
             image,
             "sh",
             "-c",
@@ -137,6 +141,15 @@ async fn read_hosts(docker: &Docker, image: &str) -> Result<Hosts, HarnessError>
         .await?;
     let logs = start::wait_job(docker, &name, Duration::from_secs(90)).await;
     docker.run(&["service", "rm", &name]).await.ok();
+    // The job's stopped containers stay on their nodes unless removed there.
+    let engines: Vec<Docker> = nodes
+        .iter()
+        .filter_map(|n| n.engine().map(Docker::at))
+        .collect();
+    let filter = format!("label={label}");
+    tokio::task::spawn_blocking(move || cluster::prune(&engines, &filter))
+        .await
+        .ok();
     let logs = logs?;
     let mut hosts: Vec<Host> = logs
         .lines()

@@ -108,6 +108,10 @@ async fn deploy(cluster: &mut SwarmCluster, image: &str) -> Result<(), HarnessEr
             "deploy",
             "--detach=true",
             "--prune",
+            // The image is on every node already; there may be no registry
+            // to ask for its digest.
+            "--resolve-image",
+            "never",
             "-c",
             &stack_file.display().to_string(),
             &cluster.name,

@@ -112,11 +112,7 @@ async fn affinity_run(
     spec.seed_users = USERS;
     spec.session_store = mode;
     let cluster = ctx.cluster(spec).await?;
-    let report = loadtests::run(&plan(
-        cluster.url(Stack::Session, "")?,
-        loadtests::Stack::Session,
-        run_time,
-    ))
+    let report = loadtests::run(&plan(&*cluster, Stack::Session, run_time)?)
     .await
     .map_err(err)?;
     cluster.shutdown();

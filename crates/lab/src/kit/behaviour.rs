@@ -17,7 +17,7 @@ use loadtests::{Credentials, LoadPlan, LoadReport, ScenarioKind};
 use crate::experiment::RunContext;
 use crate::kit::schedule::Trials;
 use crate::kit::stats::median_spread;
-use crate::{results::Point, LabError};
+use crate::{results::Point, Cluster, LabError, Stack};
 
 pub const USERS: usize = 12;
 
@@ -68,8 +68,19 @@ pub fn finished(report: LoadReport) -> Result<LoadReport, LabError> {
     }
 }
 
-pub fn plan(host: String, stack: loadtests::Stack, run_time: Duration) -> LoadPlan {
-    let mut plan = LoadPlan::new(host, stack, ScenarioKind::Browse);
+/// goose's browsing users on `stack`'s frontend of `cluster`.
+///
+/// The target comes from the cluster, never from a caller's string: goose
+/// refuses anything but loopback unless told otherwise, and a frontend the
+/// engine itself started (on loopback, or on a swarm's hosts) is the one
+/// target the lab may load wherever it is.
+pub fn plan(cluster: &dyn Cluster, stack: Stack, run_time: Duration) -> Result<LoadPlan, LabError> {
+    let as_goose = match stack {
+        Stack::Session => loadtests::Stack::Session,
+        Stack::Jwt => loadtests::Stack::Jwt,
+    };
+    let mut plan = LoadPlan::new(cluster.url(stack, "")?, as_goose, ScenarioKind::Browse);
+    plan.allow_remote = true;
     plan.users = USERS;
     plan.hatch_rate = USERS as f64;
     plan.run_time = run_time;
@@ -78,7 +89,7 @@ pub fn plan(host: String, stack: loadtests::Stack, run_time: Duration) -> LoadPl
         offset: 0,
         count: USERS,
     };
-    plan
+    Ok(plan)
 }
 
 pub fn rejected(report: &LoadReport) -> u64 {

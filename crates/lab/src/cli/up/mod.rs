@@ -197,7 +197,9 @@ fn spec(args: &UpArgs) -> anyhow::Result<ClusterSpec> {
     };
     if args.engine != EngineChoice::Local {
         if args.tls || args.h2 {
-            bail!("the swarm engine's frontends speak clear text only; --tls and --h2 are local only");
+            bail!(
+                "the swarm engine's frontends speak clear text only; --tls and --h2 are local only"
+            );
         }
         if !args.no_orders {
             eprintln!("not starting the orders services: the swarm engine runs none (local only)");

@@ -14,7 +14,7 @@ use crate::{
         behaviour::{finished, plan, trials, USERS},
         err, schedule,
     },
-    Balance, LabError, Stack,
+    Balance, Cluster, LabError, Stack,
 };
 
 /// c2's variants: label, balancing, session store, and whether session-1 is
@@ -65,8 +65,11 @@ pub struct StickyRun {
 
 /// Two users who never pause, ten who browse like people: the skew that
 /// makes a sticky node's load its users' habits.
-fn skewed_plans(host: String, run_time: Duration) -> (LoadPlan, LoadPlan) {
-    let mut heavy = plan(host.clone(), loadtests::Stack::Session, run_time);
+fn skewed_plans(
+    cluster: &dyn Cluster,
+    run_time: Duration,
+) -> Result<(LoadPlan, LoadPlan), LabError> {
+    let mut heavy = plan(cluster, Stack::Session, run_time)?;
     heavy.users = 2;
     heavy.hatch_rate = 2.0;
     heavy.think_time = None;
@@ -74,7 +77,7 @@ fn skewed_plans(host: String, run_time: Duration) -> (LoadPlan, LoadPlan) {
         offset: 0,
         count: 2,
     };
-    let mut light = plan(host, loadtests::Stack::Session, run_time);
+    let mut light = plan(cluster, Stack::Session, run_time)?;
     light.users = 10;
     light.hatch_rate = 10.0;
     light.think_time = Some((Duration::from_millis(200), Duration::from_millis(400)));
@@ -82,7 +85,7 @@ fn skewed_plans(host: String, run_time: Duration) -> (LoadPlan, LoadPlan) {
         offset: 2,
         count: 10,
     };
-    (heavy, light)
+    Ok((heavy, light))
 }
 
 async fn sticky_run(
@@ -98,8 +101,7 @@ async fn sticky_run(
     spec.balance = balance;
     spec.session_store = store;
     let mut cluster = ctx.cluster(spec).await?;
-    let host = cluster.url(Stack::Session, "")?;
-    let (heavy, light) = skewed_plans(host, run_time);
+    let (heavy, light) = skewed_plans(&*cluster, run_time)?;
     let killer = async {
         if !kill {
             return Ok::<_, LabError>(None);

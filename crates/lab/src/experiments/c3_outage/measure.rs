@@ -144,8 +144,10 @@ async fn outage(
         .await
         .map_err(err)?;
     let before = session_keys(&mut conn).await?;
-    let stopped_at = Instant::now();
     cluster.stop_store();
+    // When it is down, not when it was asked to go: an engine of containers
+    // takes a few seconds to stop a task.
+    let stopped_at = Instant::now();
     tokio::time::sleep(phase).await;
     cluster.start_store()?;
     let restarted_at = Instant::now();
@@ -179,16 +181,8 @@ pub async fn outage_run(
     spec.store_persistence = persistence == Persistence::AofEverysec;
     let spec_jwt = spec.jwt.clone();
     let mut cluster = ctx.cluster(spec).await?;
-    let session_plan = plan(
-        cluster.url(Stack::Session, "")?,
-        loadtests::Stack::Session,
-        phase * 3,
-    );
-    let jwt_plan = plan(
-        cluster.url(Stack::Jwt, "")?,
-        loadtests::Stack::Jwt,
-        phase * 3,
-    );
+    let session_plan = plan(&*cluster, Stack::Session, phase * 3)?;
+    let jwt_plan = plan(&*cluster, Stack::Jwt, phase * 3)?;
     let access_ttl = access_ttl(&spec_jwt)?;
     let jwt_base = cluster.url(Stack::Jwt, "")?;
     let store_url = cluster.store_url(0);

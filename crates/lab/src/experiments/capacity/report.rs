@@ -59,9 +59,9 @@ fn where_it_ran(raw: &Raw) -> String {
     }
 }
 
-/// How the load was generated: one sentence per distinct set of generators
-/// (a swarm puts them where the loaded stack's nodes are not, so the set
-/// may change with the node count and the stack).
+/// How the load was generated: how many generators ran and where, once
+/// per distinct set (a swarm puts them where the loaded stack's nodes are
+/// not, so the set may change with the node count and the stack).
 fn generators(raw: &Raw) -> String {
     let mut sets: Vec<Vec<(String, String)>> = Vec::new();
     for sample in &raw.samples {
@@ -76,24 +76,35 @@ fn generators(raw: &Raw) -> String {
             sets.push(set);
         }
     }
-    sets.iter()
-        .map(|set| generators_sentence(set))
-        .collect::<Vec<_>>()
-        .join(" ")
+    generators_sentence(&sets)
 }
 
-/// "Load from 2 generators: generator-1 on swarm-4, generator-2 on swarm-5."
-pub fn generators_sentence(generators: &[(String /* name */, String /* host */)]) -> String {
-    let placed = generators
-        .iter()
-        .map(|(name, host)| format!("{name} on {host}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    match generators.len() {
-        0 => "No load generator was recorded.".into(),
-        1 => format!("Load from 1 generator: {placed}."),
-        n => format!("Load from {n} generators (started together, their counts summed and latencies merged from their histograms): {placed}."),
+/// "Load from 1 generator (on swarm-1) or 2 (on swarm-1 and swarm-3) per
+/// run, …": each distinct set of generators, by its hosts.
+pub fn generators_sentence(sets: &[Vec<(String /* name */, String /* host */)>]) -> String {
+    let sets: Vec<&Vec<(String, String)>> = sets.iter().filter(|s| !s.is_empty()).collect();
+    if sets.is_empty() {
+        return "No load generator was recorded.".into();
     }
+    let described: Vec<String> = sets
+        .iter()
+        .map(|set| {
+            let hosts: Vec<&str> = set.iter().map(|(_, host)| host.as_str()).collect();
+            let noun = if set.len() == 1 { "generator" } else { "generators" };
+            format!("{} {noun} (on {})", set.len(), hosts.join(" and "))
+        })
+        .collect();
+    let several = sets.iter().any(|s| s.len() > 1);
+    format!(
+        "Load per run: {}{}.",
+        described.join(" or "),
+        if several {
+            ", started together; their counts are summed and their latencies merged from their \
+             histograms, and each one's errors are checked"
+        } else {
+            ""
+        }
+    )
 }
 
 /// A CPU figure, or "not measured" when the engine could not read a part.
@@ -378,19 +389,26 @@ mod tests {
 
     #[test]
     fn the_load_generators_are_named_with_their_hosts() {
-        let one = [("generator-1".to_owned(), "lab-box".to_owned())];
+        let one = vec![vec![("generator-1".to_string(), "here".to_string())]];
         assert_eq!(
             generators_sentence(&one),
-            "Load from 1 generator: generator-1 on lab-box."
+            "Load per run: 1 generator (on here)."
         );
-        let two = [
-            ("generator-1".to_owned(), "swarm-4".to_owned()),
-            ("generator-2".to_owned(), "swarm-5".to_owned()),
+        let two = vec![
+            vec![("generator-1".to_string(), "swarm-1".to_string())],
+            vec![
+                ("generator-1".to_string(), "swarm-1".to_string()),
+                ("generator-2".to_string(), "swarm-3".to_string()),
+            ],
         ];
-        assert_eq!(
-            generators_sentence(&two),
-            "Load from 2 generators: generator-1 on swarm-4, generator-2 on swarm-5."
+        let text = generators_sentence(&two);
+        assert!(
+            text.starts_with(
+                "Load per run: 1 generator (on swarm-1) or 2 generators (on swarm-1 and swarm-3)"
+            ),
+            "{text}"
         );
+        assert!(text.contains("merged from their histograms"));
         assert_eq!(generators_sentence(&[]), "No load generator was recorded.");
     }
 
