@@ -260,7 +260,8 @@ impl SwarmCluster {
             .container
             .clone()
             .ok_or_else(|| HarnessError::NodeDied(format!("{part} has no container")))?;
-        if task.engine()?.run_blocking(&[verb, &container]) {
+        let engine = task.engine()?;
+        if blocking(|| engine.run_blocking(&[verb, &container])) {
             Ok(())
         } else {
             Err(HarnessError::Io(format!(
@@ -283,6 +284,10 @@ impl SwarmCluster {
     /// answers, or no longer does: a scaled service changes in the
     /// background, and a fault's time must be when it took effect.
     fn wait_store(&self, answering: bool) -> Result<(), HarnessError> {
+        blocking(|| self.wait_store_blocking(answering))
+    }
+
+    fn wait_store_blocking(&self, answering: bool) -> Result<(), HarnessError> {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while std::time::Instant::now() < deadline {
             if self.store_answers() == answering {
@@ -311,10 +316,11 @@ impl SwarmCluster {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         for network in std::mem::take(&mut self.networks) {
             // A network goes once the last container on it has; retry until then.
-            while !self.docker.run_blocking(&["network", "rm", &network])
-                && std::time::Instant::now() < deadline
-            {
-                std::thread::sleep(Duration::from_millis(500));
+            let removed = retry_until(deadline, || {
+                self.docker.try_blocking(&["network", "rm", &network])
+            });
+            if !removed {
+                tracing::warn!("network {network} is still there after 60 s");
             }
         }
         // The swarm leaves a removed task's stopped container on its node;
@@ -329,12 +335,10 @@ impl SwarmCluster {
         if self.spec.store_persistence {
             let volume = format!("{}_store-data", self.name);
             for engine in &engines {
-                let listed = engine.run_blocking(&["volume", "inspect", &volume]);
-                while listed
-                    && !engine.run_blocking(&["volume", "rm", &volume])
-                    && std::time::Instant::now() < deadline
+                if engine.lists_volume(&volume)
+                    && !retry_until(deadline, || engine.try_blocking(&["volume", "rm", &volume]))
                 {
-                    std::thread::sleep(Duration::from_millis(500));
+                    tracing::warn!("volume {volume} is still there after 60 s");
                 }
             }
         }
@@ -346,6 +350,8 @@ impl SwarmCluster {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
+            // A node that is down cannot answer; asking it costs a timeout.
+            .filter(|n| n.status.state == "ready")
             .filter_map(|n| n.engine().map(Docker::at))
             .collect()
     }
@@ -354,6 +360,32 @@ impl SwarmCluster {
         HarnessError::Config(format!(
             "{what}: the swarm engine does not do this; local only"
         ))
+    }
+}
+
+/// Calls `attempt` every half second until it succeeds or `deadline`
+/// passes; whether it succeeded.
+fn retry_until(deadline: std::time::Instant, mut attempt: impl FnMut() -> bool) -> bool {
+    loop {
+        if attempt() {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Runs a blocking engine call from the synchronous fault methods without
+/// holding up the runtime's other tasks (the load a fault runs beside):
+/// on a multi-threaded runtime the worker hands them off first.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 
@@ -613,10 +645,11 @@ impl Cluster for SwarmCluster {
     fn start_store(&mut self) -> Result<(), HarnessError> {
         self.scale("store", 1)?;
         self.wait_store(true)?;
-        let handle = tokio::runtime::Handle::try_current();
-        if let Ok(handle) = handle {
-            // The new task's container is needed for the next fault.
-            let _ = tokio::task::block_in_place(|| handle.block_on(self.refresh()));
+        // The new task's container is needed for the next fault.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+                let _ = tokio::task::block_in_place(|| handle.block_on(self.refresh()));
+            }
         }
         Ok(())
     }

@@ -119,6 +119,37 @@ impl Docker {
             .collect())
     }
 
+    /// Whether this engine has volume `name` (blocking; no warning when not).
+    pub fn lists_volume(&self, name: &str) -> bool {
+        let mut command = std::process::Command::new("docker");
+        if let Some(host) = &self.host {
+            command.args(["-H", host]);
+        }
+        command
+            .args(["volume", "ls", "-q", "--filter", &format!("name=^{name}$")])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .map(|out| !String::from_utf8_lossy(&out.stdout).trim().is_empty())
+            .unwrap_or(false)
+    }
+
+    /// Like [`run_blocking`](Self::run_blocking), for a call retried until
+    /// it succeeds: its failures are expected and not logged.
+    pub fn try_blocking(&self, args: &[&str]) -> bool {
+        let mut command = std::process::Command::new("docker");
+        if let Some(host) = &self.host {
+            command.args(["-H", host]);
+        }
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+
     /// Runs a command without waiting for its answer to matter: teardown
     /// from `Drop`, where nothing can be awaited and an error has nowhere
     /// to go but the log.

@@ -193,7 +193,7 @@ pub async fn outage_run(
     let load_started = Instant::now();
     // Logins and refreshes on users of their own (after the goose users'),
     // for as long as the browsing runs.
-    let callers = futures::future::join_all((0..STORE_CALLERS).map(|i| {
+    let callers = tokio::spawn(futures::future::join_all((0..STORE_CALLERS).map(|i| {
         store_caller(
             http.clone(),
             jwt_base.clone(),
@@ -201,13 +201,17 @@ pub async fn outage_run(
             load_started,
             phase * 3,
         )
-    }));
-    // Faults on this task (the cluster's thread), load beside it.
-    let (session, jwt, times, calls) = tokio::join!(
-        loadtests::run(&session_plan),
-        loadtests::run(&jwt_plan),
-        outage(&mut *cluster, &store_url, phase),
-        callers
+    })));
+    // The load on tasks of its own, the faults on this one (the cluster's
+    // thread): a fault that takes the engine seconds (a swarm scaling the
+    // store's service) must not hold the load up with it.
+    let session = tokio::spawn(async move { loadtests::run(&session_plan).await });
+    let jwt = tokio::spawn(async move { loadtests::run(&jwt_plan).await });
+    let times = outage(&mut *cluster, &store_url, phase).await;
+    let (session, jwt, calls) = (
+        session.await.map_err(err)?,
+        jwt.await.map_err(err)?,
+        callers.await.map_err(err)?,
     );
     let (session, jwt) = (session.map_err(err)?, jwt.map_err(err)?);
     let times = times?;
