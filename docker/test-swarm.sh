@@ -98,7 +98,10 @@ echo "image on every engine in $(elapsed "$t0") s"
 
 say "authlab up --engine swarm"
 t0=$(date +%s.%N)
-"$authlab" up --engine swarm --nodes 3 --no-console --users 50 </dev/null >"$work/up.log" 2>&1 &
+# Its prompt reads a FIFO this script holds open, for the host faults below.
+mkfifo "$work/prompt"
+exec 3<>"$work/prompt"
+"$authlab" up --engine swarm --nodes 3 --no-console --users 50 <"$work/prompt" >"$work/up.log" 2>&1 &
 up_pid=$!
 for _ in $(seq 1 180); do
   grep -q 'session stack (HAProxy)' "$work/up.log" && break
@@ -137,6 +140,41 @@ access=$(curl -sf -H 'content-type: application/json' -d "$login" "$jwt_url/logi
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 curl -sf -H "authorization: Bearer $access" "$jwt_url/me" | grep -q '"user":"alice"' || fail "JWT /me did not name alice"
 echo "alice logged in on both stacks"
+
+say "host faults through the engine: drain a node, cut one off the overlay"
+prompt() { # command, the line that says it is done
+  echo "$1" >&3
+  for _ in $(seq 1 240); do
+    grep -qF "$2" "$work/up.log" && return 0
+    grep -q '^error:' "$work/up.log" && fail "authlab up: $(grep '^error:' "$work/up.log")"
+    sleep 0.5
+  done
+  fail "no '$2' from authlab up after 120 s"
+}
+both_serve() { # what
+  curl -sf --max-time 5 -b "$jar" "$session_url/me" >/dev/null || fail "session /me failed $1"
+  curl -sf --max-time 5 -H "authorization: Bearer $access" "$jwt_url/me" >/dev/null || fail "JWT /me failed $1"
+}
+t0=$(date +%s.%N)
+prompt "drain authlab-swarm-2" "authlab-swarm-2: drain done"
+on_drained=$(docker stack ps "$stack" --filter desired-state=running --format '{{.Node}}' | grep -c '^authlab-swarm-2$' || true)
+[ "$on_drained" -eq 0 ] || fail "$on_drained task(s) still on the drained node"
+both_serve "after the drain"
+echo "authlab-swarm-2 drained in $(elapsed "$t0") s: its tasks run elsewhere, both stacks serve"
+prompt "activate authlab-swarm-2" "authlab-swarm-2: activate done"
+t0=$(date +%s.%N)
+prompt "cut authlab-swarm-3" "authlab-swarm-3: cut done"
+# HAProxy's checks (every 500 ms, down after 2) take the cut nodes out.
+sleep 3
+both_serve "with authlab-swarm-3 cut off"
+down=$(curl -s "$(awk '/^HAProxy stats/ {print $NF}' "$work/up.log");csv" \
+  | awk -F, '$1 ~ /_nodes$/ && $2 !~ /^(BACKEND|FRONTEND)$/ && $18 ~ /DOWN/' | wc -l)
+[ "$down" -ge 1 ] || fail "HAProxy saw no node down with authlab-swarm-3 cut off"
+echo "authlab-swarm-3 cut off: HAProxy saw $down node(s) down, both stacks serve"
+prompt "reconnect authlab-swarm-3" "authlab-swarm-3: reconnect done"
+sleep 3
+both_serve "after the reconnect"
+echo "authlab-swarm-3 reconnected after $(elapsed "$t0") s"
 
 say "one engine stops; both stacks keep serving"
 # Requests every 100 ms for 40 s on each stack, bounded in count and time.

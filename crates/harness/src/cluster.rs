@@ -50,6 +50,21 @@ pub trait Engine: Send + Sync {
     fn hosts(&self) -> BoxFuture<'static, Result<Hosts, HarnessError>>;
 }
 
+/// A fault on a whole host of an engine that has several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostFault {
+    /// The engine moves the host's tasks elsewhere and schedules none there
+    /// (an operator's drain before maintenance).
+    Drain,
+    /// The host takes tasks again (those already moved stay where they are).
+    Activate,
+    /// The host's containers of this cluster lose its networks: they run
+    /// on, unreachable, as behind a failed switch port.
+    Cut,
+    /// They are back on the networks.
+    Reconnect,
+}
+
 /// One server of a cluster (an auth node or an orders node), as a client
 /// reaches it directly, past HAProxy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,6 +187,16 @@ pub trait Cluster: Send + Sync {
         index: usize,
         state: ServerState,
     ) -> Result<(), HarnessError>;
+    /// A fault on a whole host (`Cluster::placement` names them). The local
+    /// engine has one host, which no fault of this kind can take away.
+    fn host_fault(
+        &mut self,
+        host: &str,
+        fault: HostFault,
+    ) -> BoxFuture<'_, Result<(), HarnessError>> {
+        let reason = format!("{fault:?} {host}: this engine runs every part on one host");
+        Box::pin(async move { Err(HarnessError::Config(reason)) })
+    }
     /// Changes the delay before the store (needs `store_latency` in the spec).
     fn set_store_latency(&self, latency: Latency) -> Result<(), HarnessError>;
     fn store_latency(&self) -> Option<Latency>;

@@ -32,7 +32,7 @@ mod test_net;
 pub mod tls;
 pub mod wire;
 
-pub use cluster::{Cluster, Engine, Node};
+pub use cluster::{Cluster, Engine, HostFault, Node};
 pub use error::HarnessError;
 pub use haproxy::Balance;
 pub use host::{Host, Hosts, Part, Placement};

@@ -34,7 +34,7 @@ pub use haproxy::Balance;
 pub use harness::{
     cluster, fault, haproxy, latency, local, orders, probe, process, runtime_api, spec, tls, wire,
 };
-pub use harness::{Cluster, ClusterSpec, Engine, Local, LocalCluster, Node};
+pub use harness::{Cluster, ClusterSpec, Engine, HostFault, Local, LocalCluster, Node};
 pub use latency::Latency;
 pub use orders::OrdersVariant;
 pub use process::Stack;

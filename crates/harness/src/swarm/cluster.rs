@@ -54,6 +54,8 @@ pub struct SwarmCluster {
     introspection_secret: String,
     /// For the engines' stats API.
     http: reqwest::Client,
+    /// Containers cut off a network by a host fault, to connect again.
+    pub(super) cuts: Vec<super::host_fault::Cut>,
     // Last: removed after the stack that read its files.
     pub(super) dir: TempDir,
 }
@@ -86,6 +88,7 @@ impl SwarmCluster {
                 .timeout(Duration::from_secs(5))
                 .build()
                 .unwrap_or_default(),
+            cuts: Vec::new(),
             dir,
         }
     }
@@ -723,6 +726,15 @@ impl Cluster for SwarmCluster {
             .set_state(&stack.backend(), &server, state)
     }
 
+    fn host_fault(
+        &mut self,
+        host: &str,
+        fault: crate::cluster::HostFault,
+    ) -> BoxFuture<'_, Result<(), HarnessError>> {
+        let host = host.to_owned();
+        Box::pin(async move { super::host_fault::apply(self, &host, fault).await })
+    }
+
     fn set_store_latency(&self, _latency: Latency) -> Result<(), HarnessError> {
         Err(self.local_only("a latency proxy before the store"))
     }
@@ -784,6 +796,41 @@ impl SwarmCluster {
             url: format!("http://haproxy:{inside}{}", job.path),
             edge_network: self.network("edge"),
         }
+    }
+
+    /// Whether any of the stack's tasks runs on `host`.
+    pub(super) fn runs_on(&self, host: &str) -> bool {
+        self.tasks
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|t| t.host == host)
+    }
+
+    /// Whether every service runs as many tasks as the spec asks.
+    pub(super) fn replicas_running(&self) -> bool {
+        let mut wanted = vec![("store", 1), ("directory", 1), ("haproxy", 1)];
+        wanted.extend(self.spec.stacks.iter().map(|s| (s.name(), self.spec.nodes)));
+        wanted
+            .iter()
+            .all(|(service, count)| self.tasks_of(service).len() == *count)
+    }
+
+    /// The stack's tasks on `host`, each with every network of the stack it
+    /// is on (HAProxy: both).
+    pub(super) fn attachments_on(&self, host: &str) -> Vec<(TaskView, String)> {
+        let tasks = self.tasks.read().unwrap_or_else(|e| e.into_inner()).clone();
+        tasks
+            .into_iter()
+            .filter(|t| t.host == host)
+            .flat_map(|t| {
+                let mut networks = vec![self.network("backend")];
+                if t.service == "haproxy" {
+                    networks.push(self.network("edge"));
+                }
+                networks.into_iter().map(move |n| (t.clone(), n))
+            })
+            .collect()
     }
 
     pub(super) fn image(&self) -> &str {

@@ -29,6 +29,7 @@ use futures::future::BoxFuture;
 mod cluster;
 mod docker;
 mod generate;
+mod host_fault;
 mod objects;
 pub mod placement;
 pub mod stack;

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use anyhow::bail;
-use lab::{Cluster, Latency, Stack};
+use lab::{Cluster, HostFault, Latency, Stack};
 
 /// What `authlab up` does after a line.
 pub enum Prompt {
@@ -24,6 +24,8 @@ const HELP: &str = "\
   restart NODE                start a killed node again
   maint NODE on|off           drain a node through HAProxy, or return it
   latency DELAY [JITTER]      store round-trip latency, e.g. `latency 2ms 0.5ms`; `latency 0ms` to remove
+  drain|activate HOST         (swarm) move a host's tasks elsewhere, or let it take tasks again
+  cut|reconnect HOST          (swarm) take a host's containers off the cluster's networks, or put them back
   quit                        stop everything";
 
 /// Lines typed at the prompt, read on a thread of its own. A read of a
@@ -108,6 +110,16 @@ pub async fn handle(cluster: &mut dyn Cluster, line: &str) -> anyhow::Result<Pro
             };
             cluster.set_store_latency(Latency { delay, jitter })?;
             println!("store latency now {delay:?} ± {jitter:?}");
+        }
+        [verb @ ("drain" | "activate" | "cut" | "reconnect"), host] => {
+            let fault = match *verb {
+                "drain" => HostFault::Drain,
+                "activate" => HostFault::Activate,
+                "cut" => HostFault::Cut,
+                _ => HostFault::Reconnect,
+            };
+            cluster.host_fault(host, fault).await?;
+            println!("{host}: {verb} done");
         }
         _ => println!("unknown command; try `help`"),
     }

@@ -36,7 +36,7 @@ impl Experiment for Stickiness {
     };
 
     const LOCAL_ONLY: Option<&'static str> = Some(
-        "it counts each node's requests by the names the local engine gives the nodes, session-1 … in x-node and in HAProxy's per-server counters from stats()",
+        "it kills a sticky node and measures the rest of the run without it; on the swarm the engine replaces a killed task within seconds (its restart policy), so \"a node died\" would not mean what it means here",
     );
 
     async fn measure(&self, ctx: &RunContext) -> Result<Raw, LabError> {
