@@ -16,10 +16,11 @@ use tempfile::TempDir;
 
 use super::{
     docker::Docker,
+    generate::{self, Generators},
+    host_fault::{self, Cut, HostTarget},
     objects::SwarmNode,
     placement::{generator_hosts, Plan},
     stack::{HostPorts, FRONTEND_PORTS, NODE_PORT},
-    start::{host_ports, wait_job},
     tasks::{self, TaskView},
 };
 use crate::{
@@ -55,7 +56,7 @@ pub struct SwarmCluster {
     /// For the engines' stats API.
     http: reqwest::Client,
     /// Containers cut off a network by a host fault, to connect again.
-    pub(super) cuts: Vec<super::host_fault::Cut>,
+    cuts: Vec<Cut>,
     // Last: removed after the stack that read its files.
     pub(super) dir: TempDir,
 }
@@ -76,7 +77,7 @@ impl SwarmCluster {
             name,
             spec,
             plan,
-            ports: host_ports(),
+            ports: HostPorts::random(),
             nodes: RwLock::new(nodes),
             tasks: RwLock::new(Vec::new()),
             keyset: None,
@@ -570,7 +571,10 @@ impl Cluster for SwarmCluster {
     }
 
     fn generate(&self, job: LoadJob) -> BoxFuture<'_, Result<Vec<GeneratorRun>, HarnessError>> {
-        Box::pin(super::generate::run(self, job))
+        Box::pin(async move {
+            let generators = self.generators(&job);
+            generate::run(generators, job).await
+        })
     }
 
     fn pids(&self) -> Vec<u32> {
@@ -732,7 +736,7 @@ impl Cluster for SwarmCluster {
         fault: crate::cluster::HostFault,
     ) -> BoxFuture<'_, Result<(), HarnessError>> {
         let host = host.to_owned();
-        Box::pin(async move { super::host_fault::apply(self, &host, fault).await })
+        Box::pin(async move { host_fault::apply(self, &host, fault).await })
     }
 
     fn set_store_latency(&self, _latency: Latency) -> Result<(), HarnessError> {
@@ -762,15 +766,9 @@ impl Cluster for SwarmCluster {
     }
 }
 
-/// Which hosts a load job's generators use, and the frontend they load.
-pub(super) struct GeneratorPlan {
-    pub hosts: Vec<String>,
-    pub url: String,
-    pub edge_network: String,
-}
-
 impl SwarmCluster {
-    pub(super) fn generator_plan(&self, job: &LoadJob) -> GeneratorPlan {
+    /// Where a load job's generators run, and what they load.
+    fn generators(&self, job: &LoadJob) -> Generators<'_> {
         let node_hosts: Vec<String> = self
             .tasks_of(job.stack.name())
             .into_iter()
@@ -791,15 +789,36 @@ impl SwarmCluster {
             .find(|(s, _)| *s == job.stack)
             .map(|(_, p)| *p)
             .unwrap_or(8080);
-        GeneratorPlan {
+        Generators {
+            docker: &self.docker,
+            image: &self.image,
+            stack: &self.name,
             hosts: generator_hosts(&hosts, &node_hosts),
             url: format!("http://haproxy:{inside}{}", job.path),
             edge_network: self.network("edge"),
         }
     }
+}
+
+impl HostTarget for SwarmCluster {
+    fn manager(&self) -> &Docker {
+        &self.docker
+    }
+
+    fn stack_name(&self) -> &str {
+        &self.name
+    }
+
+    fn cuts(&mut self) -> &mut Vec<Cut> {
+        &mut self.cuts
+    }
+
+    fn refresh(&self) -> BoxFuture<'_, Result<(), HarnessError>> {
+        Box::pin(SwarmCluster::refresh(self))
+    }
 
     /// Whether any of the stack's tasks runs on `host`.
-    pub(super) fn runs_on(&self, host: &str) -> bool {
+    fn runs_on(&self, host: &str) -> bool {
         self.tasks
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -808,7 +827,7 @@ impl SwarmCluster {
     }
 
     /// Whether every service runs as many tasks as the spec asks.
-    pub(super) fn replicas_running(&self) -> bool {
+    fn replicas_running(&self) -> bool {
         let mut wanted = vec![("store", 1), ("directory", 1), ("haproxy", 1)];
         wanted.extend(self.spec.stacks.iter().map(|s| (s.name(), self.spec.nodes)));
         wanted
@@ -818,7 +837,7 @@ impl SwarmCluster {
 
     /// The stack's tasks on `host`, each with every network of the stack it
     /// is on (HAProxy: both).
-    pub(super) fn attachments_on(&self, host: &str) -> Vec<(TaskView, String)> {
+    fn attachments_on(&self, host: &str) -> Vec<(TaskView, String)> {
         let tasks = self.tasks.read().unwrap_or_else(|e| e.into_inner()).clone();
         tasks
             .into_iter()
@@ -831,25 +850,5 @@ impl SwarmCluster {
                 networks.into_iter().map(move |n| (t.clone(), n))
             })
             .collect()
-    }
-
-    pub(super) fn image(&self) -> &str {
-        &self.image
-    }
-
-    pub(super) fn docker(&self) -> &Docker {
-        &self.docker
-    }
-
-    pub(super) fn stack_name(&self) -> &str {
-        &self.name
-    }
-
-    pub(super) async fn job_output(
-        &self,
-        name: &str,
-        timeout: Duration,
-    ) -> Result<String, HarnessError> {
-        wait_job(&self.docker, name, timeout).await
     }
 }

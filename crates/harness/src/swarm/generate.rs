@@ -10,7 +10,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{cluster::SwarmCluster, start::suffix};
+use super::{
+    docker::Docker,
+    jobs::{suffix, wait_job},
+};
 use crate::{
     load::{GeneratorRun, LoadJob},
     HarnessError,
@@ -23,92 +26,107 @@ const START_SLACK: Duration = Duration::from_secs(6);
 /// arguments after the script.
 const BARRIER: &str = "now=$(date +%s); if [ \"$AUTHLAB_START_AT\" -gt \"$now\" ]; then sleep $((AUTHLAB_START_AT - now)); fi; exec wrk \"$@\"";
 
-pub async fn run(cluster: &SwarmCluster, job: LoadJob) -> Result<Vec<GeneratorRun>, HarnessError> {
-    let plan = cluster.generator_plan(&job);
+/// Where a load job's generators run and what they load, as the cluster
+/// planned it.
+pub struct Generators<'a> {
+    /// The swarm's manager.
+    pub docker: &'a Docker,
+    pub image: &'a str,
+    /// The cluster's stack: the generators' names and labels start with it.
+    pub stack: &'a str,
+    /// One generator per host.
+    pub hosts: Vec<String>,
+    /// HAProxy's frontend as the generators reach it (`http://haproxy:8080/me`).
+    pub url: String,
+    pub edge_network: String,
+}
+
+pub async fn run(plan: Generators<'_>, job: LoadJob) -> Result<Vec<GeneratorRun>, HarnessError> {
     let shares = job.split(plan.hosts.len());
     let id = suffix();
-    let secret = format!("{}-wrk-{id}", cluster.stack_name());
-    let script_path = match &job.script {
-        Some(text) => {
-            cluster
-                .docker()
-                .run_with_input(&["secret", "create", &secret, "-"], Some(text.as_bytes()))
-                .await?;
-            Some("/run/secrets/wrk.lua")
-        }
-        None => None,
-    };
+    let secret = format!("{}-wrk-{id}", plan.stack);
+    if let Some(text) = &job.script {
+        plan.docker
+            .run_with_input(&["secret", "create", &secret, "-"], Some(text.as_bytes()))
+            .await?;
+    }
     let start_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| (d + START_SLACK).as_secs())
         .unwrap_or(0);
-    let mut names = Vec::new();
-    let mut outcome = Ok(());
-    for (k, (host, connections)) in plan.hosts.iter().zip(&shares).enumerate() {
-        let name = format!("{}-gen-{id}-{}", cluster.stack_name(), k + 1);
-        let created = create(
-            cluster,
-            &job,
-            &plan.edge_network,
-            &plan.url,
-            host,
-            *connections,
-            &name,
-            script_path.map(|_| secret.as_str()),
+    let generators: Vec<Generator> = plan
+        .hosts
+        .iter()
+        .zip(&shares)
+        .enumerate()
+        .map(|(k, (host, connections))| Generator {
+            service: format!("{}-gen-{id}-{}", plan.stack, k + 1),
+            name: format!("generator-{}", k + 1),
+            host: host.clone(),
+            connections: *connections,
+            secret: job.script.as_ref().map(|_| secret.clone()),
             start_at,
-        )
-        .await;
-        names.push(name);
-        if let Err(e) = created {
-            outcome = Err(e);
-            break;
-        }
+        })
+        .collect();
+    let outcome = run_all(&plan, &job, &generators).await;
+    for generator in &generators {
+        plan.docker
+            .run(&["service", "rm", &generator.service])
+            .await
+            .ok();
+    }
+    if job.script.is_some() {
+        plan.docker.run(&["secret", "rm", &secret]).await.ok();
+    }
+    outcome
+}
+
+/// One generator: a one-task job on its host.
+struct Generator {
+    /// The swarm service running it.
+    service: String,
+    /// `generator-N`, as the report names it.
+    name: String,
+    host: String,
+    connections: u32,
+    /// The Swarm secret holding the script, if there is one.
+    secret: Option<String>,
+    /// When every generator starts (epoch seconds).
+    start_at: u64,
+}
+
+/// Creates every generator's job, then collects what each printed.
+async fn run_all(
+    plan: &Generators<'_>,
+    job: &LoadJob,
+    generators: &[Generator],
+) -> Result<Vec<GeneratorRun>, HarnessError> {
+    for generator in generators {
+        create(plan, job, generator).await?;
     }
     let timeout = START_SLACK + job.duration + Duration::from_secs(60);
     let mut runs = Vec::new();
-    if outcome.is_ok() {
-        for (k, name) in names.iter().enumerate() {
-            match cluster.job_output(name, timeout).await {
-                Ok(stdout) => runs.push(GeneratorRun {
-                    name: format!("generator-{}", k + 1),
-                    host: plan.hosts[k].clone(),
-                    connections: shares[k],
-                    stdout,
-                    stderr: String::new(),
-                }),
-                Err(e) => {
-                    outcome = Err(e);
-                    break;
-                }
-            }
-        }
+    for generator in generators {
+        runs.push(GeneratorRun {
+            name: generator.name.clone(),
+            host: generator.host.clone(),
+            connections: generator.connections,
+            stdout: wait_job(plan.docker, &generator.service, timeout).await?,
+            stderr: String::new(),
+        });
     }
-    for name in &names {
-        cluster.docker().run(&["service", "rm", name]).await.ok();
-    }
-    if script_path.is_some() {
-        cluster.docker().run(&["secret", "rm", &secret]).await.ok();
-    }
-    outcome.map(|_| runs)
+    Ok(runs)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn create(
-    cluster: &SwarmCluster,
+    plan: &Generators<'_>,
     job: &LoadJob,
-    network: &str,
-    url: &str,
-    host: &str,
-    connections: u32,
-    name: &str,
-    secret: Option<&str>,
-    start_at: u64,
+    generator: &Generator,
 ) -> Result<(), HarnessError> {
-    let constraint = format!("node.hostname=={host}");
-    let start = format!("AUTHLAB_START_AT={start_at}");
+    let constraint = format!("node.hostname=={}", generator.host);
+    let start = format!("AUTHLAB_START_AT={}", generator.start_at);
     // Its stopped container is removed with the cluster's (teardown).
-    let cluster_label = format!("authlab.cluster={}", cluster.stack_name());
-    let secret_arg = secret.map(|s| format!("source={s},target=wrk.lua,mode=0444"));
+    let cluster_label = format!("authlab.cluster={}", plan.stack);
     let mut args: Vec<String> = [
         "service",
         "create",
@@ -116,13 +134,13 @@ async fn create(
         "--quiet",
         "--no-resolve-image",
         "--name",
-        name,
+        &generator.service,
         "--mode",
         "replicated-job",
         "--restart-condition",
         "none",
         "--network",
-        network,
+        &plan.edge_network,
         "--constraint",
         &constraint,
         "--env",
@@ -132,17 +150,21 @@ async fn create(
     ]
     .map(String::from)
     .to_vec();
-    if let Some(secret) = &secret_arg {
-        args.extend(["--secret".into(), secret.clone()]);
+    if let Some(secret) = &generator.secret {
+        args.extend([
+            "--secret".into(),
+            format!("source={secret},target=wrk.lua,mode=0444"),
+        ]);
     }
     args.extend([
-        cluster.image().to_owned(),
+        plan.image.to_owned(),
         "sh".into(),
         "-c".into(),
         BARRIER.into(),
         "sh".into(),
     ]);
-    args.extend(job.wrk_args(connections, secret.map(|_| "/run/secrets/wrk.lua"), url));
+    let script = generator.secret.as_ref().map(|_| "/run/secrets/wrk.lua");
+    args.extend(job.wrk_args(generator.connections, script, &plan.url));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    cluster.docker().run(&args).await.map(|_| ())
+    plan.docker.run(&args).await.map(|_| ())
 }

@@ -11,8 +11,27 @@
 
 use std::time::Duration;
 
-use super::{cluster::SwarmCluster, docker::Docker};
+use futures::future::BoxFuture;
+
+use super::{docker::Docker, tasks::TaskView};
 use crate::{cluster::HostFault, HarnessError};
+
+/// What a host fault needs of a cluster on the swarm.
+pub trait HostTarget {
+    /// The swarm's manager.
+    fn manager(&self) -> &Docker;
+    fn stack_name(&self) -> &str;
+    /// Containers cut off so far, to connect again.
+    fn cuts(&mut self) -> &mut Vec<Cut>;
+    /// Reads the stack's tasks again.
+    fn refresh(&self) -> BoxFuture<'_, Result<(), HarnessError>>;
+    /// Whether any of the stack's tasks runs on `host`.
+    fn runs_on(&self, host: &str) -> bool;
+    /// Whether every service runs as many tasks as the spec asks.
+    fn replicas_running(&self) -> bool;
+    /// The stack's tasks on `host`, each with every network of the stack it is on.
+    fn attachments_on(&self, host: &str) -> Vec<(TaskView, String)>;
+}
 
 /// A container cut off a network, to connect it again.
 #[derive(Debug, Clone)]
@@ -24,7 +43,7 @@ pub struct Cut {
 }
 
 pub async fn apply(
-    cluster: &mut SwarmCluster,
+    cluster: &mut impl HostTarget,
     host: &str,
     fault: HostFault,
 ) -> Result<(), HarnessError> {
@@ -36,7 +55,7 @@ pub async fn apply(
                 "active"
             };
             cluster
-                .docker()
+                .manager()
                 .run(&["node", "update", "--availability", availability, host])
                 .await?;
             if fault == HostFault::Drain {
@@ -51,7 +70,7 @@ pub async fn apply(
 
 /// Waits until none of the stack's tasks runs on `host` and every service
 /// runs its replicas again.
-async fn wait_moved(cluster: &SwarmCluster, host: &str) -> Result<(), HarnessError> {
+async fn wait_moved(cluster: &impl HostTarget, host: &str) -> Result<(), HarnessError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
         cluster.refresh().await?;
@@ -68,7 +87,7 @@ async fn wait_moved(cluster: &SwarmCluster, host: &str) -> Result<(), HarnessErr
     }
 }
 
-async fn cut(cluster: &mut SwarmCluster, host: &str) -> Result<(), HarnessError> {
+async fn cut(cluster: &mut impl HostTarget, host: &str) -> Result<(), HarnessError> {
     let mut cuts = Vec::new();
     for (task, network) in cluster.attachments_on(host) {
         let engine = task.engine()?;
@@ -92,14 +111,15 @@ async fn cut(cluster: &mut SwarmCluster, host: &str) -> Result<(), HarnessError>
             cluster.stack_name()
         )));
     }
-    cluster.cuts.extend(cuts);
+    cluster.cuts().extend(cuts);
     Ok(())
 }
 
-async fn reconnect(cluster: &mut SwarmCluster, host: &str) -> Result<(), HarnessError> {
-    let (on_host, others): (Vec<Cut>, Vec<Cut>) =
-        std::mem::take(&mut cluster.cuts).into_iter().partition(|c| c.host == host);
-    cluster.cuts = others;
+async fn reconnect(cluster: &mut impl HostTarget, host: &str) -> Result<(), HarnessError> {
+    let (on_host, others): (Vec<Cut>, Vec<Cut>) = std::mem::take(cluster.cuts())
+        .into_iter()
+        .partition(|c| c.host == host);
+    *cluster.cuts() = others;
     for cut in on_host {
         cut.engine
             .run(&["network", "connect", &cut.network, &cut.container])

@@ -30,6 +30,7 @@ mod cluster;
 mod docker;
 mod generate;
 mod host_fault;
+mod jobs;
 mod objects;
 pub mod placement;
 pub mod stack;
@@ -115,7 +116,7 @@ impl Engine for Swarm {
 /// node this way, and the boot id says which of them share a kernel.
 async fn read_hosts(docker: &Docker, image: &str) -> Result<Hosts, HarnessError> {
     let nodes = tasks::swarm_nodes(docker).await?;
-    let name = format!("authlab-hosts-{}", start::suffix());
+    let name = format!("authlab-hosts-{}", jobs::suffix());
     let label = format!("authlab.cluster={name}");
     docker
         .run(&[
@@ -140,7 +141,7 @@ async fn read_hosts(docker: &Docker, image: &str) -> Result<Hosts, HarnessError>
             "echo \"authlab-host $AUTHLAB_HOST $(nproc) $(cat /proc/sys/kernel/random/boot_id)\"",
         ])
         .await?;
-    let logs = start::wait_job(docker, &name, Duration::from_secs(90)).await;
+    let logs = jobs::wait_job(docker, &name, Duration::from_secs(90)).await;
     docker.run(&["service", "rm", &name]).await.ok();
     // The job's stopped containers stay on their nodes unless removed there.
     let engines: Vec<Docker> = nodes

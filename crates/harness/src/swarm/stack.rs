@@ -60,6 +60,13 @@ pub struct HostPorts {
 }
 
 impl HostPorts {
+    /// Six ports from a random base in 20000–29010: clusters started at
+    /// once (c7 runs two) must not ask one host for the same port.
+    pub fn random() -> Self {
+        use rand::Rng;
+        Self::from_base(20_000 + 10 * rand::rng().random_range(0..900u16))
+    }
+
     /// Six consecutive ports from `base`.
     pub fn from_base(base: u16) -> Self {
         Self {
@@ -356,6 +363,14 @@ mod tests {
         assert_eq!(value["services"]["haproxy"]["networks"][1], "edge");
         assert_eq!(value["services"]["store"]["ports"][0]["published"], 21004);
         assert!(value.get("volumes").is_none());
+    }
+
+    #[test]
+    fn host_ports_stay_in_their_range() {
+        for _ in 0..100 {
+            let ports = HostPorts::random();
+            assert!(ports.session >= 20_000 && ports.directory < 29_010);
+        }
     }
 
     #[test]

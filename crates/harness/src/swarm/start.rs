@@ -12,8 +12,9 @@ use jwt_server::keys::KeySetFile;
 use super::{
     cluster::SwarmCluster,
     docker::Docker,
+    jobs,
     placement::plan,
-    stack::{self, HostPorts, StackFile, NODE_PORT, RUNTIME_API_PORT, STATS_PORT},
+    stack::{self, StackFile, NODE_PORT, RUNTIME_API_PORT, STATS_PORT},
     tasks,
 };
 use crate::{
@@ -30,14 +31,6 @@ const DEPLOY_TIMEOUT: Duration = Duration::from_secs(150);
 /// Server slots per backend: replicas beyond the spec's (a `docker service
 /// scale`) fill free slots without a reload.
 const SLOTS: usize = 10;
-
-/// A short random name part: stacks of concurrent clusters must not clash.
-pub fn suffix() -> String {
-    use rand::distr::{Alphanumeric, SampleString};
-    Alphanumeric
-        .sample_string(&mut rand::rng(), 6)
-        .to_lowercase()
-}
 
 pub async fn start(
     docker: Docker,
@@ -61,7 +54,7 @@ pub async fn start(
     hosts.sort();
     let hosts: Vec<String> = hosts.into_iter().map(|(_, h)| h).collect();
     let plan = plan(&hosts, spec.nodes);
-    let name = format!("authlab-{}", suffix());
+    let name = format!("authlab-{}", jobs::suffix());
     let dir = tempfile::Builder::new()
         .prefix("authlab-swarm-")
         .tempdir()
@@ -237,49 +230,6 @@ async fn seed(cluster: &SwarmCluster) -> Result<(), HarnessError> {
     }
 }
 
-/// Six host ports from a random base: clusters started at once (c7 runs
-/// two) must not ask one host for the same port.
-pub fn host_ports() -> HostPorts {
-    use rand::Rng;
-    let base = 20_000 + 10 * rand::rng().random_range(0..900u16);
-    HostPorts::from_base(base)
-}
-
-/// Waits for a job service's tasks to finish and returns its output
-/// (`docker service logs --raw`: what the tasks printed, both streams).
-pub async fn wait_job(
-    docker: &Docker,
-    name: &str,
-    timeout: Duration,
-) -> Result<String, HarnessError> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let states = docker
-            .lines(&[
-                "service",
-                "ps",
-                "--format",
-                "{{.CurrentState}}|{{.Error}}",
-                name,
-            ])
-            .await?;
-        let finished = !states.is_empty()
-            && states.iter().all(|s| {
-                s.starts_with("Complete") || s.starts_with("Failed") || s.starts_with("Rejected")
-            });
-        if finished {
-            if let Some(failed) = states.iter().find(|s| !s.starts_with("Complete")) {
-                tracing::warn!("job {name}: a task ended {failed}");
-            }
-            return docker.run(&["service", "logs", "--raw", name]).await;
-        }
-        if tokio::time::Instant::now() > deadline {
-            return Err(HarnessError::Timeout(format!("job {name}: {states:?}")));
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,13 +246,5 @@ mod tests {
         assert!(config.contains("server-template jwt 10 jwt:8080"));
         assert!(config.contains("nameserver dns 127.0.0.11:53"));
         assert!(config.contains("ipv4@0.0.0.0:9999"));
-    }
-
-    #[test]
-    fn host_ports_stay_in_their_range() {
-        for _ in 0..100 {
-            let ports = host_ports();
-            assert!(ports.session >= 20_000 && ports.directory < 29_010);
-        }
     }
 }

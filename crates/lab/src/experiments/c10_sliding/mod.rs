@@ -36,10 +36,6 @@ impl Experiment for Sliding {
         seconds: (22, 35),
     };
 
-    const LOCAL_ONLY: Option<&'static str> = Some(
-        "not yet run on the swarm engine: its cluster use is untested there",
-    );
-
     async fn measure(&self, ctx: &RunContext) -> Result<Observed, LabError> {
         measure::run(ctx).await
     }

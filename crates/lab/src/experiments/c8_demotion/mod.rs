@@ -40,10 +40,6 @@ impl Experiment for RoleDemotion {
         seconds: (13, 90),
     };
 
-    const LOCAL_ONLY: Option<&'static str> = Some(
-        "not yet run on the swarm engine: its cluster use is untested there",
-    );
-
     async fn measure(&self, ctx: &RunContext) -> Result<measure::Raw, LabError> {
         let all = variants(ctx.quick, RevocationMode::Denylist);
         // A demotion cannot be undone by the demoted admin: a fresh
