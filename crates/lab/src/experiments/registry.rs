@@ -146,8 +146,9 @@ mod tests {
             .unwrap_or_default();
         assert!(
             why.contains("\nc4     local only: it sets the store's delay with the latency proxy")
-                && why.contains("\nc8     local only: not yet run on the swarm engine: its cluster use is untested there")
-                && !why.contains("\nc1 "),
+                && why.contains("\nc2     local only: it kills a sticky node")
+                && !why.contains("\nc1 ")
+                && !why.contains("\nc8 "),
             "{text}"
         );
     }
