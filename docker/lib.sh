@@ -13,6 +13,9 @@
 #                            AUTHLAB_SUBNET and AUTHLAB_HAPROXY_IP
 #   project_healthy PROJECT  every container healthy, `init` exited 0
 #   wait_healthy PROJECT SECONDS
+#   record_images            notes the engine's images, for remove_new_images
+#   remove_new_images        removes the images added since record_images
+#                            (AUTHLAB_KEEP_IMAGES=1 keeps them)
 
 compose_command() {
   if docker compose version >/dev/null 2>&1; then
@@ -76,4 +79,28 @@ wait_healthy() { # project seconds
     fi
     sleep 0.2
   done
+}
+
+# A test leaves the engine as it found it: the images it adds (the offline
+# stand-ins, the base, the authlab images, the swarm's engine image) are
+# removed at the end. AUTHLAB_KEEP_IMAGES=1 keeps them, as a cache for the
+# next run on a developer's machine (the base takes minutes to debootstrap).
+# Both act on the engine the docker CLI points at: call them with the same
+# DOCKER_HOST.
+record_images() {
+  images_before=$(docker image ls -q --no-trunc | sort -u)
+}
+
+remove_new_images() {
+  [ "${AUTHLAB_KEEP_IMAGES:-}" = 1 ] && return 0
+  local pass id
+  # A base with images built on it cannot go before them: a few passes.
+  for pass in 1 2 3; do
+    for id in $(comm -13 <(printf '%s\n' "$images_before") <(docker image ls -q --no-trunc | sort -u)); do
+      docker image rm -f "$id" >/dev/null 2>&1 || true
+    done
+  done
+  if comm -13 <(printf '%s\n' "$images_before") <(docker image ls -q --no-trunc | sort -u) | grep -q .; then
+    echo "WARNING: images this run made are still there" >&2
+  fi
 }

@@ -57,20 +57,7 @@ compose_command || fail "no Compose to run the demo with"
 # stand-ins, the base, the authlab images) are removed at the end.
 # AUTHLAB_KEEP_IMAGES=1 keeps them, as a cache for the next run on a
 # developer's machine (the base takes minutes to debootstrap).
-images_before=$(docker image ls -q --no-trunc | sort -u)
-remove_new_images() {
-  [ "${AUTHLAB_KEEP_IMAGES:-}" = 1 ] && return 0
-  local pass id
-  # A base with images built on it cannot go before them: a few passes.
-  for pass in 1 2 3; do
-    for id in $(comm -13 <(printf '%s\n' "$images_before") <(docker image ls -q --no-trunc | sort -u)); do
-      docker image rm -f "$id" >/dev/null 2>&1 || true
-    done
-  done
-  if comm -13 <(printf '%s\n' "$images_before") <(docker image ls -q --no-trunc | sort -u) | grep -q .; then
-    echo "WARNING: images this run made are still there" >&2
-  fi
-}
+record_images
 
 started=$(date +%s)
 export AUTHLAB_TAG=offline-test

@@ -41,17 +41,11 @@ if ! docker info >/dev/null 2>&1; then
   fail "no Docker engine answers (docker info failed); start one, or set AUTHLAB_SKIP_DOCKER=1 to skip this test"
 fi
 
-host_docker=(docker -H "${DOCKER_HOST:-unix:///var/run/docker.sock}")
-images_before=$("${host_docker[@]}" image ls -q --no-trunc | sort -u)
-remove_new_images() {
-  [ "${AUTHLAB_KEEP_IMAGES:-}" = 1 ] && return 0
-  local pass id
-  for pass in 1 2 3; do
-    for id in $(comm -13 <(printf '%s\n' "$images_before") <("${host_docker[@]}" image ls -q --no-trunc | sort -u)); do
-      "${host_docker[@]}" image rm -f "$id" >/dev/null 2>&1 || true
-    done
-  done
-}
+source docker/lib.sh
+# Before DOCKER_HOST points at the test bed: these are the host engine's,
+# and cleanup points the CLI back there before removing what was added.
+host_engine=${DOCKER_HOST-}
+record_images
 
 started=$(date +%s.%N)
 export AUTHLAB_TAG=swarm-test
@@ -75,7 +69,7 @@ cleanup() {
     [ -f "$work/up.log" ] && tail -n 40 "$work/up.log" >&2
     [ -n "${DOCKER_HOST:-}" ] && docker service ls >&2
   fi
-  unset DOCKER_HOST
+  if [ -n "$host_engine" ]; then export DOCKER_HOST="$host_engine"; else unset DOCKER_HOST; fi
   docker/swarm/testbed.sh down >&2
   rm -rf "$work"
   remove_new_images

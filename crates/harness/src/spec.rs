@@ -1,9 +1,14 @@
 //! What a cluster is to be: the same description whatever engine starts it.
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use authlab_core::password::HashCost;
-use jwt_server::{DpopMode, JwtServerConfig, ReplayCacheMode, RevocationMode, SigningAlgorithm};
+use jwt_server::{
+    keys::KeySetFile, DpopMode, JwtServerConfig, ReplayCacheMode, RevocationMode, SigningAlgorithm,
+};
 use serde::Serialize;
 use session_server::{SessionServerConfig, StoreMode};
 
@@ -177,6 +182,21 @@ impl ClusterSpec {
             orders: Vec::new(),
             frontend: Frontend::CLEAR,
         }
+    }
+
+    /// A fresh key set for the JWT nodes in `dir` (`keys.json`), if the
+    /// cluster has them.
+    pub fn write_key_set(&self, dir: &Path) -> Result<Option<PathBuf>, HarnessError> {
+        if !self.stacks.contains(&Stack::Jwt) {
+            return Ok(None);
+        }
+        let path = dir.join("keys.json");
+        let file =
+            KeySetFile::generate(self.alg).map_err(|e| HarnessError::Config(e.to_string()))?;
+        // 0600, as `jwt-server keys generate` writes it: nodes refuse looser files.
+        file.write(&path)
+            .map_err(|e| HarnessError::Io(e.to_string()))?;
+        Ok(Some(path))
     }
 
     /// Why this spec's orders variants cannot run, if they cannot: checked

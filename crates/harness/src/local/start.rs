@@ -7,7 +7,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use authlab_core::directory::{SeedArgs, SeedCommand};
-use jwt_server::{keys::KeySetFile, tokens::TokenSettings};
+use jwt_server::tokens::TokenSettings;
 use supervise::{free_port, RedisOptions, RedisServer};
 use tempfile::TempDir;
 
@@ -50,7 +50,7 @@ impl LocalCluster {
             .as_ref()
             .map(LatencyProxy::address)
             .unwrap_or(store_address);
-        let keyset = key_set(&spec, &dir)?;
+        let keyset = spec.write_key_set(dir.path())?;
         let tls = tls_material(&spec, &dir)?;
         let introspection_secret = random_secret();
         let shared = Shared {
@@ -165,19 +165,6 @@ fn latency_proxy(
                 .map_err(|e| HarnessError::Io(format!("latency proxy: {e}")))
         })
         .transpose()
-}
-
-/// A fresh key set for the JWT nodes, if the cluster has them.
-fn key_set(spec: &ClusterSpec, dir: &TempDir) -> Result<Option<PathBuf>, HarnessError> {
-    if !spec.stacks.contains(&Stack::Jwt) {
-        return Ok(None);
-    }
-    let path = dir.path().join("keys.json");
-    let file = KeySetFile::generate(spec.alg).map_err(|e| HarnessError::Config(e.to_string()))?;
-    // 0600, as `jwt-server keys generate` writes it: nodes refuse looser files.
-    file.write(&path)
-        .map_err(|e| HarnessError::Io(e.to_string()))?;
-    Ok(Some(path))
 }
 
 fn tls_material(

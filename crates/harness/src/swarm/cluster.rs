@@ -18,7 +18,7 @@ use super::{
     docker::Docker,
     generate::{self, Generators},
     host_fault::{self, Cut, HostTarget},
-    objects::SwarmNode,
+    objects::{reachable_engines, ready_hosts, SwarmNode},
     placement::{generator_hosts, Plan},
     stack::{HostPorts, FRONTEND_PORTS, NODE_PORT},
     tasks::{self, TaskView},
@@ -350,14 +350,7 @@ impl SwarmCluster {
 
     /// Every node's own engine, where its label names one.
     fn engines(&self) -> Vec<Docker> {
-        self.nodes
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            // A node that is down cannot answer; asking it costs a timeout.
-            .filter(|n| n.status.state == "ready")
-            .filter_map(|n| n.engine().map(Docker::at))
-            .collect()
+        reachable_engines(&self.nodes.read().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn local_only(&self, what: &str) -> HarnessError {
@@ -774,16 +767,7 @@ impl SwarmCluster {
             .into_iter()
             .map(|t| t.host)
             .collect();
-        let hosts: Vec<String> = {
-            let nodes = self.nodes.read().unwrap_or_else(|e| e.into_inner());
-            let mut ready: Vec<(bool, String)> = nodes
-                .iter()
-                .filter(|n| n.ready())
-                .map(|n| (n.spec.role != "manager", n.description.hostname.clone()))
-                .collect();
-            ready.sort();
-            ready.into_iter().map(|(_, h)| h).collect()
-        };
+        let hosts = ready_hosts(&self.nodes.read().unwrap_or_else(|e| e.into_inner()));
         let inside = FRONTEND_PORTS
             .iter()
             .find(|(s, _)| *s == job.stack)

@@ -119,16 +119,25 @@ impl Docker {
             .collect())
     }
 
-    /// Whether this engine has volume `name` (blocking; no warning when not).
-    pub fn lists_volume(&self, name: &str) -> bool {
+    /// `docker args…` as a blocking command, its streams closed: the
+    /// teardown and fault paths, which run where nothing can be awaited.
+    fn blocking_command(&self, args: &[&str]) -> std::process::Command {
         let mut command = std::process::Command::new("docker");
         if let Some(host) = &self.host {
             command.args(["-H", host]);
         }
         command
-            .args(["volume", "ls", "-q", "--filter", &format!("name=^{name}$")])
+            .args(args)
             .stdin(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command
+    }
+
+    /// Whether this engine has volume `name` (blocking; no warning when not).
+    pub fn lists_volume(&self, name: &str) -> bool {
+        self.blocking_command(&["volume", "ls", "-q", "--filter", &format!("name=^{name}$")])
+            .stdout(Stdio::piped())
             .output()
             .map(|out| !String::from_utf8_lossy(&out.stdout).trim().is_empty())
             .unwrap_or(false)
@@ -137,15 +146,7 @@ impl Docker {
     /// Like [`run_blocking`](Self::run_blocking), for a call retried until
     /// it succeeds: its failures are expected and not logged.
     pub fn try_blocking(&self, args: &[&str]) -> bool {
-        let mut command = std::process::Command::new("docker");
-        if let Some(host) = &self.host {
-            command.args(["-H", host]);
-        }
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+        self.blocking_command(args)
             .status()
             .is_ok_and(|status| status.success())
     }
@@ -154,17 +155,7 @@ impl Docker {
     /// from `Drop`, where nothing can be awaited and an error has nowhere
     /// to go but the log.
     pub fn run_blocking(&self, args: &[&str]) -> bool {
-        let mut command = std::process::Command::new("docker");
-        if let Some(host) = &self.host {
-            command.args(["-H", host]);
-        }
-        match command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-        {
+        match self.blocking_command(args).stderr(Stdio::piped()).output() {
             Ok(out) if out.status.success() => true,
             Ok(out) => {
                 tracing::warn!(

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{
     docker::Docker,
-    jobs::{suffix, wait_job},
+    jobs::{create_args, suffix, wait_job},
 };
 use crate::{
     load::{GeneratorRun, LoadJob},
@@ -127,29 +127,18 @@ async fn create(
     let start = format!("AUTHLAB_START_AT={}", generator.start_at);
     // Its stopped container is removed with the cluster's (teardown).
     let cluster_label = format!("authlab.cluster={}", plan.stack);
-    let mut args: Vec<String> = [
-        "service",
-        "create",
-        "--detach",
-        "--quiet",
-        "--no-resolve-image",
-        "--name",
-        &generator.service,
-        "--mode",
-        "replicated-job",
-        "--restart-condition",
-        "none",
-        "--network",
-        &plan.edge_network,
-        "--constraint",
-        &constraint,
-        "--env",
-        &start,
-        "--container-label",
-        &cluster_label,
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut args = create_args(&generator.service, "replicated-job", &cluster_label);
+    args.extend(
+        [
+            "--network",
+            &plan.edge_network,
+            "--constraint",
+            &constraint,
+            "--env",
+            &start,
+        ]
+        .map(String::from),
+    );
     if let Some(secret) = &generator.secret {
         args.extend([
             "--secret".into(),

@@ -15,6 +15,31 @@ pub fn suffix() -> String {
         .to_lowercase()
 }
 
+/// `docker service create` of a job that is never retried (`mode`:
+/// `replicated-job` or `global-job`), named `name`, its containers labelled
+/// `label` so they can be removed on their nodes afterwards; the image is
+/// on every node already, so no registry is asked for it. The caller adds
+/// its own options, the image and the command.
+pub fn create_args(name: &str, mode: &str, label: &str) -> Vec<String> {
+    [
+        "service",
+        "create",
+        "--detach",
+        "--quiet",
+        "--no-resolve-image",
+        "--name",
+        name,
+        "--mode",
+        mode,
+        "--restart-condition",
+        "none",
+        "--container-label",
+        label,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// Waits for a job service's tasks to finish and returns its output
 /// (`docker service logs --raw`: what the tasks printed, both streams).
 pub async fn wait_job(

@@ -118,36 +118,24 @@ async fn read_hosts(docker: &Docker, image: &str) -> Result<Hosts, HarnessError>
     let nodes = tasks::swarm_nodes(docker).await?;
     let name = format!("authlab-hosts-{}", jobs::suffix());
     let label = format!("authlab.cluster={name}");
-    docker
-        .run(&[
-            "service",
-            "create",
-            "--detach",
-            "--quiet",
-            "--no-resolve-image",
-            "--name",
-            &name,
-            "--mode",
-            "global-job",
-            "--restart-condition",
-            "none",
+    let mut args = jobs::create_args(&name, "global-job", &label);
+    args.extend(
+        [
             "--env",
             "AUTHLAB_HOST={{.Node.Hostname}}",
-            "--container-label",
-            &label,
             image,
             "sh",
             "-c",
             "echo \"authlab-host $AUTHLAB_HOST $(nproc) $(cat /proc/sys/kernel/random/boot_id)\"",
-        ])
-        .await?;
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    docker.run(&args).await?;
     let logs = jobs::wait_job(docker, &name, Duration::from_secs(90)).await;
     docker.run(&["service", "rm", &name]).await.ok();
     // The job's stopped containers stay on their nodes unless removed there.
-    let engines: Vec<Docker> = nodes
-        .iter()
-        .filter_map(|n| n.engine().map(Docker::at))
-        .collect();
+    let engines = objects::reachable_engines(&nodes);
     let filter = format!("label={label}");
     tokio::task::spawn_blocking(move || cluster::prune(&engines, &filter))
         .await

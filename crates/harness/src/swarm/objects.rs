@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::docker::Docker;
+
 /// A swarm node (`docker node inspect`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -74,6 +76,28 @@ impl SwarmNode {
     pub fn engine(&self) -> Option<&str> {
         self.spec.labels.get(ENGINE_LABEL).map(String::as_str)
     }
+}
+
+/// The hostnames of the nodes that can take tasks, the managers first:
+/// the order placement hands out roles in.
+pub fn ready_hosts(nodes: &[SwarmNode]) -> Vec<String> {
+    let mut ready: Vec<(bool, String)> = nodes
+        .iter()
+        .filter(|n| n.ready())
+        .map(|n| (n.spec.role != "manager", n.description.hostname.clone()))
+        .collect();
+    ready.sort();
+    ready.into_iter().map(|(_, host)| host).collect()
+}
+
+/// The own engines of the nodes that are up and name one: a node that is
+/// down cannot answer, and asking it costs a connect timeout.
+pub fn reachable_engines(nodes: &[SwarmNode]) -> Vec<Docker> {
+    nodes
+        .iter()
+        .filter(|n| n.status.state == "ready")
+        .filter_map(|n| n.engine().map(Docker::at))
+        .collect()
 }
 
 /// A task (`docker inspect <task id>`).

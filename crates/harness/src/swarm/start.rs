@@ -4,22 +4,21 @@
 //! tasks, seed the user directory from here, and wait until HAProxy sees
 //! every node up. Anything that fails on the way takes the stack down.
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use authlab_core::directory::{SeedArgs, SeedCommand};
-use jwt_server::keys::KeySetFile;
 
 use super::{
     cluster::SwarmCluster,
     docker::Docker,
     jobs,
+    objects::ready_hosts,
     placement::plan,
     stack::{self, StackFile, NODE_PORT, RUNTIME_API_PORT, STATS_PORT},
     tasks,
 };
 use crate::{
     haproxy::{HaproxyConfig, StackEntry},
-    process::Stack,
     spec::{random_secret, ClusterSpec},
     HarnessError,
 };
@@ -46,14 +45,7 @@ pub async fn start(
         return Err(HarnessError::Config(reason));
     }
     let nodes = tasks::swarm_nodes(&docker).await?;
-    let mut hosts: Vec<(bool, String)> = nodes
-        .iter()
-        .filter(|n| n.ready())
-        .map(|n| (n.spec.role != "manager", n.description.hostname.clone()))
-        .collect();
-    hosts.sort();
-    let hosts: Vec<String> = hosts.into_iter().map(|(_, h)| h).collect();
-    let plan = plan(&hosts, spec.nodes);
+    let plan = plan(&ready_hosts(&nodes), spec.nodes);
     let name = format!("authlab-{}", jobs::suffix());
     let dir = tempfile::Builder::new()
         .prefix("authlab-swarm-")
@@ -71,7 +63,7 @@ pub async fn start(
 async fn deploy(cluster: &mut SwarmCluster, image: &str) -> Result<(), HarnessError> {
     let subnet = cluster.create_networks().await?;
     let dir = cluster.dir.path().to_owned();
-    let keyset = key_set(&cluster.spec, &dir)?;
+    let keyset = cluster.spec.write_key_set(&dir)?;
     let cookie = dir.join("cookie-secret");
     write_private(&cookie, random_secret().as_bytes())?;
     let haproxy_cfg = dir.join("haproxy.cfg");
@@ -113,18 +105,6 @@ async fn deploy(cluster: &mut SwarmCluster, image: &str) -> Result<(), HarnessEr
     wait_replicas(cluster).await
 }
 
-/// A fresh key set for the JWT nodes, if the cluster has them.
-fn key_set(spec: &ClusterSpec, dir: &std::path::Path) -> Result<Option<PathBuf>, HarnessError> {
-    if !spec.stacks.contains(&Stack::Jwt) {
-        return Ok(None);
-    }
-    let path = dir.join("keys.json");
-    let file = KeySetFile::generate(spec.alg).map_err(|e| HarnessError::Config(e.to_string()))?;
-    file.write(&path)
-        .map_err(|e| HarnessError::Io(e.to_string()))?;
-    Ok(Some(path))
-}
-
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), HarnessError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
@@ -161,20 +141,10 @@ fn haproxy_config(spec: &ClusterSpec) -> Result<String, HarnessError> {
 /// Waits until every service of the stack runs all its replicas; on a
 /// timeout the error carries why the tasks that did not start did not.
 async fn wait_replicas(cluster: &SwarmCluster) -> Result<(), HarnessError> {
-    let namespace = format!("label=com.docker.stack.namespace={}", cluster.name);
     let deadline = tokio::time::Instant::now() + DEPLOY_TIMEOUT;
     loop {
-        let replicas = cluster
-            .docker
-            .lines(&[
-                "service",
-                "ls",
-                "--filter",
-                &namespace,
-                "--format",
-                "{{.Replicas}}",
-            ])
-            .await?;
+        let replicas =
+            tasks::stack_services(&cluster.docker, &cluster.name, "{{.Replicas}}").await?;
         let done = !replicas.is_empty()
             && replicas.iter().all(|r| {
                 let r = r.split_whitespace().next().unwrap_or("");

@@ -62,22 +62,25 @@ pub async fn swarm_nodes(docker: &Docker) -> Result<Vec<SwarmNode>, HarnessError
     docker.inspect(&args).await
 }
 
+/// One line per service of stack `name`, as `format` prints it.
+pub async fn stack_services(
+    docker: &Docker,
+    name: &str,
+    format: &str,
+) -> Result<Vec<String>, HarnessError> {
+    let namespace = format!("label=com.docker.stack.namespace={name}");
+    docker
+        .lines(&["service", "ls", "--filter", &namespace, "--format", format])
+        .await
+}
+
 /// The running tasks of stack `name`.
 pub async fn running(
     docker: &Docker,
     name: &str,
     nodes: &[SwarmNode],
 ) -> Result<Vec<TaskView>, HarnessError> {
-    let namespace = format!("label=com.docker.stack.namespace={name}");
-    let services: BTreeMap<String, String> = docker
-        .lines(&[
-            "service",
-            "ls",
-            "--filter",
-            &namespace,
-            "--format",
-            "{{.ID}} {{.Name}}",
-        ])
+    let services: BTreeMap<String, String> = stack_services(docker, name, "{{.ID}} {{.Name}}")
         .await?
         .iter()
         .filter_map(|line| {
